@@ -1,0 +1,1 @@
+"""tito: the TinyTorch command-line tool (learner, instructor and maintainer workflows)."""

@@ -1,18 +1,23 @@
-"""`tito export`: generate tinytorch/ from the export cells of modules/. See docs/module-format.md."""
+"""`tito export`: generate tinytorch/ from the export cells of modules/.
+
+The format is pinned down in docs/module-format.md.
+"""
 
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tito.errors import TitoError, UsageError
+from tito.fileio import write_atomically
 from tito.notebook import default_exp, parse_cells
+from tito.regions import MARKER, find_regions
 
 HEADER = "# Generated from {source} by `tito export`. Do not edit: edit the module."
-SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+HEADER_PREFIX = "# Generated from "
+SOLUTION_MARKER = MARKER  # kept under its old name for callers that import it from here
 MODULE_DIR = re.compile(r"^(\d\d)_([a-z0-9_]+)$")
 
 
@@ -30,87 +35,155 @@ class ModuleInfo:
 
 def find_modules(root: Path) -> list[ModuleInfo]:
     """Every modules/NN_name/name.py under root, in course order."""
+    if not (root / "modules").is_dir():
+        raise TitoError(f"{root}: no modules/ folder")
     found = []
     for folder in sorted((root / "modules").iterdir()):
         match = MODULE_DIR.match(folder.name)
         if match and (folder / f"{match.group(2)}.py").is_file():
-            found.append(ModuleInfo(match.group(1), match.group(2), folder, folder / f"{match.group(2)}.py"))
+            source = folder / f"{match.group(2)}.py"
+            found.append(ModuleInfo(match.group(1), match.group(2), folder, source))
     return found
 
 
-def select_modules(root: Path, numbers: list[str] | None) -> list[ModuleInfo]:
-    """The modules named by number ("1", "01") or name ("tensor"); all when numbers is empty."""
+def select_modules(root: Path, wanted: list[str] | None, label: str = "MODULE") -> list[ModuleInfo]:
+    """The modules named by number ("1", "01"), name ("tensor") or tag ("01_tensor").
+
+    All modules when `wanted` is empty. An unknown name is a usage error that lists the
+    modules that do exist, so a typo is fixed at a glance.
+    """
     modules = find_modules(root)
-    if not numbers:
+    if not wanted:
         return modules
-    chosen = []
-    for wanted in numbers:
-        matches = [m for m in modules if wanted in (m.number, m.name, m.tag) or wanted.zfill(2) == m.number]
+    chosen: list[ModuleInfo] = []
+    for item in wanted:
+        number = item.zfill(2) if item.isdigit() else None
+        matches = [m for m in modules if item in (m.name, m.tag) or number == m.number]
         if not matches:
-            known = ", ".join(m.tag for m in modules)
-            raise SystemExit(f"tito: no module {wanted!r}; the modules are: {known}")
-        chosen.extend(matches)
+            known = ", ".join(m.tag for m in modules) or "none yet"
+            raise UsageError(
+                f"argument {label}: expected a module number (like 01) or name (like tensor), "
+                f"got {item!r}; the modules are: {known}"
+            )
+        chosen.extend(m for m in matches if m not in chosen)
     return chosen
 
 
 def drop_solution_markers(lines: list[str]) -> list[str]:
-    return [line for line in lines if not SOLUTION_MARKER.match(line)]
+    return [line for line in lines if not MARKER.match(line)]
 
 
-def render_module(module: ModuleInfo, root: Path, transform=drop_solution_markers) -> tuple[Path, str]:
-    """(package file, its generated text) for one module; `transform` rewrites export-cell lines."""
+def render_module(
+    module: ModuleInfo, root: Path, transform=drop_solution_markers
+) -> tuple[Path, str]:
+    """(package file, its generated text) for one module; `transform` rewrites export-cell lines.
+
+    The module's solution regions are validated first, so a broken marker is reported with
+    its line instead of silently leaking a marker into the package.
+    """
     text = module.source.read_text(encoding="utf-8")
+    relative = module.source.relative_to(root).as_posix()
+    find_regions(text, relative)
     cells = parse_cells(text)
     target = default_exp(cells, module.source)
-    relative = module.source.relative_to(root).as_posix()
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*", target):
+        raise TitoError(f"{relative}: '#| default_exp {target}' is not a dotted module path")
     blocks = []
     for cell in cells:
         if cell.kind == "export":
             body = "\n".join(transform(cell.lines)).strip("\n")
             if body:
                 blocks.append(body)
+    # Two blank lines between cells: PEP 8 spacing between top-level definitions.
     out = HEADER.format(source=relative) + "\n\n" + "\n\n\n".join(blocks) + "\n"
     return root / "tinytorch" / Path(*target.split(".")).with_suffix(".py"), out
 
 
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def export(root: Path, numbers: list[str] | None = None) -> list[Path]:
-    """Write the package files for the chosen modules; returns the files written."""
-    written = []
-    for module in select_modules(root, numbers):
+def render_all(root: Path, modules: list[ModuleInfo]) -> list[tuple[ModuleInfo, Path, str]]:
+    """Render every chosen module, refusing two modules that export to the same file."""
+    rendered = []
+    owners: dict[Path, ModuleInfo] = {}
+    for module in modules:
         path, text = render_module(module, root)
-        write_atomically(path, text)
-        written.append(path)
-    return written
+        if path in owners:
+            raise TitoError(
+                f"{module.source.relative_to(root).as_posix()} and "
+                f"{owners[path].source.relative_to(root).as_posix()} both export to "
+                f"{path.relative_to(root).as_posix()}; give each module its own default_exp"
+            )
+        owners[path] = module
+        rendered.append((module, path, text))
+    return rendered
 
 
-def check(root: Path, numbers: list[str] | None = None) -> list[str]:
-    """Problems (stale or hand-edited generated files), each with a short diff summary."""
+def is_generated(path: Path) -> bool:
+    """True for package files written by `tito export` (they start with the header)."""
+    with path.open(encoding="utf-8", errors="replace") as stream:
+        return stream.readline().startswith(HEADER_PREFIX)
+
+
+def export(root: Path, wanted: list[str] | None = None) -> list[tuple[Path, bool]]:
+    """Write the package files for the chosen modules; returns (file, whether it changed).
+
+    Unchanged files are not rewritten, so their timestamps stay put and editors do not reload.
+    """
+    targets = find_modules(root) if not wanted else select_modules(root, wanted)
+    results = []
+    for _module, path, text in render_all(root, targets):
+        changed = not path.exists() or path.read_text(encoding="utf-8") != text
+        if changed:
+            write_atomically(path, text)
+        results.append((path, changed))
+    return results
+
+
+def check(root: Path, wanted: list[str] | None = None) -> list[str]:
+    """Stale, hand-edited, missing or orphaned generated files, each with a diff summary."""
+    modules = find_modules(root) if not wanted else select_modules(root, wanted)
     problems = []
-    for module in select_modules(root, numbers):
-        path, expected = render_module(module, root)
+    rendered = render_all(root, modules)
+    for module, path, expected in rendered:
         shown = path.relative_to(root).as_posix()
+        source = module.source.relative_to(root).as_posix()
         if not path.exists():
             problems.append(f"{shown}: missing (run `tito export {module.number}`)")
             continue
         actual = path.read_text(encoding="utf-8")
         if actual != expected:
-            diff = list(difflib.unified_diff(expected.splitlines(), actual.splitlines(), "generated", "on disk", n=0, lineterm=""))
-            changed = sum(1 for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---"))
-            preview = "\n".join("    " + line for line in diff[2:8])
-            problems.append(
-                f"{shown}: differs from {module.source.relative_to(root).as_posix()} "
-                f"({changed} changed lines; hand-edited or stale, run `tito export {module.number}`)\n{preview}"
-            )
+            problems.append(_difference(shown, source, module.number, expected, actual))
+    if not wanted:
+        problems.extend(_orphans(root, {path for _, path, _ in rendered}))
     return problems
+
+
+def _difference(shown: str, source: str, number: str, expected: str, actual: str) -> str:
+    diff = list(
+        difflib.unified_diff(
+            expected.splitlines(), actual.splitlines(), "generated", "on disk", n=0, lineterm=""
+        )
+    )
+    body = [line for line in diff if not line.startswith(("+++", "---"))]
+    added = sum(1 for line in body if line.startswith("+"))
+    removed = sum(1 for line in body if line.startswith("-"))
+    preview = "\n".join("    " + line for line in body[:8])
+    more = f"\n    ... {len(body) - 8} more diff lines" if len(body) > 8 else ""
+    return (
+        f"{shown}: differs from what {source} generates (+{added} -{removed} lines on disk; "
+        f"hand-edited or stale, run `tito export {number}`)\n{preview}{more}"
+    )
+
+
+def _orphans(root: Path, expected_paths: set[Path]) -> list[str]:
+    """Generated files that no module produces any more (a module was renamed or removed)."""
+    package = root / "tinytorch"
+    if not package.is_dir():
+        return []
+    orphans = []
+    for path in sorted(package.rglob("*.py")):
+        if "__pycache__" in path.parts or path in expected_paths or not is_generated(path):
+            continue
+        orphans.append(
+            f"{path.relative_to(root).as_posix()}: generated file that no module exports to "
+            "any more (stale); delete it or restore its module"
+        )
+    return orphans

@@ -1,4 +1,8 @@
-"""The `tito` entry point: parses the command line and dispatches to one command module."""
+"""The `tito` entry point: parses the command line and hands each command to its own file.
+
+Exit codes: 0 success, 1 a check or command failed, 2 a bad argument, 130 interrupted;
+`tito test` and `tito milestone run` pass their child's exit code through.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,24 @@ import argparse
 import sys
 from pathlib import Path
 
+from tito import doctor, milestones, module_cmds
 from tito import export as export_module
+from tito.errors import TitoError, UsageError
+from tito.release import build_student_release
+from tito.repo import project_root
+from tito.restore import restore_solutions
+from tito.suite import run_suite
 
 
-def project_root() -> Path:
-    """The repository root: the nearest folder upwards that holds modules/ and tinytorch/."""
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "modules").is_dir() and (folder / "tinytorch").is_dir():
-            return folder
-    raise SystemExit("tito: run me inside a TinyTorch repository (a folder with modules/ and tinytorch/)")
+def positive_seconds(text: str) -> float:
+    """argparse type for --timeout; argparse prefixes the message with the argument's name."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -25,28 +37,192 @@ def cmd_export(args: argparse.Namespace) -> int:
         for problem in problems:
             print(problem)
         if problems:
-            print(f"tito export --check: {len(problems)} generated file(s) out of step with modules/")
+            print(
+                f"tito export --check: {len(problems)} generated file(s) out of step with modules/"
+            )
             return 1
-        print("tito export --check: every generated file matches its module")
+        count = len(export_module.select_modules(root, args.modules))
+        print(f"tito export --check: all {count} generated file(s) match their modules")
         return 0
-    for path in export_module.export(root, args.modules):
-        print(f"exported {path.relative_to(root).as_posix()}")
+    results = export_module.export(root, args.modules)
+    for path, changed in results:
+        print(f"{'exported ' if changed else 'unchanged'} {path.relative_to(root).as_posix()}")
+    if not results:
+        print("no modules to export in modules/")
     return 0
 
 
+def cmd_release_student(args: argparse.Namespace) -> int:
+    root = project_root()
+    report = build_student_release(root, Path(args.out), force=args.force)
+    print(f"student release written to {report.out}")
+    print(
+        f"  {report.files} files copied; {sum(report.stubs.values())} solution region(s) replaced "
+        f"by stubs in {len(report.stubs)} module file(s)"
+    )
+    for name, count in report.stubs.items():
+        print(f"    {name}: {count}")
+    print(f"  {len(report.generated)} package file(s) regenerated from the stripped modules")
+    print("  leak scan: no solution markers and no solution lines anywhere in the release")
+    return 0
+
+
+def cmd_release_restore(args: argparse.Namespace) -> int:
+    results = restore_solutions(Path(args.source), Path(args.into))
+    for item in results:
+        same = (
+            "identical to the instructor's"
+            if item.identical
+            else "differs from the instructor's outside the regions"
+        )
+        print(f"restored {item.regions} region(s) in {item.file} ({same})")
+    print(
+        f"{len(results)} module file(s) restored; "
+        f"run `tito export` in {args.into} to regenerate its package"
+    )
+    return 0
+
+
+def leaf(parser: argparse.ArgumentParser, handler, **defaults) -> None:
+    """Attach a command's handler; `prog` lets errors name the command ("tito module test")."""
+    parser.set_defaults(handler=handler, prog=parser.prog, **defaults)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tito", description="TinyTorch course tool")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="tito", description="TinyTorch course tool (see docs/tito.md)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
     export = commands.add_parser("export", help="generate tinytorch/ from modules/")
-    export.add_argument("modules", nargs="*", help="module numbers or names (default: all)")
-    export.add_argument("--check", action="store_true", help="fail if a generated file is stale or hand-edited")
-    export.set_defaults(handler=cmd_export)
+    export.add_argument(
+        "modules", nargs="*", metavar="MODULE", help="module numbers or names (default: all)"
+    )
+    export.add_argument(
+        "--check", action="store_true", help="fail if a generated file is stale or hand-edited"
+    )
+    leaf(export, cmd_export)
+
+    release = commands.add_parser("release", help="instructor: build or undo a student release")
+    release_commands = release.add_subparsers(
+        dest="release_command", required=True, metavar="ACTION"
+    )
+    student = release_commands.add_parser(
+        "student", help="write the learner's repository, solutions stubbed"
+    )
+    student.add_argument(
+        "--out", required=True, metavar="DIR", help="new or empty folder to write to"
+    )
+    student.add_argument("--force", action="store_true", help="replace an earlier release in DIR")
+    leaf(student, cmd_release_student)
+    restore = release_commands.add_parser(
+        "restore", help="put the solutions back into a release (CI round trip)"
+    )
+    restore.add_argument("--from", dest="source", required=True, metavar="INSTRUCTOR_REPO")
+    restore.add_argument("--into", required=True, metavar="STUDENT_DIR")
+    leaf(restore, cmd_release_restore)
+
+    module = commands.add_parser("module", help="learner: start, test and complete a module")
+    module_commands = module.add_subparsers(dest="module_command", required=True, metavar="ACTION")
+    start = module_commands.add_parser("start", help="create the paired notebook, record the start")
+    start.add_argument("module", metavar="NN", help="module number or name, e.g. 01 or tensor")
+    leaf(start, lambda a: module_cmds.cmd_start(project_root(), a.module))
+    for name, description, function in (
+        ("test", "export, run the inline tests, run pytest tests/NN_name", module_cmds.cmd_test),
+        (
+            "complete",
+            "like test, and record the module as complete if everything passes",
+            module_cmds.cmd_complete,
+        ),
+    ):
+        sub = module_commands.add_parser(name, help=description)
+        sub.add_argument("module", metavar="NN", help="module number or name, e.g. 01 or tensor")
+        sub.add_argument(
+            "--timeout",
+            type=positive_seconds,
+            default=module_cmds.DEFAULT_TIMEOUT,
+            metavar="SECONDS",
+            help=f"time limit per check (default {module_cmds.DEFAULT_TIMEOUT:g})",
+        )
+        leaf(sub, lambda a, f=function: f(project_root(), a.module, a.timeout))
+    status = module_commands.add_parser("status", help="table of every module's progress")
+    leaf(status, lambda a: module_cmds.cmd_status(project_root()))
+
+    system = commands.add_parser("system", help="check this machine")
+    system_commands = system.add_subparsers(dest="system_command", required=True, metavar="ACTION")
+    doctor_parser = system_commands.add_parser(
+        "doctor", help="Python, NumPy, BLAS, threads, jupyter, dataset cache"
+    )
+    leaf(doctor_parser, lambda a: doctor.run_doctor())
+
+    # Only for --help: main() hands everything after `test` to pytest before argparse runs.
+    suite = commands.add_parser(
+        "test",
+        help="run the whole test suite: tito test [pytest args]",
+        description="Runs `python -m pytest tests` from the repository root; every argument "
+        "goes to pytest (a path argument replaces `tests`). The exit code is pytest's.",
+    )
+    suite.add_argument("pytest_args", nargs="*", metavar="PYTEST_ARGS")
+
+    milestone = commands.add_parser("milestone", help="list and run the historical milestones")
+    milestone_commands = milestone.add_subparsers(
+        dest="milestone_command", required=True, metavar="ACTION"
+    )
+    listing = milestone_commands.add_parser(
+        "list", help="every milestone and whether it is unlocked"
+    )
+    leaf(listing, lambda a: milestones.cmd_list(project_root()))
+    run = milestone_commands.add_parser(
+        "run",
+        help="run a milestone on your framework",
+        usage="tito milestone run NAME [--json] [--force] [-- ARGS...]",
+        description="Arguments after `--` go to the milestone's run.py.",
+    )
+    run.add_argument(
+        "name", metavar="NAME", help="milestone folder name, e.g. 1969_xor (or xor, or 1969)"
+    )
+    run.add_argument(
+        "--json", action="store_true", help="ask for JSON and check the last line is a JSON object"
+    )
+    run.add_argument(
+        "--force", action="store_true", help="run even if required modules are not complete"
+    )
+    leaf(
+        run,
+        lambda a: milestones.cmd_run(project_root(), a.name, a.json, a.force, a.passthrough),
+        passthrough_allowed=True,
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.handler(args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = "tito"
+    try:
+        if argv[:1] == ["test"] and argv[1:] not in (["-h"], ["--help"]):
+            # Everything after `test` belongs to pytest, options included.
+            rest = argv[2:] if argv[1:2] == ["--"] else argv[1:]
+            return run_suite(project_root(), rest)
+        parser = build_parser()
+        passthrough: list[str] = []
+        if "--" in argv:
+            cut = argv.index("--")
+            argv, passthrough = argv[:cut], argv[cut + 1 :]
+        args = parser.parse_args(argv)
+        if passthrough and not getattr(args, "passthrough_allowed", False):
+            parser.error(f"unexpected arguments after '--': {' '.join(passthrough)}")
+        args.passthrough = passthrough
+        prog = args.prog
+        return args.handler(args)
+    except UsageError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    except TitoError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tito: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,0 +1,34 @@
+"""TinyTorch: a deep-learning framework built from first principles with Python and NumPy.
+
+This file only re-exports; the framework lives in tinytorch/core/, generated from modules/.
+Layers and losses: `import tinytorch.nn as nn` (and `tinytorch.nn.functional as F`).
+"""
+
+from tinytorch.core.autograd import Function, enable_grad, gradcheck, no_grad, set_grad_enabled
+from tinytorch.core.tensor import (
+    Tensor,
+    arange,
+    bool_,
+    cat,
+    default_generator,
+    eye,
+    float16,
+    float32,
+    float64,
+    full,
+    int8,
+    int16,
+    int32,
+    int64,
+    is_grad_enabled,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    stack,
+    tensor,
+    uint8,
+    zeros,
+    zeros_like,
+)

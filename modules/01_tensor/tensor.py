@@ -14,10 +14,90 @@
 # %% [markdown]
 # # Module 01 — Tensor
 #
-# (Narrative to come: objectives, the idea, the systems angle.)
+# Every number a neural network touches — a pixel, a weight, a gradient, a loss — lives in a
+# *tensor*. In this module you build `Tensor`, the one data structure the rest of TinyTorch stands
+# on, with PyTorch's names, defaults and semantics, on top of NumPy.
+#
+# ## Learning objectives
+#
+# By the end of this module you can:
+#
+# 1. explain what a tensor is in memory: one flat block of numbers plus `shape`, `strides` and
+#    `dtype`;
+# 2. predict the dtype of any result: float32 by default, int64 for indices and labels, and
+#    PyTorch's rules when two dtypes meet;
+# 3. apply the broadcasting rule by hand (what is the shape of `(64, 3, 32, 32) - (3, 1, 1)`?);
+# 4. implement elementwise arithmetic, matrix multiplication, reductions with `dim`/`keepdim`,
+#    elementwise math, shape operations and indexing;
+# 5. tell a *view* (same memory, free) from a *copy* (new memory, costs time), and say which
+#    operations give which;
+# 6. record how every result was made, so that module 05 can walk the record backwards and compute
+#    gradients;
+# 7. measure on your own machine what views, broadcasting, matrix multiplication and memory layout
+#    cost.
+#
+# ## How to work through this module
+#
+# `tito module start 01` pairs this file with a notebook; work in either, top to bottom.
+# Cells marked `#| export` become the package file `tinytorch/core/tensor.py`. The parts you write
+# are the function bodies that, in your copy, are a single line `raise NotImplementedError(...)`:
+# read the docstring and the hint comments just above that line, then replace it with your code.
+# Each part is followed by a `#| test` cell that checks it and explains what went wrong when it
+# fails. `tito module test 01` exports your code into the package and runs these checks plus the
+# full test suite in `tests/01_tensor`; `tito module complete 01` does the same and records the
+# module as done when everything passes.
+#
+# We use NumPy for the number crunching — its loops are compiled C. Your job is everything around
+# the loops: PyTorch's names and rules, helpful errors, and the record of how results were made.
 
 # %%
 #| default_exp core.tensor
+
+# %% [markdown]
+# ## 1. What a tensor is
+#
+# A tensor is a grid of numbers with any number of dimensions ("rank"):
+#
+# ```
+#  rank 0: a scalar    rank 1: a vector      rank 2: a matrix        rank 3: a stack of matrices
+#
+#     3.0              [1., 2., 3.]          [[1., 2., 3.],          [[[1., 2., 3.],
+#                                             [4., 5., 6.]]            [4., 5., 6.]],
+#                                                                     [[7., 8., 9.],
+#                                                                      [0., 1., 2.]]]
+#  shape ()            shape (3,)            shape (2, 3)            shape (2, 2, 3)
+# ```
+#
+# In deep learning the dimensions have meanings: a batch of 64 RGB images of 32×32 pixels is
+# `(64, 3, 32, 32)` (batch, channel, height, width); the weight of `Linear(784, 10)` is `(10, 784)`
+# (out, in); a batch of 8 sentences of 20 token ids is an integer tensor `(8, 20)`.
+#
+# ### In memory: one flat block plus a recipe for reading it
+#
+# However many dimensions a tensor has, its numbers sit in **one flat block of memory**. Three
+# small pieces of information say how to read that block as a grid:
+#
+# ```
+#  x = [[1., 2., 3.],          memory, float32 (4 bytes per number):
+#       [4., 5., 6.]]          ┌────┬────┬────┬────┬────┬────┐
+#                              │ 1. │ 2. │ 3. │ 4. │ 5. │ 6. │
+#                              └────┴────┴────┴────┴────┴────┘
+#                     element:   0    1    2    3    4    5
+#
+#  shape   (2, 3)    how many numbers along each dimension
+#  strides (3, 1)    how many elements to skip to take one step along each dimension:
+#                    x[i, j] is element  i*3 + j*1  of the block
+#  dtype   float32   how to read each cell (4-byte IEEE floats)
+# ```
+#
+# (PyTorch's `x.stride()` counts elements, as above; NumPy's `.strides` counts bytes: `(12, 4)`.)
+#
+# This recipe is what makes many operations free. The transpose of `x` is the *same block* read
+# with shape `(3, 2)` and strides `(1, 3)`: nothing is copied, only the recipe changes. Such a
+# result is a **view**. We will come back to views in section 6.
+#
+# Our `Tensor` keeps its numbers in one NumPy array, `tensor.data`, which holds exactly this
+# block + shape + strides + dtype.
 
 # %%
 #| export
@@ -33,9 +113,219 @@ float16, float32, float64 = np.float16, np.float32, np.float64
 int8, int16, int32, int64, uint8, bool_ = np.int8, np.int16, np.int32, np.int64, np.uint8, np.bool_
 DEFAULT_FLOAT = np.float32
 
+# %% [markdown]
+# ## 2. dtype: what the numbers are made of
+#
+# Every element of a tensor has the same type. TinyTorch follows PyTorch's defaults:
+#
+# | you write | dtype | why |
+# |---|---|---|
+# | `Tensor([1.5, 2.0])` | float32 | Python floats become float32: half the memory of float64, and precise enough |
+# | `Tensor([1, 2])` | int64 | integers are for indices and class labels |
+# | `Tensor([True, False])` | bool | masks |
+# | `Tensor(np.zeros(3))` | float64 | an ndarray keeps its dtype (like `torch.from_numpy`) |
+# | `Tensor([1, 2], dtype=float32)` | float32 | ask for a dtype explicitly |
+#
+# (`torch.Tensor([1, 2])`, PyTorch's legacy constructor, always makes float32; TinyTorch's `Tensor`
+# infers the dtype like `torch.tensor` does.)
+#
+# ### When two dtypes meet: type promotion
+#
+# `int_tensor + float_tensor` must have *some* dtype. PyTorch sorts dtypes into three categories,
+# **bool < integer < floating**, and decides like this:
+#
+# - different categories: the operand of the higher category decides: `int64 + float32 → float32`.
+#   (NumPy would say float64 — and silently double your memory. We follow PyTorch.)
+# - same category: the wider type wins: `float32 + float64 → float64`, `int32 + int64 → int64`.
+# - **Python numbers are "weak"**: they adapt to the tensor. `x * 0.5` stays float32, `x + 1`
+#   stays float32, and only a category jump changes anything: `int_tensor * 0.5 → float32`.
+# - a 0-dimensional tensor is treated almost like a Python number: it only decides the dtype when
+#   its category is higher than the other operands'.
+# - `/` is true division: `int / int → float32`, as in Python 3 and PyTorch.
+#
+# The helpers below turn user input into an ndarray with these defaults, and compute the result
+# dtype of an operation. They are given; read them, you will use them everywhere.
 
+# %%
+#| export
+def _resolve_dtype(dtype, where: str):
+    """A NumPy dtype from float32 / np.float32 / 'float32' / np.dtype, or a clear error naming `where`."""
+    if dtype is None:
+        return None
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: dtype must be a dtype such as float32, int64 or bool_, "
+                        f"got {dtype!r}") from None
+    if resolved.kind not in "fiub":
+        raise TypeError(f"{where}: dtype must be a float, int, uint or bool type, got {resolved}")
+    return resolved
+
+
+def _find_ragged(data, path: str = "data"):
+    """Where a nested list stops being rectangular, as a sentence; None when it is rectangular."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return None
+
+    def describe(item):
+        return f"a list of length {len(item)}" if isinstance(item, (list, tuple)) else "a number"
+
+    kinds = [describe(item) for item in data]
+    for position, kind in enumerate(kinds):
+        if kind != kinds[0]:
+            return f"{path}[0] is {kinds[0]} but {path}[{position}] is {kind}"
+    for position, item in enumerate(data):
+        found = _find_ragged(item, f"{path}[{position}]")
+        if found:
+            return found
+    return None
+
+
+def _to_array(data, dtype, where: str) -> np.ndarray:
+    """`data` as an ndarray with PyTorch's default dtypes (Python floats -> float32, ints -> int64)."""
+    if isinstance(data, np.ndarray):
+        array = data
+    elif isinstance(data, np.generic):
+        array = np.asarray(data)  # a NumPy scalar keeps its dtype, like an ndarray
+    elif isinstance(data, (numbers.Number, list, tuple, range)):
+        if isinstance(data, complex):
+            raise TypeError(f"{where}: data must hold real numbers (bool, int or float), got {data!r}")
+        try:
+            array = np.array(data, dtype=dtype)  # with an explicit dtype, convert in one step
+        except (ValueError, TypeError, OverflowError) as error:
+            ragged = _find_ragged(data)
+            if ragged:
+                raise ValueError(f"{where}: nested lists must be rectangular (every row the same "
+                                 f"length), but {ragged}") from None
+            raise TypeError(f"{where}: could not turn the data into numbers ({error})") from None
+        if dtype is None and array.dtype == np.float64:
+            array = array.astype(DEFAULT_FLOAT)  # Python floats become float32, like torch.tensor
+        elif dtype is None and array.dtype.kind == "i":
+            array = array.astype(np.int64)
+    elif isinstance(data, Tensor):  # (the class is defined below; this runs only when it exists)
+        array = data.data
+    else:
+        raise TypeError(f"{where}: data must be a number, a (nested) list, an ndarray or a Tensor, "
+                        f"got {type(data).__name__}")
+    if array.dtype.kind not in "fiub":
+        found = {"U": "text", "S": "text", "c": "complex numbers",
+                 "O": "Python objects (None, ints too large for int64, mixed types?)"}
+        raise TypeError(f"{where}: data must hold real numbers (bool, int or float), got "
+                        f"{found.get(array.dtype.kind, 'values')} (NumPy dtype {array.dtype})")
+    if dtype is not None and array.dtype != dtype:
+        array = array.astype(dtype)
+    return array
+
+
+def _scalar_dtype(tensor_dtype: np.dtype, scalar) -> np.dtype:
+    """The dtype a Python number takes next to a tensor: the tensor's, unless it jumps a category."""
+    if tensor_dtype.kind == "f":
+        return tensor_dtype
+    if isinstance(scalar, (float, np.floating)):
+        return np.dtype(DEFAULT_FLOAT)
+    if tensor_dtype.kind == "b" and not isinstance(scalar, (bool, np.bool_)):
+        return np.dtype(np.int64)
+    return tensor_dtype
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _result_dtype(*operands) -> np.dtype:
+    """PyTorch's type promotion for operands with `.dtype` and `.ndim` (Tensors or ndarrays).
+
+    Operands with dimensions decide first; 0-d operands (and wrapped Python numbers) only when
+    their category (bool < int < float) is higher.
+    """
+    result = None
+    for group in ([x.dtype for x in operands if x.ndim > 0], [x.dtype for x in operands if x.ndim == 0]):
+        if not group:
+            continue
+        top = max(_CATEGORY[d.kind] for d in group)
+        group_dtype = np.result_type(*[d for d in group if _CATEGORY[d.kind] == top])
+        if result is None or _CATEGORY[group_dtype.kind] > _CATEGORY[result.kind]:
+            result = group_dtype
+    return result
+
+
+# %%
+#| test
+def test_unit_dtype_rules():
+    """Default dtypes and PyTorch's promotion rules."""
+    cases = [([1.5, 2.0], np.float32, "a list of Python floats"),
+             ([1, 2], np.int64, "a list of Python ints"),
+             ([True, False], np.bool_, "a list of bools"),
+             ([1, 2.5], np.float32, "a list mixing ints and floats"),
+             (np.zeros(2), np.float64, "a float64 ndarray (must keep its dtype)"),
+             (np.zeros(2, dtype=np.int32), np.int32, "an int32 ndarray (must keep its dtype)"),
+             (3.0, np.float32, "a Python float")]
+    for data, want, what in cases:
+        got = _to_array(data, None, "test").dtype
+        assert got == want, f"{what}: expected dtype {np.dtype(want)}, got {got}"
+    precise = _to_array([0.1], np.dtype(np.float64), "test")[0]
+    assert precise == 0.1, (f"[0.1] with dtype=float64 came back as {precise!r}: the list was rounded "
+                            "through float32 first; convert straight to the requested dtype")
+    a = np.zeros
+    promotions = [((a(2, np.int64), a(2, np.float32)), np.float32, "int64 + float32"),
+                  ((a(2, np.float32), a(2, np.float64)), np.float64, "float32 + float64"),
+                  ((a(2, np.uint8), a(2, np.int8)), np.int16, "uint8 + int8"),
+                  ((a(2, np.float32), a((), np.float64)), np.float32, "float32 + 0-d float64"),
+                  ((a(2, np.int64), a((), np.float64)), np.float64, "int64 + 0-d float64"),
+                  ((a(2, np.bool_), a((), np.int64)), np.int64, "bool + 0-d int64")]
+    for operands, want, what in promotions:
+        got = _result_dtype(*operands)
+        assert got == want, f"promotion {what}: expected {np.dtype(want)}, got {got}"
+    print("✅ dtype rules: defaults and PyTorch type promotion work")
+
+
+test_unit_dtype_rules()
+
+# %% [markdown]
+# ## 3. Recording how results were made
+#
+# Training needs gradients: how much the loss changes when each weight changes. Module 05 computes
+# them with the chain rule, walking from the loss **backwards** through every operation that
+# produced it. To walk backwards, it needs a record, made on the way forward:
+#
+# ```
+#  a = Tensor([2.], requires_grad=True)
+#  b = Tensor([3.], requires_grad=True)
+#  c = a * b                   a ──┐
+#  d = c + 1                       ├─► mul ─► c ──┐
+#  loss = d.sum()              b ──┘              ├─► add ─► d ──► sum ─► loss
+#                                   Tensor(1.) ───┘
+#
+#  loss._ctx = Node(op="sum", inputs=(d,),             saved={dim: None, keepdim: False})
+#  d._ctx    = Node(op="add", inputs=(c, Tensor(1.)),  saved={})
+#  c._ctx    = Node(op="mul", inputs=(a, b),           saved={})
+#  a._ctx = b._ctx = None     (leaves: made by you, not by an op)
+# ```
+#
+# Each `Node` stores what the backward walk needs at that step:
+#
+# - **which op** made the result (`"mul"`): module 05 has one gradient rule per op name;
+# - **the inputs** (`a`, `b`): the rule for `mul` needs them (d(a·b)/da = b) and the walk continues
+#   through them;
+# - **a few saved values**: `exp` saves its output, because d(eˣ)/dx = eˣ; `sum` saves which
+#   dimensions it summed, to know how to spread the gradient back.
+#
+# The exact op names and saved values are a contract with module 05, written down in
+# `docs/autograd.md`. Every operation you write in this module ends the same way:
+#
+# ```python
+# return Tensor.from_op(result_array, "op_name", (input1, input2), saved_name=value)
+# ```
+#
+# `from_op` records a Node **only when some input requires grad and grad mode is on**. Evaluating a
+# model or preparing data records nothing, so intermediate results are freed as soon as you drop
+# them: a record keeps every input alive until backward runs, which is the main memory cost of
+# training. A node never points at its own output, so a graph has no reference cycles and Python
+# frees it promptly.
+
+# %%
+#| export
 class GradMode:
-    """Whether new results record how they were made (module 05 flips `enabled`)."""
+    """Whether new results record how they were made (module 05's no_grad flips `enabled`)."""
 
     def __init__(self) -> None:
         self.enabled = True
@@ -68,14 +358,23 @@ class Node:
         return f"Node(op={name!r}, inputs={len(self.inputs)})"
 
 
+# %% [markdown]
+# Random numbers (`rand`, `randn`, and later weight initialisation and dropout) come from one
+# NumPy generator. `manual_seed(0)` makes a run reproducible, like `torch.manual_seed(0)`.
+# `max(dim=...)` and `min(dim=...)` return a pair `(values, indices)` like PyTorch's named tuple.
+
+# %%
+#| export
 _generator = np.random.default_rng()
 
 
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the generator behind rand/randn/init/dropout, for reproducible runs."""
     global _generator
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"manual_seed: seed must be an int, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"manual_seed: seed must be non-negative, got {seed}")
     _generator = np.random.default_rng(int(seed))
     return _generator
 
@@ -87,94 +386,357 @@ def default_generator() -> np.random.Generator:
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
 
+# %% [markdown]
+# ## 4. Broadcasting
+#
+# Adding a bias vector to every row of a batch, subtracting a per-channel mean from every image:
+# operations between tensors of *different* shapes are everywhere. Broadcasting is the rule that
+# makes them work without loops or copies.
+#
+# **The rule.** Line the two shapes up **from the right**. Compare the sizes pair by pair: they must
+# be **equal, or one of them must be 1** (a missing dimension counts as 1). The result takes the
+# larger size of each pair; a size-1 dimension is stretched by reusing its one value.
+#
+# ```
+#   x          (4, 3)        [[ 0,  1,  2],        b  [10, 20, 30]   shape (3,)
+#   b             (3,)        [ 3,  4,  5],
+#   x + b      (4, 3)         [ 6,  7,  8],     →   b is reused for every row:
+#                             [ 9, 10, 11]]         [[10, 21, 32], [13, 24, 35], ...]
+#
+#   col (3, 1)  +  row (1, 4)  →  (3, 4)     both are stretched:
+#
+#    [[ 0],          [[0, 1, 2, 3]]        [[ 0,  1,  2,  3],
+#     [10],    +                     =      [10, 11, 12, 13],
+#     [20]]                                 [20, 21, 22, 23]]
+# ```
+#
+# | a | b | a ⊕ b | note |
+# |---|---|---|---|
+# | `(4, 3)` | `(3,)` | `(4, 3)` | bias added to every row |
+# | `(3, 1)` | `(1, 4)` | `(3, 4)` | outer sum: both stretch |
+# | `(64, 3, 32, 32)` | `(3, 1, 1)` | `(64, 3, 32, 32)` | per-channel mean of an image batch |
+# | `(8, 1, 6, 1)` | `(7, 1, 5)` | `(8, 7, 6, 5)` | four dimensions, aligned from the right |
+# | `(2, 0)` | `(1,)` | `(2, 0)` | size 1 stretches to 0 too |
+# | `(4, 3)` | `(4,)` | **error** | 3 vs 4 in the last dimension |
+#
+# Stretching costs no memory: NumPy reads the same value again with a stride of 0 (section 6
+# measures this). It also hides a classic bug: predictions of shape `(N, 1)` minus targets of shape
+# `(N,)` broadcast to `(N, N)` — a loss computed over N² pairs, with no error. Always know your
+# shapes.
+#
+# Broadcasting matters for gradients too: when `b` was stretched over 4 rows, each of its elements
+# influenced 4 outputs, so module 05 sums the gradient over the stretched dimensions.
+#
+# **Your turn.** Implement `broadcast_shapes(*shapes)` (PyTorch's `torch.broadcast_shapes`): the
+# shape of the result, or a `ValueError` when the shapes do not fit. Every binary operation uses it
+# to check its operands.
 
 # %%
 #| export
-def _resolve_dtype(dtype, where: str):
-    """A NumPy dtype from np.float32 / 'float32' / np.dtype, or a clear error naming `where`."""
-    if dtype is None:
-        return None
+def broadcast_shapes(*shapes) -> tuple:
+    """The shape that tensors of the given shapes broadcast to, e.g. (3, 1), (1, 4) -> (3, 4).
+
+    Shapes are tuples of ints (an int n means (n,)). Raises ValueError when some pair of sizes
+    differs and neither is 1.
+    """
+    shapes = [_parse_shape((shape,), "broadcast_shapes") for shape in shapes]
+    # Hints:
+    # - Let ndim be the longest shape's length. For i = 1 .. ndim, look at the size i places from
+    #   the right in every shape that is long enough (shape[-i]); shorter shapes count as 1 there.
+    # - Among those sizes, ignore the 1s. If more than one distinct size is left, the shapes do
+    #   not fit: raise a ValueError that names the shapes and the dimension, worded like
+    #       shapes (2, 3) and (3, 2) cannot be broadcast: at dimension -1 the sizes are 3, 2
+    #   Otherwise the result size is the one size left (or 1 if none is).
+    # - You collect sizes right to left, so reverse before returning a tuple.
+    ### BEGIN SOLUTION
+    ndim = max((len(shape) for shape in shapes), default=0)
+    result = []
+    for i in range(1, ndim + 1):
+        sizes = [shape[-i] for shape in shapes if len(shape) >= i]
+        distinct = sorted(set(sizes) - {1})
+        if len(distinct) > 1:
+            listed = " and ".join(str(shape) for shape in shapes)
+            raise ValueError(f"shapes {listed} cannot be broadcast: at dimension -{i} the sizes are "
+                             f"{', '.join(map(str, sizes))} (each pair must be equal or one of them 1)")
+        result.append(distinct[0] if distinct else 1)
+    return tuple(reversed(result))
+    ### END SOLUTION
+
+
+def _broadcast_for(op: str, *shapes) -> tuple:
+    """broadcast_shapes with the op's name in front of the error."""
     try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{where}: dtype must be a NumPy dtype such as float32 or int64, got {dtype!r}") from None
-    if resolved.kind not in "fiub":
-        raise TypeError(f"{where}: dtype must be a float, int, uint or bool type, got {resolved}")
-    return resolved
+        return broadcast_shapes(*shapes)
+    except ValueError as error:
+        raise ValueError(f"{op}: {error}") from None
 
 
-def _to_array(data, dtype, where: str) -> np.ndarray:
-    """Turn `data` into an ndarray with PyTorch's default dtypes (float32 for Python floats)."""
-    if isinstance(data, Tensor):
-        array = data.data
-    elif isinstance(data, np.ndarray):
-        array = data
-    elif isinstance(data, (numbers.Number, list, tuple, np.generic)):
-        try:
-            array = np.array(data)
-        except ValueError as error:
-            raise ValueError(f"{where}: data must be rectangular (every row the same length): {error}") from None
-        if array.dtype == np.float64 and not isinstance(data, np.generic):
-            array = array.astype(DEFAULT_FLOAT)  # Python floats become float32, like torch.tensor
-        elif array.dtype.kind == "i" and not isinstance(data, np.generic):
-            array = array.astype(np.int64)
-    else:
-        raise TypeError(f"{where}: data must be a number, a (nested) list, an ndarray or a Tensor, "
-                        f"got {type(data).__name__}")
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"{where}: data must hold numbers, got an array of dtype {array.dtype}")
-    if dtype is not None and array.dtype != dtype:
-        array = array.astype(dtype)
-    return array
-
+# %% [markdown]
+# ## 5. Dimensions and shapes as arguments
+#
+# Many operations take a dimension: `x.sum(dim=1)`, `x.transpose(0, 1)`, `cat(..., dim=0)`.
+# Dimensions count from 0, and negative dimensions count from the end, like Python lists: for a
+# tensor of shape `(64, 3, 32, 32)`, `dim=-1` is the width (32) and `dim=-3` the channels (3).
+#
+# ```
+#  x.shape = (2, 3)        dim 0 goes down the rows, dim 1 (= dim -1) across the columns
+#
+#            dim 1 →
+#   dim 0  [[1, 2, 3],
+#     ↓     [4, 5, 6]]
+# ```
+#
+# Functions that take a shape accept it both ways, as PyTorch does: `zeros(2, 3)` and
+# `zeros((2, 3))`. The helpers below check those arguments once, so every operation reports a bad
+# dimension or size the same way: which operation, what was expected, what came.
 
 # %%
 #| export
-def _scalar_dtype(tensor_dtype: np.dtype, scalar) -> np.dtype:
-    """The dtype a Python scalar takes next to a tensor: the tensor's, unless a float meets ints."""
-    if tensor_dtype.kind == "f":
-        return tensor_dtype
-    if isinstance(scalar, (float, np.floating)):
-        return np.dtype(DEFAULT_FLOAT)
-    if tensor_dtype.kind == "b" and not isinstance(scalar, (bool, np.bool_)):
-        return np.dtype(np.int64)
-    return tensor_dtype
-
-
 def _normalize_dim(dim, ndim: int, where: str) -> int:
-    """A non-negative axis from a possibly negative `dim`, or a clear IndexError."""
+    """A non-negative dimension from a possibly negative `dim`, or a clear IndexError.
+
+    A 0-d tensor accepts dim 0 and -1, as in PyTorch (x.sum(0) on a scalar is the scalar).
+    """
     if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
         raise TypeError(f"{where}: dim must be an int, got {dim!r}")
     if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise IndexError(f"{where}: dim {dim} is out of range for a tensor with {ndim} dimension(s) "
-                         f"(expected -{max(ndim, 1)} <= dim < {max(ndim, 1)})")
+                         f"(expected {-max(ndim, 1)} <= dim <= {max(ndim, 1) - 1})")
     return int(dim) % max(ndim, 1)
 
 
 def _normalize_dims(dim, ndim: int, where: str):
-    """None (all axes) or a sorted tuple of non-negative axes from an int or a sequence of ints."""
+    """None (all dimensions) or a sorted tuple of non-negative dims from an int or a sequence."""
     if dim is None:
         return None
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    if not dims:
+        return None  # dim=() reduces every dimension, as in PyTorch
     axes = tuple(sorted({_normalize_dim(d, ndim, where) for d in dims}))
     if len(axes) != len(dims):
         raise ValueError(f"{where}: dim {dim!r} names the same dimension twice")
     return axes
 
 
+def _parse_shape(sizes: tuple, where: str, allow_minus_one: bool = False) -> tuple:
+    """A shape tuple from f(2, 3) or f((2, 3)) or f([2, 3]), checking every size."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            raise TypeError(f"{where}: sizes must be ints, got {tuple(sizes)!r} "
+                            f"(a {type(size).__name__} among them)")
+        if size < (-1 if allow_minus_one else 0):
+            allowed = "non-negative (or -1 for 'infer this one')" if allow_minus_one else "non-negative"
+            raise ValueError(f"{where}: sizes must be {allowed}, got {tuple(sizes)}")
+    return tuple(int(s) for s in sizes)
+
+
+def _infer_size(shape: tuple, numel: int, where: str, old_shape: tuple) -> tuple:
+    """`shape` with its -1 (if any) replaced, checked against `numel` elements."""
+    if shape.count(-1) > 1:
+        raise ValueError(f"{where}: only one size can be -1 (inferred), got {shape}")
+    known = 1
+    for size in shape:
+        known *= size if size != -1 else 1
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise ValueError(f"{where}: cannot reshape a tensor of shape {old_shape} ({numel} elements) "
+                             f"into {shape}: {numel} is not a multiple of {known}")
+        return tuple(numel // known if size == -1 else size for size in shape)
+    if known != numel:
+        raise ValueError(f"{where}: cannot reshape a tensor of shape {old_shape} ({numel} elements) "
+                         f"into {shape} ({known} elements); the number of elements must stay the same")
+    return shape
+
+
+def _unwrap_index(index):
+    """Replace Tensors inside an index by their arrays, so NumPy can use them."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+# %%
+#| test
+def test_unit_broadcast_shapes():
+    """broadcast_shapes follows the right-aligned rule and rejects mismatches."""
+    cases = [(((4, 3), (3,)), (4, 3)), (((3, 1), (1, 4)), (3, 4)),
+             (((64, 3, 32, 32), (3, 1, 1)), (64, 3, 32, 32)), (((8, 1, 6, 1), (7, 1, 5)), (8, 7, 6, 5)),
+             (((2, 0), (1,)), (2, 0)), (((), (5,)), (5,)), (((), ()), ()), (((2, 3),), (2, 3)),
+             (((1,), (1, 1)), (1, 1)), (((3,), 3), (3,))]
+    for shapes, want in cases:
+        got = broadcast_shapes(*shapes)
+        assert got == want, (f"broadcast_shapes{shapes}: expected {want}, got {got!r}. Remember to "
+                             "align from the right and to reverse what you collected")
+    for bad in [((4, 3), (4,)), ((2, 3), (3, 2)), ((0,), (3,))]:
+        try:
+            broadcast_shapes(*bad)
+        except ValueError as error:
+            assert "broadcast" in str(error), f"the error for {bad} should say they cannot be broadcast: {error}"
+        else:
+            raise AssertionError(f"broadcast_shapes{bad} should raise ValueError: the sizes differ and neither is 1")
+    print("✅ broadcast_shapes: right-aligned rule, size-1 stretching and errors work")
+
+
+test_unit_broadcast_shapes()
+
 # %% [markdown]
-# ## The Tensor class
+# ## 6. The ideas behind the operations
+#
+# The `Tensor` class below holds the numbers and offers every operation as a method. Before you
+# fill it in, here are the ideas each group of methods rests on.
+#
+# ### 6a. Elementwise arithmetic and reflected operators
+#
+# `a + b`, `a - b`, `a * b`, `a / b`, `-a` and `a ** b` work element by element, with
+# broadcasting. `*` is the elementwise product, not the matrix product (that is `@`).
+#
+# Python calls `a.__add__(b)` for `a + b`. For `2 - x`, it first tries `int.__sub__(2, x)`, which
+# does not know tensors, then calls **`x.__rsub__(2)`**: the *reflected* operator. The order
+# matters for `-`, `/` and `**`: `x.__rsub__(2)` must compute `2 - x`, not `x - 2`. Our reflected
+# operators wrap the number as a tensor and call the normal operator on it, so `2 - x` is recorded
+# as `sub(Tensor(2), x)`.
+#
+# Each binary method starts with the same helper, `self._operands(other, name)`, which turns
+# `other` into a Tensor (numbers take this tensor's dtype, section 2), checks that the shapes
+# broadcast (section 4), and returns the two NumPy arrays already converted to the result dtype. Your
+# part is the NumPy operation and the record.
+#
+# ### 6b. Matrix multiplication
+#
+# `a @ b` follows NumPy's and PyTorch's `matmul`:
+#
+# ```
+#  (n,)  @ (n,)          -> ()            dot product
+#  (m, n) @ (n,)         -> (m,)          matrix · vector
+#  (m, n) @ (n, p)       -> (m, p)        out[i, j] = sum_k a[i, k] * b[k, j]
+#  (b, m, n) @ (b, n, p) -> (b, m, p)     one product per batch index; batch dims broadcast:
+#  (b, m, n) @ (n, p)    -> (b, m, p)     the same matrix for every batch element
+# ```
+#
+# ```
+#                          b: (n, p)
+#                         ┌──────┬─┬──────┐
+#                         │      │ │      │
+#                       n │      │j│      │   column j of b
+#                         │      │ │      │
+#                         └──────┴─┴──────┘
+#       a: (m, n)           out: (m, p)
+#     ┌─────────────┐     ┌──────┬─┬──────┐
+#     │             │     │      │ │      │
+#   m ├─── row i ───┤   m ├──────┼•┼──────┤   out[i, j] = (row i of a) · (column j of b)
+#     │             │     │      │ │      │              = n multiplications + n additions
+#     └─────────────┘     └──────┴─┴──────┘
+#
+#  m·p outputs × 2n operations each = 2·m·n·p floating-point operations (FLOPs)
+# ```
+#
+# The inner sizes must agree (`n`): that is the most common shape error in deep learning, so the
+# message must say which sizes disagree. PyTorch requires both operands to have the same dtype.
+#
+# ### 6c. Reductions: sum, mean, max, var … along dimensions
+#
+# A reduction combines many numbers into one. With `dim`, it combines along that dimension only,
+# and that dimension disappears — unless `keepdim=True` keeps it with size 1:
+#
+# ```
+#  x = [[1, 2, 3],      x.sum()                     -> 21                  shape ()
+#       [4, 5, 6]]      x.sum(dim=0)                -> [5, 7, 9]           shape (3,)  (down the rows)
+#                       x.sum(dim=1)                -> [6, 15]             shape (2,)  (across columns)
+#  shape (2, 3)         x.sum(dim=1, keepdim=True)  -> [[6], [15]]         shape (2, 1)
+#                       x.sum(dim=(0, 1))           -> 21                  several dims at once
+# ```
+#
+# `keepdim=True` exists for broadcasting: `x - x.mean(dim=1, keepdim=True)` subtracts each row's
+# mean from that row, because `(2, 3) - (2, 1)` broadcasts; `(2, 3) - (2,)` would not.
+#
+# `max(dim=d)` returns two tensors: the values and *where* they were (`indices`, int64), like
+# PyTorch's `(values, indices)`. `argmax` returns only the indices — that is how a classifier turns
+# scores into a predicted class. `var` divides by `N - correction` with `correction=1` by default
+# (the unbiased estimate), exactly as PyTorch; `std` is its square root. Summing integers gives int64
+# (a sum of many int8 values would overflow int8); `mean`, `var` and `std` need floating point.
+#
+# ### 6d. Elementwise math
+#
+# `exp`, `log`, `sqrt`, `abs` and `clamp` apply a function to every element. They follow IEEE and
+# PyTorch conventions instead of raising: `log(0) = -inf`, `log(-1) = nan`, `sqrt(-1) = nan`.
+# Integer tensors are converted to float32 first (`exp` of an integer is not an integer).
+# `clamp(min, max)` limits every element to `[min, max]` — the heart of ReLU, `clamp(min=0)`.
+#
+# ### 6e. Shapes, views and copies
+#
+# Remember the recipe from section 1: one block of memory, read with a shape and strides. Many shape
+# operations only write a new recipe — the result is a **view** that shares memory with the input:
+#
+# ```
+#  x = arange(6).reshape(2, 3)        memory: │0│1│2│3│4│5│
+#
+#  expression           shape   strides   reads                       result
+#  x                    (2, 3)  (3, 1)    [[0, 1, 2], [3, 4, 5]]
+#  x.reshape(3, 2)      (3, 2)  (2, 1)    [[0, 1], [2, 3], [4, 5]]    view
+#  x.T                  (3, 2)  (1, 3)    [[0, 3], [1, 4], [2, 5]]    view: strides swapped
+#  x[:, ::2]            (2, 2)  (3, 2)    [[0, 2], [3, 5]]            view: bigger step
+#  x[1]                 (3,)    (1,)      [3, 4, 5]                   view: starts at element 3
+#  x[:1].expand(4, 3)   (4, 3)  (0, 1)    row 0, four times           view: stride 0 repeats
+#  x.T.reshape(6)       (6,)    (1,)      [0, 3, 1, 4, 2, 5]          COPY: no single stride
+#                                                                     walks 0, 3, 1, 4, 2, 5
+# ```
+#
+# A view costs nothing (no matter how big the tensor); a copy reads and writes every element. A
+# tensor is **contiguous** when its recipe reads the block in order (strides of a fresh row-major
+# array). PyTorch promises a view for `view`, `permute`/`transpose`/`T`, `expand`, `squeeze`,
+# `unsqueeze`, basic slicing, and `reshape`/`flatten` of a contiguous tensor; `reshape` of a
+# non-contiguous tensor copies when it must. **`view` never copies**: when no strides can express
+# the new shape, it raises and tells you to use `reshape` (or `.contiguous().view(...)`).
+#
+# All shape operations are recorded: `reshape` (also for `view`, `flatten`, `squeeze`,
+# `unsqueeze`), `permute` (also for `transpose` and `T`) and `expand`. Their gradients are shape
+# operations too: reshape back, permute back, sum over the expanded dimensions.
+#
+# ### 6f. Indexing
+#
+# `x[...]` follows NumPy and PyTorch:
+#
+# - **basic indexing** — ints, slices `a:b:c`, `None` (new dimension of size 1) and `...` — gives a
+#   view: `x[0]`, `x[:, 1:3]`, `x[..., None]`;
+# - **advanced indexing** — int lists/tensors or bool masks — gathers elements into a copy:
+#   `x[[0, 2]]` (rows 0 and 2), `embeddings[token_ids]`, `x[x > 0]` (the positive elements, 1-D).
+#
+# The recorded `getitem` saves the index, so module 05 can send each gradient back to the element
+# it came from.
+
+# %% [markdown]
+# ## 7. The Tensor class
+#
+# Here it is. Sections marked in the class follow the ideas above; your parts are:
+#
+# | section | you implement | checked by |
+# |---|---|---|
+# | arithmetic (6a) | `__add__`, `__sub__`, `__mul__`, `__truediv__`, `__neg__`, `__pow__` | `test_unit_arithmetic` |
+# | matrix multiplication (6b) | `__matmul__` | `test_unit_matmul` |
+# | reductions (6c) | `sum`, `mean`, `var` | `test_unit_reductions` |
+# | elementwise math (6d) | `exp`, `log`, `sqrt`, `abs`, `clamp` | `test_unit_elementwise` |
+# | shapes (6e) | `reshape`, `permute`, `expand` | `test_unit_views` |
+# | indexing (6f) | `__getitem__` | `test_unit_indexing` |
+#
+# Everything else (storage, properties, comparisons, `max`/`min`, `view`, `transpose`, `flatten`,
+# …) is given: read it, it shows the patterns you need. Work through one section at a time: write
+# it, run this cell again, then run its test cell below.
 
 # %%
 #| export
 class Tensor:
     """An n-dimensional array of numbers that remembers how it was made.
 
-    `data` is the NumPy array that holds the numbers (float32 unless you ask otherwise).
-    `requires_grad=True` marks a tensor whose gradient backward() should compute into `.grad`.
+    `data` is the NumPy array holding the numbers (float32 unless you ask otherwise).
+    `requires_grad=True` marks a tensor whose gradient backward() computes into `.grad`.
+    `Tensor(ndarray)` shares the array's memory (like torch.as_tensor); `tensor(...)` copies.
     """
 
-    __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__ instead of NumPy's loop
+    __array_ufunc__ = None  # `ndarray + Tensor` calls Tensor.__radd__ instead of NumPy's loop
 
     def __init__(self, data, dtype=None, requires_grad: bool = False):
         """Wrap `data` (number, nested list, ndarray or Tensor). An ndarray is shared, not copied."""
@@ -182,14 +744,15 @@ class Tensor:
         self.grad = None
         self._ctx = None
         self.requires_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
+        if requires_grad is not False:
+            self.requires_grad_(requires_grad)
 
     @staticmethod
     def from_op(data, op, inputs: tuple, **saved) -> "Tensor":
-        """The result of `op` on `inputs`, recording a Node when the graph is being built.
+        """The result of `op` on the Tensors `inputs`, recording a Node when the graph is being built.
 
-        `data` is the computed value; `saved` holds what the op's backward rule needs.
+        `data` is the computed value; `saved` holds what the op's backward rule needs
+        (docs/autograd.md). Nothing is recorded unless an input requires grad and grad mode is on.
         """
         out = Tensor.__new__(Tensor)
         out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
@@ -204,9 +767,11 @@ class Tensor:
     # ----- autograd hooks (the engine is module 05) -------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Start (or stop) tracking operations on this leaf tensor. Returns self."""
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"requires_grad must be True or False, got {requires_grad!r}")
         if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"requires_grad_: only floating-point tensors can require gradients, "
-                            f"this one is {self.data.dtype}")
+            raise TypeError(f"requires_grad: only floating-point tensors can require gradients, this "
+                            f"one is {self.data.dtype}; create it with dtype=float32 or call .float()")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -220,14 +785,17 @@ class Tensor:
         """The Node that made this tensor, or None for a leaf."""
         return self._ctx
 
-    def backward(self, gradient=None) -> None:
-        """Compute d(self)/d(leaf) for every leaf that requires grad, into `leaf.grad`."""
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad, into `leaf.grad`.
+
+        The engine is module 05; the graph is freed afterwards unless retain_graph=True.
+        """
         try:
             from tinytorch.core import autograd
         except ImportError as error:
             raise RuntimeError("backward() needs the autograd engine from modules/05_autograd: "
                                "complete and export module 05 first") from error
-        autograd.backward(self, gradient)
+        autograd.backward(self, gradient, retain_graph)
 
     def detach(self) -> "Tensor":
         """The same numbers (shared memory), cut off from the graph."""
@@ -245,6 +813,10 @@ class Tensor:
     def ndim(self) -> int:
         return self.data.ndim
 
+    def dim(self) -> int:
+        """The number of dimensions (PyTorch's name for ndim)."""
+        return self.data.ndim
+
     @property
     def dtype(self) -> np.dtype:
         return self.data.dtype
@@ -253,6 +825,9 @@ class Tensor:
         """The shape (PyTorch's `size()`), or the length of dimension `dim`."""
         if dim is None:
             return self.data.shape
+        if self.ndim == 0:
+            raise IndexError(f"size: dimension {dim!r} was asked for, but the tensor has no dimensions "
+                             "(it is 0-d, shape ())")
         return self.data.shape[_normalize_dim(dim, self.ndim, "size")]
 
     def numel(self) -> int:
@@ -261,21 +836,40 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of memory the elements take (numel × itemsize)."""
+        """Bytes the elements take (numel × bytes per element)."""
         return self.data.nbytes
+
+    def stride(self, dim=None):
+        """Elements to skip for one step along each dimension (a tuple), or along `dim`."""
+        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        if dim is None:
+            return strides
+        if self.ndim == 0:
+            raise IndexError(f"stride: dimension {dim!r} was asked for, but the tensor has no dimensions")
+        return strides[_normalize_dim(dim, self.ndim, "stride")]
+
+    def is_contiguous(self) -> bool:
+        """True when the elements sit in memory in row-major order, with no gaps or repeats."""
+        return bool(self.data.flags.c_contiguous)
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared memory, like torch's .numpy())."""
         return self.data
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Let np.asarray(tensor) and matplotlib see the numbers."""
+        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return array.copy() if copy else array
+
     def item(self):
         """The single element as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item: only a one-element tensor can become a Python number, "
-                             f"this one has shape {self.shape}")
+            raise ValueError(f"item: only a one-element tensor can become a Python number, this one "
+                             f"has shape {self.shape} ({self.data.size} elements)")
         return self.data.item()
 
     def tolist(self):
+        """The elements as (nested) Python lists of Python numbers."""
         return self.data.tolist()
 
     def __len__(self) -> int:
@@ -284,6 +878,8 @@ class Tensor:
         return self.data.shape[0]
 
     def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
         for i in range(len(self)):
             yield self[i]
 
@@ -298,6 +894,12 @@ class Tensor:
 
     def __int__(self) -> int:
         return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.4f}" works for a 0-d tensor, as in PyTorch."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
 
     def any(self) -> "Tensor":
         return Tensor(np.asarray(self.data.any()))
@@ -321,76 +923,106 @@ class Tensor:
 
     # ----- helpers for binary operators -------------------------------------------------------
     def _coerce(self, other, op: str) -> "Tensor":
-        """`other` as a Tensor: scalars take this tensor's dtype (floats promote ints to float32)."""
+        """`other` as a Tensor: numbers take this tensor's dtype (floats lift ints to float32)."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, (numbers.Real, np.generic)):
-            return Tensor(np.asarray(other, dtype=_scalar_dtype(self.dtype, other)))
-        if isinstance(other, np.ndarray):
-            return Tensor(other)
-        raise TypeError(f"{op}: cannot combine a Tensor with a {type(other).__name__}")
-
-    def _check_broadcast(self, other: "Tensor", op: str) -> None:
-        if self.data.shape != other.data.shape:
+        if isinstance(other, (numbers.Real, np.bool_)):
+            dtype = _scalar_dtype(self.dtype, other)
             try:
-                np.broadcast_shapes(self.data.shape, other.data.shape)
-            except ValueError:
-                raise ValueError(f"{op}: shapes {self.shape} and {other.shape} cannot be broadcast "
-                                 "(aligned from the right, each pair of sizes must be equal or 1)") from None
+                return Tensor(np.asarray(other, dtype=dtype))
+            except OverflowError:
+                raise ValueError(f"{op}: the number {other!r} does not fit in this tensor's dtype "
+                                 f"{dtype}") from None
+        if isinstance(other, np.ndarray):
+            return Tensor(_to_array(other, None, op))
+        raise TypeError(f"{op}: cannot combine a Tensor with a {type(other).__name__} "
+                        "(expected a Tensor, a number or an ndarray)")
 
-    # ----- arithmetic ---------------------------------------------------------------------------
+    def _operands(self, other, op: str):
+        """(other as a Tensor, self's array, other's array), shapes checked, arrays in the result dtype."""
+        other = self._coerce(other, op)
+        if self.data.shape != other.data.shape and self.data.ndim and other.data.ndim:
+            _broadcast_for(op, self.data.shape, other.data.shape)  # (a 0-d operand always fits)
+        a, b = self.data, other.data
+        if a.dtype != b.dtype:  # (the common case, equal dtypes, needs no promotion)
+            dtype = _result_dtype(a, b)
+            a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+        return other, a, b
+
+    # ----- arithmetic (6a) --------------------------------------------------------------------
     def __add__(self, other) -> "Tensor":
-        """a + b elementwise, with broadcasting. Shapes: a, b -> broadcast(a, b)."""
-        other = self._coerce(other, "add")
-        self._check_broadcast(other, "add")
-        # Hint: compute on the arrays (`self.data`, `other.data`), then wrap and record:
-        #       Tensor.from_op(result_array, "add", (self, other))
+        """a + b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b).
+
+        Example: Tensor([[1., 2.], [3., 4.]]) + Tensor([10., 20.]) -> [[11., 22.], [13., 24.]]
+        """
+        other, a, b = self._operands(other, "add")
+        # Hint: `a` and `b` are the two NumPy arrays (already in the result dtype); NumPy adds them
+        #       with broadcasting. Wrap the result and record the op with the two *Tensors*:
+        #           return Tensor.from_op(<result array>, "add", (self, other))
         ### BEGIN SOLUTION
-        return Tensor.from_op(self.data + other.data, "add", (self, other))
+        return Tensor.from_op(a + b, "add", (self, other))
         ### END SOLUTION
 
     def __sub__(self, other) -> "Tensor":
-        """a - b elementwise, with broadcasting."""
-        other = self._coerce(other, "sub")
-        self._check_broadcast(other, "sub")
+        """a - b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b)."""
+        other, a, b = self._operands(other, "sub")
+        if a.dtype == np.bool_:
+            raise TypeError("sub: subtracting two bool tensors is not supported (as in PyTorch); "
+                            "convert them first, e.g. a.long() - b.long()")
+        # Hint: like __add__, with op name "sub" (inputs in order: self, other).
         ### BEGIN SOLUTION
-        return Tensor.from_op(self.data - other.data, "sub", (self, other))
+        return Tensor.from_op(a - b, "sub", (self, other))
         ### END SOLUTION
 
     def __mul__(self, other) -> "Tensor":
-        """a * b elementwise (not matrix product), with broadcasting."""
-        other = self._coerce(other, "mul")
-        self._check_broadcast(other, "mul")
+        """a * b elementwise (not the matrix product, that is @), with broadcasting."""
+        other, a, b = self._operands(other, "mul")
+        # Hint: like __add__, with op name "mul".
         ### BEGIN SOLUTION
-        return Tensor.from_op(self.data * other.data, "mul", (self, other))
+        return Tensor.from_op(a * b, "mul", (self, other))
         ### END SOLUTION
 
     def __truediv__(self, other) -> "Tensor":
-        """a / b elementwise, with broadcasting; integer tensors divide to float32 (true division)."""
-        other = self._coerce(other, "div")
-        self._check_broadcast(other, "div")
-        a, b = self, other
-        if a.dtype.kind != "f" and b.dtype.kind != "f":
-            a, b = Tensor(a.data.astype(DEFAULT_FLOAT)), Tensor(b.data.astype(DEFAULT_FLOAT))
-        ### BEGIN SOLUTION
-        return Tensor.from_op(a.data / b.data, "div", (a, b))
-        ### END SOLUTION
+        """a / b elementwise, with broadcasting; true division, so int / int gives float32.
+
+        x / 0 gives inf (or nan for 0 / 0) without a warning, as in PyTorch.
+        """
+        other, a, b = self._operands(other, "div")
+        if a.dtype.kind != "f":
+            a, b = a.astype(DEFAULT_FLOAT), b.astype(DEFAULT_FLOAT)
+        # Hint: like __add__, with op name "div".
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ### BEGIN SOLUTION
+            return Tensor.from_op(a / b, "div", (self, other))
+            ### END SOLUTION
 
     def __neg__(self) -> "Tensor":
-        """-a elementwise."""
+        """-a elementwise. Shape: unchanged."""
+        if self.dtype == np.bool_:
+            raise TypeError("neg: negating a bool tensor with - is not supported (as in PyTorch); "
+                            "for logical not write x == False, or convert first with x.long()")
+        # Hint: one input, so record (self,) — note the comma that makes it a tuple. Op name "neg".
         ### BEGIN SOLUTION
         return Tensor.from_op(-self.data, "neg", (self,))
         ### END SOLUTION
 
     def __pow__(self, exponent) -> "Tensor":
-        """a ** b elementwise; b is usually a number (x ** 2), but may be a tensor."""
-        exponent = self._coerce(exponent, "pow")
-        self._check_broadcast(exponent, "pow")
-        # Hint: backward needs the result too, so save it: from_op(out, "pow", (self, exponent), out=out)
-        ### BEGIN SOLUTION
-        out = self.data ** exponent.data
-        return Tensor.from_op(out, "pow", (self, exponent), out=out)
-        ### END SOLUTION
+        """a ** b elementwise; b is usually a number (x ** 2) but may be a tensor (broadcast).
+
+        Integer tensors raised to negative integers are an error, as in PyTorch.
+        """
+        exponent, a, b = self._operands(exponent, "pow")
+        if a.dtype.kind in "iub" and (b < 0).any():
+            raise ValueError("pow: integers to negative integer powers are not allowed (as in "
+                             "PyTorch); use a float tensor, e.g. x.float() ** -1")
+        # Hint: backward needs the result too (d(a**b)/db = a**b * log a), so save it:
+        #           out = ...
+        #           return Tensor.from_op(out, "pow", (self, exponent), out=out)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ### BEGIN SOLUTION
+            out = a ** b
+            return Tensor.from_op(out, "pow", (self, exponent), out=out)
+            ### END SOLUTION
 
     def __radd__(self, other) -> "Tensor":
         return self._coerce(other, "add").__add__(self)
@@ -407,34 +1039,37 @@ class Tensor:
     def __rpow__(self, other) -> "Tensor":
         return self._coerce(other, "pow").__pow__(self)
 
-    def add(self, other):
+    def add(self, other) -> "Tensor":
         return self + other
 
-    def sub(self, other):
+    def sub(self, other) -> "Tensor":
         return self - other
 
-    def mul(self, other):
+    def mul(self, other) -> "Tensor":
         return self * other
 
-    def div(self, other):
+    def div(self, other) -> "Tensor":
         return self / other
 
-    def neg(self):
+    def neg(self) -> "Tensor":
         return -self
 
-    def pow(self, exponent):
+    def pow(self, exponent) -> "Tensor":
         return self ** exponent
 
-    # ----- comparisons (no gradient: the result is boolean) -----------------------------------
+    # ----- comparisons (not recorded: a bool result has no gradient) -------------------------
     def _compare(self, other, numpy_op, name: str) -> "Tensor":
-        other = self._coerce(other, name)
-        self._check_broadcast(other, name)
-        return Tensor(numpy_op(self.data, other.data))
+        other, a, b = self._operands(other, name)
+        return Tensor(numpy_op(a, b))
 
     def __eq__(self, other) -> "Tensor":  # type: ignore[override]
+        if not isinstance(other, (Tensor, np.ndarray, numbers.Real, np.bool_)):
+            return NotImplemented  # so `x == None` is False, as in PyTorch
         return self._compare(other, np.equal, "eq")
 
     def __ne__(self, other) -> "Tensor":  # type: ignore[override]
+        if not isinstance(other, (Tensor, np.ndarray, numbers.Real, np.bool_)):
+            return NotImplemented
         return self._compare(other, np.not_equal, "ne")
 
     def __lt__(self, other) -> "Tensor":
@@ -449,28 +1084,41 @@ class Tensor:
     def __ge__(self, other) -> "Tensor":
         return self._compare(other, np.greater_equal, "ge")
 
-    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+    def eq(self, other) -> "Tensor":
+        return self._compare(other, np.equal, "eq")
 
-    # ----- matrix multiplication ----------------------------------------------------------------
+    def ne(self, other) -> "Tensor":
+        return self._compare(other, np.not_equal, "ne")
+
+    lt, le, gt, ge = __lt__, __le__, __gt__, __ge__
+
+    # ----- matrix multiplication (6b) ---------------------------------------------------------
     def __matmul__(self, other) -> "Tensor":
         """Matrix product with NumPy/PyTorch rules.
 
-        (n,)@(n,) -> ()   (m,n)@(n,) -> (m,)   (m,n)@(n,p) -> (m,p)
+        (n,) @ (n,) -> ()    (m, n) @ (n,) -> (m,)    (n,) @ (n, p) -> (p,)    (m, n) @ (n, p) -> (m, p)
         (..., m, n) @ (..., n, p) -> (..., m, p), batch dimensions broadcast.
         """
         other = self._coerce(other, "matmul")
         a, b = self.shape, other.shape
         if len(a) == 0 or len(b) == 0:
             raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a} and {b}")
+        if self.dtype != other.dtype:
+            raise TypeError(f"matmul: both operands must have the same dtype (as in PyTorch), got "
+                            f"{self.dtype} and {other.dtype}; convert one, e.g. with .float()")
         inner_a, inner_b = a[-1], b[-2] if len(b) > 1 else b[0]
         if inner_a != inner_b:
             raise ValueError(f"matmul: shapes {a} and {b} do not fit: the last dimension of the first "
                              f"({inner_a}) must equal the {'second-to-last' if len(b) > 1 else 'only'} "
                              f"dimension of the second ({inner_b})")
         try:
-            np.broadcast_shapes(a[:-2], b[:-2])
+            if len(a) > 2 and len(b) > 2:
+                broadcast_shapes(a[:-2], b[:-2])
         except ValueError:
-            raise ValueError(f"matmul: batch dimensions of {a} and {b} cannot be broadcast") from None
+            raise ValueError(f"matmul: the batch dimensions {a[:-2]} and {b[:-2]} of shapes {a} and "
+                             f"{b} cannot be broadcast") from None
+        # Hint: np.matmul (or the @ operator on the arrays) implements every case above.
+        #       Record op "matmul" with inputs (self, other); nothing needs saving.
         ### BEGIN SOLUTION
         return Tensor.from_op(np.matmul(self.data, other.data), "matmul", (self, other))
         ### END SOLUTION
@@ -481,9 +1129,9 @@ class Tensor:
     def matmul(self, other) -> "Tensor":
         return self @ other
 
-    # ----- reductions ---------------------------------------------------------------------------
+    # ----- reductions (6c) --------------------------------------------------------------------
     def _reduce_axes(self, dim, axis, where: str):
-        """Axes to reduce (None for all); `axis=` is accepted as NumPy's name for `dim=`."""
+        """Dims to reduce as a sorted tuple (None for all); `axis=` is NumPy's name for `dim=`."""
         if axis is not None:
             if dim is not None:
                 raise TypeError(f"{where}: pass dim or axis, not both")
@@ -494,18 +1142,28 @@ class Tensor:
         return _normalize_dims(dim, self.ndim, where)
 
     def sum(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
-        """Sum over `dim` (an int, a tuple of ints, or None for every element)."""
+        """Sum over `dim` (an int, a tuple of ints, or None for every element).
+
+        Shapes for x of shape (2, 3): x.sum() -> (); x.sum(dim=1) -> (2,);
+        x.sum(dim=1, keepdim=True) -> (2, 1). Integer and bool tensors sum to int64.
+        """
         axes = self._reduce_axes(dim, axis, "sum")
+        dtype = np.int64 if self.dtype.kind in "biu" else None
+        # Hints: - `axes` is already checked: None (all) or a sorted tuple of non-negative dims.
+        #        - NumPy: self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+        #        - record op "sum" with saved values dim=axes and keepdim=keepdim
         ### BEGIN SOLUTION
-        out = self.data.sum(axis=axes, keepdims=keepdim)
+        out = self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
         return Tensor.from_op(out, "sum", (self,), dim=axes, keepdim=keepdim)
         ### END SOLUTION
 
     def mean(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
-        """Mean over `dim`; floating-point tensors only (as in PyTorch)."""
+        """Mean over `dim` (same shapes as sum); floating-point tensors only, as in PyTorch."""
         axes = self._reduce_axes(dim, axis, "mean")
         if self.dtype.kind != "f":
             raise TypeError(f"mean: needs a floating-point tensor, got {self.dtype}; convert with .float()")
+        # Hint: like sum (NumPy's .mean takes the same axis= and keepdims=); op "mean",
+        #       saved dim=axes and keepdim=keepdim.
         ### BEGIN SOLUTION
         out = self.data.mean(axis=axes, keepdims=keepdim)
         return Tensor.from_op(out, "mean", (self,), dim=axes, keepdim=keepdim)
@@ -513,22 +1171,23 @@ class Tensor:
 
     def _extreme(self, name: str, dim, keepdim: bool):
         """Shared body of max/min: the value (dim=None) or (values, indices) along `dim`."""
-        if self.numel() == 0:
-            raise ValueError(f"{name}: the tensor is empty, so it has no {name}imum")
         pick = np.argmax if name == "max" else np.argmin
         if dim is None:
+            if self.numel() == 0:
+                raise ValueError(f"{name}: the tensor is empty, so it has no {name}imum")
             out = self.data.max() if name == "max" else self.data.min()
             return Tensor.from_op(out, name, (self,), dim=None, keepdim=False, indices=None)
         axis = _normalize_dim(dim, self.ndim, name)
         if self.ndim == 0:
-            return MinMax(Tensor.from_op(self.data.copy(), name, (self,), dim=None, keepdim=False,
-                                         indices=None), Tensor(np.zeros((), dtype=np.int64)))
+            values = Tensor.from_op(self.data.copy(), name, (self,), dim=None, keepdim=False, indices=None)
+            return MinMax(values, Tensor(np.zeros((), dtype=np.int64)))
+        if self.shape[axis] == 0:
+            raise ValueError(f"{name}: dimension {axis} has size 0, so there is no {name}imum along it")
         indices = pick(self.data, axis=axis, keepdims=True)
         values = np.take_along_axis(self.data, indices, axis=axis)
+        shown = indices
         if not keepdim:
             values, shown = values.squeeze(axis), indices.squeeze(axis)
-        else:
-            shown = indices
         out = Tensor.from_op(values, name, (self,), dim=axis, keepdim=keepdim, indices=indices)
         return MinMax(out, Tensor(shown.astype(np.int64)))
 
@@ -540,69 +1199,99 @@ class Tensor:
         """The smallest element; with `dim`, a (values, indices) pair along that dimension."""
         return self._extreme("min", dim, keepdim)
 
-    def argmax(self, dim=None, keepdim: bool = False) -> "Tensor":
-        """Index of the largest element (flattened when dim is None). int64, no gradient."""
+    def _arg_extreme(self, name: str, dim, keepdim: bool) -> "Tensor":
+        pick = np.argmax if name == "argmax" else np.argmin
         if dim is None:
-            return Tensor(np.asarray(self.data.argmax(), dtype=np.int64))
-        axis = _normalize_dim(dim, self.ndim, "argmax")
-        return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+            if self.numel() == 0:
+                raise ValueError(f"{name}: the tensor is empty; there is no index to return")
+            index = np.asarray(pick(self.data), dtype=np.int64)
+            return Tensor(index.reshape((1,) * self.ndim) if keepdim else index)
+        axis = _normalize_dim(dim, self.ndim, name)
+        if self.ndim == 0:
+            return Tensor(np.zeros((), dtype=np.int64))
+        if self.shape[axis] == 0:
+            raise ValueError(f"{name}: dimension {axis} has size 0; there is no index to return")
+        return Tensor(pick(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+    def argmax(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """Index of the largest element (of the flattened tensor when dim is None). int64, not recorded."""
+        return self._arg_extreme("argmax", dim, keepdim)
 
     def argmin(self, dim=None, keepdim: bool = False) -> "Tensor":
-        """Index of the smallest element (flattened when dim is None). int64, no gradient."""
-        if dim is None:
-            return Tensor(np.asarray(self.data.argmin(), dtype=np.int64))
-        axis = _normalize_dim(dim, self.ndim, "argmin")
-        return Tensor(np.argmin(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+        """Index of the smallest element (of the flattened tensor when dim is None). int64, not recorded."""
+        return self._arg_extreme("argmin", dim, keepdim)
 
-    def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, axis=None) -> "Tensor":
-        """Variance over `dim`: sum((x - mean)^2) / (N - correction); correction=1 is unbiased."""
+    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+            axis=None) -> "Tensor":
+        """Variance over `dim`: sum((x - mean)²) / (N - correction), N elements per result.
+
+        correction=1 (the default, the same as unbiased=True) is the unbiased estimate;
+        correction=0 (unbiased=False) divides by N. Shapes as for sum.
+        """
         axes = self._reduce_axes(dim, axis, "var")
         if self.dtype.kind != "f":
-            raise TypeError(f"var: needs a floating-point tensor, got {self.dtype}")
+            raise TypeError(f"var: needs a floating-point tensor, got {self.dtype}; convert with .float()")
+        if unbiased is not None:
+            if correction is not None:
+                raise TypeError("var: pass unbiased or correction, not both")
+            if not isinstance(unbiased, (bool, np.bool_)):
+                raise TypeError(f"var: unbiased must be True or False, got {unbiased!r}")
+            correction = 1 if unbiased else 0
+        correction = 1 if correction is None else correction
         if isinstance(correction, bool) or not isinstance(correction, numbers.Integral) or correction < 0:
             raise ValueError(f"var: correction must be a non-negative int, got {correction!r}")
-        ### BEGIN SOLUTION
-        out = self.data.var(axis=axes, ddof=correction, keepdims=keepdim)
-        return Tensor.from_op(out, "var", (self,), dim=axes, keepdim=keepdim, correction=int(correction))
-        ### END SOLUTION
+        correction = int(correction)
+        # Hint: NumPy's .var takes axis=, keepdims= and ddof= (ddof is PyTorch's correction).
+        #       Record op "var" with saved dim=axes, keepdim=keepdim, correction=correction.
+        with np.errstate(divide="ignore", invalid="ignore"):  # N - correction <= 0 gives nan or inf
+            ### BEGIN SOLUTION
+            out = self.data.var(axis=axes, ddof=correction, keepdims=keepdim)
+            return Tensor.from_op(out, "var", (self,), dim=axes, keepdim=keepdim, correction=correction)
+            ### END SOLUTION
 
-    def std(self, dim=None, keepdim: bool = False, *, correction: int = 1, axis=None) -> "Tensor":
+    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+            axis=None) -> "Tensor":
         """Standard deviation: the square root of var (so its gradient comes for free)."""
-        return self.var(dim, keepdim, correction=correction, axis=axis).sqrt()
+        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis).sqrt()
 
-    # ----- elementwise math ---------------------------------------------------------------------
-    def _float_only(self, name: str) -> None:
-        if self.dtype.kind != "f":
-            raise TypeError(f"{name}: needs a floating-point tensor, got {self.dtype}; convert with .float()")
+    # ----- elementwise math (6d) --------------------------------------------------------------
+    def _float_data(self) -> np.ndarray:
+        """The data as floating point: integer and bool tensors become float32, as in PyTorch."""
+        return self.data if self.dtype.kind == "f" else self.data.astype(DEFAULT_FLOAT)
 
     def exp(self) -> "Tensor":
-        """e ** x elementwise."""
-        self._float_only("exp")
-        ### BEGIN SOLUTION
-        out = np.exp(self.data)
-        return Tensor.from_op(out, "exp", (self,), out=out)
-        ### END SOLUTION
+        """e ** x elementwise. Shape: unchanged."""
+        x = self._float_data()
+        # Hint: compute on `x` (np.exp); d(e^x)/dx = e^x, so save the result:
+        #       return Tensor.from_op(out, "exp", (self,), out=out)
+        with np.errstate(over="ignore"):  # exp(1000) = inf, as in PyTorch
+            ### BEGIN SOLUTION
+            out = np.exp(x)
+            return Tensor.from_op(out, "exp", (self,), out=out)
+            ### END SOLUTION
 
     def log(self) -> "Tensor":
-        """Natural logarithm elementwise (log 0 = -inf, log of a negative = nan, as in PyTorch)."""
-        self._float_only("log")
-        ### BEGIN SOLUTION
+        """Natural logarithm elementwise: log 0 = -inf, log of a negative = nan (as in PyTorch)."""
+        x = self._float_data()
+        # Hint: np.log on `x`; op "log", nothing saved (backward uses the input: d(log x)/dx = 1/x).
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.log(self.data)
-        return Tensor.from_op(out, "log", (self,))
-        ### END SOLUTION
+            ### BEGIN SOLUTION
+            return Tensor.from_op(np.log(x), "log", (self,))
+            ### END SOLUTION
 
     def sqrt(self) -> "Tensor":
-        """Square root elementwise."""
-        self._float_only("sqrt")
-        ### BEGIN SOLUTION
+        """Square root elementwise; sqrt of a negative = nan. Saves its output."""
+        x = self._float_data()
+        # Hint: np.sqrt on `x`; op "sqrt", saved out=<result> (d(sqrt x)/dx = 1 / (2 sqrt x)).
         with np.errstate(invalid="ignore"):
-            out = np.sqrt(self.data)
-        return Tensor.from_op(out, "sqrt", (self,), out=out)
-        ### END SOLUTION
+            ### BEGIN SOLUTION
+            out = np.sqrt(x)
+            return Tensor.from_op(out, "sqrt", (self,), out=out)
+            ### END SOLUTION
 
     def abs(self) -> "Tensor":
-        """|x| elementwise."""
+        """|x| elementwise; keeps the dtype (integers stay integers)."""
+        # Hint: np.abs on self.data; op "abs", nothing saved.
         ### BEGIN SOLUTION
         return Tensor.from_op(np.abs(self.data), "abs", (self,))
         ### END SOLUTION
@@ -611,67 +1300,99 @@ class Tensor:
         return self.abs()
 
     def clamp(self, min=None, max=None) -> "Tensor":
-        """Limit every element to [min, max] (either bound may be None)."""
+        """Limit every element to [min, max] (either bound may be None; min > max gives max).
+
+        An integer tensor with a float bound becomes float32, as in PyTorch.
+        """
         if min is None and max is None:
             raise ValueError("clamp: give at least one of min and max")
         for name, bound in (("min", min), ("max", max)):
-            if bound is not None and not isinstance(bound, numbers.Real):
-                raise TypeError(f"clamp: {name} must be a number or None, got {type(bound).__name__}")
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
+                raise TypeError(f"clamp: {name} must be a number or None, got {bound!r}")
+        floats = any(isinstance(b, (float, np.floating)) for b in (min, max))
+        x = self._float_data() if floats else self.data
+        as_number = float if x.dtype.kind == "f" else int
+        low = None if min is None else as_number(min)
+        high = None if max is None else as_number(max)
+        # Hints: - `x` is the data in the result dtype; `low`/`high` are the bounds as Python numbers
+        #          (or None: skip that side).
+        #        - np.maximum(x, low) raises everything below low up to low; np.minimum(..., high)
+        #          then brings everything above high down to high.
+        #        - record op "clamp" with saved min=low and max=high.
         ### BEGIN SOLUTION
-        out = self.data
-        if min is not None:
-            out = np.maximum(out, np.asarray(min, dtype=_scalar_dtype(self.dtype, min)))
-        if max is not None:
-            out = np.minimum(out, np.asarray(max, dtype=_scalar_dtype(self.dtype, max)))
-        return Tensor.from_op(out, "clamp", (self,), min=min, max=max)
+        out = x
+        if low is not None:
+            out = np.maximum(out, low)
+        if high is not None:
+            out = np.minimum(out, high)
+        return Tensor.from_op(out, "clamp", (self,), min=low, max=high)
         ### END SOLUTION
 
     clip = clamp
 
+    # ----- dtype conversions (not recorded: a new dtype starts a new leaf) --------------------
     def float(self) -> "Tensor":
-        """A float32 copy (cut from the graph if the dtype changes)."""
-        return self if self.dtype == np.float32 else Tensor(self.data.astype(np.float32))
+        """This tensor as float32 (itself when it already is)."""
+        return self.to(np.float32)
 
     def double(self) -> "Tensor":
-        return self if self.dtype == np.float64 else Tensor(self.data.astype(np.float64))
+        """This tensor as float64 (itself when it already is)."""
+        return self.to(np.float64)
 
     def long(self) -> "Tensor":
-        return self if self.dtype == np.int64 else Tensor(self.data.astype(np.int64))
+        """This tensor as int64 (itself when it already is); floats are truncated toward zero."""
+        return self.to(np.int64)
 
     def to(self, dtype) -> "Tensor":
+        """This tensor as `dtype`; to("cpu") returns it unchanged (TinyTorch runs on the CPU)."""
+        if isinstance(dtype, str) and dtype.split(":")[0] == "cpu":
+            return self
         resolved = _resolve_dtype(dtype, "to")
         return self if self.dtype == resolved else Tensor(self.data.astype(resolved))
 
-    # ----- shape: views and rearrangements --------------------------------------------------------
+    # ----- shapes: views and rearrangements (6e) ----------------------------------------------
     def reshape(self, *shape) -> "Tensor":
-        """Same elements, new shape (one size may be -1: inferred). A view when memory allows."""
+        """Same elements in row-major order, new shape; one size may be -1 (inferred).
+
+        reshape(2, 3) and reshape((2, 3)) both work. Shapes: (6,) -> (2, 3); (2, 3) -> (-1,) = (6,).
+        A view when the memory layout allows it, a copy otherwise.
+        """
         shape = _parse_shape(shape, "reshape", allow_minus_one=True)
-        known = int(np.prod([s for s in shape if s != -1]))
-        fits = shape.count(-1) == 0 and known == self.numel() or (
-            shape.count(-1) == 1 and known > 0 and self.numel() % known == 0)
-        if shape.count(-1) > 1 or not fits:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {self.shape} "
-                             f"({self.numel()} elements) into {tuple(shape)}")
+        shape = _infer_size(shape, self.numel(), "reshape", self.shape)
+        # Hint: `shape` is now a full, checked tuple (no -1). NumPy's reshape returns a view when it
+        #       can. Record op "reshape" with input (self,); nothing is saved (backward reshapes the
+        #       gradient back to the input's shape, which it reads from the input).
         ### BEGIN SOLUTION
         return Tensor.from_op(self.data.reshape(shape), "reshape", (self,))
         ### END SOLUTION
 
     def view(self, *shape) -> "Tensor":
-        """reshape under PyTorch's other name (NumPy decides whether a copy is needed)."""
-        return self.reshape(*shape)
+        """reshape that never copies: raises when the memory layout cannot express the new shape."""
+        out = self.reshape(*shape)
+        if out.numel() > 1 and not np.may_share_memory(out.data, self.data):
+            raise ValueError(f"view: a tensor of shape {self.shape} with strides {self.stride()} cannot "
+                             f"be viewed as {out.shape} without copying; use .reshape(...), which "
+                             "copies when it must, or .contiguous().view(...)")
+        return out
 
     def contiguous(self) -> "Tensor":
-        """This tensor with its elements laid out row-major in one block."""
+        """This tensor with its elements laid out row-major in one block (itself when they already are)."""
         if self.data.flags.c_contiguous:
             return self
         return Tensor.from_op(np.ascontiguousarray(self.data), "reshape", (self,))
 
     def permute(self, *dims) -> "Tensor":
-        """Reorder dimensions: result.shape[i] == self.shape[dims[i]]. Always a view."""
+        """Reorder dimensions: result.shape[i] == self.shape[dims[i]]. Always a view.
+
+        Example: x of shape (2, 3, 4); x.permute(2, 0, 1) has shape (4, 2, 3).
+        """
         dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
         axes = tuple(_normalize_dim(d, self.ndim, "permute") for d in dims) if self.ndim else ()
         if sorted(axes) != list(range(self.ndim)):
-            raise ValueError(f"permute: dims {dims} must list each of the {self.ndim} dimensions once")
+            raise ValueError(f"permute: dims {dims} must name each of the {self.ndim} dimensions "
+                             f"exactly once (a reordering of 0..{self.ndim - 1})")
+        # Hint: `axes` is a checked tuple of non-negative dims. NumPy's transpose(axes) reorders
+        #       dimensions without copying. Record op "permute" with saved dims=axes.
         ### BEGIN SOLUTION
         return Tensor.from_op(self.data.transpose(axes), "permute", (self,), dims=axes)
         ### END SOLUTION
@@ -679,7 +1400,8 @@ class Tensor:
     def transpose(self, dim0: int, dim1: int) -> "Tensor":
         """Swap two dimensions (a view)."""
         axes = list(range(self.ndim))
-        a, b = _normalize_dim(dim0, self.ndim, "transpose"), _normalize_dim(dim1, self.ndim, "transpose")
+        a = _normalize_dim(dim0, self.ndim, "transpose")
+        b = _normalize_dim(dim1, self.ndim, "transpose")
         if self.ndim < 2:
             return self.permute(*axes)
         axes[a], axes[b] = axes[b], axes[a]
@@ -691,126 +1413,351 @@ class Tensor:
         return self.permute(*reversed(range(self.ndim)))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        """Merge dimensions start_dim..end_dim into one."""
+        """Merge dimensions start_dim..end_dim into one: (2, 3, 4).flatten(1) -> (2, 12)."""
         if self.ndim == 0:
             return self.reshape(1)
         start = _normalize_dim(start_dim, self.ndim, "flatten")
         end = _normalize_dim(end_dim, self.ndim, "flatten")
         if start > end:
             raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
-        merged = int(np.prod(self.shape[start:end + 1]))
+        merged = 1
+        for size in self.shape[start:end + 1]:
+            merged *= size
         return self.reshape(*(self.shape[:start] + (merged,) + self.shape[end + 1:]))
 
     def squeeze(self, dim=None) -> "Tensor":
-        """Drop dimensions of size 1 (only `dim`, when given)."""
+        """Drop dimensions of size 1: all of them, or only those named by `dim` (int or tuple)."""
         if dim is None:
             shape = tuple(s for s in self.shape if s != 1)
+        elif self.ndim == 0:
+            _normalize_dims(dim, 0, "squeeze")
+            shape = ()
         else:
-            axis = _normalize_dim(dim, self.ndim, "squeeze")
-            shape = self.shape if self.ndim == 0 or self.shape[axis] != 1 else (
-                self.shape[:axis] + self.shape[axis + 1:])
+            axes = _normalize_dims(dim, self.ndim, "squeeze") or ()
+            shape = tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1))
         return self.reshape(*shape)
 
     def unsqueeze(self, dim: int) -> "Tensor":
-        """Insert a dimension of size 1 at position `dim` (-ndim-1 <= dim <= ndim)."""
-        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not -self.ndim - 1 <= dim <= self.ndim:
-            raise IndexError(f"unsqueeze: dim must be an int in [{-self.ndim - 1}, {self.ndim}], got {dim!r}")
+        """Insert a dimension of size 1 at position `dim` (-ndim-1 <= dim <= ndim): (3,) -> (1, 3)."""
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+            raise TypeError(f"unsqueeze: dim must be an int, got {dim!r}")
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {self.ndim} "
+                             f"dimension(s) (expected {-self.ndim - 1} <= dim <= {self.ndim})")
         axis = dim % (self.ndim + 1)
         return self.reshape(*(self.shape[:axis] + (1,) + self.shape[axis:]))
 
     def expand(self, *sizes) -> "Tensor":
-        """Broadcast to a bigger shape without copying (-1 keeps a size). A read-only view."""
+        """Broadcast to a bigger shape without copying; -1 keeps a size. A read-only view.
+
+        Example: (3, 1).expand(3, 4) -> (3, 4), (3,).expand(2, 3) -> (2, 3). Only size-1
+        dimensions can grow; new dimensions go in front.
+        """
         sizes = _parse_shape(sizes, "expand", allow_minus_one=True)
         if len(sizes) < self.ndim:
-            raise ValueError(f"expand: the new shape {sizes} has fewer dimensions than {self.shape}")
+            raise ValueError(f"expand: the new shape {sizes} has fewer dimensions than the tensor's "
+                             f"shape {self.shape}")
         lead = len(sizes) - self.ndim
-        target = tuple(self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+        if -1 in sizes[:lead]:
+            raise ValueError(f"expand: -1 (keep the size) is only allowed for existing dimensions, "
+                             f"got {sizes} for shape {self.shape}")
+        target = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
         for i, size in enumerate(self.shape):
             if size != 1 and size != target[lead + i]:
-                raise ValueError(f"expand: cannot expand shape {self.shape} to {sizes}: "
-                                 f"dimension {lead + i} has size {size}, which is not 1")
-        if -1 in target:
-            raise ValueError(f"expand: -1 is only allowed for existing dimensions, got {sizes}")
+                raise ValueError(f"expand: cannot expand shape {self.shape} to {sizes}: dimension "
+                                 f"{lead + i} has size {size}, and only size-1 dimensions can grow")
+        # Hint: `target` is the full new shape. np.broadcast_to(array, shape) builds a view whose
+        #       repeated dimensions have stride 0. Record op "expand"; nothing is saved.
         ### BEGIN SOLUTION
         return Tensor.from_op(np.broadcast_to(self.data, target), "expand", (self,))
         ### END SOLUTION
 
-    # ----- indexing -------------------------------------------------------------------------------
+    # ----- indexing (6f) ----------------------------------------------------------------------
     def __getitem__(self, index) -> "Tensor":
-        """x[...] with NumPy's basic (slices: a view) and advanced (int/bool arrays: a copy) indexing."""
+        """x[...] with NumPy's basic (ints, slices, None, ...: a view) and advanced (int or bool
+        arrays/Tensors: a copy) indexing.
+        """
         index = _unwrap_index(index)
         try:
             out = self.data[index]
-        except IndexError as error:
-            raise IndexError(f"getitem: {error} (tensor shape {self.shape})") from None
+        except (IndexError, TypeError, ValueError) as error:
+            raise IndexError(f"getitem: {error} (tensor shape {self.shape}, index {index!r})") from None
+        # Hint: `out` is already computed (so bad indices raise a clear IndexError above); wrap it
+        #       and record op "getitem" with saved index=index (Tensors inside were unwrapped).
         ### BEGIN SOLUTION
         return Tensor.from_op(out, "getitem", (self,), index=index)
         ### END SOLUTION
 
 
+# %% [markdown]
+# ## 8. Checking the Tensor class
+#
+# The tests below check one section each. When one fails, its message says what was expected, what
+# came back and where to look. A small helper compares a Tensor with expected values and explains
+# a mismatch.
+
 # %%
-#| export
-def _parse_shape(sizes: tuple, where: str, allow_minus_one: bool = False) -> tuple:
-    """A shape tuple from f(2, 3) or f((2, 3)), checking each size."""
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = tuple(sizes[0])
-    lowest = -1 if allow_minus_one else 0
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < lowest:
-            raise ValueError(f"{where}: sizes must be non-negative ints{' or -1' if allow_minus_one else ''}, "
-                             f"got {tuple(sizes)}")
-    return tuple(int(s) for s in sizes)
+def _expect(got, want, what: str, cause: str = "", dtype=None) -> None:
+    """Assert that Tensor `got` holds `want` (shape, values, and `dtype` when given)."""
+    assert isinstance(got, Tensor), f"{what}: expected a Tensor, got a {type(got).__name__}. {cause}"
+    want = np.asarray(want)
+    assert got.shape == want.shape, f"{what}: expected shape {want.shape}, got {got.shape}. {cause}"
+    if dtype is not None:
+        assert got.dtype == dtype, f"{what}: expected dtype {np.dtype(dtype)}, got {got.dtype}. {cause}"
+    assert np.allclose(got.data, want, equal_nan=True), \
+        f"{what}: expected\n{want}\ngot\n{got.data}\n{cause}"
 
 
-def _unwrap_index(index):
-    """Replace Tensors inside an index by their arrays, so NumPy can use them."""
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index
+# %%
+#| test
+def test_unit_tensor_basics():
+    """Construction, dtypes, properties and conversions (given code: this should already pass)."""
+    x = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert (x.shape, x.ndim, x.dtype, x.numel(), x.nbytes) == ((2, 3), 2, np.float32, 6, 24), \
+        f"shape/ndim/dtype/numel/nbytes: got {(x.shape, x.ndim, x.dtype, x.numel(), x.nbytes)}"
+    assert x.size() == (2, 3) and x.size(-1) == 3 and x.stride() == (3, 1)
+    assert Tensor([1, 2]).dtype == np.int64 and Tensor(np.zeros(2)).dtype == np.float64
+    array = np.zeros(3, dtype=np.float32)
+    assert Tensor(array).data is array, "Tensor(ndarray) must share the array, not copy it"
+    assert Tensor(7.5).item() == 7.5 and isinstance(Tensor(7).item(), int)
+    assert x.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] and len(x) == 2
+    assert f"{Tensor(0.25):.2f}" == "0.25", "a 0-d tensor should format like its number"
+    try:
+        Tensor([1, 2]).requires_grad_()
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("an int64 tensor must refuse requires_grad: gradients need floats")
+    print("✅ Tensor basics: construction, dtypes and properties work")
 
 
-def _check_same_rank(tensors, where: str):
-    if not isinstance(tensors, (list, tuple)) or not tensors:
-        raise ValueError(f"{where}: tensors must be a non-empty list or tuple of Tensors")
-    for position, t in enumerate(tensors):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{where}: tensors[{position}] is a {type(t).__name__}, not a Tensor")
-    return list(tensors)
+test_unit_tensor_basics()
 
 
-def cat(tensors, dim: int = 0) -> Tensor:
-    """Join tensors along an existing dimension; all other sizes must match."""
-    tensors = _check_same_rank(tensors, "cat")
-    first = tensors[0]
-    axis = _normalize_dim(dim, first.ndim, "cat")
-    for position, t in enumerate(tensors):
-        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]:
-            raise ValueError(f"cat: tensors[{position}] has shape {t.shape}, which does not match "
-                             f"{first.shape} outside dimension {axis}")
-    ### BEGIN SOLUTION
-    out = np.concatenate([t.data for t in tensors], axis=axis)
-    return Tensor.from_op(out, "cat", tuple(tensors), dim=axis)
-    ### END SOLUTION
+# %%
+#| test
+def test_unit_arithmetic():
+    """+ - * / neg ** with broadcasting, reflected operators and dtype rules."""
+    a = Tensor([[1.0, 2.0], [3.0, 4.0]])
+    b = Tensor([10.0, 20.0])
+    _expect(a + b, [[11, 22], [13, 24]], "a + b (b broadcast over rows)", "Implement Tensor.__add__.",
+            np.float32)
+    _expect(a - b, [[-9, -18], [-7, -16]], "a - b", "Implement Tensor.__sub__ (self minus other).")
+    _expect(a * b, [[10, 40], [30, 80]], "a * b (elementwise)", "Implement Tensor.__mul__ with *, not @.")
+    _expect(a / b, [[0.1, 0.1], [0.3, 0.2]], "a / b", "Implement Tensor.__truediv__.")
+    _expect(-a, [[-1, -2], [-3, -4]], "-a", "Implement Tensor.__neg__.")
+    _expect(a ** 2, [[1, 4], [9, 16]], "a ** 2", "Implement Tensor.__pow__.", np.float32)
+    _expect(2 - a, [[1, 0], [-1, -2]], "2 - a (reflected)",
+            "__rsub__ must compute other - self; it calls __sub__ on the wrapped number.")
+    _expect(1 / Tensor([2.0, 4.0]), [0.5, 0.25], "1 / x (reflected)")
+    _expect(2 ** Tensor([1.0, 3.0]), [2, 8], "2 ** x (reflected)")
+    _expect(a * 0.5, [[0.5, 1], [1.5, 2]], "a * 0.5", "A Python float must not make float32 into float64.",
+            np.float32)
+    _expect(Tensor([1, 2]) / Tensor([2, 2]), [0.5, 1.0], "int / int", "True division gives float32.",
+            np.float32)
+    _expect(Tensor([1, 2]) + Tensor([0.5, 0.5]), [1.5, 2.5], "int64 + float32",
+            "PyTorch promotes to float32 here (NumPy alone would say float64).", np.float32)
+    _expect(Tensor([3, 4]) * 2, [6, 8], "int64 * 2", "An int times an int stays int64.", np.int64)
+    for op in ("__add__", "__sub__", "__mul__", "__truediv__", "__pow__"):
+        c = getattr(a, op)(b)
+        assert c._ctx is None, f"{op}: nothing requires grad, so from_op should record nothing"
+    print("✅ arithmetic: + - * / neg ** with broadcasting and PyTorch dtypes work")
 
 
-def stack(tensors, dim: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new dimension `dim`."""
-    tensors = _check_same_rank(tensors, "stack")
-    first = tensors[0]
-    for position, t in enumerate(tensors):
-        if t.shape != first.shape:
-            raise ValueError(f"stack: tensors[{position}] has shape {t.shape}, expected {first.shape} "
-                             "(stack needs equal shapes)")
-    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not -first.ndim - 1 <= dim <= first.ndim:
-        raise IndexError(f"stack: dim must be an int in [{-first.ndim - 1}, {first.ndim}], got {dim!r}")
-    axis = dim % (first.ndim + 1)
-    ### BEGIN SOLUTION
-    out = np.stack([t.data for t in tensors], axis=axis)
-    return Tensor.from_op(out, "stack", tuple(tensors), dim=axis)
-    ### END SOLUTION
+test_unit_arithmetic()
 
+
+# %%
+#| test
+def test_unit_comparisons():
+    """Comparisons give bool tensors and follow broadcasting (given code)."""
+    x = Tensor([1.0, 2.0, 3.0])
+    _expect(x > 1.5, [False, True, True], "x > 1.5", dtype=np.bool_)
+    _expect(x == Tensor([1.0, 0.0, 3.0]), [True, False, True], "x == y")
+    assert (x == None) is False  # noqa: E711  (PyTorch returns False too)
+    print("✅ comparisons: elementwise bool results work")
+
+
+test_unit_comparisons()
+
+
+# %%
+#| test
+def test_unit_matmul():
+    """@ for 1-D, 2-D and batched operands."""
+    a = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])                 # (2, 3)
+    b = Tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])               # (3, 2)
+    _expect(a @ b, [[4, 5], [10, 11]], "(2, 3) @ (3, 2)", "Implement Tensor.__matmul__ with np.matmul; "
+            "* would be the elementwise product.")
+    _expect(a @ Tensor([1.0, 1.0, 1.0]), [6, 15], "(2, 3) @ (3,)")
+    _expect(Tensor([1.0, 2.0]) @ Tensor([3.0, 4.0]), 11.0, "(2,) @ (2,) is a dot product of shape ()")
+    batch = Tensor(np.arange(12, dtype=np.float32).reshape(2, 2, 3))
+    _expect(batch @ b, np.arange(12, dtype=np.float32).reshape(2, 2, 3) @ b.data, "(2, 2, 3) @ (3, 2)",
+            "Batched: one product per leading index, and b is shared by the whole batch.")
+    try:
+        a @ a
+    except ValueError as error:
+        assert "(2, 3)" in str(error), f"the error should show both shapes: {error}"
+    else:
+        raise AssertionError("(2, 3) @ (2, 3) must raise ValueError: inner sizes 3 and 2 differ")
+    print("✅ matmul: dot, matrix-vector, matrix-matrix and batched products work")
+
+
+test_unit_matmul()
+
+
+# %%
+#| test
+def test_unit_reductions():
+    """sum/mean/var/std/max/argmax with dim and keepdim."""
+    x = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    _expect(x.sum(), 21.0, "x.sum()", "Implement Tensor.sum: with dim=None, sum every element.")
+    _expect(x.sum(dim=0), [5, 7, 9], "x.sum(dim=0)", "dim=0 sums down the rows.")
+    _expect(x.sum(dim=1, keepdim=True), [[6], [15]], "x.sum(dim=1, keepdim=True)",
+            "keepdim=True keeps the summed dimension with size 1: pass keepdims=keepdim to NumPy.")
+    _expect(x.sum(dim=(0, 1)), 21.0, "x.sum(dim=(0, 1))")
+    _expect(Tensor([1, 2, 3], dtype=np.int32).sum(), 6, "int32 sum", "Integer sums are int64.", np.int64)
+    _expect(x.mean(dim=-1), [2, 5], "x.mean(dim=-1)", "Implement Tensor.mean like sum.")
+    _expect(x.var(dim=1), [1, 1], "x.var(dim=1)", "Implement Tensor.var: ddof=correction, default 1.")
+    _expect(x.var(dim=1, correction=0), [2 / 3, 2 / 3], "x.var(dim=1, correction=0)")
+    _expect(x.std(), np.std(x.data, ddof=1), "x.std()", "std is var(...).sqrt().")
+    values, indices = x.max(dim=1)
+    _expect(values, [3, 6], "x.max(dim=1).values")
+    _expect(indices, [2, 2], "x.max(dim=1).indices", dtype=np.int64)
+    _expect(x.argmax(dim=0), [1, 1, 1], "x.argmax(dim=0)")
+    print("✅ reductions: sum/mean/var/std/max/argmax with dim and keepdim work")
+
+
+test_unit_reductions()
+
+
+# %%
+#| test
+def test_unit_elementwise():
+    """exp/log/sqrt/abs/clamp, including IEEE edge cases and int → float32."""
+    x = Tensor([0.0, 1.0, 4.0])
+    _expect(x.exp(), np.exp([0.0, 1.0, 4.0]), "exp", "Implement Tensor.exp with np.exp.", np.float32)
+    _expect(x.log(), [-np.inf, 0.0, np.log(4.0)], "log", "log(0) is -inf (no error, as in PyTorch).")
+    _expect(x.sqrt(), [0, 1, 2], "sqrt", "Implement Tensor.sqrt with np.sqrt.")
+    _expect(Tensor([-1.0]).sqrt(), [np.nan], "sqrt(-1)", "sqrt of a negative is nan.")
+    _expect(Tensor([-2, 3]).abs(), [2, 3], "abs of int64", "abs keeps integer dtypes.", np.int64)
+    _expect(Tensor([1, 2]).exp(), np.exp([1.0, 2.0]), "exp of an int tensor", "Integers become float32.",
+            np.float32)
+    y = Tensor([-2.0, 0.5, 3.0])
+    _expect(y.clamp(min=0.0), [0, 0.5, 3], "clamp(min=0)", "Implement Tensor.clamp: np.maximum for min.")
+    _expect(y.clamp(-1.0, 1.0), [-1, 0.5, 1], "clamp(-1, 1)", "np.minimum for max.")
+    _expect(y.clamp(max=0.0), [-2, 0, 0], "clamp(max=0)", "A missing bound (None) must be skipped.")
+    print("✅ elementwise math: exp/log/sqrt/abs/clamp work")
+
+
+test_unit_elementwise()
+
+
+# %%
+#| test
+def test_unit_views():
+    """reshape/permute/expand values, and which results share memory."""
+    x = Tensor(np.arange(6, dtype=np.float32))
+    r = x.reshape(2, 3)
+    _expect(r, [[0, 1, 2], [3, 4, 5]], "x.reshape(2, 3)", "Implement Tensor.reshape with NumPy's reshape.")
+    _expect(x.reshape(-1, 2), [[0, 1], [2, 3], [4, 5]], "x.reshape(-1, 2)")
+    assert np.shares_memory(r.data, x.data), "reshape of a contiguous tensor should be a view (no copy)"
+    p = r.permute(1, 0)
+    _expect(p, [[0, 3], [1, 4], [2, 5]], "r.permute(1, 0)", "Implement Tensor.permute with transpose(axes).")
+    assert np.shares_memory(p.data, x.data) and p.stride() == (1, 3), \
+        f"permute must be a view with swapped strides (1, 3), got strides {p.stride()}"
+    _expect(r.T, p.data, "r.T")
+    _expect(r.transpose(0, 1).reshape(6), [0, 3, 1, 4, 2, 5], "r.T.reshape(6) (a copy)")
+    try:
+        r.T.view(6)
+    except ValueError as error:
+        assert "reshape" in str(error), "the view error should point to reshape"
+    else:
+        raise AssertionError("r.T.view(6) must raise: no strides can read [0, 3, 1, 4, 2, 5] in order")
+    e = Tensor([[1.0], [2.0]]).expand(2, 3)
+    _expect(e, [[1, 1, 1], [2, 2, 2]], "(2, 1).expand(2, 3)", "Implement Tensor.expand with np.broadcast_to.")
+    assert e.stride() == (1, 0), f"expand must repeat with stride 0 (no copy), got strides {e.stride()}"
+    _expect(r.flatten(), [0, 1, 2, 3, 4, 5], "flatten")
+    assert r.unsqueeze(0).shape == (1, 2, 3) and r.unsqueeze(-1).squeeze().shape == (2, 3)
+    print("✅ shapes: reshape/view/permute/T/expand/flatten/squeeze and views vs copies work")
+
+
+test_unit_views()
+
+
+# %%
+#| test
+def test_unit_indexing():
+    """Basic indexing (views) and advanced indexing (copies)."""
+    x = Tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    _expect(x[1], [4, 5, 6, 7], "x[1]", "Implement Tensor.__getitem__: wrap self.data[index].")
+    _expect(x[:, 1:3], [[1, 2], [5, 6], [9, 10]], "x[:, 1:3]")
+    assert np.shares_memory(x[:, 1:3].data, x.data), "slicing should be a view"
+    _expect(x[Tensor([2, 0])], [[8, 9, 10, 11], [0, 1, 2, 3]], "x[Tensor([2, 0])] (gather rows)")
+    _expect(x[x > 9.5], [10, 11], "x[x > 9.5] (bool mask)")
+    _expect(x[..., None].reshape(3, 4), x.data, "x[..., None]")
+    try:
+        x[3]
+    except IndexError as error:
+        assert "getitem" in str(error)
+    else:
+        raise AssertionError("x[3] on 3 rows must raise IndexError")
+    print("✅ indexing: ints, slices, None, ..., int tensors and bool masks work")
+
+
+test_unit_indexing()
+
+
+# %%
+#| test
+def test_unit_recording():
+    """Every op records the op name and saved values from docs/autograd.md — only when needed."""
+    w = Tensor([[1.0, -2.0], [3.0, 4.0]], requires_grad=True)
+    x = Tensor([[1.0, 1.0], [0.0, 1.0]])
+    cases = [(lambda: w + x, "add", set()), (lambda: w - 1.0, "sub", set()), (lambda: 2.0 * w, "mul", set()),
+             (lambda: w / x.exp(), "div", set()), (lambda: -w, "neg", set()), (lambda: w ** 2, "pow", {"out"}),
+             (lambda: w @ x, "matmul", set()), (lambda: w.sum(dim=0), "sum", {"dim", "keepdim"}),
+             (lambda: w.mean(), "mean", {"dim", "keepdim"}),
+             (lambda: w.max(dim=1).values, "max", {"dim", "keepdim", "indices"}),
+             (lambda: w.var(), "var", {"dim", "keepdim", "correction"}),
+             (lambda: w.exp(), "exp", {"out"}), (lambda: w.abs().log(), "log", set()),
+             (lambda: w.abs().sqrt(), "sqrt", {"out"}), (lambda: w.abs(), "abs", set()),
+             (lambda: w.clamp(min=0.0), "clamp", {"min", "max"}), (lambda: w.reshape(4), "reshape", set()),
+             (lambda: w.T, "permute", {"dims"}), (lambda: w[:1].expand(3, 2), "expand", set()),
+             (lambda: w[0], "getitem", {"index"})]
+    for make, op, saved in cases:
+        out = make()
+        assert out._ctx is not None, (f"{op}: an input requires grad, so the result must record a Node; "
+                                      "did you return Tensor(...) instead of Tensor.from_op(...)?")
+        assert out._ctx.op == op, f"expected op name {op!r}, recorded {out._ctx.op!r}"
+        assert set(out._ctx.saved) == saved, f"{op}: expected saved keys {sorted(saved)}, got {sorted(out._ctx.saved)}"
+        assert out.requires_grad and not out.is_leaf
+    assert (w * 2.0)._ctx.inputs[0] is w, "the recorded inputs must be the operand Tensors themselves"
+    grad_mode.enabled = False
+    try:
+        assert (w * 2.0)._ctx is None, "with grad mode off nothing should be recorded"
+    finally:
+        grad_mode.enabled = True
+    print("✅ recording: every op records the right op name and saved values, only when needed")
+
+
+test_unit_recording()
+
+# %% [markdown]
+# ## 9. Creating tensors
+#
+# PyTorch has a family of functions for making tensors, and so do we:
+#
+# | call | result |
+# |---|---|
+# | `tensor([[1, 2], [3, 4]])` | a **copy** of the data (dtype inferred as in section 2) |
+# | `zeros(2, 3)`, `ones(2, 3)` | filled with 0 or 1; float32 unless `dtype=` says otherwise |
+# | `full((2, 3), 7.5)` | filled with a value; the dtype follows the value (float → float32, int → int64) |
+# | `arange(5)`, `arange(1, 2, 0.25)` | evenly spaced values in `[start, end)`: int64 for ints, float32 otherwise |
+# | `eye(3)` | the identity matrix |
+# | `rand(2, 3)`, `randn(2, 3)` | uniform in [0, 1) and standard normal samples (float32), from the seeded generator |
+#
+# Each takes `dtype=` and `requires_grad=`; sizes can be given as `zeros(2, 3)` or `zeros((2, 3))`.
 
 # %%
 #| export
@@ -837,41 +1784,58 @@ def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of shape `size` where every element is `fill_value`."""
-    if not isinstance(fill_value, (numbers.Real, np.generic)):
-        raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__}")
+    """A tensor of shape `size` where every element is `fill_value` (its type picks the dtype)."""
+    if isinstance(fill_value, complex) or not isinstance(fill_value, (numbers.Real, np.bool_)):
+        raise TypeError(f"full: fill_value must be a real number, got {fill_value!r}")
     if dtype is None and not isinstance(fill_value, (float, np.floating)):
-        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64
+        dtype = np.bool_ if isinstance(fill_value, (bool, np.bool_)) else np.int64
     return _filled((size,) if isinstance(size, numbers.Integral) else size, fill_value, dtype,
                    requires_grad, "full")
 
 
+def _like(other, where: str) -> Tensor:
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{where}: expected a Tensor, got a {type(other).__name__}")
+    return other
+
+
 def zeros_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Zeros with `other`'s shape (and dtype, unless given)."""
+    other = _like(other, "zeros_like")
     return zeros(*other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad)
 
 
 def ones_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Ones with `other`'s shape (and dtype, unless given)."""
+    other = _like(other, "ones_like")
     return ones(*other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad)
 
 
+def _random(size, dtype, generator, where: str) -> tuple:
+    shape = _parse_shape(size, where)
+    dtype = _resolve_dtype(dtype, where) or np.dtype(DEFAULT_FLOAT)
+    if dtype.kind != "f":
+        raise TypeError(f"{where}: random samples need a floating-point dtype, got {dtype}")
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{where}: generator must be a numpy.random.Generator (for example the one "
+                        f"manual_seed returns), got {type(generator).__name__}")
+    return shape, dtype, generator or _generator
+
+
 def rand(*size, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Uniform samples from [0, 1)."""
-    shape = _parse_shape(size, "rand")
-    rng = generator or _generator
-    dtype = _resolve_dtype(dtype, "rand") or np.dtype(DEFAULT_FLOAT)
+    """Uniform samples from [0, 1): rand(2, 3) or rand((2, 3)). float32 by default."""
+    shape, dtype, rng = _random(size, dtype, generator, "rand")
     return Tensor(rng.random(shape).astype(dtype, copy=False), requires_grad=requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Samples from the standard normal distribution N(0, 1)."""
-    shape = _parse_shape(size, "randn")
-    rng = generator or _generator
-    dtype = _resolve_dtype(dtype, "randn") or np.dtype(DEFAULT_FLOAT)
+    """Samples from the standard normal distribution N(0, 1). float32 by default."""
+    shape, dtype, rng = _random(size, dtype, generator, "randn")
     return Tensor(rng.standard_normal(shape).astype(dtype, copy=False), requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values in [start, end): int64 for int arguments, float32 otherwise."""
+    """Evenly spaced values in [start, end): int64 when all arguments are ints, float32 otherwise."""
     if end is None:
         start, end = 0, start
     for name, value in (("start", start), ("end", end), ("step", step)):
@@ -879,6 +1843,9 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
             raise TypeError(f"arange: {name} must be a number, got {value!r}")
     if step == 0:
         raise ValueError("arange: step must not be zero")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise ValueError(f"arange: end ({end}) lies on the wrong side of start ({start}) for "
+                         f"step {step}; no value could ever reach it")
     all_ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dtype = _resolve_dtype(dtype, "arange") or np.dtype(np.int64 if all_ints else DEFAULT_FLOAT)
     return Tensor(np.arange(start, end, step).astype(dtype), requires_grad=requires_grad)
@@ -890,3 +1857,392 @@ def eye(n: int, m=None, dtype=None, requires_grad: bool = False) -> Tensor:
     _parse_shape((n, m), "eye")
     dtype = _resolve_dtype(dtype, "eye") or np.dtype(DEFAULT_FLOAT)
     return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+
+
+# %%
+#| test
+def test_unit_creation():
+    """Creation functions give PyTorch's shapes, values and dtypes (given code)."""
+    src = np.array([1.0, 2.0], dtype=np.float32)
+    copied = tensor(src)
+    assert not np.shares_memory(copied.data, src), "tensor(...) must copy its data"
+    assert zeros(2, 3).shape == (2, 3) and zeros((2, 3)).dtype == np.float32
+    assert ones(2, dtype=int64).tolist() == [1, 1]
+    assert full((2,), 7).dtype == np.int64 and full((2,), 7.5).dtype == np.float32
+    assert arange(5).tolist() == [0, 1, 2, 3, 4] and arange(5).dtype == np.int64
+    assert arange(0, 1, 0.25).tolist() == [0.0, 0.25, 0.5, 0.75]
+    assert eye(2).tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    manual_seed(0)
+    first = randn(3)
+    manual_seed(0)
+    assert randn(3).tolist() == first.tolist(), "manual_seed must make random tensors reproducible"
+    assert rand(1000).data.min() >= 0 and rand(2, 2).dtype == np.float32
+    print("✅ creation: tensor/zeros/ones/full/arange/eye/rand/randn work")
+
+
+test_unit_creation()
+
+# %% [markdown]
+# ## 10. Joining tensors: cat and stack
+#
+# `cat` joins tensors along an **existing** dimension; the other sizes must match. `stack` puts
+# same-shaped tensors along a **new** dimension:
+#
+# ```
+#  a = [[1, 2],      b = [[5, 6]]          cat([a, b], dim=0)   -> [[1, 2], [3, 4], [5, 6]]   (3, 2)
+#       [3, 4]]          shape (1, 2)
+#  shape (2, 2)
+#
+#  u = [1, 2]   v = [3, 4]                 stack([u, v])        -> [[1, 2], [3, 4]]           (2, 2)
+#                                          stack([u, v], dim=1) -> [[1, 3], [2, 4]]           (2, 2)
+#                                          cat([u, v])          -> [1, 2, 3, 4]               (4,)
+# ```
+#
+# Both always copy (the inputs live in separate blocks of memory), and both promote dtypes like
+# arithmetic does. Their gradient splits the output gradient back into the pieces, so they save
+# `dim`.
+
+# %%
+#| export
+def _tensor_list(tensors, where: str) -> list:
+    """The tensors as a list, or a clear error when they are not a non-empty list/tuple of Tensors."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{where}: expected a list or tuple of Tensors, got a {type(tensors).__name__}"
+                        f" (write {where}([a, b]), not {where}(a, b))")
+    if not tensors:
+        raise ValueError(f"{where}: expected a non-empty list of Tensors, got an empty one")
+    for position, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{where}: tensors[{position}] is a {type(t).__name__}, not a Tensor")
+    return list(tensors)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension; all other sizes must match.
+
+    Shapes: [(2, 3), (4, 3)] with dim=0 -> (6, 3); [(2, 3), (2, 1)] with dim=1 -> (2, 4).
+    """
+    tensors = _tensor_list(tensors, "cat")
+    first = tensors[0]
+    for position, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise ValueError(f"cat: tensors[{position}] is 0-dimensional and has no dimension to join "
+                             "along; use stack, or unsqueeze(0) first")
+    axis = _normalize_dim(dim, first.ndim, "cat")
+    for position, t in enumerate(tensors):
+        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]:
+            raise ValueError(f"cat: tensors[{position}] has shape {t.shape}, which does not match "
+                             f"tensors[0]'s shape {first.shape} outside dimension {axis}")
+    dtype = _result_dtype(*tensors)
+    arrays = [t.data.astype(dtype, copy=False) for t in tensors]
+    # Hint: np.concatenate(arrays, axis=axis) joins the arrays (already in one dtype).
+    #       Record op "cat" with *all* the tensors as inputs, tuple(tensors), and saved dim=axis.
+    ### BEGIN SOLUTION
+    return Tensor.from_op(np.concatenate(arrays, axis=axis), "cat", tuple(tensors), dim=axis)
+    ### END SOLUTION
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new dimension `dim`: 3 tensors of (2, 4) -> (3, 2, 4)."""
+    tensors = _tensor_list(tensors, "stack")
+    first = tensors[0]
+    for position, t in enumerate(tensors):
+        if t.shape != first.shape:
+            raise ValueError(f"stack: tensors[{position}] has shape {t.shape}, but tensors[0] has "
+                             f"{first.shape} (stack needs equal shapes)")
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"stack: dim must be an int, got {dim!r}")
+    if not -first.ndim - 1 <= dim <= first.ndim:
+        raise IndexError(f"stack: dim {dim} is out of range for stacking {first.ndim}-dimensional "
+                         f"tensors (expected {-first.ndim - 1} <= dim <= {first.ndim})")
+    axis = dim % (first.ndim + 1)
+    dtype = _result_dtype(*tensors)
+    arrays = [t.data.astype(dtype, copy=False) for t in tensors]
+    # Hint: np.stack(arrays, axis=axis); op "stack", inputs tuple(tensors), saved dim=axis.
+    ### BEGIN SOLUTION
+    return Tensor.from_op(np.stack(arrays, axis=axis), "stack", tuple(tensors), dim=axis)
+    ### END SOLUTION
+
+
+# %%
+#| test
+def test_unit_cat_stack():
+    """cat joins along an existing dimension, stack along a new one."""
+    a = Tensor([[1.0, 2.0], [3.0, 4.0]])
+    b = Tensor([[5.0, 6.0]])
+    _expect(cat([a, b]), [[1, 2], [3, 4], [5, 6]], "cat([a, b], dim=0)", "Implement cat with np.concatenate.")
+    _expect(cat([a, a], dim=1), [[1, 2, 1, 2], [3, 4, 3, 4]], "cat([a, a], dim=1)")
+    u, v = Tensor([1.0, 2.0]), Tensor([3.0, 4.0])
+    _expect(stack([u, v]), [[1, 2], [3, 4]], "stack([u, v])", "Implement stack with np.stack.")
+    _expect(stack([u, v], dim=1), [[1, 3], [2, 4]], "stack([u, v], dim=1)")
+    _expect(stack([u, v], dim=-1), [[1, 3], [2, 4]], "stack([u, v], dim=-1)")
+    try:
+        cat([a, Tensor([1.0, 2.0, 3.0])])
+    except ValueError as error:
+        assert "cat" in str(error)
+    else:
+        raise AssertionError("cat of (2, 2) and (3,) must raise ValueError")
+    w = Tensor([1.0], requires_grad=True)
+    node = cat([w, u])._ctx
+    assert node is not None and node.op == "cat" and node.saved == {"dim": 0} and len(node.inputs) == 2, \
+        f"cat must record op 'cat' with both inputs and saved dim=0, got {node!r}"
+    print("✅ cat and stack work")
+
+
+test_unit_cat_stack()
+
+# %% [markdown]
+# ## 11. Putting it together
+#
+# One forward pass of a linear layer on a batch, `y = x @ Wᵀ + b`, and a loss. Then we walk the
+# record from the loss back to the leaves — exactly the walk module 05 makes, except that it will
+# compute a gradient at every step instead of printing.
+
+# %%
+manual_seed(0)
+x = randn(4, 3)                        # a batch of 4 samples with 3 features
+W = randn(2, 3, requires_grad=True)    # Linear(3, 2) stores its weight as (out, in)
+b = zeros(2, requires_grad=True)
+y = x @ W.T + b                        # (4, 3) @ (3, 2) + (2,) -> (4, 2)
+loss = (y ** 2).mean()
+print(f"y has shape {y.shape}; loss = {loss:.4f}")
+
+seen, stack_ = set(), [(loss, 0)]
+while stack_:                          # depth-first walk over the recorded graph
+    node_tensor, depth = stack_.pop()
+    ctx = node_tensor._ctx
+    if ctx is not None:
+        label = f"{ctx.op}  saved={sorted(ctx.saved)}"
+    else:
+        label = "leaf (requires grad)" if node_tensor.requires_grad else "constant"
+    print("    " * depth + f"{tuple(node_tensor.shape)}  {label}")
+    if ctx and id(node_tensor) not in seen:
+        seen.add(id(node_tensor))
+        stack_.extend((parent, depth + 1) for parent in reversed(ctx.inputs))
+
+# %% [markdown]
+# ## 12. Systems analysis: measure it on your machine
+#
+# The numbers below are measured live, on your computer, each time you run this module. They answer
+# four questions a framework engineer asks constantly: does this operation copy? What does
+# broadcasting cost in memory? How fast is matrix multiplication, and how does it scale? Why does
+# memory layout matter? Times are the best of several runs (the least disturbed by other programs).
+
+# %%
+#| analysis
+import time
+
+
+def best_time(fn, repeat: int = 5, number: int = 1) -> float:
+    """The best (least disturbed) time of `number` calls to fn, in seconds per call."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+manual_seed(0)
+big = randn(1024, 1024)
+print(f"Views vs copies on a {big.shape} float32 tensor ({big.nbytes / 2**20:.0f} MiB)\n")
+print(f"{'operation':<28}{'shares memory?':<16}{'time':>10}")
+for name, make in [("x.reshape(-1)", lambda: big.reshape(-1)),
+                   ("x.T", lambda: big.T),
+                   ("x[::2, 1:]", lambda: big[::2, 1:]),
+                   ("x[None].expand(8, -1, -1)", lambda: big[None].expand(8, -1, -1)),
+                   ("x.T.reshape(-1)", lambda: big.T.reshape(-1)),
+                   ("x[[0, 5, 9]]", lambda: big[[0, 5, 9]]),
+                   ("tensor(x) (explicit copy)", lambda: tensor(big))]:
+    shared = np.shares_memory(make().data, big.data)
+    seconds = best_time(make, repeat=5)
+    print(f"{name:<28}{'yes (view)' if shared else 'no (copy)':<16}{seconds * 1e6:>8.1f} µs")
+
+# %% [markdown]
+# A view takes a few microseconds whatever the size: it only builds a new shape and strides. A full
+# copy of 4 MiB takes hundreds of microseconds or more: it reads and writes every byte. Note that
+# `x.T.reshape(-1)` silently copied — that is what `view` would have refused to do.
+
+# %%
+#| analysis
+column = randn(2048, 1)
+expanded = column.expand(2048, 2048)
+materialised = expanded.contiguous()
+matrix = randn(2048, 2048)
+print(f"column (2048, 1):            {column.nbytes / 2**10:8.0f} KiB in memory")
+print(f"column.expand(2048, 2048):   {column.nbytes / 2**10:8.0f} KiB in memory (strides {expanded.stride()}),"
+      f" {expanded.numel() * 4 / 2**20:.0f} MiB if materialised")
+print(f"materialised copy:           {materialised.nbytes / 2**20:8.0f} MiB (strides {materialised.stride()})")
+t_expand = best_time(lambda: column.expand(2048, 2048))
+t_copy = best_time(lambda: column.expand(2048, 2048).contiguous())
+t_broadcast_add = best_time(lambda: matrix + column)
+t_materialised_add = best_time(lambda: matrix + column.expand(2048, 2048).contiguous())
+print(f"\nexpand: {t_expand * 1e6:.1f} µs    materialise: {t_copy * 1e3:.2f} ms "
+      f"({t_copy / t_expand:.0f}x slower)")
+print(f"matrix + column (broadcast):          {t_broadcast_add * 1e3:.2f} ms, no extra memory")
+print(f"materialise, then matrix + copy:      {t_materialised_add * 1e3:.2f} ms, 16 MiB extra")
+
+# %% [markdown]
+# Broadcasting is free in memory: the stretched dimension has stride 0, so 8 KiB stand in for
+# 16 MiB. The addition itself costs about the same either way — its time goes mostly into writing
+# the 16 MiB result — but materialising first adds a full copy and 16 MiB of memory that buy
+# nothing. Never materialise a broadcast yourself unless you must write into it; let the operation
+# broadcast.
+
+# %%
+#| analysis
+def naive_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Three Python loops: the definition of matmul, and a lesson in what loops cost."""
+    m, n = a.shape
+    p = b.shape[1]
+    out = np.zeros((m, p), dtype=a.dtype)
+    for i in range(m):
+        for j in range(p):
+            total = 0.0
+            for k in range(n):
+                total += a[i, k] * b[k, j]
+            out[i, j] = total
+    return out
+
+
+small = randn(32, 32)
+t_naive = best_time(lambda: naive_matmul(small.data, small.data), repeat=1)
+assert np.allclose(naive_matmul(small.data, small.data), (small @ small).data, atol=1e-4)
+print(f"Python loops, n=32: {t_naive * 1e3:8.2f} ms  = {2 * 32**3 / t_naive / 1e9:8.4f} GFLOP/s\n")
+
+print(f"{'n':>6}{'FLOPs (2n³)':>14}{'time':>12}{'GFLOP/s':>10}{'time vs n/2':>13}")
+previous = None
+for n in (64, 128, 256, 512, 1024):
+    a_n, b_n = randn(n, n), randn(n, n)
+    a_n @ b_n                                   # warm-up: the first call starts BLAS's threads
+    calls = max(1, 2 ** 24 // n ** 3)           # repeat small products so each timing is long enough
+    seconds = best_time(lambda: a_n @ b_n, repeat=5 if n <= 256 else 3, number=calls)
+    flops = 2 * n ** 3
+    ratio = f"{seconds / previous:.1f}x" if previous else ""
+    print(f"{n:>6}{flops:>14.2e}{seconds * 1e3:>10.3f} ms{flops / seconds / 1e9:>10.1f}{ratio:>13}")
+    previous = seconds
+
+# %% [markdown]
+# Doubling `n` multiplies the work by 8 (2n³), so the time should grow about 8× per row once the
+# matrices are big enough; small products grow less because fixed overheads (Python, the call into
+# NumPy, starting threads) dominate and the CPU's vector units are not kept busy. NumPy's matmul
+# calls an optimised BLAS library: compare its GFLOP/s with the Python loops above — several
+# orders of magnitude, for the same arithmetic. This is why TinyTorch vectorises everything.
+#
+# Timings are only as quiet as your machine. BLAS splits larger products across your CPU cores; if
+# another program is busy on one of them, a row can come out far too slow (say, a few milliseconds
+# for n=128, the length of one scheduler time slice) because one thread waits for the other. If a
+# row looks wildly off, close other programs and run the cell again.
+
+# %%
+#| analysis
+grid = randn(2048, 2048)
+rows = lambda: [grid.data[i, :].sum() for i in range(0, 2048, 4)]       # contiguous: 8 KiB in a row
+cols = lambda: [grid.data[:, j].sum() for j in range(0, 2048, 4)]       # strided: one float per 8 KiB
+t_rows, t_cols = best_time(rows, repeat=3), best_time(cols, repeat=3)
+print(f"sum 512 rows    (contiguous, stride 1):     {t_rows * 1e3:7.2f} ms")
+print(f"sum 512 columns (strided, stride 2048):     {t_cols * 1e3:7.2f} ms   ({t_cols / t_rows:.1f}x slower)")
+t_copy_c = best_time(lambda: tensor(grid), repeat=3)
+t_copy_t = best_time(lambda: grid.T.contiguous(), repeat=3)
+print(f"copy x               (reads in order):      {t_copy_c * 1e3:7.2f} ms")
+print(f"x.T.contiguous()     (reads with stride):   {t_copy_t * 1e3:7.2f} ms   ({t_copy_t / t_copy_c:.1f}x slower)")
+t_sum_c = best_time(lambda: grid.sum(dim=1), repeat=3)
+t_sum_t = best_time(lambda: grid.T.sum(dim=1), repeat=3)
+print(f"x.sum(dim=1)   (along contiguous rows):     {t_sum_c * 1e3:7.2f} ms")
+print(f"x.T.sum(dim=1) (same work, transposed):     {t_sum_t * 1e3:7.2f} ms   ({t_sum_t / t_sum_c:.1f}x)")
+
+# %% [markdown]
+# Memory arrives in the CPU in cache lines of 64 bytes (16 float32s). Walking a row uses all 16
+# numbers of every line it loads; walking a column uses one number per line and throws 15 away, so
+# the same arithmetic needs up to 16× more memory traffic. Copying a transposed tensor has the same
+# problem on its reading side.
+#
+# The last pair is different: when NumPy reduces a whole array it chooses the loop order itself. For
+# `x.T.sum(dim=1)` (which is `x.sum(dim=0)`) it adds entire rows of `x` into one accumulator row,
+# streaming through memory in order — so it is not slower, and often faster than summing each row
+# on its own. Layout hurts when the loop order is fixed by the code: the per-column loop and the
+# transposed copy above. That is why frameworks care about `contiguous()`, and why later modules
+# arrange convolution data so the innermost loop runs along contiguous memory.
+
+# %% [markdown]
+# ## 13. Reflection questions
+#
+# Answer each in a few sentences in the cell below it. There are no hidden tests for these; they
+# are graded by hand.
+#
+# **Question 1 (dtypes).** `Tensor([1, 2, 3])` is int64 but `Tensor([1., 2., 3.])` is float32, and
+# `int64 + float32` gives float32 here, while NumPy alone gives float64. Why does a deep-learning
+# framework prefer float32, and what would go wrong in a training run if a single float64 tensor
+# (say, a dataset loaded with NumPy's defaults) silently promoted every result to float64?
+
+# %% [markdown]
+# **Your answer:**
+#
+# *(write here)*
+
+# %% [markdown]
+# **Question 2 (broadcasting).** A batch of images has shape `(64, 3, 32, 32)`; `mean` has shape
+# `(3, 1, 1)`. What is the shape of `images - mean`, which dimensions are stretched, and how much
+# extra memory does the stretching take? Now suppose `predictions` has shape `(64, 1)` and `targets`
+# shape `(64,)`: what shape is `predictions - targets`, and why is this a bug no error will catch?
+
+# %% [markdown]
+# **Your answer:**
+#
+# *(write here)*
+
+# %% [markdown]
+# **Question 3 (recording).** `from_op` records a Node only when an input requires grad and grad mode
+# is on. Suppose it always recorded. What would happen to memory while evaluating a trained model on
+# 10,000 test images, batch after batch? Why does a Node store its inputs but never its own output?
+
+# %% [markdown]
+# **Your answer:**
+#
+# *(write here)*
+
+# %% [markdown]
+# **Question 4 (views).** `x.T.reshape(-1)` works but `x.T.view(-1)` raises. Using the words shape,
+# strides and contiguous, explain why, and what `reshape` does that `view` refuses to do. When would
+# you *want* the error?
+
+# %% [markdown]
+# **Your answer:**
+#
+# *(write here)*
+
+# %% [markdown]
+# **Question 5 (matmul scaling).** Look at your measured table. By what factor did the time grow from
+# n=512 to n=1024, and how does that compare with the FLOP count? Why is the GFLOP/s at n=64 lower
+# than at n=1024? From the Python-loop measurement, estimate how long a 1024 × 1024 product would take
+# with three nested loops.
+
+# %% [markdown]
+# **Your answer:**
+#
+# *(write here)*
+
+# %% [markdown]
+# **Question 6 (memory layout).** Your column sums were slower than your row sums, although they add
+# exactly the same number of values. Explain the difference with cache lines. If a later module
+# stores a batch of images as `(batch, height, width, channels)` but its inner loop runs over
+# channels, is that a good layout? What about `(batch, channels, height, width)`?
+
+# %% [markdown]
+# **Your answer:**
+#
+# *(write here)*
+
+# %% [markdown]
+# ## Summary
+#
+# You built the `Tensor`: one NumPy array plus PyTorch's rules for dtypes, broadcasting, arithmetic,
+# matrix products, reductions, elementwise math, shapes and indexing — with errors that say what
+# went wrong — and a record of how every result was made. You measured why views and broadcasting
+# are free, why vectorised matmul is thousands of times faster than loops, and why memory layout
+# matters.
+#
+# Next: module 02 builds activation functions (ReLU, sigmoid, softmax, …) on this Tensor, and
+# module 05 turns the records you made here into gradients. Run `tito module complete 01` to check
+# the whole module and record it as done.

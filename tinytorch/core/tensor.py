@@ -13,8 +13,108 @@ int8, int16, int32, int64, uint8, bool_ = np.int8, np.int16, np.int32, np.int64,
 DEFAULT_FLOAT = np.float32
 
 
+def _resolve_dtype(dtype, where: str):
+    """A NumPy dtype from float32 / np.float32 / 'float32' / np.dtype, or a clear error naming `where`."""
+    if dtype is None:
+        return None
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{where}: dtype must be a dtype such as float32, int64 or bool_, "
+                        f"got {dtype!r}") from None
+    if resolved.kind not in "fiub":
+        raise TypeError(f"{where}: dtype must be a float, int, uint or bool type, got {resolved}")
+    return resolved
+
+
+def _find_ragged(data, path: str = "data"):
+    """Where a nested list stops being rectangular, as a sentence; None when it is rectangular."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return None
+
+    def describe(item):
+        return f"a list of length {len(item)}" if isinstance(item, (list, tuple)) else "a number"
+
+    kinds = [describe(item) for item in data]
+    for position, kind in enumerate(kinds):
+        if kind != kinds[0]:
+            return f"{path}[0] is {kinds[0]} but {path}[{position}] is {kind}"
+    for position, item in enumerate(data):
+        found = _find_ragged(item, f"{path}[{position}]")
+        if found:
+            return found
+    return None
+
+
+def _to_array(data, dtype, where: str) -> np.ndarray:
+    """`data` as an ndarray with PyTorch's default dtypes (Python floats -> float32, ints -> int64)."""
+    if isinstance(data, np.ndarray):
+        array = data
+    elif isinstance(data, np.generic):
+        array = np.asarray(data)  # a NumPy scalar keeps its dtype, like an ndarray
+    elif isinstance(data, (numbers.Number, list, tuple, range)):
+        if isinstance(data, complex):
+            raise TypeError(f"{where}: data must hold real numbers (bool, int or float), got {data!r}")
+        try:
+            array = np.array(data, dtype=dtype)  # with an explicit dtype, convert in one step
+        except (ValueError, TypeError, OverflowError) as error:
+            ragged = _find_ragged(data)
+            if ragged:
+                raise ValueError(f"{where}: nested lists must be rectangular (every row the same "
+                                 f"length), but {ragged}") from None
+            raise TypeError(f"{where}: could not turn the data into numbers ({error})") from None
+        if dtype is None and array.dtype == np.float64:
+            array = array.astype(DEFAULT_FLOAT)  # Python floats become float32, like torch.tensor
+        elif dtype is None and array.dtype.kind == "i":
+            array = array.astype(np.int64)
+    elif isinstance(data, Tensor):  # (the class is defined below; this runs only when it exists)
+        array = data.data
+    else:
+        raise TypeError(f"{where}: data must be a number, a (nested) list, an ndarray or a Tensor, "
+                        f"got {type(data).__name__}")
+    if array.dtype.kind not in "fiub":
+        found = {"U": "text", "S": "text", "c": "complex numbers",
+                 "O": "Python objects (None, ints too large for int64, mixed types?)"}
+        raise TypeError(f"{where}: data must hold real numbers (bool, int or float), got "
+                        f"{found.get(array.dtype.kind, 'values')} (NumPy dtype {array.dtype})")
+    if dtype is not None and array.dtype != dtype:
+        array = array.astype(dtype)
+    return array
+
+
+def _scalar_dtype(tensor_dtype: np.dtype, scalar) -> np.dtype:
+    """The dtype a Python number takes next to a tensor: the tensor's, unless it jumps a category."""
+    if tensor_dtype.kind == "f":
+        return tensor_dtype
+    if isinstance(scalar, (float, np.floating)):
+        return np.dtype(DEFAULT_FLOAT)
+    if tensor_dtype.kind == "b" and not isinstance(scalar, (bool, np.bool_)):
+        return np.dtype(np.int64)
+    return tensor_dtype
+
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _result_dtype(*operands) -> np.dtype:
+    """PyTorch's type promotion for operands with `.dtype` and `.ndim` (Tensors or ndarrays).
+
+    Operands with dimensions decide first; 0-d operands (and wrapped Python numbers) only when
+    their category (bool < int < float) is higher.
+    """
+    result = None
+    for group in ([x.dtype for x in operands if x.ndim > 0], [x.dtype for x in operands if x.ndim == 0]):
+        if not group:
+            continue
+        top = max(_CATEGORY[d.kind] for d in group)
+        group_dtype = np.result_type(*[d for d in group if _CATEGORY[d.kind] == top])
+        if result is None or _CATEGORY[group_dtype.kind] > _CATEGORY[result.kind]:
+            result = group_dtype
+    return result
+
+
 class GradMode:
-    """Whether new results record how they were made (module 05 flips `enabled`)."""
+    """Whether new results record how they were made (module 05's no_grad flips `enabled`)."""
 
     def __init__(self) -> None:
         self.enabled = True
@@ -53,8 +153,10 @@ _generator = np.random.default_rng()
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the generator behind rand/randn/init/dropout, for reproducible runs."""
     global _generator
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"manual_seed: seed must be a non-negative int, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"manual_seed: seed must be an int, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"manual_seed: seed must be non-negative, got {seed}")
     _generator = np.random.default_rng(int(seed))
     return _generator
 
@@ -67,84 +169,118 @@ def default_generator() -> np.random.Generator:
 MinMax = namedtuple("MinMax", ["values", "indices"])
 
 
-def _resolve_dtype(dtype, where: str):
-    """A NumPy dtype from np.float32 / 'float32' / np.dtype, or a clear error naming `where`."""
-    if dtype is None:
-        return None
+def broadcast_shapes(*shapes) -> tuple:
+    """The shape that tensors of the given shapes broadcast to, e.g. (3, 1), (1, 4) -> (3, 4).
+
+    Shapes are tuples of ints (an int n means (n,)). Raises ValueError when some pair of sizes
+    differs and neither is 1.
+    """
+    shapes = [_parse_shape((shape,), "broadcast_shapes") for shape in shapes]
+    # Hints:
+    # - Let ndim be the longest shape's length. For i = 1 .. ndim, look at the size i places from
+    #   the right in every shape that is long enough (shape[-i]); shorter shapes count as 1 there.
+    # - Among those sizes, ignore the 1s. If more than one distinct size is left, the shapes do
+    #   not fit: raise a ValueError that names the shapes and the dimension, worded like
+    #       shapes (2, 3) and (3, 2) cannot be broadcast: at dimension -1 the sizes are 3, 2
+    #   Otherwise the result size is the one size left (or 1 if none is).
+    # - You collect sizes right to left, so reverse before returning a tuple.
+    ndim = max((len(shape) for shape in shapes), default=0)
+    result = []
+    for i in range(1, ndim + 1):
+        sizes = [shape[-i] for shape in shapes if len(shape) >= i]
+        distinct = sorted(set(sizes) - {1})
+        if len(distinct) > 1:
+            listed = " and ".join(str(shape) for shape in shapes)
+            raise ValueError(f"shapes {listed} cannot be broadcast: at dimension -{i} the sizes are "
+                             f"{', '.join(map(str, sizes))} (each pair must be equal or one of them 1)")
+        result.append(distinct[0] if distinct else 1)
+    return tuple(reversed(result))
+
+
+def _broadcast_for(op: str, *shapes) -> tuple:
+    """broadcast_shapes with the op's name in front of the error."""
     try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{where}: dtype must be a NumPy dtype such as float32 or int64, got {dtype!r}") from None
-    if resolved.kind not in "fiub":
-        raise TypeError(f"{where}: dtype must be a float, int, uint or bool type, got {resolved}")
-    return resolved
-
-
-def _to_array(data, dtype, where: str) -> np.ndarray:
-    """Turn `data` into an ndarray with PyTorch's default dtypes (float32 for Python floats)."""
-    if isinstance(data, Tensor):
-        array = data.data
-    elif isinstance(data, np.ndarray):
-        array = data
-    elif isinstance(data, (numbers.Number, list, tuple, np.generic)):
-        try:
-            array = np.array(data)
-        except ValueError as error:
-            raise ValueError(f"{where}: data must be rectangular (every row the same length): {error}") from None
-        if array.dtype == np.float64 and not isinstance(data, np.generic):
-            array = array.astype(DEFAULT_FLOAT)  # Python floats become float32, like torch.tensor
-        elif array.dtype.kind == "i" and not isinstance(data, np.generic):
-            array = array.astype(np.int64)
-    else:
-        raise TypeError(f"{where}: data must be a number, a (nested) list, an ndarray or a Tensor, "
-                        f"got {type(data).__name__}")
-    if array.dtype.kind not in "fiub":
-        raise TypeError(f"{where}: data must hold numbers, got an array of dtype {array.dtype}")
-    if dtype is not None and array.dtype != dtype:
-        array = array.astype(dtype)
-    return array
-
-
-def _scalar_dtype(tensor_dtype: np.dtype, scalar) -> np.dtype:
-    """The dtype a Python scalar takes next to a tensor: the tensor's, unless a float meets ints."""
-    if tensor_dtype.kind == "f":
-        return tensor_dtype
-    if isinstance(scalar, (float, np.floating)):
-        return np.dtype(DEFAULT_FLOAT)
-    if tensor_dtype.kind == "b" and not isinstance(scalar, (bool, np.bool_)):
-        return np.dtype(np.int64)
-    return tensor_dtype
+        return broadcast_shapes(*shapes)
+    except ValueError as error:
+        raise ValueError(f"{op}: {error}") from None
 
 
 def _normalize_dim(dim, ndim: int, where: str) -> int:
-    """A non-negative axis from a possibly negative `dim`, or a clear IndexError."""
+    """A non-negative dimension from a possibly negative `dim`, or a clear IndexError.
+
+    A 0-d tensor accepts dim 0 and -1, as in PyTorch (x.sum(0) on a scalar is the scalar).
+    """
     if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
         raise TypeError(f"{where}: dim must be an int, got {dim!r}")
     if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise IndexError(f"{where}: dim {dim} is out of range for a tensor with {ndim} dimension(s) "
-                         f"(expected -{max(ndim, 1)} <= dim < {max(ndim, 1)})")
+                         f"(expected {-max(ndim, 1)} <= dim <= {max(ndim, 1) - 1})")
     return int(dim) % max(ndim, 1)
 
 
 def _normalize_dims(dim, ndim: int, where: str):
-    """None (all axes) or a sorted tuple of non-negative axes from an int or a sequence of ints."""
+    """None (all dimensions) or a sorted tuple of non-negative dims from an int or a sequence."""
     if dim is None:
         return None
-    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    if not dims:
+        return None  # dim=() reduces every dimension, as in PyTorch
     axes = tuple(sorted({_normalize_dim(d, ndim, where) for d in dims}))
     if len(axes) != len(dims):
         raise ValueError(f"{where}: dim {dim!r} names the same dimension twice")
     return axes
 
 
+def _parse_shape(sizes: tuple, where: str, allow_minus_one: bool = False) -> tuple:
+    """A shape tuple from f(2, 3) or f((2, 3)) or f([2, 3]), checking every size."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            raise TypeError(f"{where}: sizes must be ints, got {tuple(sizes)!r} "
+                            f"(a {type(size).__name__} among them)")
+        if size < (-1 if allow_minus_one else 0):
+            allowed = "non-negative (or -1 for 'infer this one')" if allow_minus_one else "non-negative"
+            raise ValueError(f"{where}: sizes must be {allowed}, got {tuple(sizes)}")
+    return tuple(int(s) for s in sizes)
+
+
+def _infer_size(shape: tuple, numel: int, where: str, old_shape: tuple) -> tuple:
+    """`shape` with its -1 (if any) replaced, checked against `numel` elements."""
+    if shape.count(-1) > 1:
+        raise ValueError(f"{where}: only one size can be -1 (inferred), got {shape}")
+    known = 1
+    for size in shape:
+        known *= size if size != -1 else 1
+    if -1 in shape:
+        if known == 0 or numel % known:
+            raise ValueError(f"{where}: cannot reshape a tensor of shape {old_shape} ({numel} elements) "
+                             f"into {shape}: {numel} is not a multiple of {known}")
+        return tuple(numel // known if size == -1 else size for size in shape)
+    if known != numel:
+        raise ValueError(f"{where}: cannot reshape a tensor of shape {old_shape} ({numel} elements) "
+                         f"into {shape} ({known} elements); the number of elements must stay the same")
+    return shape
+
+
+def _unwrap_index(index):
+    """Replace Tensors inside an index by their arrays, so NumPy can use them."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
 class Tensor:
     """An n-dimensional array of numbers that remembers how it was made.
 
-    `data` is the NumPy array that holds the numbers (float32 unless you ask otherwise).
-    `requires_grad=True` marks a tensor whose gradient backward() should compute into `.grad`.
+    `data` is the NumPy array holding the numbers (float32 unless you ask otherwise).
+    `requires_grad=True` marks a tensor whose gradient backward() computes into `.grad`.
+    `Tensor(ndarray)` shares the array's memory (like torch.as_tensor); `tensor(...)` copies.
     """
 
-    __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__ instead of NumPy's loop
+    __array_ufunc__ = None  # `ndarray + Tensor` calls Tensor.__radd__ instead of NumPy's loop
 
     def __init__(self, data, dtype=None, requires_grad: bool = False):
         """Wrap `data` (number, nested list, ndarray or Tensor). An ndarray is shared, not copied."""
@@ -152,14 +288,15 @@ class Tensor:
         self.grad = None
         self._ctx = None
         self.requires_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
+        if requires_grad is not False:
+            self.requires_grad_(requires_grad)
 
     @staticmethod
     def from_op(data, op, inputs: tuple, **saved) -> "Tensor":
-        """The result of `op` on `inputs`, recording a Node when the graph is being built.
+        """The result of `op` on the Tensors `inputs`, recording a Node when the graph is being built.
 
-        `data` is the computed value; `saved` holds what the op's backward rule needs.
+        `data` is the computed value; `saved` holds what the op's backward rule needs
+        (docs/autograd.md). Nothing is recorded unless an input requires grad and grad mode is on.
         """
         out = Tensor.__new__(Tensor)
         out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
@@ -174,9 +311,11 @@ class Tensor:
     # ----- autograd hooks (the engine is module 05) -------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Start (or stop) tracking operations on this leaf tensor. Returns self."""
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"requires_grad must be True or False, got {requires_grad!r}")
         if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"requires_grad_: only floating-point tensors can require gradients, "
-                            f"this one is {self.data.dtype}")
+            raise TypeError(f"requires_grad: only floating-point tensors can require gradients, this "
+                            f"one is {self.data.dtype}; create it with dtype=float32 or call .float()")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -190,14 +329,17 @@ class Tensor:
         """The Node that made this tensor, or None for a leaf."""
         return self._ctx
 
-    def backward(self, gradient=None) -> None:
-        """Compute d(self)/d(leaf) for every leaf that requires grad, into `leaf.grad`."""
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad, into `leaf.grad`.
+
+        The engine is module 05; the graph is freed afterwards unless retain_graph=True.
+        """
         try:
             from tinytorch.core import autograd
         except ImportError as error:
             raise RuntimeError("backward() needs the autograd engine from modules/05_autograd: "
                                "complete and export module 05 first") from error
-        autograd.backward(self, gradient)
+        autograd.backward(self, gradient, retain_graph)
 
     def detach(self) -> "Tensor":
         """The same numbers (shared memory), cut off from the graph."""
@@ -215,6 +357,10 @@ class Tensor:
     def ndim(self) -> int:
         return self.data.ndim
 
+    def dim(self) -> int:
+        """The number of dimensions (PyTorch's name for ndim)."""
+        return self.data.ndim
+
     @property
     def dtype(self) -> np.dtype:
         return self.data.dtype
@@ -223,6 +369,9 @@ class Tensor:
         """The shape (PyTorch's `size()`), or the length of dimension `dim`."""
         if dim is None:
             return self.data.shape
+        if self.ndim == 0:
+            raise IndexError(f"size: dimension {dim!r} was asked for, but the tensor has no dimensions "
+                             "(it is 0-d, shape ())")
         return self.data.shape[_normalize_dim(dim, self.ndim, "size")]
 
     def numel(self) -> int:
@@ -231,21 +380,40 @@ class Tensor:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of memory the elements take (numel × itemsize)."""
+        """Bytes the elements take (numel × bytes per element)."""
         return self.data.nbytes
+
+    def stride(self, dim=None):
+        """Elements to skip for one step along each dimension (a tuple), or along `dim`."""
+        strides = tuple(s // self.data.itemsize for s in self.data.strides)
+        if dim is None:
+            return strides
+        if self.ndim == 0:
+            raise IndexError(f"stride: dimension {dim!r} was asked for, but the tensor has no dimensions")
+        return strides[_normalize_dim(dim, self.ndim, "stride")]
+
+    def is_contiguous(self) -> bool:
+        """True when the elements sit in memory in row-major order, with no gaps or repeats."""
+        return bool(self.data.flags.c_contiguous)
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared memory, like torch's .numpy())."""
         return self.data
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Let np.asarray(tensor) and matplotlib see the numbers."""
+        array = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return array.copy() if copy else array
+
     def item(self):
         """The single element as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item: only a one-element tensor can become a Python number, "
-                             f"this one has shape {self.shape}")
+            raise ValueError(f"item: only a one-element tensor can become a Python number, this one "
+                             f"has shape {self.shape} ({self.data.size} elements)")
         return self.data.item()
 
     def tolist(self):
+        """The elements as (nested) Python lists of Python numbers."""
         return self.data.tolist()
 
     def __len__(self) -> int:
@@ -254,6 +422,8 @@ class Tensor:
         return self.data.shape[0]
 
     def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
         for i in range(len(self)):
             yield self[i]
 
@@ -268,6 +438,12 @@ class Tensor:
 
     def __int__(self) -> int:
         return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        """f"{loss:.4f}" works for a 0-d tensor, as in PyTorch."""
+        if self.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
 
     def any(self) -> "Tensor":
         return Tensor(np.asarray(self.data.any()))
@@ -291,64 +467,94 @@ class Tensor:
 
     # ----- helpers for binary operators -------------------------------------------------------
     def _coerce(self, other, op: str) -> "Tensor":
-        """`other` as a Tensor: scalars take this tensor's dtype (floats promote ints to float32)."""
+        """`other` as a Tensor: numbers take this tensor's dtype (floats lift ints to float32)."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, (numbers.Real, np.generic)):
-            return Tensor(np.asarray(other, dtype=_scalar_dtype(self.dtype, other)))
-        if isinstance(other, np.ndarray):
-            return Tensor(other)
-        raise TypeError(f"{op}: cannot combine a Tensor with a {type(other).__name__}")
-
-    def _check_broadcast(self, other: "Tensor", op: str) -> None:
-        if self.data.shape != other.data.shape:
+        if isinstance(other, (numbers.Real, np.bool_)):
+            dtype = _scalar_dtype(self.dtype, other)
             try:
-                np.broadcast_shapes(self.data.shape, other.data.shape)
-            except ValueError:
-                raise ValueError(f"{op}: shapes {self.shape} and {other.shape} cannot be broadcast "
-                                 "(aligned from the right, each pair of sizes must be equal or 1)") from None
+                return Tensor(np.asarray(other, dtype=dtype))
+            except OverflowError:
+                raise ValueError(f"{op}: the number {other!r} does not fit in this tensor's dtype "
+                                 f"{dtype}") from None
+        if isinstance(other, np.ndarray):
+            return Tensor(_to_array(other, None, op))
+        raise TypeError(f"{op}: cannot combine a Tensor with a {type(other).__name__} "
+                        "(expected a Tensor, a number or an ndarray)")
 
-    # ----- arithmetic ---------------------------------------------------------------------------
+    def _operands(self, other, op: str):
+        """(other as a Tensor, self's array, other's array), shapes checked, arrays in the result dtype."""
+        other = self._coerce(other, op)
+        if self.data.shape != other.data.shape and self.data.ndim and other.data.ndim:
+            _broadcast_for(op, self.data.shape, other.data.shape)  # (a 0-d operand always fits)
+        a, b = self.data, other.data
+        if a.dtype != b.dtype:  # (the common case, equal dtypes, needs no promotion)
+            dtype = _result_dtype(a, b)
+            a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+        return other, a, b
+
+    # ----- arithmetic (6a) --------------------------------------------------------------------
     def __add__(self, other) -> "Tensor":
-        """a + b elementwise, with broadcasting. Shapes: a, b -> broadcast(a, b)."""
-        other = self._coerce(other, "add")
-        self._check_broadcast(other, "add")
-        # Hint: compute on the arrays (`self.data`, `other.data`), then wrap and record:
-        #       Tensor.from_op(result_array, "add", (self, other))
-        return Tensor.from_op(self.data + other.data, "add", (self, other))
+        """a + b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b).
+
+        Example: Tensor([[1., 2.], [3., 4.]]) + Tensor([10., 20.]) -> [[11., 22.], [13., 24.]]
+        """
+        other, a, b = self._operands(other, "add")
+        # Hint: `a` and `b` are the two NumPy arrays (already in the result dtype); NumPy adds them
+        #       with broadcasting. Wrap the result and record the op with the two *Tensors*:
+        #           return Tensor.from_op(<result array>, "add", (self, other))
+        return Tensor.from_op(a + b, "add", (self, other))
 
     def __sub__(self, other) -> "Tensor":
-        """a - b elementwise, with broadcasting."""
-        other = self._coerce(other, "sub")
-        self._check_broadcast(other, "sub")
-        return Tensor.from_op(self.data - other.data, "sub", (self, other))
+        """a - b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b)."""
+        other, a, b = self._operands(other, "sub")
+        if a.dtype == np.bool_:
+            raise TypeError("sub: subtracting two bool tensors is not supported (as in PyTorch); "
+                            "convert them first, e.g. a.long() - b.long()")
+        # Hint: like __add__, with op name "sub" (inputs in order: self, other).
+        return Tensor.from_op(a - b, "sub", (self, other))
 
     def __mul__(self, other) -> "Tensor":
-        """a * b elementwise (not matrix product), with broadcasting."""
-        other = self._coerce(other, "mul")
-        self._check_broadcast(other, "mul")
-        return Tensor.from_op(self.data * other.data, "mul", (self, other))
+        """a * b elementwise (not the matrix product, that is @), with broadcasting."""
+        other, a, b = self._operands(other, "mul")
+        # Hint: like __add__, with op name "mul".
+        return Tensor.from_op(a * b, "mul", (self, other))
 
     def __truediv__(self, other) -> "Tensor":
-        """a / b elementwise, with broadcasting; integer tensors divide to float32 (true division)."""
-        other = self._coerce(other, "div")
-        self._check_broadcast(other, "div")
-        a, b = self, other
-        if a.dtype.kind != "f" and b.dtype.kind != "f":
-            a, b = Tensor(a.data.astype(DEFAULT_FLOAT)), Tensor(b.data.astype(DEFAULT_FLOAT))
-        return Tensor.from_op(a.data / b.data, "div", (a, b))
+        """a / b elementwise, with broadcasting; true division, so int / int gives float32.
+
+        x / 0 gives inf (or nan for 0 / 0) without a warning, as in PyTorch.
+        """
+        other, a, b = self._operands(other, "div")
+        if a.dtype.kind != "f":
+            a, b = a.astype(DEFAULT_FLOAT), b.astype(DEFAULT_FLOAT)
+        # Hint: like __add__, with op name "div".
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return Tensor.from_op(a / b, "div", (self, other))
 
     def __neg__(self) -> "Tensor":
-        """-a elementwise."""
+        """-a elementwise. Shape: unchanged."""
+        if self.dtype == np.bool_:
+            raise TypeError("neg: negating a bool tensor with - is not supported (as in PyTorch); "
+                            "for logical not write x == False, or convert first with x.long()")
+        # Hint: one input, so record (self,) — note the comma that makes it a tuple. Op name "neg".
         return Tensor.from_op(-self.data, "neg", (self,))
 
     def __pow__(self, exponent) -> "Tensor":
-        """a ** b elementwise; b is usually a number (x ** 2), but may be a tensor."""
-        exponent = self._coerce(exponent, "pow")
-        self._check_broadcast(exponent, "pow")
-        # Hint: backward needs the result too, so save it: from_op(out, "pow", (self, exponent), out=out)
-        out = self.data ** exponent.data
-        return Tensor.from_op(out, "pow", (self, exponent), out=out)
+        """a ** b elementwise; b is usually a number (x ** 2) but may be a tensor (broadcast).
+
+        Integer tensors raised to negative integers are an error, as in PyTorch.
+        """
+        exponent, a, b = self._operands(exponent, "pow")
+        if a.dtype.kind in "iub" and (b < 0).any():
+            raise ValueError("pow: integers to negative integer powers are not allowed (as in "
+                             "PyTorch); use a float tensor, e.g. x.float() ** -1")
+        # Hint: backward needs the result too (d(a**b)/db = a**b * log a), so save it:
+        #           out = ...
+        #           return Tensor.from_op(out, "pow", (self, exponent), out=out)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = a ** b
+            return Tensor.from_op(out, "pow", (self, exponent), out=out)
 
     def __radd__(self, other) -> "Tensor":
         return self._coerce(other, "add").__add__(self)
@@ -365,34 +571,37 @@ class Tensor:
     def __rpow__(self, other) -> "Tensor":
         return self._coerce(other, "pow").__pow__(self)
 
-    def add(self, other):
+    def add(self, other) -> "Tensor":
         return self + other
 
-    def sub(self, other):
+    def sub(self, other) -> "Tensor":
         return self - other
 
-    def mul(self, other):
+    def mul(self, other) -> "Tensor":
         return self * other
 
-    def div(self, other):
+    def div(self, other) -> "Tensor":
         return self / other
 
-    def neg(self):
+    def neg(self) -> "Tensor":
         return -self
 
-    def pow(self, exponent):
+    def pow(self, exponent) -> "Tensor":
         return self ** exponent
 
-    # ----- comparisons (no gradient: the result is boolean) -----------------------------------
+    # ----- comparisons (not recorded: a bool result has no gradient) -------------------------
     def _compare(self, other, numpy_op, name: str) -> "Tensor":
-        other = self._coerce(other, name)
-        self._check_broadcast(other, name)
-        return Tensor(numpy_op(self.data, other.data))
+        other, a, b = self._operands(other, name)
+        return Tensor(numpy_op(a, b))
 
     def __eq__(self, other) -> "Tensor":  # type: ignore[override]
+        if not isinstance(other, (Tensor, np.ndarray, numbers.Real, np.bool_)):
+            return NotImplemented  # so `x == None` is False, as in PyTorch
         return self._compare(other, np.equal, "eq")
 
     def __ne__(self, other) -> "Tensor":  # type: ignore[override]
+        if not isinstance(other, (Tensor, np.ndarray, numbers.Real, np.bool_)):
+            return NotImplemented
         return self._compare(other, np.not_equal, "ne")
 
     def __lt__(self, other) -> "Tensor":
@@ -407,28 +616,41 @@ class Tensor:
     def __ge__(self, other) -> "Tensor":
         return self._compare(other, np.greater_equal, "ge")
 
-    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+    def eq(self, other) -> "Tensor":
+        return self._compare(other, np.equal, "eq")
 
-    # ----- matrix multiplication ----------------------------------------------------------------
+    def ne(self, other) -> "Tensor":
+        return self._compare(other, np.not_equal, "ne")
+
+    lt, le, gt, ge = __lt__, __le__, __gt__, __ge__
+
+    # ----- matrix multiplication (6b) ---------------------------------------------------------
     def __matmul__(self, other) -> "Tensor":
         """Matrix product with NumPy/PyTorch rules.
 
-        (n,)@(n,) -> ()   (m,n)@(n,) -> (m,)   (m,n)@(n,p) -> (m,p)
+        (n,) @ (n,) -> ()    (m, n) @ (n,) -> (m,)    (n,) @ (n, p) -> (p,)    (m, n) @ (n, p) -> (m, p)
         (..., m, n) @ (..., n, p) -> (..., m, p), batch dimensions broadcast.
         """
         other = self._coerce(other, "matmul")
         a, b = self.shape, other.shape
         if len(a) == 0 or len(b) == 0:
             raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a} and {b}")
+        if self.dtype != other.dtype:
+            raise TypeError(f"matmul: both operands must have the same dtype (as in PyTorch), got "
+                            f"{self.dtype} and {other.dtype}; convert one, e.g. with .float()")
         inner_a, inner_b = a[-1], b[-2] if len(b) > 1 else b[0]
         if inner_a != inner_b:
             raise ValueError(f"matmul: shapes {a} and {b} do not fit: the last dimension of the first "
                              f"({inner_a}) must equal the {'second-to-last' if len(b) > 1 else 'only'} "
                              f"dimension of the second ({inner_b})")
         try:
-            np.broadcast_shapes(a[:-2], b[:-2])
+            if len(a) > 2 and len(b) > 2:
+                broadcast_shapes(a[:-2], b[:-2])
         except ValueError:
-            raise ValueError(f"matmul: batch dimensions of {a} and {b} cannot be broadcast") from None
+            raise ValueError(f"matmul: the batch dimensions {a[:-2]} and {b[:-2]} of shapes {a} and "
+                             f"{b} cannot be broadcast") from None
+        # Hint: np.matmul (or the @ operator on the arrays) implements every case above.
+        #       Record op "matmul" with inputs (self, other); nothing needs saving.
         return Tensor.from_op(np.matmul(self.data, other.data), "matmul", (self, other))
 
     def __rmatmul__(self, other) -> "Tensor":
@@ -437,9 +659,9 @@ class Tensor:
     def matmul(self, other) -> "Tensor":
         return self @ other
 
-    # ----- reductions ---------------------------------------------------------------------------
+    # ----- reductions (6c) --------------------------------------------------------------------
     def _reduce_axes(self, dim, axis, where: str):
-        """Axes to reduce (None for all); `axis=` is accepted as NumPy's name for `dim=`."""
+        """Dims to reduce as a sorted tuple (None for all); `axis=` is NumPy's name for `dim=`."""
         if axis is not None:
             if dim is not None:
                 raise TypeError(f"{where}: pass dim or axis, not both")
@@ -450,37 +672,48 @@ class Tensor:
         return _normalize_dims(dim, self.ndim, where)
 
     def sum(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
-        """Sum over `dim` (an int, a tuple of ints, or None for every element)."""
+        """Sum over `dim` (an int, a tuple of ints, or None for every element).
+
+        Shapes for x of shape (2, 3): x.sum() -> (); x.sum(dim=1) -> (2,);
+        x.sum(dim=1, keepdim=True) -> (2, 1). Integer and bool tensors sum to int64.
+        """
         axes = self._reduce_axes(dim, axis, "sum")
-        out = self.data.sum(axis=axes, keepdims=keepdim)
+        dtype = np.int64 if self.dtype.kind in "biu" else None
+        # Hints: - `axes` is already checked: None (all) or a sorted tuple of non-negative dims.
+        #        - NumPy: self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+        #        - record op "sum" with saved values dim=axes and keepdim=keepdim
+        out = self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
         return Tensor.from_op(out, "sum", (self,), dim=axes, keepdim=keepdim)
 
     def mean(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
-        """Mean over `dim`; floating-point tensors only (as in PyTorch)."""
+        """Mean over `dim` (same shapes as sum); floating-point tensors only, as in PyTorch."""
         axes = self._reduce_axes(dim, axis, "mean")
         if self.dtype.kind != "f":
             raise TypeError(f"mean: needs a floating-point tensor, got {self.dtype}; convert with .float()")
+        # Hint: like sum (NumPy's .mean takes the same axis= and keepdims=); op "mean",
+        #       saved dim=axes and keepdim=keepdim.
         out = self.data.mean(axis=axes, keepdims=keepdim)
         return Tensor.from_op(out, "mean", (self,), dim=axes, keepdim=keepdim)
 
     def _extreme(self, name: str, dim, keepdim: bool):
         """Shared body of max/min: the value (dim=None) or (values, indices) along `dim`."""
-        if self.numel() == 0:
-            raise ValueError(f"{name}: the tensor is empty, so it has no {name}imum")
         pick = np.argmax if name == "max" else np.argmin
         if dim is None:
+            if self.numel() == 0:
+                raise ValueError(f"{name}: the tensor is empty, so it has no {name}imum")
             out = self.data.max() if name == "max" else self.data.min()
             return Tensor.from_op(out, name, (self,), dim=None, keepdim=False, indices=None)
         axis = _normalize_dim(dim, self.ndim, name)
         if self.ndim == 0:
-            return MinMax(Tensor.from_op(self.data.copy(), name, (self,), dim=None, keepdim=False,
-                                         indices=None), Tensor(np.zeros((), dtype=np.int64)))
+            values = Tensor.from_op(self.data.copy(), name, (self,), dim=None, keepdim=False, indices=None)
+            return MinMax(values, Tensor(np.zeros((), dtype=np.int64)))
+        if self.shape[axis] == 0:
+            raise ValueError(f"{name}: dimension {axis} has size 0, so there is no {name}imum along it")
         indices = pick(self.data, axis=axis, keepdims=True)
         values = np.take_along_axis(self.data, indices, axis=axis)
+        shown = indices
         if not keepdim:
             values, shown = values.squeeze(axis), indices.squeeze(axis)
-        else:
-            shown = indices
         out = Tensor.from_op(values, name, (self,), dim=axis, keepdim=keepdim, indices=indices)
         return MinMax(out, Tensor(shown.astype(np.int64)))
 
@@ -492,130 +725,193 @@ class Tensor:
         """The smallest element; with `dim`, a (values, indices) pair along that dimension."""
         return self._extreme("min", dim, keepdim)
 
-    def argmax(self, dim=None, keepdim: bool = False) -> "Tensor":
-        """Index of the largest element (flattened when dim is None). int64, no gradient."""
+    def _arg_extreme(self, name: str, dim, keepdim: bool) -> "Tensor":
+        pick = np.argmax if name == "argmax" else np.argmin
         if dim is None:
-            return Tensor(np.asarray(self.data.argmax(), dtype=np.int64))
-        axis = _normalize_dim(dim, self.ndim, "argmax")
-        return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+            if self.numel() == 0:
+                raise ValueError(f"{name}: the tensor is empty; there is no index to return")
+            index = np.asarray(pick(self.data), dtype=np.int64)
+            return Tensor(index.reshape((1,) * self.ndim) if keepdim else index)
+        axis = _normalize_dim(dim, self.ndim, name)
+        if self.ndim == 0:
+            return Tensor(np.zeros((), dtype=np.int64))
+        if self.shape[axis] == 0:
+            raise ValueError(f"{name}: dimension {axis} has size 0; there is no index to return")
+        return Tensor(pick(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+    def argmax(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """Index of the largest element (of the flattened tensor when dim is None). int64, not recorded."""
+        return self._arg_extreme("argmax", dim, keepdim)
 
     def argmin(self, dim=None, keepdim: bool = False) -> "Tensor":
-        """Index of the smallest element (flattened when dim is None). int64, no gradient."""
-        if dim is None:
-            return Tensor(np.asarray(self.data.argmin(), dtype=np.int64))
-        axis = _normalize_dim(dim, self.ndim, "argmin")
-        return Tensor(np.argmin(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+        """Index of the smallest element (of the flattened tensor when dim is None). int64, not recorded."""
+        return self._arg_extreme("argmin", dim, keepdim)
 
-    def var(self, dim=None, keepdim: bool = False, *, correction: int = 1, axis=None) -> "Tensor":
-        """Variance over `dim`: sum((x - mean)^2) / (N - correction); correction=1 is unbiased."""
+    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+            axis=None) -> "Tensor":
+        """Variance over `dim`: sum((x - mean)²) / (N - correction), N elements per result.
+
+        correction=1 (the default, the same as unbiased=True) is the unbiased estimate;
+        correction=0 (unbiased=False) divides by N. Shapes as for sum.
+        """
         axes = self._reduce_axes(dim, axis, "var")
         if self.dtype.kind != "f":
-            raise TypeError(f"var: needs a floating-point tensor, got {self.dtype}")
+            raise TypeError(f"var: needs a floating-point tensor, got {self.dtype}; convert with .float()")
+        if unbiased is not None:
+            if correction is not None:
+                raise TypeError("var: pass unbiased or correction, not both")
+            if not isinstance(unbiased, (bool, np.bool_)):
+                raise TypeError(f"var: unbiased must be True or False, got {unbiased!r}")
+            correction = 1 if unbiased else 0
+        correction = 1 if correction is None else correction
         if isinstance(correction, bool) or not isinstance(correction, numbers.Integral) or correction < 0:
             raise ValueError(f"var: correction must be a non-negative int, got {correction!r}")
-        out = self.data.var(axis=axes, ddof=correction, keepdims=keepdim)
-        return Tensor.from_op(out, "var", (self,), dim=axes, keepdim=keepdim, correction=int(correction))
+        correction = int(correction)
+        # Hint: NumPy's .var takes axis=, keepdims= and ddof= (ddof is PyTorch's correction).
+        #       Record op "var" with saved dim=axes, keepdim=keepdim, correction=correction.
+        with np.errstate(divide="ignore", invalid="ignore"):  # N - correction <= 0 gives nan or inf
+            out = self.data.var(axis=axes, ddof=correction, keepdims=keepdim)
+            return Tensor.from_op(out, "var", (self,), dim=axes, keepdim=keepdim, correction=correction)
 
-    def std(self, dim=None, keepdim: bool = False, *, correction: int = 1, axis=None) -> "Tensor":
+    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+            axis=None) -> "Tensor":
         """Standard deviation: the square root of var (so its gradient comes for free)."""
-        return self.var(dim, keepdim, correction=correction, axis=axis).sqrt()
+        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis).sqrt()
 
-    # ----- elementwise math ---------------------------------------------------------------------
-    def _float_only(self, name: str) -> None:
-        if self.dtype.kind != "f":
-            raise TypeError(f"{name}: needs a floating-point tensor, got {self.dtype}; convert with .float()")
+    # ----- elementwise math (6d) --------------------------------------------------------------
+    def _float_data(self) -> np.ndarray:
+        """The data as floating point: integer and bool tensors become float32, as in PyTorch."""
+        return self.data if self.dtype.kind == "f" else self.data.astype(DEFAULT_FLOAT)
 
     def exp(self) -> "Tensor":
-        """e ** x elementwise."""
-        self._float_only("exp")
-        out = np.exp(self.data)
-        return Tensor.from_op(out, "exp", (self,), out=out)
+        """e ** x elementwise. Shape: unchanged."""
+        x = self._float_data()
+        # Hint: compute on `x` (np.exp); d(e^x)/dx = e^x, so save the result:
+        #       return Tensor.from_op(out, "exp", (self,), out=out)
+        with np.errstate(over="ignore"):  # exp(1000) = inf, as in PyTorch
+            out = np.exp(x)
+            return Tensor.from_op(out, "exp", (self,), out=out)
 
     def log(self) -> "Tensor":
-        """Natural logarithm elementwise (log 0 = -inf, log of a negative = nan, as in PyTorch)."""
-        self._float_only("log")
+        """Natural logarithm elementwise: log 0 = -inf, log of a negative = nan (as in PyTorch)."""
+        x = self._float_data()
+        # Hint: np.log on `x`; op "log", nothing saved (backward uses the input: d(log x)/dx = 1/x).
         with np.errstate(divide="ignore", invalid="ignore"):
-            out = np.log(self.data)
-        return Tensor.from_op(out, "log", (self,))
+            return Tensor.from_op(np.log(x), "log", (self,))
 
     def sqrt(self) -> "Tensor":
-        """Square root elementwise."""
-        self._float_only("sqrt")
+        """Square root elementwise; sqrt of a negative = nan. Saves its output."""
+        x = self._float_data()
+        # Hint: np.sqrt on `x`; op "sqrt", saved out=<result> (d(sqrt x)/dx = 1 / (2 sqrt x)).
         with np.errstate(invalid="ignore"):
-            out = np.sqrt(self.data)
-        return Tensor.from_op(out, "sqrt", (self,), out=out)
+            out = np.sqrt(x)
+            return Tensor.from_op(out, "sqrt", (self,), out=out)
 
     def abs(self) -> "Tensor":
-        """|x| elementwise."""
+        """|x| elementwise; keeps the dtype (integers stay integers)."""
+        # Hint: np.abs on self.data; op "abs", nothing saved.
         return Tensor.from_op(np.abs(self.data), "abs", (self,))
 
     def __abs__(self) -> "Tensor":
         return self.abs()
 
     def clamp(self, min=None, max=None) -> "Tensor":
-        """Limit every element to [min, max] (either bound may be None)."""
+        """Limit every element to [min, max] (either bound may be None; min > max gives max).
+
+        An integer tensor with a float bound becomes float32, as in PyTorch.
+        """
         if min is None and max is None:
             raise ValueError("clamp: give at least one of min and max")
         for name, bound in (("min", min), ("max", max)):
-            if bound is not None and not isinstance(bound, numbers.Real):
-                raise TypeError(f"clamp: {name} must be a number or None, got {type(bound).__name__}")
-        out = self.data
-        if min is not None:
-            out = np.maximum(out, np.asarray(min, dtype=_scalar_dtype(self.dtype, min)))
-        if max is not None:
-            out = np.minimum(out, np.asarray(max, dtype=_scalar_dtype(self.dtype, max)))
-        return Tensor.from_op(out, "clamp", (self,), min=min, max=max)
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
+                raise TypeError(f"clamp: {name} must be a number or None, got {bound!r}")
+        floats = any(isinstance(b, (float, np.floating)) for b in (min, max))
+        x = self._float_data() if floats else self.data
+        as_number = float if x.dtype.kind == "f" else int
+        low = None if min is None else as_number(min)
+        high = None if max is None else as_number(max)
+        # Hints: - `x` is the data in the result dtype; `low`/`high` are the bounds as Python numbers
+        #          (or None: skip that side).
+        #        - np.maximum(x, low) raises everything below low up to low; np.minimum(..., high)
+        #          then brings everything above high down to high.
+        #        - record op "clamp" with saved min=low and max=high.
+        out = x
+        if low is not None:
+            out = np.maximum(out, low)
+        if high is not None:
+            out = np.minimum(out, high)
+        return Tensor.from_op(out, "clamp", (self,), min=low, max=high)
 
     clip = clamp
 
+    # ----- dtype conversions (not recorded: a new dtype starts a new leaf) --------------------
     def float(self) -> "Tensor":
-        """A float32 copy (cut from the graph if the dtype changes)."""
-        return self if self.dtype == np.float32 else Tensor(self.data.astype(np.float32))
+        """This tensor as float32 (itself when it already is)."""
+        return self.to(np.float32)
 
     def double(self) -> "Tensor":
-        return self if self.dtype == np.float64 else Tensor(self.data.astype(np.float64))
+        """This tensor as float64 (itself when it already is)."""
+        return self.to(np.float64)
 
     def long(self) -> "Tensor":
-        return self if self.dtype == np.int64 else Tensor(self.data.astype(np.int64))
+        """This tensor as int64 (itself when it already is); floats are truncated toward zero."""
+        return self.to(np.int64)
 
     def to(self, dtype) -> "Tensor":
+        """This tensor as `dtype`; to("cpu") returns it unchanged (TinyTorch runs on the CPU)."""
+        if isinstance(dtype, str) and dtype.split(":")[0] == "cpu":
+            return self
         resolved = _resolve_dtype(dtype, "to")
         return self if self.dtype == resolved else Tensor(self.data.astype(resolved))
 
-    # ----- shape: views and rearrangements --------------------------------------------------------
+    # ----- shapes: views and rearrangements (6e) ----------------------------------------------
     def reshape(self, *shape) -> "Tensor":
-        """Same elements, new shape (one size may be -1: inferred). A view when memory allows."""
+        """Same elements in row-major order, new shape; one size may be -1 (inferred).
+
+        reshape(2, 3) and reshape((2, 3)) both work. Shapes: (6,) -> (2, 3); (2, 3) -> (-1,) = (6,).
+        A view when the memory layout allows it, a copy otherwise.
+        """
         shape = _parse_shape(shape, "reshape", allow_minus_one=True)
-        known = int(np.prod([s for s in shape if s != -1]))
-        fits = shape.count(-1) == 0 and known == self.numel() or (
-            shape.count(-1) == 1 and known > 0 and self.numel() % known == 0)
-        if shape.count(-1) > 1 or not fits:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {self.shape} "
-                             f"({self.numel()} elements) into {tuple(shape)}")
+        shape = _infer_size(shape, self.numel(), "reshape", self.shape)
+        # Hint: `shape` is now a full, checked tuple (no -1). NumPy's reshape returns a view when it
+        #       can. Record op "reshape" with input (self,); nothing is saved (backward reshapes the
+        #       gradient back to the input's shape, which it reads from the input).
         return Tensor.from_op(self.data.reshape(shape), "reshape", (self,))
 
     def view(self, *shape) -> "Tensor":
-        """reshape under PyTorch's other name (NumPy decides whether a copy is needed)."""
-        return self.reshape(*shape)
+        """reshape that never copies: raises when the memory layout cannot express the new shape."""
+        out = self.reshape(*shape)
+        if out.numel() > 1 and not np.may_share_memory(out.data, self.data):
+            raise ValueError(f"view: a tensor of shape {self.shape} with strides {self.stride()} cannot "
+                             f"be viewed as {out.shape} without copying; use .reshape(...), which "
+                             "copies when it must, or .contiguous().view(...)")
+        return out
 
     def contiguous(self) -> "Tensor":
-        """This tensor with its elements laid out row-major in one block."""
+        """This tensor with its elements laid out row-major in one block (itself when they already are)."""
         if self.data.flags.c_contiguous:
             return self
         return Tensor.from_op(np.ascontiguousarray(self.data), "reshape", (self,))
 
     def permute(self, *dims) -> "Tensor":
-        """Reorder dimensions: result.shape[i] == self.shape[dims[i]]. Always a view."""
+        """Reorder dimensions: result.shape[i] == self.shape[dims[i]]. Always a view.
+
+        Example: x of shape (2, 3, 4); x.permute(2, 0, 1) has shape (4, 2, 3).
+        """
         dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
         axes = tuple(_normalize_dim(d, self.ndim, "permute") for d in dims) if self.ndim else ()
         if sorted(axes) != list(range(self.ndim)):
-            raise ValueError(f"permute: dims {dims} must list each of the {self.ndim} dimensions once")
+            raise ValueError(f"permute: dims {dims} must name each of the {self.ndim} dimensions "
+                             f"exactly once (a reordering of 0..{self.ndim - 1})")
+        # Hint: `axes` is a checked tuple of non-negative dims. NumPy's transpose(axes) reorders
+        #       dimensions without copying. Record op "permute" with saved dims=axes.
         return Tensor.from_op(self.data.transpose(axes), "permute", (self,), dims=axes)
 
     def transpose(self, dim0: int, dim1: int) -> "Tensor":
         """Swap two dimensions (a view)."""
         axes = list(range(self.ndim))
-        a, b = _normalize_dim(dim0, self.ndim, "transpose"), _normalize_dim(dim1, self.ndim, "transpose")
+        a = _normalize_dim(dim0, self.ndim, "transpose")
+        b = _normalize_dim(dim1, self.ndim, "transpose")
         if self.ndim < 2:
             return self.permute(*axes)
         axes[a], axes[b] = axes[b], axes[a]
@@ -627,115 +923,76 @@ class Tensor:
         return self.permute(*reversed(range(self.ndim)))
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        """Merge dimensions start_dim..end_dim into one."""
+        """Merge dimensions start_dim..end_dim into one: (2, 3, 4).flatten(1) -> (2, 12)."""
         if self.ndim == 0:
             return self.reshape(1)
         start = _normalize_dim(start_dim, self.ndim, "flatten")
         end = _normalize_dim(end_dim, self.ndim, "flatten")
         if start > end:
             raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
-        merged = int(np.prod(self.shape[start:end + 1]))
+        merged = 1
+        for size in self.shape[start:end + 1]:
+            merged *= size
         return self.reshape(*(self.shape[:start] + (merged,) + self.shape[end + 1:]))
 
     def squeeze(self, dim=None) -> "Tensor":
-        """Drop dimensions of size 1 (only `dim`, when given)."""
+        """Drop dimensions of size 1: all of them, or only those named by `dim` (int or tuple)."""
         if dim is None:
             shape = tuple(s for s in self.shape if s != 1)
+        elif self.ndim == 0:
+            _normalize_dims(dim, 0, "squeeze")
+            shape = ()
         else:
-            axis = _normalize_dim(dim, self.ndim, "squeeze")
-            shape = self.shape if self.ndim == 0 or self.shape[axis] != 1 else (
-                self.shape[:axis] + self.shape[axis + 1:])
+            axes = _normalize_dims(dim, self.ndim, "squeeze") or ()
+            shape = tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1))
         return self.reshape(*shape)
 
     def unsqueeze(self, dim: int) -> "Tensor":
-        """Insert a dimension of size 1 at position `dim` (-ndim-1 <= dim <= ndim)."""
-        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not -self.ndim - 1 <= dim <= self.ndim:
-            raise IndexError(f"unsqueeze: dim must be an int in [{-self.ndim - 1}, {self.ndim}], got {dim!r}")
+        """Insert a dimension of size 1 at position `dim` (-ndim-1 <= dim <= ndim): (3,) -> (1, 3)."""
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+            raise TypeError(f"unsqueeze: dim must be an int, got {dim!r}")
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {self.ndim} "
+                             f"dimension(s) (expected {-self.ndim - 1} <= dim <= {self.ndim})")
         axis = dim % (self.ndim + 1)
         return self.reshape(*(self.shape[:axis] + (1,) + self.shape[axis:]))
 
     def expand(self, *sizes) -> "Tensor":
-        """Broadcast to a bigger shape without copying (-1 keeps a size). A read-only view."""
+        """Broadcast to a bigger shape without copying; -1 keeps a size. A read-only view.
+
+        Example: (3, 1).expand(3, 4) -> (3, 4), (3,).expand(2, 3) -> (2, 3). Only size-1
+        dimensions can grow; new dimensions go in front.
+        """
         sizes = _parse_shape(sizes, "expand", allow_minus_one=True)
         if len(sizes) < self.ndim:
-            raise ValueError(f"expand: the new shape {sizes} has fewer dimensions than {self.shape}")
+            raise ValueError(f"expand: the new shape {sizes} has fewer dimensions than the tensor's "
+                             f"shape {self.shape}")
         lead = len(sizes) - self.ndim
-        target = tuple(self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+        if -1 in sizes[:lead]:
+            raise ValueError(f"expand: -1 (keep the size) is only allowed for existing dimensions, "
+                             f"got {sizes} for shape {self.shape}")
+        target = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
         for i, size in enumerate(self.shape):
             if size != 1 and size != target[lead + i]:
-                raise ValueError(f"expand: cannot expand shape {self.shape} to {sizes}: "
-                                 f"dimension {lead + i} has size {size}, which is not 1")
-        if -1 in target:
-            raise ValueError(f"expand: -1 is only allowed for existing dimensions, got {sizes}")
+                raise ValueError(f"expand: cannot expand shape {self.shape} to {sizes}: dimension "
+                                 f"{lead + i} has size {size}, and only size-1 dimensions can grow")
+        # Hint: `target` is the full new shape. np.broadcast_to(array, shape) builds a view whose
+        #       repeated dimensions have stride 0. Record op "expand"; nothing is saved.
         return Tensor.from_op(np.broadcast_to(self.data, target), "expand", (self,))
 
-    # ----- indexing -------------------------------------------------------------------------------
+    # ----- indexing (6f) ----------------------------------------------------------------------
     def __getitem__(self, index) -> "Tensor":
-        """x[...] with NumPy's basic (slices: a view) and advanced (int/bool arrays: a copy) indexing."""
+        """x[...] with NumPy's basic (ints, slices, None, ...: a view) and advanced (int or bool
+        arrays/Tensors: a copy) indexing.
+        """
         index = _unwrap_index(index)
         try:
             out = self.data[index]
-        except IndexError as error:
-            raise IndexError(f"getitem: {error} (tensor shape {self.shape})") from None
+        except (IndexError, TypeError, ValueError) as error:
+            raise IndexError(f"getitem: {error} (tensor shape {self.shape}, index {index!r})") from None
+        # Hint: `out` is already computed (so bad indices raise a clear IndexError above); wrap it
+        #       and record op "getitem" with saved index=index (Tensors inside were unwrapped).
         return Tensor.from_op(out, "getitem", (self,), index=index)
-
-
-def _parse_shape(sizes: tuple, where: str, allow_minus_one: bool = False) -> tuple:
-    """A shape tuple from f(2, 3) or f((2, 3)), checking each size."""
-    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
-        sizes = tuple(sizes[0])
-    lowest = -1 if allow_minus_one else 0
-    for size in sizes:
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < lowest:
-            raise ValueError(f"{where}: sizes must be non-negative ints{' or -1' if allow_minus_one else ''}, "
-                             f"got {tuple(sizes)}")
-    return tuple(int(s) for s in sizes)
-
-
-def _unwrap_index(index):
-    """Replace Tensors inside an index by their arrays, so NumPy can use them."""
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index
-
-
-def _check_same_rank(tensors, where: str):
-    if not isinstance(tensors, (list, tuple)) or not tensors:
-        raise ValueError(f"{where}: tensors must be a non-empty list or tuple of Tensors")
-    for position, t in enumerate(tensors):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{where}: tensors[{position}] is a {type(t).__name__}, not a Tensor")
-    return list(tensors)
-
-
-def cat(tensors, dim: int = 0) -> Tensor:
-    """Join tensors along an existing dimension; all other sizes must match."""
-    tensors = _check_same_rank(tensors, "cat")
-    first = tensors[0]
-    axis = _normalize_dim(dim, first.ndim, "cat")
-    for position, t in enumerate(tensors):
-        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]:
-            raise ValueError(f"cat: tensors[{position}] has shape {t.shape}, which does not match "
-                             f"{first.shape} outside dimension {axis}")
-    out = np.concatenate([t.data for t in tensors], axis=axis)
-    return Tensor.from_op(out, "cat", tuple(tensors), dim=axis)
-
-
-def stack(tensors, dim: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new dimension `dim`."""
-    tensors = _check_same_rank(tensors, "stack")
-    first = tensors[0]
-    for position, t in enumerate(tensors):
-        if t.shape != first.shape:
-            raise ValueError(f"stack: tensors[{position}] has shape {t.shape}, expected {first.shape} "
-                             "(stack needs equal shapes)")
-    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not -first.ndim - 1 <= dim <= first.ndim:
-        raise IndexError(f"stack: dim must be an int in [{-first.ndim - 1}, {first.ndim}], got {dim!r}")
-    axis = dim % (first.ndim + 1)
-    out = np.stack([t.data for t in tensors], axis=axis)
-    return Tensor.from_op(out, "stack", tuple(tensors), dim=axis)
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -761,41 +1018,58 @@ def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
 
 
 def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of shape `size` where every element is `fill_value`."""
-    if not isinstance(fill_value, (numbers.Real, np.generic)):
-        raise TypeError(f"full: fill_value must be a number, got {type(fill_value).__name__}")
+    """A tensor of shape `size` where every element is `fill_value` (its type picks the dtype)."""
+    if isinstance(fill_value, complex) or not isinstance(fill_value, (numbers.Real, np.bool_)):
+        raise TypeError(f"full: fill_value must be a real number, got {fill_value!r}")
     if dtype is None and not isinstance(fill_value, (float, np.floating)):
-        dtype = np.bool_ if isinstance(fill_value, bool) else np.int64
+        dtype = np.bool_ if isinstance(fill_value, (bool, np.bool_)) else np.int64
     return _filled((size,) if isinstance(size, numbers.Integral) else size, fill_value, dtype,
                    requires_grad, "full")
 
 
+def _like(other, where: str) -> Tensor:
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{where}: expected a Tensor, got a {type(other).__name__}")
+    return other
+
+
 def zeros_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Zeros with `other`'s shape (and dtype, unless given)."""
+    other = _like(other, "zeros_like")
     return zeros(*other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad)
 
 
 def ones_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Ones with `other`'s shape (and dtype, unless given)."""
+    other = _like(other, "ones_like")
     return ones(*other.shape, dtype=dtype or other.dtype, requires_grad=requires_grad)
 
 
+def _random(size, dtype, generator, where: str) -> tuple:
+    shape = _parse_shape(size, where)
+    dtype = _resolve_dtype(dtype, where) or np.dtype(DEFAULT_FLOAT)
+    if dtype.kind != "f":
+        raise TypeError(f"{where}: random samples need a floating-point dtype, got {dtype}")
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{where}: generator must be a numpy.random.Generator (for example the one "
+                        f"manual_seed returns), got {type(generator).__name__}")
+    return shape, dtype, generator or _generator
+
+
 def rand(*size, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Uniform samples from [0, 1)."""
-    shape = _parse_shape(size, "rand")
-    rng = generator or _generator
-    dtype = _resolve_dtype(dtype, "rand") or np.dtype(DEFAULT_FLOAT)
+    """Uniform samples from [0, 1): rand(2, 3) or rand((2, 3)). float32 by default."""
+    shape, dtype, rng = _random(size, dtype, generator, "rand")
     return Tensor(rng.random(shape).astype(dtype, copy=False), requires_grad=requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Samples from the standard normal distribution N(0, 1)."""
-    shape = _parse_shape(size, "randn")
-    rng = generator or _generator
-    dtype = _resolve_dtype(dtype, "randn") or np.dtype(DEFAULT_FLOAT)
+    """Samples from the standard normal distribution N(0, 1). float32 by default."""
+    shape, dtype, rng = _random(size, dtype, generator, "randn")
     return Tensor(rng.standard_normal(shape).astype(dtype, copy=False), requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Evenly spaced values in [start, end): int64 for int arguments, float32 otherwise."""
+    """Evenly spaced values in [start, end): int64 when all arguments are ints, float32 otherwise."""
     if end is None:
         start, end = 0, start
     for name, value in (("start", start), ("end", end), ("step", step)):
@@ -803,6 +1077,9 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
             raise TypeError(f"arange: {name} must be a number, got {value!r}")
     if step == 0:
         raise ValueError("arange: step must not be zero")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise ValueError(f"arange: end ({end}) lies on the wrong side of start ({start}) for "
+                         f"step {step}; no value could ever reach it")
     all_ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dtype = _resolve_dtype(dtype, "arange") or np.dtype(np.int64 if all_ints else DEFAULT_FLOAT)
     return Tensor(np.arange(start, end, step).astype(dtype), requires_grad=requires_grad)
@@ -814,3 +1091,59 @@ def eye(n: int, m=None, dtype=None, requires_grad: bool = False) -> Tensor:
     _parse_shape((n, m), "eye")
     dtype = _resolve_dtype(dtype, "eye") or np.dtype(DEFAULT_FLOAT)
     return Tensor(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+
+
+def _tensor_list(tensors, where: str) -> list:
+    """The tensors as a list, or a clear error when they are not a non-empty list/tuple of Tensors."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{where}: expected a list or tuple of Tensors, got a {type(tensors).__name__}"
+                        f" (write {where}([a, b]), not {where}(a, b))")
+    if not tensors:
+        raise ValueError(f"{where}: expected a non-empty list of Tensors, got an empty one")
+    for position, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{where}: tensors[{position}] is a {type(t).__name__}, not a Tensor")
+    return list(tensors)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension; all other sizes must match.
+
+    Shapes: [(2, 3), (4, 3)] with dim=0 -> (6, 3); [(2, 3), (2, 1)] with dim=1 -> (2, 4).
+    """
+    tensors = _tensor_list(tensors, "cat")
+    first = tensors[0]
+    for position, t in enumerate(tensors):
+        if t.ndim == 0:
+            raise ValueError(f"cat: tensors[{position}] is 0-dimensional and has no dimension to join "
+                             "along; use stack, or unsqueeze(0) first")
+    axis = _normalize_dim(dim, first.ndim, "cat")
+    for position, t in enumerate(tensors):
+        if t.ndim != first.ndim or t.shape[:axis] + t.shape[axis + 1:] != first.shape[:axis] + first.shape[axis + 1:]:
+            raise ValueError(f"cat: tensors[{position}] has shape {t.shape}, which does not match "
+                             f"tensors[0]'s shape {first.shape} outside dimension {axis}")
+    dtype = _result_dtype(*tensors)
+    arrays = [t.data.astype(dtype, copy=False) for t in tensors]
+    # Hint: np.concatenate(arrays, axis=axis) joins the arrays (already in one dtype).
+    #       Record op "cat" with *all* the tensors as inputs, tuple(tensors), and saved dim=axis.
+    return Tensor.from_op(np.concatenate(arrays, axis=axis), "cat", tuple(tensors), dim=axis)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new dimension `dim`: 3 tensors of (2, 4) -> (3, 2, 4)."""
+    tensors = _tensor_list(tensors, "stack")
+    first = tensors[0]
+    for position, t in enumerate(tensors):
+        if t.shape != first.shape:
+            raise ValueError(f"stack: tensors[{position}] has shape {t.shape}, but tensors[0] has "
+                             f"{first.shape} (stack needs equal shapes)")
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"stack: dim must be an int, got {dim!r}")
+    if not -first.ndim - 1 <= dim <= first.ndim:
+        raise IndexError(f"stack: dim {dim} is out of range for stacking {first.ndim}-dimensional "
+                         f"tensors (expected {-first.ndim - 1} <= dim <= {first.ndim})")
+    axis = dim % (first.ndim + 1)
+    dtype = _result_dtype(*tensors)
+    arrays = [t.data.astype(dtype, copy=False) for t in tensors]
+    # Hint: np.stack(arrays, axis=axis); op "stack", inputs tuple(tensors), saved dim=axis.
+    return Tensor.from_op(np.stack(arrays, axis=axis), "stack", tuple(tensors), dim=axis)

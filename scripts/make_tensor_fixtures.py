@@ -1,0 +1,120 @@
+"""Write tests/01_tensor/tensor_fixtures.npz: PyTorch's results for module 01's operations.
+
+Each case is one expression that reads the same in PyTorch and TinyTorch (`tt` is `torch` here and
+`tinytorch.core.tensor` in the test), evaluated on fixed inputs. The file stores the inputs, the
+expressions, and each result's values, dtype name and shape, so the tests compare against PyTorch
+without needing it. Arrays only: the tests load it with allow_pickle=False.
+
+Needs torch (any 2.x; the committed file was made with 2.13.0):
+    python3 -m venv /tmp/torch && /tmp/torch/bin/pip install torch numpy
+    /tmp/torch/bin/python scripts/make_tensor_fixtures.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+OUT = Path(__file__).resolve().parents[1] / "tests" / "01_tensor" / "tensor_fixtures.npz"
+
+
+def make_inputs() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1234)
+    return {
+        "x": rng.standard_normal((3, 4)).astype(np.float32),
+        "y": rng.standard_normal(4).astype(np.float32),
+        "z": rng.standard_normal((3, 1)).astype(np.float32),
+        "v": rng.standard_normal(4).astype(np.float32),
+        "w": rng.standard_normal((4, 5)).astype(np.float32),
+        "batch": rng.standard_normal((2, 3, 4)).astype(np.float32),
+        "pos": rng.uniform(0.5, 3.0, (3, 4)).astype(np.float32),
+        "xd": rng.standard_normal((3, 4)),  # float64
+        "i": rng.integers(-5, 6, (3, 4)).astype(np.int64),
+        "bools": rng.random((3, 4)) > 0.5,
+    }
+
+
+CASES = [
+    # arithmetic, broadcasting, reflected operators
+    "x + y", "x - z", "x * z", "x / y", "-x", "x ** 2", "pos ** 0.5", "pos ** y", "2.0 - x",
+    "1.0 / pos", "2 ** i.abs()", "2.0 ** i", "x + 1", "z * y", "x.add(y)", "x.sub(1.5)", "x.mul(z)",
+    "x.div(pos)", "x.neg()", "pos.pow(2)",
+    # dtype promotion
+    "i + 1", "i * 0.5", "i / 2", "i / i.abs().clamp(min=1)", "i + x", "x + xd", "i + xd",
+    "bools + bools", "bools * 2.5", "bools + i", "i ** 2",
+    "x + tt.tensor(2.0, dtype=tt.float64)", "i + tt.tensor(2.5, dtype=tt.float64)",
+    "i + tt.tensor(3, dtype=tt.int32)", "tt.tensor([1, 2], dtype=tt.int32) + tt.tensor(3)",
+    "tt.tensor([1, 2], dtype=tt.uint8) + tt.tensor([1, 2], dtype=tt.int8)",
+    # comparisons
+    "x > 0", "x == x", "i <= 0", "x < y", "x != z", "i == 1.0", "x.ge(0.5)", "x.eq(x)",
+    # matrix multiplication
+    "x @ w", "x @ v", "v @ v", "v @ w", "batch @ w", "batch @ batch.transpose(1, 2)",
+    "x.matmul(w)", "i @ i.T",
+    # reductions
+    "x.sum()", "x.sum(dim=0)", "x.sum(dim=1, keepdim=True)", "x.sum(dim=(0, 1))", "x.sum(dim=-1)",
+    "x.sum(dim=())", "batch.sum(dim=(0, 2), keepdim=True)", "i.sum()", "bools.sum()", "i.sum(dim=0)",
+    "x.mean()", "x.mean(dim=0, keepdim=True)", "batch.mean(dim=(0, 2))", "x.mean(dim=-1)",
+    "x.max()", "x.min()", "i.max()", "x.max(dim=1).values", "x.max(dim=1).indices",
+    "x.min(dim=0, keepdim=True).values", "x.min(dim=0, keepdim=True).indices",
+    "batch.max(dim=-1).values", "x.argmax()", "x.argmax(dim=1)", "x.argmin(dim=0, keepdim=True)",
+    "x.argmax(keepdim=True)", "x.argmin()",
+    "x.var()", "x.var(dim=1)", "x.var(dim=0, correction=0)", "x.var(dim=1, keepdim=True)",
+    "x.var(0, False)", "x.var(unbiased=False)", "x.std()", "x.std(dim=0)",
+    "batch.std(dim=(1, 2), correction=0)", "batch.var(dim=-1, keepdim=True)",
+    # elementwise math
+    "x.exp()", "pos.log()", "pos.sqrt()", "x.abs()", "i.abs()", "x.clamp(min=0.0)",
+    "x.clamp(-0.5, 0.5)", "x.clamp(max=0.1)", "i.clamp(min=0)", "i.clamp(min=0.5)",
+    "x.clamp(min=1.0, max=-1.0)", "i.exp()", "i.float().sqrt()", "tt.tensor([0.0, -1.0]).log()",
+    "tt.tensor([-4.0, 4.0]).sqrt()", "tt.tensor([1.0, 0.0, -1.0]) / 0.0",
+    # shapes
+    "x.reshape(2, 6)", "x.reshape(-1)", "x.reshape((4, 3))", "x.reshape(6, -1)", "x.view(12)",
+    "x.view(2, -1, 2)", "x.T", "x.transpose(0, 1)", "batch.permute(2, 0, 1)",
+    "batch.permute((1, 2, 0))", "batch.transpose(-1, 0)", "batch.flatten()", "batch.flatten(1)",
+    "batch.flatten(0, 1)", "z.squeeze()", "z.squeeze(1)", "z.squeeze(0)", "y.unsqueeze(0)",
+    "y.unsqueeze(-1)", "z.expand(3, 5)", "z.expand(2, -1, 4)", "y.expand(2, 4)", "x.T.reshape(-1)",
+    "x.T.contiguous()", "batch.reshape(3, 8)",
+    # indexing
+    "x[1]", "x[-1, 2]", "x[:, 1:3]", "x[::2]", "x[..., 0]", "x[None]", "x[:, None, 1]", "x[[0, 2]]",
+    "x[tt.tensor([2, 0, 2])]", "x[x > 0]", "x[tt.tensor([0, 1]), tt.tensor([3, 2])]",
+    "batch[:, 1, [0, 3]]", "x[1:2, tt.tensor([True, False, True, False])]", "batch[..., 1:]",
+    # joining
+    "tt.cat([x, x], dim=0)", "tt.cat([x, z], dim=1)", "tt.cat([y, v])", "tt.cat([x, x], dim=-1)",
+    "tt.stack([y, v])", "tt.stack([x, x], dim=-1)", "tt.stack([y, v], dim=1)", "tt.cat([i, x])",
+    "tt.stack([i, x])",
+    # creation
+    "tt.arange(5)", "tt.arange(2, 10, 3)", "tt.arange(0, 1, 0.1)", "tt.arange(1, 2.5)",
+    "tt.arange(5, 0, -1.5)", "tt.arange(5, dtype=tt.float32)", "tt.zeros(2, 3)",
+    "tt.zeros((2, 3), dtype=tt.int64)", "tt.ones((2,), dtype=tt.int64)", "tt.ones(3)",
+    "tt.full((2, 2), 7)", "tt.full((2, 2), 1.5)", "tt.full((2,), True)", "tt.eye(3)", "tt.eye(2, 3)",
+    "tt.tensor([[1, 2], [3, 4]])", "tt.tensor([1.5, 2])", "tt.tensor(3)", "tt.tensor(2.5)",
+    "tt.tensor([True, False])", "tt.tensor([0.1], dtype=tt.float64)", "tt.zeros_like(x)",
+    "tt.ones_like(i)", "tt.zeros_like(x, dtype=tt.float64)",
+    # conversions
+    "x.float()", "x.double()", "x.long()", "i.float()", "x.detach()", "xd.float()",
+]
+
+
+def main() -> None:
+    inputs = make_inputs()
+    namespace = {"tt": torch, **{name: torch.from_numpy(array.copy()) for name, array in inputs.items()}}
+    arrays = {f"input_{name}": array for name, array in inputs.items()}
+    dtypes, shapes = [], []
+    for number, expression in enumerate(CASES):
+        result = eval(expression, dict(namespace))  # noqa: S307 - our own fixed expressions
+        assert isinstance(result, torch.Tensor), f"{expression} gave {type(result).__name__}"
+        arrays[f"case_{number}"] = result.detach().numpy()
+        dtypes.append(str(result.dtype).removeprefix("torch."))
+        shapes.append(repr(tuple(result.shape)))
+    arrays["expressions"] = np.array(CASES)
+    arrays["dtypes"] = np.array(dtypes)
+    arrays["shapes"] = np.array(shapes)
+    arrays["torch_version"] = np.array(torch.__version__)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(OUT, **arrays)
+    print(f"wrote {len(CASES)} cases to {OUT} (torch {torch.__version__})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1220,7 +1220,7 @@ def _accumulate(grads: dict, tensor: Tensor, grad: np.ndarray, owned: bool) -> N
 def _store_leaf_gradient(leaf: Tensor, grad: np.ndarray, owned: bool) -> None:
     """leaf.grad += grad (as a Tensor of the leaf's dtype). Never keeps an array it does not own."""
     if leaf.grad is None:
-        leaf.grad = Tensor(grad if owned else grad.copy())
+        leaf.grad = Tensor(grad if owned else grad.copy(order="K"))  # K: keep a transposed layout, copy fast
     else:  # a second backward() before zero_grad(): add into a fresh array, keep the Tensor
         leaf.grad.data = leaf.grad.data + grad
 
@@ -1259,15 +1259,17 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
             _store_leaf_gradient(current, grad, owned)
             continue
         input_grads, builtin = _input_gradients(node, grad)
+        input_grads = [g.data if isinstance(g, Tensor) else g if g is None or isinstance(g, np.ndarray)
+                       else np.asarray(g) for g in input_grads]
+        # A view of `grad` (permute, reshape) may inherit ownership when `grad` was owned and it
+        # is the only view handed out: nobody else can see that memory any more.
+        views = [g is not None and np.may_share_memory(g, grad) for g in input_grads]
+        sole_view_owned = owned and sum(views) == 1
         handed_out = []
-        for parent, g in zip(node.inputs, input_grads):
+        for parent, g, is_view in zip(node.inputs, input_grads, views):
             if g is None or not parent.requires_grad or parent.dtype.kind != "f":
                 continue
-            if isinstance(g, Tensor):
-                g = g.data
-            elif not isinstance(g, np.ndarray):
-                g = np.asarray(g)
-            fresh = (builtin and g.flags.writeable and not np.may_share_memory(g, grad)
+            fresh = (builtin and g.flags.writeable and (not is_view or sole_view_owned)
                      and not any(np.may_share_memory(g, other) for other in handed_out))
             handed_out.append(g)
             if g.shape != parent.shape:

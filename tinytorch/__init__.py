@@ -1,13 +1,15 @@
 """TinyTorch: a deep-learning framework built from first principles with Python and NumPy.
 
 This file only re-exports; the framework lives in tinytorch/core/, generated from modules/.
-Layers and losses: `import tinytorch.nn as nn` (and `tinytorch.nn.functional as F`).
+Layers and losses: `tinytorch.nn` (and `tinytorch.nn.functional as F`); `tinytorch.autograd`.
 """
 
+from tinytorch.core.activations import log_softmax, relu, sigmoid, softmax, tanh
 from tinytorch.core.autograd import Function, enable_grad, gradcheck, no_grad, set_grad_enabled
 from tinytorch.core.tensor import (
     Tensor,
     arange,
+    broadcast_shapes,
     bool_,
     cat,
     default_generator,
@@ -32,3 +34,6 @@ from tinytorch.core.tensor import (
     zeros,
     zeros_like,
 )
+
+# Subpackages with PyTorch's names, so `tt.nn.Linear` works like `torch.nn.Linear`.
+from tinytorch import autograd, nn  # noqa: E402,F401

@@ -128,9 +128,15 @@ def matmul_backward(node: Node, grad: np.ndarray):
         if A.ndim == 1:
             grad_a = grad_a[..., 0, :]
     if _wants(node, 1):
-        if B2.ndim == 2 and A2.ndim > 2:  # shared weight: one big product instead of a batch
+        if B2.ndim == 2:  # shared weight: one big product instead of a batch of small ones
             k, n = B2.shape
-            grad_b = A2.reshape(-1, k).T @ G.reshape(-1, n)
+            A_flat, G_flat = A2.reshape(-1, k), G.reshape(-1, n)
+            if B2.flags.f_contiguous and not B2.flags.c_contiguous:
+                # B is a transposed view (Linear's `weight.T`): build dB in B's layout, so the
+                # gradient that reaches the weight is row-major like the weight, with no copy.
+                grad_b = (G_flat.T @ A_flat).T
+            else:
+                grad_b = A_flat.T @ G_flat
         else:
             grad_b = np.swapaxes(A2, -1, -2) @ G
         if B.ndim == 1:

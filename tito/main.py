@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tito import doctor, milestones, module_cmds
+from tito import data_cmds, doctor, milestones, module_cmds
 from tito import export as export_module
 from tito.errors import TitoError, UsageError
 from tito.release import build_student_release
@@ -154,6 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="Python, NumPy, BLAS, threads, jupyter, dataset cache"
     )
     leaf(doctor_parser, lambda a: doctor.run_doctor())
+
+    data = commands.add_parser("data", help="datasets: what is here, download, verify")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    data_list = data_commands.add_parser("list", help="every dataset: where, size, verified or not")
+    leaf(data_list, lambda a: data_cmds.cmd_list(project_root()))
+    fetch = data_commands.add_parser("fetch", help="download a dataset into the cache and verify it")
+    fetch.add_argument("name", metavar="NAME", help="dataset name, e.g. mnist (see tito data list)")
+    leaf(fetch, lambda a: data_cmds.cmd_fetch(project_root(), a.name))
+    verify = data_commands.add_parser("verify", help="check the checksums of local dataset files")
+    verify.add_argument(
+        "names", nargs="*", metavar="NAME", help="datasets to check (default: all that are present)"
+    )
+    leaf(verify, lambda a: data_cmds.cmd_verify(project_root(), a.names))
 
     # Only for --help: main() hands everything after `test` to pytest before argparse runs.
     suite = commands.add_parser(

@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a check or command failed, 2 a bad argument, 130 interr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -236,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tito: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (`tito module status | head`) went away: stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -603,7 +603,14 @@ test_unit_softmax()
 # %%
 #| export
 class Activation:
-    """A stateless activation object: `act(x)` calls `act.forward(x)`; printed like PyTorch."""
+    """A stateless activation object: `act(x)` calls `act.forward(x)`; printed like PyTorch.
+
+    Module 03 turns each class below into a Module by inheriting from it and from `Module`;
+    the `super().__init__()` calls are what let the two bases cooperate.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
 
     def forward(self, x: Tensor) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
@@ -630,6 +637,7 @@ class LeakyReLU(Activation):
     """x for x > 0, negative_slope * x otherwise."""
 
     def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
         if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
             raise TypeError(f"LeakyReLU: negative_slope must be a number, got {negative_slope!r}")
         self.negative_slope = negative_slope
@@ -659,6 +667,7 @@ class GELU(Activation):
     """x * Phi(x); approximate='none' (erf) or 'tanh'."""
 
     def __init__(self, approximate: str = "none"):
+        super().__init__()
         if approximate not in ("none", "tanh"):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
@@ -681,6 +690,7 @@ class Softmax(Activation):
     """softmax along `dim` (required)."""
 
     def __init__(self, dim: int):
+        super().__init__()
         if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
             raise TypeError(f"Softmax: dim must be an int, got {dim!r}")
         self.dim = dim
@@ -696,6 +706,7 @@ class LogSoftmax(Activation):
     """log_softmax along `dim` (required)."""
 
     def __init__(self, dim: int):
+        super().__init__()
         if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
             raise TypeError(f"LogSoftmax: dim must be an int, got {dim!r}")
         self.dim = dim

@@ -45,8 +45,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from tinytorch.core.activations import gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
+from tinytorch.core import activations
 from tinytorch.core.tensor import Tensor, default_generator
+
+# %%
+# The activation functions, for the tests and demos in this notebook (the package uses `activations.X`).
+from tinytorch.core.activations import gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
 
 # %% [markdown]
 # ## 1. Parameter — a tensor the model learns
@@ -1156,101 +1160,52 @@ test_unit_sequential_dropout_flatten()
 # Module 02 wrote the activation *functions* and small callable classes, because `Module` did not
 # exist yet. Now it does, so here are the activation classes that `tinytorch.nn` exports, as real
 # Modules: they have `train()/eval()`, appear in `modules()` and in a parent's repr, and can sit in a
-# `Sequential`. Each `forward` calls the module-02 function — the maths is written once — which is
-# also exactly how PyTorch's `nn.ReLU` relates to `F.relu`.
+# `Sequential`. Nothing is written twice: each class inherits its `forward` (which calls the
+# module-02 function, as PyTorch's `nn.ReLU` calls `F.relu`), its settings and their checks from
+# module 02's class, and its bookkeeping from `Module`.
+#
+# ```
+#   nn.LeakyReLU ──► activations.LeakyReLU  (forward, negative_slope, extra_repr)
+#                └─► Module                 (registration, train/eval, modules(), state_dict)
+# ```
 
 # %%
 #| export
-class ReLU(Module):
-    """max(0, x) elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return relu(x)
-
-
-class LeakyReLU(Module):
-    """x for x > 0, negative_slope * x otherwise."""
-
-    def __init__(self, negative_slope: float = 0.01):
-        super().__init__()
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
-            raise TypeError(f"LeakyReLU: negative_slope must be a number, got {negative_slope!r}")
-        self.negative_slope = negative_slope
-
-    def forward(self, x: Tensor) -> Tensor:
-        return leaky_relu(x, self.negative_slope)
-
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+# Each activation Module inherits its maths and settings from module 02's class and its
+# bookkeeping (registration, train/eval, being found by modules()) from Module. Module 02's
+# class comes first so its `forward`, `__init__` and `extra_repr` win; its `super().__init__()`
+# call runs Module.__init__ too.
+class ReLU(activations.ReLU, Module):
+    """max(0, x) elementwise, as a Module (nn.ReLU)."""
 
 
-class Sigmoid(Module):
-    """1 / (1 + exp(-x)) elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return sigmoid(x)
+class LeakyReLU(activations.LeakyReLU, Module):
+    """x for x > 0, negative_slope * x otherwise, as a Module (nn.LeakyReLU)."""
 
 
-class Tanh(Module):
-    """tanh(x) elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return tanh(x)
+class Sigmoid(activations.Sigmoid, Module):
+    """1 / (1 + exp(-x)) elementwise, as a Module (nn.Sigmoid)."""
 
 
-class GELU(Module):
-    """x * Phi(x); approximate='none' (erf) or 'tanh'."""
-
-    def __init__(self, approximate: str = "none"):
-        super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
-
-    def forward(self, x: Tensor) -> Tensor:
-        return gelu(x, self.approximate)
-
-    def extra_repr(self) -> str:
-        return f"approximate={self.approximate!r}"
+class Tanh(activations.Tanh, Module):
+    """tanh(x) elementwise, as a Module (nn.Tanh)."""
 
 
-class SiLU(Module):
-    """x * sigmoid(x) elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return silu(x)
+class GELU(activations.GELU, Module):
+    """x * Phi(x), approximate='none' (erf) or 'tanh', as a Module (nn.GELU)."""
 
 
-class Softmax(Module):
-    """softmax along `dim` (required)."""
-
-    def __init__(self, dim: int):
-        super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-            raise TypeError(f"Softmax: dim must be an int, got {dim!r}")
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        return softmax(x, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+class SiLU(activations.SiLU, Module):
+    """x * sigmoid(x) elementwise, as a Module (nn.SiLU)."""
 
 
-class LogSoftmax(Module):
-    """log_softmax along `dim` (required)."""
+class Softmax(activations.Softmax, Module):
+    """softmax along `dim` (required), as a Module (nn.Softmax)."""
 
-    def __init__(self, dim: int):
-        super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-            raise TypeError(f"LogSoftmax: dim must be an int, got {dim!r}")
-        self.dim = dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        return log_softmax(x, self.dim)
+class LogSoftmax(activations.LogSoftmax, Module):
+    """log_softmax along `dim` (required), as a Module (nn.LogSoftmax)."""
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
 
 # %%
 #| test

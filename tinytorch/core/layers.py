@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from tinytorch.core.activations import gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
+from tinytorch.core import activations
 from tinytorch.core.tensor import Tensor, default_generator
 
 
@@ -708,93 +708,37 @@ class Identity(Module):
         return x
 
 
-class ReLU(Module):
-    """max(0, x) elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return relu(x)
-
-
-class LeakyReLU(Module):
-    """x for x > 0, negative_slope * x otherwise."""
-
-    def __init__(self, negative_slope: float = 0.01):
-        super().__init__()
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
-            raise TypeError(f"LeakyReLU: negative_slope must be a number, got {negative_slope!r}")
-        self.negative_slope = negative_slope
-
-    def forward(self, x: Tensor) -> Tensor:
-        return leaky_relu(x, self.negative_slope)
-
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+# Each activation Module inherits its maths and settings from module 02's class and its
+# bookkeeping (registration, train/eval, being found by modules()) from Module. Module 02's
+# class comes first so its `forward`, `__init__` and `extra_repr` win; its `super().__init__()`
+# call runs Module.__init__ too.
+class ReLU(activations.ReLU, Module):
+    """max(0, x) elementwise, as a Module (nn.ReLU)."""
 
 
-class Sigmoid(Module):
-    """1 / (1 + exp(-x)) elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return sigmoid(x)
+class LeakyReLU(activations.LeakyReLU, Module):
+    """x for x > 0, negative_slope * x otherwise, as a Module (nn.LeakyReLU)."""
 
 
-class Tanh(Module):
-    """tanh(x) elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return tanh(x)
+class Sigmoid(activations.Sigmoid, Module):
+    """1 / (1 + exp(-x)) elementwise, as a Module (nn.Sigmoid)."""
 
 
-class GELU(Module):
-    """x * Phi(x); approximate='none' (erf) or 'tanh'."""
-
-    def __init__(self, approximate: str = "none"):
-        super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
-
-    def forward(self, x: Tensor) -> Tensor:
-        return gelu(x, self.approximate)
-
-    def extra_repr(self) -> str:
-        return f"approximate={self.approximate!r}"
+class Tanh(activations.Tanh, Module):
+    """tanh(x) elementwise, as a Module (nn.Tanh)."""
 
 
-class SiLU(Module):
-    """x * sigmoid(x) elementwise."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return silu(x)
+class GELU(activations.GELU, Module):
+    """x * Phi(x), approximate='none' (erf) or 'tanh', as a Module (nn.GELU)."""
 
 
-class Softmax(Module):
-    """softmax along `dim` (required)."""
-
-    def __init__(self, dim: int):
-        super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-            raise TypeError(f"Softmax: dim must be an int, got {dim!r}")
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        return softmax(x, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+class SiLU(activations.SiLU, Module):
+    """x * sigmoid(x) elementwise, as a Module (nn.SiLU)."""
 
 
-class LogSoftmax(Module):
-    """log_softmax along `dim` (required)."""
+class Softmax(activations.Softmax, Module):
+    """softmax along `dim` (required), as a Module (nn.Softmax)."""
 
-    def __init__(self, dim: int):
-        super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-            raise TypeError(f"LogSoftmax: dim must be an int, got {dim!r}")
-        self.dim = dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        return log_softmax(x, self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+class LogSoftmax(activations.LogSoftmax, Module):
+    """log_softmax along `dim` (required), as a Module (nn.LogSoftmax)."""

@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	$(VENV)/bin/python milestones/1969_xor/run.py
+	$(VENV)/bin/python milestones/1986_mlp/run.py
 
 test: venv
 	$(VENV)/bin/python -m pytest -q

@@ -36,4 +36,4 @@ from tinytorch.core.tensor import (
 )
 
 # Subpackages with PyTorch's names, so `tt.nn.Linear` works like `torch.nn.Linear`.
-from tinytorch import autograd, nn  # noqa: E402,F401
+from tinytorch import autograd, data, nn, optim, training  # noqa: E402,F401

@@ -19,4 +19,4 @@ from tinytorch.core.layers import (
     Tanh,
 )
 from tinytorch.core.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
-from tinytorch.nn import functional, init
+from tinytorch.nn import functional, init, utils

@@ -50,6 +50,7 @@ from tinytorch.core.tensor import Tensor, default_generator
 
 # %%
 # The activation functions, for the tests and demos in this notebook (the package uses `activations.X`).
+# isort: split
 from tinytorch.core.activations import gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
 
 # %% [markdown]

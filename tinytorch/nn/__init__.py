@@ -19,4 +19,13 @@ from tinytorch.core.layers import (
     Tanh,
 )
 from tinytorch.core.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from tinytorch.core.spatial import (
+    AdaptiveAvgPool2d,
+    AvgPool2d,
+    BatchNorm1d,
+    BatchNorm2d,
+    Conv2d,
+    Dropout2d,
+    MaxPool2d,
+)
 from tinytorch.nn import functional, init, utils

@@ -1,4 +1,4 @@
-"""tinytorch.nn.functional: activations, dropout and losses as functions, like torch.nn.functional.
+"""tinytorch.nn.functional: activations, dropout, losses, convolution and pooling as functions, like torch.nn.functional.
 
 Re-exports only.
 """
@@ -12,3 +12,4 @@ from tinytorch.core.losses import (
     mse_loss,
     nll_loss,
 )
+from tinytorch.core.spatial import adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2d, dropout2d, max_pool2d

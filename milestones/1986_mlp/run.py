@@ -43,10 +43,12 @@ import time
 from pathlib import Path
 
 # Running `python milestones/1986_mlp/run.py` from a fresh clone: make the repository's
-# `tinytorch` importable even when it is not pip-installed.
+# `tinytorch` (and the milestones' shared helpers) importable even when nothing is pip-installed.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
+from _shared import EpochTable, Transformed, confusion_table, pixel_stats, side_by_side, top_confusions
 
 import tinytorch as tt
 from tinytorch import nn, optim
@@ -55,7 +57,6 @@ from tinytorch.data import (
     Compose,
     DataError,
     DataLoader,
-    Dataset,
     Normalize,
     RandomCrop,
     TinyDigits,
@@ -65,7 +66,7 @@ from tinytorch.data import (
 )
 from tinytorch.nn import functional as F
 from tinytorch.optim import lr_scheduler
-from tinytorch.training import Callback, Trainer, confusion_matrix, precision_recall_f1
+from tinytorch.training import Trainer, confusion_matrix, precision_recall_f1
 
 BANNER = """\
 ================================================================================
@@ -96,8 +97,6 @@ DESCRIPTIONS = {
     "mnist": "MNIST (LeCun, Cortes & Burges)",
 }
 
-RAMP = " .:-=+*#%@"  # dark to bright: one character per grey level band
-
 
 # ----- data ---------------------------------------------------------------------------------
 def load(name: str, train: bool, download: bool = True):
@@ -105,43 +104,6 @@ def load(name: str, train: bool, download: bool = True):
     if name == "mnist":
         return MNIST(train=train, download=download)
     return {"tinydigits": TinyDigits, "tinymnist": TinyMNIST}[name](train=train)
-
-
-class Transformed(Dataset):
-    """The samples of `dataset` with `transform` applied to the images; labels pass through.
-
-    random_split gives Subsets of one dataset, so they would share its one transform. Wrapping
-    each part lets the training part be augmented while the validation part is not.
-    """
-
-    def __init__(self, dataset, transform):
-        self.dataset, self.transform = dataset, transform
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index):
-        image, label = self.dataset[index]
-        return self.transform(image), label
-
-    def get_batch(self, indices):
-        """A whole batch at once: one gather, then the transform on (B, 1, H, W)."""
-        images, labels = self.dataset.get_batch(indices)
-        return self.transform(images), labels
-
-
-def pixel_stats(images: np.ndarray) -> tuple:
-    """Mean and standard deviation of uint8 pixels scaled to [0, 1], from a histogram.
-
-    There are only 256 grey levels, so counting them gives the exact statistics without a float
-    copy of the whole training set (counted in chunks: bincount works on a wider integer copy).
-    """
-    flat, chunk = images.reshape(-1), 1 << 22
-    counts = sum(np.bincount(flat[i:i + chunk], minlength=256) for i in range(0, flat.size, chunk))
-    levels = np.arange(256) / 255.0
-    mean = (counts * levels).sum() / counts.sum()
-    std = np.sqrt((counts * (levels - mean) ** 2).sum() / counts.sum())
-    return float(mean), float(std)
 
 
 # ----- model --------------------------------------------------------------------------------
@@ -155,73 +117,6 @@ def mlp(n_in: int, hidden: tuple, n_out: int, dropout: float) -> nn.Module:
         n_in = width
     layers.append(nn.Linear(n_in, n_out))
     return nn.Sequential(*layers)
-
-
-class EpochTable(Callback):
-    """One row per epoch: loss and accuracy while training, on held-out data, lr, speed."""
-
-    def __init__(self, say):
-        self.say = say
-
-    def on_train_begin(self, trainer) -> None:
-        header = (f" {'epoch':>5} | {'train loss':>10} {'train acc':>9} | {'val loss':>8} {'val acc':>8} | "
-                  f"{'lr':>8} | {'samples/s':>9} | {'time':>6}")
-        self.say(header)
-        self.say("".join("+" if c == "|" else "-" for c in header))
-
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
-        self.say(f" {epoch:5d} | {logs['train_loss']:10.4f} {logs['train_accuracy']:9.2%} | "
-                 f"{logs['val_loss']:8.4f} {logs['val_accuracy']:8.2%} | {logs['lr']:8.2e} | "
-                 f"{logs['samples_per_s']:9,.0f} | {logs['epoch_time']:5.1f}s")
-
-
-# ----- pictures -----------------------------------------------------------------------------
-def draw(image: np.ndarray) -> list:
-    """A uint8 (H, W) image as lines of characters, roughly square on a terminal.
-
-    A character cell is about twice as tall as it is wide: 28x28 images average pairs of rows
-    (14 lines of 28 characters); small images repeat each pixel (8 lines of 16 characters).
-    """
-    pixels = image.astype(np.float32) / 255
-    repeat = 2
-    if pixels.shape[0] > 16:
-        rows = pixels.shape[0] // 2 * 2
-        pixels = (pixels[0:rows:2] + pixels[1:rows:2]) / 2
-        repeat = 1
-    levels = np.minimum((pixels * len(RAMP)).astype(int), len(RAMP) - 1)
-    return ["".join(RAMP[v] * repeat for v in row) for row in levels]
-
-
-def side_by_side(images: np.ndarray, captions: list) -> str:
-    """Framed drawings of `images` in one row, each with its caption above it."""
-    panels = []
-    for image, caption in zip(images, captions):
-        lines = draw(image)
-        width = len(lines[0])
-        panels.append([caption.ljust(width + 2), "+" + "-" * width + "+",
-                       *("|" + line + "|" for line in lines), "+" + "-" * width + "+"])
-    return "\n".join(("  " + "   ".join(row)).rstrip() for row in zip(*panels))
-
-
-def confusion_table(cm: np.ndarray, recall: np.ndarray) -> str:
-    """The confusion matrix with zeros shown as '.', so the mistakes stand out, and per-class recall."""
-    classes = len(cm)
-    width = max(4, len(str(cm.max())) + 1)
-    lines = ["true \\ predicted" + "".join(f"{j:>{width}d}" for j in range(classes)) + "   recall"]
-    for i in range(classes):
-        cells = "".join(f"{(str(v) if v else '.'):>{width}}" for v in cm[i])
-        lines.append(f"{i:>16d}" + cells + f"   {recall[i]:6.1%}")
-    return "\n".join(lines)
-
-
-def top_confusions(cm: np.ndarray, k: int = 3) -> str:
-    """The k most frequent mistakes, "true read as predicted (count)", from the off-diagonal cells."""
-    off = cm.copy()
-    np.fill_diagonal(off, 0)
-    order = np.argsort(off, axis=None)[::-1][:k]
-    pairs = [np.unravel_index(i, cm.shape) for i in order]
-    shown = [f"{t} read as {p} ({off[t, p]}x)" for t, p in pairs if off[t, p] > 0]
-    return ", ".join(shown) if shown else "none"
 
 
 # ----- main ---------------------------------------------------------------------------------

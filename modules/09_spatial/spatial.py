@@ -43,6 +43,7 @@
 #| export
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import threading
@@ -426,7 +427,7 @@ test_unit_conv2d_naive()
 #   padded input: the shaded block, shifted by the tap, is what that tap multiplies
 # ```
 #
-# **Layout decides speed.** Four choices make this fast on a CPU:
+# **Layout decides speed.** Five choices make this fast on a CPU:
 #
 # 1. *Channel-major working layout.* We copy the padded input into an array of shape
 #    `(C, N, hp·wp)` — channels first, each padded image flattened. Then `cols` comes out as
@@ -460,6 +461,13 @@ test_unit_conv2d_naive()
 #    cost as much as the copies they hold. The block temporaries (padded input, `cols`, gradients
 #    in the working layout) therefore live in a small per-thread `Workspace` and are reused from
 #    block to block and step to step. Only the layer's output is a new array each time.
+# 5. *No ufunc buffering.* `col2im` adds each tap's block into a strided view (`view += block`).
+#    NumPy runs a ufunc over non-contiguous arrays whose contiguous runs are shorter than its
+#    8192-element buffer through that buffer, copying every element twice more: the adds ran
+#    2-3x slower than a plain copy of the same data. Our runs are long (`OH·wp` values per
+#    image), so `_unbuffered` shrinks the buffer below the run length for the loop, which turns
+#    the buffering off (the old size is restored afterwards), and `_merge_rows` hands NumPy each
+#    image's `OH` wrapped rows as one 3-D run (with 4-D views it keeps buffering).
 #
 # `tap_view` returns the slice for one tap; `pad_flat` builds the working layout; you write
 # `im2col` and its adjoint `col2im` (used by backward, section 5). Both take an optional `out`
@@ -496,6 +504,44 @@ class Workspace(threading.local):
 
 
 workspace = Workspace()
+
+_UNBUFFERED = 256  # ufunc buffer size (elements) that turns NumPy's buffering off (section 4, choice 5)
+
+
+@contextlib.contextmanager
+def _unbuffered(g: Geometry):
+    """Inside this block, ufuncs on g's tap views run without NumPy's internal buffering.
+
+    A ufunc over non-contiguous operands whose contiguous runs are shorter than NumPy's buffer
+    (8192 elements) is fed through that buffer: `view += block` on a tap view then makes two extra
+    copies and runs 2-3x slower than a plain copy. A buffer no longer than the run switches the
+    buffering off. Only for runs of at least _UNBUFFERED elements (short runs gain nothing); the
+    old size comes back on exit.
+    """
+    run = g.oh * g.wp if g.wrap else (g.ow if g.sw == 1 else 0)
+    if run < _UNBUFFERED:
+        yield
+        return
+    with np.errstate():  # NumPy 2 scopes the buffer size to this context; restore it explicitly for 1.x
+        old = np.setbufsize(_UNBUFFERED)
+        try:
+            yield
+        finally:
+            np.setbufsize(old)
+
+
+def _merge_rows(a: np.ndarray, g: Geometry) -> np.ndarray:
+    """A tap view or cols block (A, B, OH, row) as (A, B, OH*row) in the wrap layout, else unchanged.
+
+    With wrapping, each image's OH rows follow one another in memory, so this is always a view
+    (checked: `+=` into a copy would be lost), and `+=` into it lands in `a`'s memory. NumPy
+    switches its buffering off (inside _unbuffered) only for such 3-D views with long runs.
+    """
+    if not g.wrap:
+        return a
+    merged = a.reshape(a.shape[0], a.shape[1], -1)
+    assert np.may_share_memory(merged, a), "_merge_rows must return a view"
+    return merged
 
 
 def pad_flat(x: np.ndarray, g: Geometry, fill: float = 0.0, channel_major: bool = True,
@@ -552,15 +598,17 @@ def col2im(cols: np.ndarray, g: Geometry, n: int, out: np.ndarray | None = None)
     # Hint: flat = zeros of shape (g.c, n, g.plane) (or `out` filled with 0); view cols as
     #       (g.c, g.kh, g.kw, n, g.oh, g.row); for every tap, add block [:, i, j] into
     #       tap_view(flat, ...) with += (a view: the sum lands in flat). Taps overlap, so it must be
-    #       +=, never =.
+    #       +=, never =. For speed (section 4, choice 5) run the loop inside
+    #       `with _unbuffered(g):` and pass both sides of each += through _merge_rows(..., g).
     ### BEGIN SOLUTION
     flat = np.empty((g.c, n, g.plane), dtype=cols.dtype) if out is None else out
     flat.fill(0)
     blocks = cols.reshape(g.c, g.kh, g.kw, n, g.oh, g.row)
-    for i in range(g.kh):
-        for j in range(g.kw):
-            view = tap_view(flat, g, i, j)
-            view += blocks[:, i, j]
+    with _unbuffered(g):
+        for i in range(g.kh):
+            for j in range(g.kw):
+                view = _merge_rows(tap_view(flat, g, i, j), g)
+                view += _merge_rows(blocks[:, i, j], g)
     return flat
     ### END SOLUTION
 
@@ -1079,14 +1127,18 @@ class MaxPool2dFunction(Function):
         flat, out = ctx.saved_tensors
         g = ctx.geometry
         overlap = g.sh < g.dh * (g.kh - 1) + 1 or g.sw < g.dw * (g.kw - 1) + 1
-        # Hint: grad = zeros like flat; free = all-True bool array of out's shape. For each tap in
-        #       row-major order: hit = (tap_view(flat, ...) == out) & free; free ^= hit (hit is
-        #       inside free, so this removes it); then the gradient of this tap's winners:
-        #       windows that overlap share pixels, so add: view += grad_output * hit; windows that
-        #       do not overlap own their pixels, so np.multiply(grad_output, hit, out=view) writes
-        #       them directly (faster). Return unpad(grad, g) (a 4-D view).
+        # Hint: grad = zeros like flat (np.empty when `tiled`, below); free = all-True bool array
+        #       of out's shape. For each tap in row-major order: hit = (tap_view(flat, ...) == out)
+        #       & free; free ^= hit (hit is inside free, so this removes it); then the gradient of
+        #       this tap's winners: windows that overlap share pixels, so add: view += grad_output
+        #       * hit; windows that do not overlap own their pixels, so np.multiply(grad_output,
+        #       hit, out=view) writes them directly (faster). Return unpad(grad, g) (a 4-D view).
+        # When the windows tile the padded input exactly (stride == kernel, no dilation, no leftover
+        # rows or columns), the taps write every pixel between them, so grad needs no zero-fill.
+        tiled = (g.dh == 1 and g.dw == 1 and g.sh == g.kh and g.sw == g.kw
+                 and g.oh * g.sh == g.hp and g.ow * g.sw == g.wp)
         ### BEGIN SOLUTION
-        grad = np.zeros(flat.shape, dtype=grad_output.dtype)
+        grad = (np.empty if tiled else np.zeros)(flat.shape, dtype=grad_output.dtype)
         free = np.ones(out.shape, dtype=bool)
         for i in range(g.kh):
             for j in range(g.kw):
@@ -1960,7 +2012,8 @@ print(f"{'total':<22}{totals[0]:>8.2f}{totals[1]:>8.2f}")
 #   hundreds of times faster. Its backward is two more matmuls, `dW = dY·colsᵀ` and
 #   `dX = col2im(Wᵀ·dY)`, with `col2im` the exact adjoint of `im2col`.
 # - Memory layout is half the speed: a channel-major working layout, wrap-around rows for
-#   stride 1, and blocks of images that keep `cols` in cache.
+#   stride 1, blocks of images that keep `cols` in cache, and `col2im` adds that NumPy runs
+#   without its internal buffering.
 # - Max pooling routes each window's gradient to its first maximum; average pooling spreads it;
 #   adaptive pooling is two small matrix products.
 # - Batch norm uses batch statistics (biased variance) in training and running statistics

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import needs_autograd
 
 from tinytorch.core.activations import gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
 from tinytorch.core.autograd import gradcheck
 from tinytorch.core.tensor import Tensor
 
-
-def _engine_ready() -> bool:
-    """True once module 05 (backward and gradcheck) is implemented; these tests need it."""
-    try:
-        return gradcheck(lambda t: t * 2, (Tensor(np.ones(2), requires_grad=True),))
-    except NotImplementedError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _engine_ready(), reason="needs module 05 (autograd), not implemented yet")
+pytestmark = needs_autograd
 
 CASES = [
     ("relu", relu), ("leaky_relu", lambda x: leaky_relu(x, 0.1)), ("sigmoid", sigmoid), ("tanh", tanh),

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
+from support import needs_autograd
 
 from tinytorch.core.autograd import gradcheck
 from tinytorch.core.layers import Dropout, Flatten, Linear, ReLU, Sequential
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.tensor import Tensor, manual_seed
 
-
-def _engine_ready() -> bool:
-    """True once module 05 (backward and gradcheck) is implemented; these tests need it."""
-    try:
-        return gradcheck(lambda t: t * 2, (Tensor(np.ones(2), requires_grad=True),))
-    except NotImplementedError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _engine_ready(), reason="needs module 05 (autograd), not implemented yet")
+pytestmark = needs_autograd
 
 
 def test_linear_gradients_by_closed_form():

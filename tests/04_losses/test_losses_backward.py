@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import needs_autograd
 
 from tinytorch.core.autograd import gradcheck
 from tinytorch.core.losses import (
@@ -15,16 +16,7 @@ from tinytorch.core.losses import (
 )
 from tinytorch.core.tensor import Tensor
 
-
-def _engine_ready() -> bool:
-    """True once module 05 (backward and gradcheck) is implemented; these tests need it."""
-    try:
-        return gradcheck(lambda t: t * 2, (Tensor(np.ones(2), requires_grad=True),))
-    except NotImplementedError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _engine_ready(), reason="needs module 05 (autograd), not implemented yet")
+pytestmark = needs_autograd
 
 RNG = np.random.default_rng(0)
 

@@ -9,29 +9,19 @@ with TinyTorch, by case name. Everything is float64, so the tolerances are tight
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from support import FIXTURES, load_torch_cases
 
 from tinytorch.core import activations as A
 from tinytorch.core.autograd import backward
 from tinytorch.core.tensor import Tensor, cat, stack
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "torch_ops.npz"
 RTOL, ATOL = 1e-6, 1e-9
 
 
-def load_cases() -> dict[str, dict[str, np.ndarray]]:
-    cases: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(FIXTURES, allow_pickle=False) as data:
-        for key in data.files:
-            name, what = key.rsplit("/", 1)
-            cases.setdefault(name, {})[what] = data[key]
-    return cases
-
-
-CASES = load_cases()
+CASES = load_torch_cases("torch_ops.npz")
 
 
 def F():
@@ -168,7 +158,7 @@ TINYTORCH = {
 
 
 def test_the_fixture_file_is_small_and_every_case_has_a_tinytorch_side():
-    assert FIXTURES.stat().st_size < 300_000
+    assert (FIXTURES / "torch_ops.npz").stat().st_size < 300_000
     assert set(CASES) == set(TINYTORCH), (
         f"only in the fixtures: {sorted(set(CASES) - set(TINYTORCH))}; "
         f"only here: {sorted(set(TINYTORCH) - set(CASES))}. Regenerate the fixtures with "

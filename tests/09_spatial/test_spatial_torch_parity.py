@@ -6,28 +6,17 @@ tests/fixtures/torch_spatial.npz was written by scripts/make_spatial_fixtures.py
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from support import load_torch_cases
 
 from tinytorch.core.spatial import BatchNorm1d, BatchNorm2d, adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
 from tinytorch.core.tensor import Tensor
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "torch_spatial.npz"
 RTOL, ATOL = 1e-9, 1e-11
 
 
-def load_cases() -> dict[str, dict[str, np.ndarray]]:
-    cases: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(FIXTURES, allow_pickle=False) as data:
-        for key in data.files:
-            name, what = key.rsplit("/", 1)
-            cases.setdefault(name, {})[what] = data[key]
-    return cases
-
-
-CASES = load_cases()
+CASES = load_torch_cases("torch_spatial.npz")
 
 
 def arg(value: np.ndarray):

@@ -1,0 +1,4 @@
+"""tinytorch.systems: the systems part of the course (modules 14-20). Re-exports only.
+
+Each submodule is generated from its module (systems.profiling for module 14, and so on).
+"""

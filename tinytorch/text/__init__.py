@@ -1,0 +1,5 @@
+"""tinytorch.text: the language-model part of the course (modules 10-13). Re-exports only.
+
+Each submodule is generated from its module: text.tokenization (10), text.embeddings (11),
+text.attention (12), text.transformers (13).
+"""

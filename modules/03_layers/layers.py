@@ -26,7 +26,9 @@
 #    functions (Kaiming, Xavier) that explain where those numbers come from;
 # 3. compose layers with `Sequential`, and add `Dropout`, `Flatten`, `Identity` and the activation
 #    Modules;
-# 4. count a network's parameters, memory and FLOPs, and compare the FLOPs with measured time.
+# 4. move and cast a model the PyTorch way (`model.to(device)`, `model.double()`), and pad tensors
+#    and one-hot labels with `F.pad` / `F.one_hot`;
+# 5. count a network's parameters, memory and FLOPs, and compare the FLOPs with measured time.
 #
 # **Prerequisites:** modules 01 (`Tensor`) and 02 (activation functions). **Exports to:**
 # `tinytorch/core/layers.py`, re-exported as `tinytorch.nn` and `tinytorch.nn.init`.
@@ -46,7 +48,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tinytorch.core import activations
-from tinytorch.core.tensor import Tensor, default_generator
+from tinytorch.core.tensor import Tensor, cat, default_generator
 
 # %%
 # The activation functions, for the tests and demos in this notebook (the package uses `activations.X`).
@@ -141,6 +143,39 @@ def _indent(text: str, spaces: int) -> str:
     """Indent every line of `text` but the first (for nested reprs)."""
     lines = text.split("\n")
     return "\n".join(lines[:1] + [" " * spaces + line for line in lines[1:]])
+
+
+def _check_device(device, where: str) -> None:
+    # TEMPORARY until module 01's device helper lands
+    name = str(getattr(device, "type", device)).split(":")[0]
+    if name != "cpu":
+        raise RuntimeError(f"{where}: TinyTorch runs on the CPU only, got device {device!r}")
+
+
+def _parse_to_arguments(args: tuple, kwargs: dict, where: str):
+    """(device or None, floating dtype or None) from the ways PyTorch's .to() can be called."""
+    unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise TypeError(f"{where}: unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+    if len(args) > 2:
+        raise TypeError(f"{where}: expected at most (device, dtype), got {len(args)} positional arguments")
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    for arg in args:
+        if isinstance(arg, Tensor):  # to(other): other's dtype (and device, always the CPU)
+            dtype = arg.dtype
+        elif isinstance(arg, str) or type(arg).__name__ == "device":
+            device = arg
+        else:
+            dtype = arg
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{where}: expected a device ('cpu') or a dtype (float32, float64, float16), "
+                            f"got {dtype!r}") from None
+        if dtype.kind != "f":
+            raise TypeError(f"{where}: nn.Module.to only accepts floating point dtypes, got {dtype}")
+    return device, dtype
 
 
 class Module:
@@ -432,6 +467,53 @@ class Module:
                 param.grad = None
             else:
                 param.grad.data[...] = 0
+
+    # ----- device and dtype ------------------------------------------------------------------------
+    def to(self, *args, **kwargs) -> Module:
+        """PyTorch's Module.to: to(device), to(dtype), to(device, dtype), to(tensor). Returns self.
+
+        TinyTorch runs on the CPU: a device is checked ("cpu" passes; "cuda", "mps" raise a clear
+        error) and nothing moves. A floating-point dtype casts every floating-point parameter and
+        buffer in place: the Parameter objects stay the same, only their arrays change.
+        """
+        device, dtype = _parse_to_arguments(args, kwargs, f"{type(self).__name__}.to")
+        if device is not None:
+            _check_device(device, f"{type(self).__name__}.to")
+        if dtype is not None:
+            self._cast_floating(dtype)
+        return self
+
+    def cpu(self) -> Module:
+        """Already on the CPU (the only device TinyTorch has): returns self."""
+        return self
+
+    def cuda(self, device=None) -> Module:
+        """Always an error: TinyTorch has no GPU backend."""
+        _check_device("cuda" if device is None else device, f"{type(self).__name__}.cuda")
+        return self
+
+    def float(self) -> Module:
+        """Cast floating-point parameters and buffers to float32 in place. Returns self."""
+        return self._cast_floating(np.dtype(np.float32))
+
+    def double(self) -> Module:
+        """Cast floating-point parameters and buffers to float64 in place. Returns self."""
+        return self._cast_floating(np.dtype(np.float64))
+
+    def half(self) -> Module:
+        """Cast floating-point parameters and buffers to float16 in place. Returns self."""
+        return self._cast_floating(np.dtype(np.float16))
+
+    def _cast_floating(self, dtype: np.dtype) -> Module:
+        """Give every floating-point parameter, gradient and buffer the array type `dtype`."""
+        for module in self.modules():
+            for tensor in list(module._parameters.values()) + list(module._buffers.values()):
+                if tensor is None or tensor.dtype.kind != "f" or tensor.dtype == dtype:
+                    continue
+                tensor.data = tensor.data.astype(dtype)
+                if tensor.grad is not None:
+                    tensor.grad.data = tensor.grad.data.astype(dtype)
+        return self
 
     # ----- printing -------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -791,6 +873,15 @@ test_unit_init()
 # `add`), so `Linear` needs no gradient rule of its own: autograd will differentiate it through its
 # parts. The FLOP count is `2 * N * in * out` for the product (one multiply and one add per term)
 # plus `N * out` for the bias.
+#
+# The maths lives in one function, `linear(x, weight, bias)` — PyTorch's `F.linear` — and the
+# Module's `forward` calls it with its own parameters: the same split as `F.relu` and `nn.ReLU`.
+# A script that keeps its own weight tensors calls the function; a model uses the Module.
+#
+# The most common error with `Linear` is feeding it images or convolution outputs `(N, C, H, W)`
+# without flattening them first. PyTorch then multiplies along the last axis (W) and complains about
+# mismatched shapes deep inside the matmul. Our check catches it at the layer and says what to do:
+# when `C * H * W` equals `in_features`, the message suggests `Flatten()` with the exact shapes.
 
 # %%
 #| export
@@ -808,6 +899,47 @@ def _check_input(x, where: str) -> None:
     if x.dtype.kind != "f":
         raise TypeError(f"{where}: input must be a floating-point tensor, got dtype {x.dtype}; "
                         "convert it with x.float()")
+
+
+def _flatten_hint(shape: tuple, in_features: int) -> str:
+    """For an (N, C, H, W)-like input: the Flatten() advice that fixes the most common Linear error."""
+    if len(shape) < 3:
+        return ""
+    per_sample = int(np.prod(shape[1:]))
+    if per_sample == in_features:
+        return (f". It looks like a batch of feature maps with {per_sample} = {' * '.join(map(str, shape[1:]))} "
+                f"values per sample: put Flatten() before this layer, (N, {', '.join(map(str, shape[1:]))}) -> "
+                f"(N, {per_sample})")
+    return (f". If these are images or feature maps, flatten them first: Flatten() turns {shape} into "
+            f"(N, {per_sample}), and the layer then needs in_features={per_sample}")
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = input @ weight.T + bias (F.linear). Shapes: (*, in) with weight (out, in), bias (out,) -> (*, out)."""
+    _check_input(input, "Linear")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"linear: {name} must be a Tensor, got {type(value).__name__}")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(weight.shape)}")
+    in_features = weight.shape[1]
+    if input.ndim == 0 or input.shape[-1] != in_features:
+        raise ValueError(f"Linear: input of shape {tuple(input.shape)} has {input.shape[-1] if input.ndim else 0} "
+                         f"features in its last dimension, but this layer expects in_features={in_features}"
+                         + _flatten_hint(tuple(input.shape), in_features))
+    if input.dtype != weight.dtype:
+        raise TypeError(f"Linear: input dtype {input.dtype} does not match the weight dtype "
+                        f"{weight.dtype}; convert the input (x.float() for float32)")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},) to match the weight "
+                         f"{tuple(weight.shape)}, got {tuple(bias.shape)}")
+    # Hint: input @ weight.T, then + bias when there is one.
+    ### BEGIN SOLUTION
+    out = input @ weight.T
+    if bias is not None:
+        out = out + bias
+    return out
+    ### END SOLUTION
 
 
 class Linear(Module):
@@ -842,24 +974,13 @@ class Linear(Module):
         ### END SOLUTION
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_input(x, "Linear")
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear: input of shape {tuple(x.shape)} has {x.shape[-1] if x.ndim else 0} "
-                             f"features in its last dimension, but this layer expects "
-                             f"in_features={self.in_features}")
-        if x.dtype != self.weight.dtype:
-            raise TypeError(f"Linear: input dtype {x.dtype} does not match the weight dtype "
-                            f"{self.weight.dtype}; convert the input (x.float() for float32)")
-        # Hint: x @ self.weight.T, then + self.bias when there is one.
-        ### BEGIN SOLUTION
-        out = x @ self.weight.T
-        if self.bias is not None:
-            out = out + self.bias
-        return out
-        ### END SOLUTION
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+Dense = Linear  # the name the course text (and Keras) uses for a fully connected layer
 
 # %%
 #| test
@@ -895,6 +1016,14 @@ def test_unit_linear():
             assert "Linear" in str(caught), f"the error should name the layer, got: {caught}"
         else:
             raise AssertionError(f"Linear should raise {error.__name__} for {bad}")
+    try:
+        Linear(12, 2)(Tensor(np.zeros((5, 3, 2, 2), dtype=np.float32)))
+    except ValueError as caught:
+        assert "Flatten()" in str(caught) and "(5, 3, 2, 2)" in str(caught), (
+            f"feature maps (N, C, H, W) with C*H*W == in_features should get the Flatten() advice, got: {caught}")
+    else:
+        raise AssertionError("Linear(12, 2) on an input of shape (5, 3, 2, 2) should raise ValueError")
+    assert np.array_equal(linear(x, layer.weight, layer.bias).data, y.data), "Linear.forward is F.linear"
     print("Linear: shapes, default init bound, forward values, batching and errors are correct")
 
 
@@ -907,6 +1036,9 @@ test_unit_linear()
 # Module whose children are named `"0"`, `"1"`, ... and whose `forward` feeds the input through them
 # in order. It also behaves like a list (`model[0]`, `len(model)`, `for layer in model`,
 # `model.append(layer)`); slicing returns a smaller `Sequential` that shares the same layers.
+# Besides PyTorch's `Sequential(a, b, c)`, it takes one list, `Sequential([a, b, c])`, the way
+# Keras and the course's first chapters write it; `Dense` is another name for `Linear`, for the same
+# reason. Both are aliases, not second implementations.
 # `ModuleList` is the same list without a `forward`: a way to register a variable number of layers
 # that your own `forward` uses (for example, the blocks of a transformer).
 
@@ -928,13 +1060,16 @@ def _check_is_module(module, where: str) -> None:
 class Sequential(Module):
     """Runs its modules in order: Sequential(a, b, c)(x) == c(b(a(x))).
 
-    Built from modules (named "0", "1", ...) or from one OrderedDict name -> module.
+    Built from modules (named "0", "1", ...), from one OrderedDict name -> module, or from one
+    list of modules (Sequential([a, b, c]), as the course's early chapters write it).
     """
 
     def __init__(self, *modules):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], Mapping):
             items = list(modules[0].items())
+        elif len(modules) == 1 and isinstance(modules[0], (list, tuple)):
+            items = [(str(index), module) for index, module in enumerate(modules[0])]
         else:
             items = [(str(index), module) for index, module in enumerate(modules)]
         for name, module in items:
@@ -1121,6 +1256,8 @@ def test_unit_sequential_dropout_flatten():
     assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
     head = model[:2]
     assert isinstance(head, Sequential) and head[0] is model[0], "slicing shares the same layers"
+    listed = Sequential([Linear(4, 3), Identity()])
+    assert [type(m).__name__ for m in listed] == ["Linear", "Identity"], "Sequential([...]) takes one list too"
     model.append(Flatten())
     assert len(model) == 4 and [type(m).__name__ for m in model][-1] == "Flatten"
     try:
@@ -1231,6 +1368,180 @@ def test_unit_activation_modules():
 test_unit_activation_modules()
 
 # %% [markdown]
+# ## 8. Devices, dtypes, padding and one-hot: what everyday PyTorch scripts also call
+#
+# Three small things that ordinary PyTorch scripts do on their first lines, and that TinyTorch
+# supports with PyTorch's meaning:
+#
+# **`model.to(device)`.** A PyTorch script picks a device and moves the model there:
+#
+# ```python
+# device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+# model = Net().to(device)          # Module.to returns the module itself
+# ```
+#
+# TinyTorch has exactly one device, the CPU, where NumPy runs. So `to("cpu")` and `cpu()` check the
+# argument and return `self` — nothing moves — and `"cuda"` or `"mps"` raise an error that says
+# TinyTorch runs on the CPU, instead of silently training somewhere else than the script asked.
+# `to(dtype)` (and `float()`, `double()`, `half()`) does change something: it casts every
+# floating-point parameter and buffer *in place*. The Parameter objects stay the same — an optimizer
+# created before the cast still holds them — only the arrays inside are replaced. Integer buffers
+# (a step counter) keep their type, as in PyTorch.
+#
+# **`pad(x, pad, mode)`** — `F.pad` — grows (or, with negative amounts, crops) the last dimensions.
+# The pad tuple is read from the *last* dimension backwards, in pairs:
+#
+# ```
+#   pad = (1, 2)         last dim: 1 before, 2 after             [a b c] -> [0 a b c 0 0]
+#   pad = (1, 1, 2, 0)   last dim 1 | 1, the one before it 2 | 0 (two new rows on top)
+#
+#   mode       [a b c d], 2 before and after
+#   constant   0 0 a b c d 0 0        (value=...)
+#   reflect    c b a b c d c b        (mirror, without repeating the edge)
+#   replicate  a a a b c d d d        (repeat the edge)
+#   circular   c d a b c d a b        (wrap around)
+# ```
+#
+# Every mode is built from ops that already record themselves, so padding needs no gradient rule of
+# its own: `constant` concatenates blocks of `value` around the input (`cat`), the other three are
+# one gather per padded dimension — an index array `x[..., idx]` — whose backward adds each output
+# gradient back into the input position it was copied from.
+#
+# **`one_hot(labels, num_classes)`** turns class indices `(N,)` into rows `(N, C)` of 0s with a single
+# 1, as int64 (PyTorch's type; call `.float()` to feed it to a loss).
+
+# %%
+#| export
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_amounts(pad, ndim: int) -> list:
+    if not isinstance(pad, (tuple, list)) or any(isinstance(v, bool) or not isinstance(v, numbers.Integral)
+                                                 for v in pad):
+        raise TypeError(f"pad: pad must be a tuple of ints (left, right, top, bottom, ...), got {pad!r}")
+    if len(pad) % 2:
+        raise ValueError(f"pad: pad must have an even length (a before/after pair per dimension), got {len(pad)}")
+    if len(pad) // 2 > ndim:
+        raise ValueError(f"pad: {len(pad)} values pad {len(pad) // 2} dimensions, but the input has only {ndim}")
+    return [int(v) for v in pad]
+
+
+def _gather_positions(size: int, before: int, after: int, mode: str) -> np.ndarray:
+    """For reflect/replicate/circular: which input position each output position copies."""
+    limits = {"reflect": size - 1, "circular": size, "replicate": None}
+    limit = limits[mode]
+    if min(before, after) < 0:
+        raise ValueError(f"pad: mode={mode!r} needs non-negative padding, got {before}, {after}")
+    if limit is not None and max(before, after) > limit or size == 0:
+        raise ValueError(f"pad: mode={mode!r} can pad a dimension of size {size} by at most {limit} on each "
+                         f"side, got {before} before and {after} after")
+    positions = np.arange(-before, size + after)
+    if mode == "replicate":
+        return np.clip(positions, 0, size - 1)
+    if mode == "circular":
+        return positions % size
+    period = 2 * (size - 1) if size > 1 else 1
+    folded = np.abs(positions) % period
+    return np.where(folded >= size, period - folded, folded)
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
+    """F.pad: pad the last len(pad)//2 dimensions; pad = (last_before, last_after, prev_before, ...).
+
+    mode: "constant" (fill with value, default 0; negative amounts crop), "reflect", "replicate",
+    "circular". Shape: (..., H, W) with pad (l, r, t, b) -> (..., H + t + b, W + l + r).
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"pad: input must be a Tensor, got {type(input).__name__}")
+    amounts = _pad_amounts(pad, input.ndim)
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {', '.join(_PAD_MODES)}, got {mode!r}")
+    if value is not None and mode != "constant":
+        raise ValueError(f"pad: value is only used with mode='constant', got mode={mode!r}")
+    fill = 0 if value is None else value
+    out = input
+    for pair in range(len(amounts) // 2):
+        dim = input.ndim - 1 - pair
+        before, after = amounts[2 * pair], amounts[2 * pair + 1]
+        lead = (slice(None),) * dim
+        if mode != "constant":
+            out = out[lead + (_gather_positions(out.shape[dim], before, after, mode),)]
+            continue
+        size = out.shape[dim]
+        if size + min(before, 0) + min(after, 0) < 0:
+            raise ValueError(f"pad: cropping {-min(before, 0)} and {-min(after, 0)} from a dimension of size "
+                             f"{size} leaves nothing")
+        if before < 0 or after < 0:  # negative amounts crop: a slice, a view
+            out = out[lead + (slice(max(-before, 0), size - max(-after, 0)),)]
+        # Hint: blocks of `fill` in out's dtype — the shape of `out` with `before` (or `after`)
+        #       entries in dimension `dim` (np.full) — on either side, joined by cat(pieces, dim).
+        #       Skip a side with nothing to add; with nothing at all, keep `out` as it is.
+        ### BEGIN SOLUTION
+        pieces = [out]
+        if before > 0:
+            pieces.insert(0, Tensor(np.full(out.shape[:dim] + (before,) + out.shape[dim + 1:], fill, out.dtype)))
+        if after > 0:
+            pieces.append(Tensor(np.full(out.shape[:dim] + (after,) + out.shape[dim + 1:], fill, out.dtype)))
+        if len(pieces) > 1:
+            out = cat(pieces, dim)
+        ### END SOLUTION
+    return out
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """F.one_hot: class indices (*) -> int64 (*, num_classes) with a 1 at each index.
+
+    num_classes=-1 takes max(index) + 1.
+    """
+    if not isinstance(tensor, Tensor) or tensor.dtype.kind not in "iu":
+        what = f"dtype {tensor.dtype}" if isinstance(tensor, Tensor) else type(tensor).__name__
+        raise TypeError(f"one_hot is only applicable to index tensors (int64), got {what}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be a positive int or -1, got {num_classes!r}")
+    labels = tensor.data
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"one_hot: class values must be non-negative, got {labels.min()}")
+    if num_classes == -1:
+        if labels.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+        num_classes = int(labels.max()) + 1
+    if labels.size and labels.max() >= num_classes:
+        raise ValueError(f"one_hot: class values must be smaller than num_classes={num_classes}, got {labels.max()}")
+    return Tensor((labels[..., None] == np.arange(num_classes)).astype(np.int64))
+
+# %%
+#| test
+def test_unit_to_pad_one_hot():
+    model = Sequential(Linear(3, 4), ReLU(), Linear(4, 2))
+    weight = model[0].weight
+    assert model.to("cpu") is model and model.cpu() is model, "Module.to('cpu') and cpu() return the module"
+    try:
+        model.to("cuda")
+    except RuntimeError as error:
+        assert "CPU" in str(error), f"the error should say TinyTorch runs on the CPU, got: {error}"
+    else:
+        raise AssertionError("model.to('cuda') should raise RuntimeError")
+    assert model.double() is model and model[0].weight is weight and weight.dtype == np.float64, (
+        "double() casts in place: the same Parameter objects, float64 arrays")
+    assert model.to(np.float32) is model and weight.dtype == np.float32
+    x = Tensor([[1.0, 2.0, 3.0]])
+    assert pad(x, (1, 2)).tolist() == [[0.0, 1.0, 2.0, 3.0, 0.0, 0.0]], "pad=(1, 2): 1 before, 2 after"
+    assert pad(x, (0, 0, 1, 0), value=9.0).shape == (2, 3), "the second pair pads the dimension before"
+    assert pad(x, (-1, 0)).tolist() == [[2.0, 3.0]], "negative amounts crop"
+    row = Tensor([[1.0, 2.0, 3.0, 4.0]])
+    for mode, expected in (("reflect", [3, 2, 1, 2, 3, 4, 3, 2]), ("replicate", [1, 1, 1, 2, 3, 4, 4, 4]),
+                           ("circular", [3, 4, 1, 2, 3, 4, 1, 2])):
+        got = pad(row, (2, 2), mode=mode).tolist()[0]
+        assert got == expected, f"pad mode={mode!r}: expected {expected}, got {got}"
+    labels = Tensor(np.array([2, 0, 1]))
+    assert one_hot(labels).tolist() == [[0, 0, 1], [1, 0, 0], [0, 1, 0]], "one_hot: a 1 at each index"
+    assert one_hot(labels, 5).shape == (3, 5) and one_hot(labels).dtype == np.int64
+    print("Module.to/cpu/double, pad (4 modes, crop) and one_hot are correct")
+
+
+test_unit_to_pad_one_hot()
+
+# %% [markdown]
 # ## Analysis — parameters, memory and FLOPs of an MLP
 #
 # Take the classic MNIST classifier 784 -> 256 -> 128 -> 10. For each Linear layer, count parameters
@@ -1326,4 +1637,6 @@ print(f"\nlayer inputs kept for backward: {activation_elements * 4 / 1024:.0f} K
 #   unexpected, mis-shaped) before copying in place.
 # - `Linear` is `x @ W.T + b` built from recorded ops, initialised exactly like PyTorch.
 # - `Sequential`, `Dropout`, `Flatten`, `Identity` and the activation Modules complete a toolkit for
-#   MLPs. Next: a loss function to tell the model how wrong it is (module 04).
+#   MLPs; `F.linear`, `F.dropout`, `F.pad` and `F.one_hot` are the functional forms.
+# - `model.to("cpu")` returns the model (TinyTorch has one device); `to(dtype)` casts in place.
+#   Next: a loss function to tell the model how wrong it is (module 04).

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tinytorch.core import activations
-from tinytorch.core.tensor import Tensor, default_generator
+from tinytorch.core.tensor import Tensor, cat, default_generator
 
 
 class Parameter(Tensor):
@@ -39,6 +39,39 @@ def _indent(text: str, spaces: int) -> str:
     """Indent every line of `text` but the first (for nested reprs)."""
     lines = text.split("\n")
     return "\n".join(lines[:1] + [" " * spaces + line for line in lines[1:]])
+
+
+def _check_device(device, where: str) -> None:
+    # TEMPORARY until module 01's device helper lands
+    name = str(getattr(device, "type", device)).split(":")[0]
+    if name != "cpu":
+        raise RuntimeError(f"{where}: TinyTorch runs on the CPU only, got device {device!r}")
+
+
+def _parse_to_arguments(args: tuple, kwargs: dict, where: str):
+    """(device or None, floating dtype or None) from the ways PyTorch's .to() can be called."""
+    unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise TypeError(f"{where}: unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+    if len(args) > 2:
+        raise TypeError(f"{where}: expected at most (device, dtype), got {len(args)} positional arguments")
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    for arg in args:
+        if isinstance(arg, Tensor):  # to(other): other's dtype (and device, always the CPU)
+            dtype = arg.dtype
+        elif isinstance(arg, str) or type(arg).__name__ == "device":
+            device = arg
+        else:
+            dtype = arg
+    if dtype is not None:
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"{where}: expected a device ('cpu') or a dtype (float32, float64, float16), "
+                            f"got {dtype!r}") from None
+        if dtype.kind != "f":
+            raise TypeError(f"{where}: nn.Module.to only accepts floating point dtypes, got {dtype}")
+    return device, dtype
 
 
 class Module:
@@ -321,6 +354,53 @@ class Module:
             else:
                 param.grad.data[...] = 0
 
+    # ----- device and dtype ------------------------------------------------------------------------
+    def to(self, *args, **kwargs) -> Module:
+        """PyTorch's Module.to: to(device), to(dtype), to(device, dtype), to(tensor). Returns self.
+
+        TinyTorch runs on the CPU: a device is checked ("cpu" passes; "cuda", "mps" raise a clear
+        error) and nothing moves. A floating-point dtype casts every floating-point parameter and
+        buffer in place: the Parameter objects stay the same, only their arrays change.
+        """
+        device, dtype = _parse_to_arguments(args, kwargs, f"{type(self).__name__}.to")
+        if device is not None:
+            _check_device(device, f"{type(self).__name__}.to")
+        if dtype is not None:
+            self._cast_floating(dtype)
+        return self
+
+    def cpu(self) -> Module:
+        """Already on the CPU (the only device TinyTorch has): returns self."""
+        return self
+
+    def cuda(self, device=None) -> Module:
+        """Always an error: TinyTorch has no GPU backend."""
+        _check_device("cuda" if device is None else device, f"{type(self).__name__}.cuda")
+        return self
+
+    def float(self) -> Module:
+        """Cast floating-point parameters and buffers to float32 in place. Returns self."""
+        return self._cast_floating(np.dtype(np.float32))
+
+    def double(self) -> Module:
+        """Cast floating-point parameters and buffers to float64 in place. Returns self."""
+        return self._cast_floating(np.dtype(np.float64))
+
+    def half(self) -> Module:
+        """Cast floating-point parameters and buffers to float16 in place. Returns self."""
+        return self._cast_floating(np.dtype(np.float16))
+
+    def _cast_floating(self, dtype: np.dtype) -> Module:
+        """Give every floating-point parameter, gradient and buffer the array type `dtype`."""
+        for module in self.modules():
+            for tensor in list(module._parameters.values()) + list(module._buffers.values()):
+                if tensor is None or tensor.dtype.kind != "f" or tensor.dtype == dtype:
+                    continue
+                tensor.data = tensor.data.astype(dtype)
+                if tensor.grad is not None:
+                    tensor.grad.data = tensor.grad.data.astype(dtype)
+        return self
+
     # ----- printing -------------------------------------------------------------------------------
     def extra_repr(self) -> str:
         """This module's settings, shown inside its repr (override in layers)."""
@@ -490,6 +570,45 @@ def _check_input(x, where: str) -> None:
                         "convert it with x.float()")
 
 
+def _flatten_hint(shape: tuple, in_features: int) -> str:
+    """For an (N, C, H, W)-like input: the Flatten() advice that fixes the most common Linear error."""
+    if len(shape) < 3:
+        return ""
+    per_sample = int(np.prod(shape[1:]))
+    if per_sample == in_features:
+        return (f". It looks like a batch of feature maps with {per_sample} = {' * '.join(map(str, shape[1:]))} "
+                f"values per sample: put Flatten() before this layer, (N, {', '.join(map(str, shape[1:]))}) -> "
+                f"(N, {per_sample})")
+    return (f". If these are images or feature maps, flatten them first: Flatten() turns {shape} into "
+            f"(N, {per_sample}), and the layer then needs in_features={per_sample}")
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = input @ weight.T + bias (F.linear). Shapes: (*, in) with weight (out, in), bias (out,) -> (*, out)."""
+    _check_input(input, "Linear")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"linear: {name} must be a Tensor, got {type(value).__name__}")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {tuple(weight.shape)}")
+    in_features = weight.shape[1]
+    if input.ndim == 0 or input.shape[-1] != in_features:
+        raise ValueError(f"Linear: input of shape {tuple(input.shape)} has {input.shape[-1] if input.ndim else 0} "
+                         f"features in its last dimension, but this layer expects in_features={in_features}"
+                         + _flatten_hint(tuple(input.shape), in_features))
+    if input.dtype != weight.dtype:
+        raise TypeError(f"Linear: input dtype {input.dtype} does not match the weight dtype "
+                        f"{weight.dtype}; convert the input (x.float() for float32)")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},) to match the weight "
+                         f"{tuple(weight.shape)}, got {tuple(bias.shape)}")
+    # Hint: input @ weight.T, then + bias when there is one.
+    out = input @ weight.T
+    if bias is not None:
+        out = out + bias
+    return out
+
+
 class Linear(Module):
     """Fully connected layer y = x @ weight.T + bias. Shapes: (*, in_features) -> (*, out_features).
 
@@ -520,22 +639,13 @@ class Linear(Module):
             uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_input(x, "Linear")
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear: input of shape {tuple(x.shape)} has {x.shape[-1] if x.ndim else 0} "
-                             f"features in its last dimension, but this layer expects "
-                             f"in_features={self.in_features}")
-        if x.dtype != self.weight.dtype:
-            raise TypeError(f"Linear: input dtype {x.dtype} does not match the weight dtype "
-                            f"{self.weight.dtype}; convert the input (x.float() for float32)")
-        # Hint: x @ self.weight.T, then + self.bias when there is one.
-        out = x @ self.weight.T
-        if self.bias is not None:
-            out = out + self.bias
-        return out
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+Dense = Linear  # the name the course text (and Keras) uses for a fully connected layer
 
 
 def _check_is_module(module, where: str) -> None:
@@ -554,13 +664,16 @@ def _check_is_module(module, where: str) -> None:
 class Sequential(Module):
     """Runs its modules in order: Sequential(a, b, c)(x) == c(b(a(x))).
 
-    Built from modules (named "0", "1", ...) or from one OrderedDict name -> module.
+    Built from modules (named "0", "1", ...), from one OrderedDict name -> module, or from one
+    list of modules (Sequential([a, b, c]), as the course's early chapters write it).
     """
 
     def __init__(self, *modules):
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], Mapping):
             items = list(modules[0].items())
+        elif len(modules) == 1 and isinstance(modules[0], (list, tuple)):
+            items = [(str(index), module) for index, module in enumerate(modules[0])]
         else:
             items = [(str(index), module) for index, module in enumerate(modules)]
         for name, module in items:
@@ -742,3 +855,99 @@ class Softmax(activations.Softmax, Module):
 
 class LogSoftmax(activations.LogSoftmax, Module):
     """log_softmax along `dim` (required), as a Module (nn.LogSoftmax)."""
+
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_amounts(pad, ndim: int) -> list:
+    if not isinstance(pad, (tuple, list)) or any(isinstance(v, bool) or not isinstance(v, numbers.Integral)
+                                                 for v in pad):
+        raise TypeError(f"pad: pad must be a tuple of ints (left, right, top, bottom, ...), got {pad!r}")
+    if len(pad) % 2:
+        raise ValueError(f"pad: pad must have an even length (a before/after pair per dimension), got {len(pad)}")
+    if len(pad) // 2 > ndim:
+        raise ValueError(f"pad: {len(pad)} values pad {len(pad) // 2} dimensions, but the input has only {ndim}")
+    return [int(v) for v in pad]
+
+
+def _gather_positions(size: int, before: int, after: int, mode: str) -> np.ndarray:
+    """For reflect/replicate/circular: which input position each output position copies."""
+    limits = {"reflect": size - 1, "circular": size, "replicate": None}
+    limit = limits[mode]
+    if min(before, after) < 0:
+        raise ValueError(f"pad: mode={mode!r} needs non-negative padding, got {before}, {after}")
+    if limit is not None and max(before, after) > limit or size == 0:
+        raise ValueError(f"pad: mode={mode!r} can pad a dimension of size {size} by at most {limit} on each "
+                         f"side, got {before} before and {after} after")
+    positions = np.arange(-before, size + after)
+    if mode == "replicate":
+        return np.clip(positions, 0, size - 1)
+    if mode == "circular":
+        return positions % size
+    period = 2 * (size - 1) if size > 1 else 1
+    folded = np.abs(positions) % period
+    return np.where(folded >= size, period - folded, folded)
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
+    """F.pad: pad the last len(pad)//2 dimensions; pad = (last_before, last_after, prev_before, ...).
+
+    mode: "constant" (fill with value, default 0; negative amounts crop), "reflect", "replicate",
+    "circular". Shape: (..., H, W) with pad (l, r, t, b) -> (..., H + t + b, W + l + r).
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"pad: input must be a Tensor, got {type(input).__name__}")
+    amounts = _pad_amounts(pad, input.ndim)
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {', '.join(_PAD_MODES)}, got {mode!r}")
+    if value is not None and mode != "constant":
+        raise ValueError(f"pad: value is only used with mode='constant', got mode={mode!r}")
+    fill = 0 if value is None else value
+    out = input
+    for pair in range(len(amounts) // 2):
+        dim = input.ndim - 1 - pair
+        before, after = amounts[2 * pair], amounts[2 * pair + 1]
+        lead = (slice(None),) * dim
+        if mode != "constant":
+            out = out[lead + (_gather_positions(out.shape[dim], before, after, mode),)]
+            continue
+        size = out.shape[dim]
+        if size + min(before, 0) + min(after, 0) < 0:
+            raise ValueError(f"pad: cropping {-min(before, 0)} and {-min(after, 0)} from a dimension of size "
+                             f"{size} leaves nothing")
+        if before < 0 or after < 0:  # negative amounts crop: a slice, a view
+            out = out[lead + (slice(max(-before, 0), size - max(-after, 0)),)]
+        # Hint: blocks of `fill` in out's dtype — the shape of `out` with `before` (or `after`)
+        #       entries in dimension `dim` (np.full) — on either side, joined by cat(pieces, dim).
+        #       Skip a side with nothing to add; with nothing at all, keep `out` as it is.
+        pieces = [out]
+        if before > 0:
+            pieces.insert(0, Tensor(np.full(out.shape[:dim] + (before,) + out.shape[dim + 1:], fill, out.dtype)))
+        if after > 0:
+            pieces.append(Tensor(np.full(out.shape[:dim] + (after,) + out.shape[dim + 1:], fill, out.dtype)))
+        if len(pieces) > 1:
+            out = cat(pieces, dim)
+    return out
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """F.one_hot: class indices (*) -> int64 (*, num_classes) with a 1 at each index.
+
+    num_classes=-1 takes max(index) + 1.
+    """
+    if not isinstance(tensor, Tensor) or tensor.dtype.kind not in "iu":
+        what = f"dtype {tensor.dtype}" if isinstance(tensor, Tensor) else type(tensor).__name__
+        raise TypeError(f"one_hot is only applicable to index tensors (int64), got {what}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be a positive int or -1, got {num_classes!r}")
+    labels = tensor.data
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"one_hot: class values must be non-negative, got {labels.min()}")
+    if num_classes == -1:
+        if labels.size == 0:
+            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+        num_classes = int(labels.max()) + 1
+    if labels.size and labels.max() >= num_classes:
+        raise ValueError(f"one_hot: class values must be smaller than num_classes={num_classes}, got {labels.max()}")
+    return Tensor((labels[..., None] == np.arange(num_classes)).astype(np.int64))

@@ -1,10 +1,11 @@
-"""tinytorch.nn.functional: activations, dropout, losses, convolution and pooling as functions, like torch.nn.functional.
+"""tinytorch.nn.functional: activations, linear, dropout, pad, one_hot, losses, convolution and pooling as
+functions, like torch.nn.functional.
 
 Re-exports only.
 """
 
 from tinytorch.core.activations import gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, tanh
-from tinytorch.core.layers import dropout
+from tinytorch.core.layers import dropout, linear, one_hot, pad
 from tinytorch.core.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,

@@ -221,7 +221,9 @@ class Optimizer:
     """Base class of all optimizers: parameter groups, per-parameter state, zero_grad, state_dict.
 
     params: an iterable of Tensors (e.g. model.parameters()), or of dicts (parameter groups)
-    holding "params" plus any hyperparameters that override `defaults` for that group.
+    holding "params" plus any hyperparameters that override `defaults` for that group; or None,
+    for an optimizer whose parameters are added later with add_param_group (what Trainer does
+    with `Adam(lr=1e-3)`).
     Subclasses set `defaults` through __init__, validate groups in `_check_group`, list their
     state entries in `_state_keys`, and implement `step()`.
     """
@@ -235,6 +237,8 @@ class Optimizer:
         self.param_groups: list[dict] = []
         self._scratch_buffers: dict = {}
         name = type(self).__name__
+        if params is None:  # Adam(lr=1e-3): parameters come later, add_param_group (a Trainer does it)
+            return
         if isinstance(params, Tensor):
             raise TypeError(f"{name}: params should be an iterable of Tensors or of dicts, but got a single "
                             "Tensor; pass [tensor] or model.parameters()")
@@ -326,7 +330,14 @@ class Optimizer:
 
     # ----- helpers for the subclasses' step() -------------------------------------------------
     def _evaluate(self, closure):
-        """PyTorch's closure protocol: re-evaluate the model (with gradients on) and return the loss."""
+        """PyTorch's closure protocol: re-evaluate the model (with gradients on) and return the loss.
+
+        Every step() calls it first, so it also refuses to step an optimizer that has no parameters.
+        """
+        if not self.param_groups:
+            raise RuntimeError(f"{type(self).__name__}.step(): this optimizer has no parameters yet. Create it "
+                               f"with the model's parameters, {type(self).__name__}(model.parameters(), ...), or "
+                               "give it to a Trainer, which adds the model's parameters to it")
         if closure is None:
             return None
         with enable_grad():
@@ -607,7 +618,7 @@ class SGD(Optimizer):
 
     _state_keys = frozenset({"momentum_buffer"})
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+    def __init__(self, params=None, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False):
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay,
                     "nesterov": nesterov, "maximize": maximize}
@@ -791,7 +802,7 @@ class Adam(Optimizer):
 
     _state_keys = frozenset({"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"})
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+    def __init__(self, params=None, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
                  decoupled_weight_decay: bool = False):
         defaults = {"lr": lr, "betas": tuple(betas) if isinstance(betas, list) else betas, "eps": eps,
@@ -935,7 +946,7 @@ class AdamW(Adam):
     θ ← θ·(1 − lr·weight_decay), then the Adam step on the loss gradient alone. Default weight_decay=1e-2.
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
+    def __init__(self, params=None, lr: float = 1e-3, betas: tuple = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
                          decoupled_weight_decay=True)
@@ -1011,7 +1022,7 @@ class RMSprop(Optimizer):
 
     _state_keys = frozenset({"step", "square_avg", "momentum_buffer", "grad_avg"})
 
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+    def __init__(self, params=None, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
                  maximize: bool = False):
         defaults = {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay, "momentum": momentum,
@@ -1140,15 +1151,16 @@ _LAYOUT = "__layout__"
 def flatten_state_dict(state_dict, prefix: str = "") -> dict[str, np.ndarray]:
     """A nested state dict -> a flat {key: ndarray} that np.savez can store and np.load(allow_pickle=False) reads.
 
-    Arrays (and Tensors) become entries keyed prefix + their path ("state/0/exp_avg"). The structure
+    Arrays and Tensors become entries keyed prefix + their path ("state/0/exp_avg"); a Tensor comes
+    back as a Tensor (with its requires_grad), an array as an array. The structure
     and all other values (dicts with int or str keys, lists, tuples, bool/int/float/str/None) go into
     one JSON string under prefix + "__layout__". unflatten_state_dict(result, prefix) rebuilds the dict.
     """
     arrays: dict[str, np.ndarray] = {}
 
     def encode(value, path: str):
-        if isinstance(value, Tensor):
-            value = value.data
+        if isinstance(value, Tensor):  # stored like an array, remembered as a Tensor
+            return {"tensor": [encode(value.data, path)["array"], bool(value.requires_grad)]}
         if isinstance(value, np.ndarray):
             if value.dtype.kind not in "biufcU":
                 raise TypeError(f"flatten_state_dict: the array at {path!r} has dtype {value.dtype}, which "
@@ -1196,6 +1208,8 @@ def unflatten_state_dict(arrays: Mapping, prefix: str = "") -> dict:
             if prefix + body not in arrays:
                 raise KeyError(f"unflatten_state_dict: the layout names array {prefix + body!r}, which is missing")
             return np.array(arrays[prefix + body], copy=True)
+        if kind == "tensor":
+            return Tensor(decode({"array": body[0]}), requires_grad=bool(body[1]))
         if kind == "dict":
             return {k: decode(v) for k, v in body}
         if kind == "list":

@@ -1,4 +1,6 @@
-"""Write tests/01_tensor/tensor_fixtures.npz: PyTorch's results for module 01's operations.
+"""Write tests/01_tensor/tensor_fixtures.npz (PyTorch's results for module 01's operations) and
+tests/05_autograd/tensor_grad_fixtures.npz (PyTorch's gradients for the ops added for transformers
+and PyTorch compatibility: masked_fill, where, tril/triu, split/chunk/unbind, ...).
 
 Each case is one expression that reads the same in PyTorch and TinyTorch (`tt` is `torch` here and
 `tinytorch.core.tensor` in the test), evaluated on fixed inputs. The file stores the inputs, the
@@ -93,7 +95,61 @@ CASES = [
     "tt.ones_like(i)", "tt.zeros_like(x, dtype=tt.float64)",
     # conversions
     "x.float()", "x.double()", "x.long()", "i.float()", "x.detach()", "xd.float()",
+    # masks, triangles and pieces (what a transformer needs)
+    "x.masked_fill(x > 0, -1.5)", "x.masked_fill(bools, float('-inf'))", "x.masked_fill(z > 0, 0.0)",
+    "batch.masked_fill(tt.ones(3, 4).tril() == 0, float('-inf'))", "i.masked_fill(bools, 7)",
+    "i.masked_fill(bools, 0.7)", "x.masked_fill(bools, tt.tensor(2.0, dtype=tt.float64))",
+    "tt.where(x > 0, x, y)", "tt.where(bools, i, 0.5)", "tt.where(bools, i, x)", "x.where(x > 0, 0.0)",
+    "tt.where(bools, 1, 0)", "tt.where(bools, 1.0, 0)", "tt.where(z > 0, xd, x)", "tt.where(bools)[1]",
+    "x.tril()", "x.triu(1)", "x.tril(-1)", "batch.tril(2)", "tt.tril(x, 1)", "tt.triu(batch, -1)",
+    "tt.tril(i)", "(tt.ones(3, 3) > 0).tril()",
+    "x.split(3, dim=1)[1]", "x.split([1, 3], dim=1)[1]", "tt.split(batch, 2, dim=-1)[0]",
+    "tt.stack(x.chunk(3))", "tt.cat(x.chunk(3, dim=1), dim=0)", "tt.stack(tt.ones(6).chunk(4))",
+    "tt.stack(batch.unbind(1))", "x.unbind(1)[2]", "tt.unbind(batch, -1)[3]",
+    "batch.transpose(1, 2).contiguous().view(2, -1)", "batch.view(-1, 4)",
+    "batch @ batch.transpose(-2, -1)", "tt.ones(2, 3, 4, 5) @ tt.ones(2, 3, 5, 4)",
 ]
+
+# Gradients: d(sum_k out_k * gout_k)/d(input) for float64 inputs that require grad. Tuple results
+# (split, chunk, unbind) have one gout per piece.
+GRAD_CASES = [
+    "a.masked_fill(a > 0, -1.5)", "a.masked_fill(tt.tensor([True, False, False, True]), s)",
+    "c.masked_fill(tt.ones(3, 3).tril() == 0, -1e9)", "tt.where(a > 0, a, b)", "a.where(a < 0.5, 2.0)",
+    "tt.where(tt.tensor([[True], [False], [True]]), b, a)", "a.tril()", "a.triu(1)", "tt.tril(c, -1)",
+    "tt.triu(c, 1)", "a.split(3, dim=1)", "a.split([1, 2, 1], dim=1)", "a.chunk(2)", "c.chunk(2, dim=-1)",
+    "a.unbind(1)", "tt.unbind(c)", "c.transpose(1, 2).contiguous().view(2, -1)",
+]
+GRAD_OUT = Path(__file__).resolve().parents[1] / "tests" / "05_autograd" / "tensor_grad_fixtures.npz"
+
+
+def make_grad_inputs() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(4321)
+    return {"a": rng.standard_normal((3, 4)), "b": rng.standard_normal(4), "s": np.array(0.75),
+            "c": rng.standard_normal((2, 3, 3))}
+
+
+def write_grad_cases() -> None:
+    inputs = make_grad_inputs()
+    rng = np.random.default_rng(99)
+    arrays = {f"input_{name}": array for name, array in inputs.items()}
+    for number, expression in enumerate(GRAD_CASES):
+        leaves = {name: torch.tensor(array, requires_grad=True) for name, array in inputs.items()}
+        result = eval(expression, {"tt": torch, **leaves})  # noqa: S307 - our own fixed expressions
+        outputs = result if isinstance(result, tuple) else (result,)
+        total = 0
+        for k, out in enumerate(outputs):
+            gout = rng.standard_normal(tuple(out.shape))
+            arrays[f"case_{number}/out{k}"] = out.detach().numpy()
+            arrays[f"case_{number}/gout{k}"] = gout
+            total = total + (out * torch.from_numpy(gout)).sum()
+        total.backward()
+        for name, leaf in leaves.items():
+            if leaf.grad is not None:
+                arrays[f"case_{number}/grad_{name}"] = leaf.grad.numpy()
+    arrays["expressions"] = np.array(GRAD_CASES)
+    arrays["torch_version"] = np.array(torch.__version__)
+    np.savez_compressed(GRAD_OUT, **arrays)
+    print(f"wrote {len(GRAD_CASES)} gradient cases to {GRAD_OUT} (torch {torch.__version__})")
 
 
 def main() -> None:
@@ -114,6 +170,7 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT, **arrays)
     print(f"wrote {len(CASES)} cases to {OUT} (torch {torch.__version__})")
+    write_grad_cases()
 
 
 if __name__ == "__main__":

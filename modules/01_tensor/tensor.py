@@ -1488,6 +1488,35 @@ class Tensor:
         return Tensor.from_op(out, "getitem", (self,), index=index)
         ### END SOLUTION
 
+    # ----- masks, triangles and pieces (section 11 defines the functions) ---------------------
+    def masked_fill(self, mask, value) -> "Tensor":
+        """A copy with `value` wherever the bool `mask` (broadcast against self) is True."""
+        return masked_fill(self, mask, value)
+
+    def where(self, condition, other) -> "Tensor":
+        """Elements of self where `condition` is True, of `other` elsewhere (torch's x.where)."""
+        return where(condition, self, other)
+
+    def tril(self, diagonal: int = 0) -> "Tensor":
+        """The lower triangle of the last two dimensions (the rest set to 0)."""
+        return tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> "Tensor":
+        """The upper triangle of the last two dimensions (the rest set to 0)."""
+        return triu(self, diagonal)
+
+    def split(self, split_size_or_sections, dim: int = 0) -> tuple:
+        """Views of consecutive pieces along `dim`: of one size (the last may be shorter) or of given sizes."""
+        return split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """At most `chunks` views of (nearly) equal size along `dim`."""
+        return chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0) -> tuple:
+        """Every slice along `dim`, that dimension removed: (3, 4).unbind(0) -> three (4,) views."""
+        return unbind(self, dim)
+
 
 # %% [markdown]
 # ## 8. Checking the Tensor class
@@ -1992,7 +2021,274 @@ def test_unit_cat_stack():
 test_unit_cat_stack()
 
 # %% [markdown]
-# ## 11. Putting it together
+# ## 11. Masks, triangles and pieces
+#
+# A transformer (modules 12–13) needs a few more tools than a classifier. When a language model
+# predicts token `t`, it may look at tokens `0..t` but not at the future, so the attention scores
+# above the diagonal are replaced by `-inf` before the softmax:
+#
+# ```
+#  scores (T=4)              tril(ones(4, 4)) == 0        scores.masked_fill(mask, -inf)
+#  [[s00 s01 s02 s03]        [[F  T  T  T]                [[s00 -inf -inf -inf]
+#   [s10 s11 s12 s13]         [F  F  T  T]                 [s10  s11 -inf -inf]
+#   [s20 s21 s22 s23]         [F  F  F  T]                 [s20  s21  s22 -inf]
+#   [s30 s31 s32 s33]]        [F  F  F  F]]                [s30  s31  s32  s33]]
+# ```
+#
+# - `tril(x, diagonal=0)` keeps the **lower triangle** of the last two dimensions (on and below
+#   the diagonal; `diagonal=1` keeps one more diagonal, `-1` one fewer) and zeroes the rest;
+#   `triu` keeps the upper one. A batch `(B, T, T)` is handled matrix by matrix.
+# - `masked_fill(mask, value)` copies the tensor and writes `value` where the bool `mask` is
+#   True. The mask broadcasts: one `(T, T)` mask serves scores of shape `(B, heads, T, T)`.
+# - `where(condition, a, b)` picks from `a` where `condition` is True and from `b` elsewhere; all
+#   three broadcast, and numbers adapt to the tensor's dtype as in arithmetic.
+#
+# Their gradients are selections too: a filled element came from `value`, not from the input, so
+# it sends no gradient back; `where` sends each element's gradient to the side it was picked from.
+# Module 01 records `masked_fill` (saving the mask), `where` (saving the condition) and
+# `tril`/`triu` (saving `diagonal`).
+#
+# The other direction — cutting one tensor into pieces — is what attention does with its fused
+# query/key/value projection, `q, k, v = qkv.split(d_model, dim=-1)`:
+#
+# ```
+#  x.shape = (2, 10)   x.split(4, dim=1)      -> pieces (2, 4), (2, 4), (2, 2)   one size, last shorter
+#                      x.split([3, 7], dim=1) -> pieces (2, 3), (2, 7)           sizes that add up to 10
+#                      x.chunk(3, dim=1)      -> pieces (2, 4), (2, 4), (2, 2)   ceil(10 / 3) = 4 each
+#                      x.unbind(0)            -> two tensors of shape (10,)      the dimension disappears
+# ```
+#
+# Every piece is a slice of the input: a **view** that costs nothing, recorded as `getitem`, so
+# module 05 already knows its gradient. (Each piece's gradient is the input's shape, zero outside
+# the piece; for a handful of pieces that is cheap, but unbinding a dimension of size 1,000 makes
+# 1,000 input-sized arrays — prefer one op over the whole tensor to a Python loop over slices.)
+
+# %%
+#| export
+def _bool_mask(mask, op: str, name: str) -> np.ndarray:
+    """The array of a bool Tensor argument, or a clear TypeError naming the argument."""
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{op}: {name} must be a bool Tensor, got a {type(mask).__name__}")
+    if mask.dtype != np.bool_:
+        raise TypeError(f"{op}: {name} must be a bool tensor (for example x > 0, or tril(ones(T, T)) == 0), "
+                        f"got dtype {mask.dtype}")
+    return mask.data
+
+
+def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
+    """A copy of `input` with `value` wherever the bool `mask` is True; mask broadcasts.
+
+    Shapes: input (B, H, T, T), mask (T, T) -> (B, H, T, T). `value` is a number or a 0-d Tensor
+    (one that requires grad receives the gradient of every filled element). The result keeps
+    input's dtype: a float value in an integer tensor is truncated, as in PyTorch.
+    """
+    _like(input, "masked_fill")
+    keep = _bool_mask(mask, "masked_fill", "mask")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got a tensor of shape "
+                             f"{value.shape}; for elementwise values use where(mask, values, input)")
+        fill = value
+    elif isinstance(value, complex) or not isinstance(value, (numbers.Real, np.bool_)):
+        raise TypeError(f"masked_fill: value must be a number or a 0-d Tensor, got {value!r}")
+    elif input.dtype.kind != "f" and not np.isfinite(value):
+        raise ValueError(f"masked_fill: value {value!r} cannot be stored in a {input.dtype} tensor")
+    else:
+        fill = Tensor(np.asarray(value, dtype=input.dtype))
+    _broadcast_for("masked_fill", input.shape, mask.shape)
+    # Hints: - np.where(condition, x, y) takes x where condition is True and y elsewhere,
+    #          broadcasting all three: here the condition is `keep`, x the fill value, y the input.
+    #        - Use the fill value's array in the input's dtype (`fill.data.astype(input.dtype)`), so a
+    #          float32 input stays float32 even when the 0-d value tensor is float64.
+    #        - Record op "masked_fill" with inputs (input, fill) and saved mask=keep: backward sends
+    #          the gradient of each filled element to `fill`, of every other element to `input`.
+    ### BEGIN SOLUTION
+    out = np.where(keep, fill.data.astype(input.dtype), input.data)
+    return Tensor.from_op(out, "masked_fill", (input, fill), mask=keep)
+    ### END SOLUTION
+
+
+def where(condition: Tensor, input=None, other=None):
+    """Elements of `input` where `condition` is True, of `other` elsewhere; all three broadcast.
+
+    `input`/`other` are Tensors or numbers (numbers take the other operand's dtype, as in
+    arithmetic). where(condition) alone returns the indices of the True elements: a tuple with
+    one int64 Tensor per dimension (NumPy's nonzero).
+    """
+    keep = _bool_mask(condition, "where", "condition")
+    if input is None and other is None:
+        return tuple(Tensor(positions.astype(np.int64)) for positions in np.nonzero(keep))
+    for name, value in (("input", input), ("other", other)):
+        if not isinstance(value, (Tensor, numbers.Real, np.bool_)) or isinstance(value, complex):
+            raise TypeError(f"where: {name} must be a Tensor or a number, got {type(value).__name__}")
+    if isinstance(input, Tensor):
+        other = input._coerce(other, "where")
+    elif isinstance(other, Tensor):
+        input = other._coerce(input, "where")
+    else:
+        input, other = Tensor(_to_array(input, None, "where")), Tensor(_to_array(other, None, "where"))
+    _broadcast_for("where", keep.shape, input.shape, other.shape)
+    dtype = _result_dtype(input, other)
+    a, b = input.data.astype(dtype, copy=False), other.data.astype(dtype, copy=False)
+    # Hint: `a` and `b` are already in the result dtype. np.where picks between them; record op
+    #       "where" with inputs (input, other) and saved condition=keep.
+    ### BEGIN SOLUTION
+    return Tensor.from_op(np.where(keep, a, b), "where", (input, other), condition=keep)
+    ### END SOLUTION
+
+
+def _check_triangle(input, diagonal, op: str) -> None:
+    _like(input, op)
+    if input.ndim < 2:
+        raise ValueError(f"{op}: needs at least 2 dimensions (it works on the last two), got shape {input.shape}")
+    if isinstance(diagonal, bool) or not isinstance(diagonal, numbers.Integral):
+        raise TypeError(f"{op}: diagonal must be an int, got {diagonal!r}")
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dimensions: elements (i, j) with j - i <= diagonal.
+
+    Everything above is 0. diagonal=0 keeps the main diagonal, 1 one more above it, -1 drops it.
+    Shapes: (..., m, n) -> (..., m, n).
+    """
+    _check_triangle(input, diagonal, "tril")
+    # Hint: np.tril(array, k) does exactly this on the last two dimensions of any array. Record op
+    #       "tril" with saved diagonal=int(diagonal): the gradient is the same triangle of g.
+    ### BEGIN SOLUTION
+    return Tensor.from_op(np.tril(input.data, diagonal), "tril", (input,), diagonal=int(diagonal))
+    ### END SOLUTION
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dimensions: elements (i, j) with j - i >= diagonal."""
+    _check_triangle(input, diagonal, "triu")
+    return Tensor.from_op(np.triu(input.data, diagonal), "triu", (input,), diagonal=int(diagonal))
+
+
+def _piece_axis(input, dim, op: str) -> int:
+    _like(input, op)
+    if input.ndim == 0:
+        raise ValueError(f"{op}: a 0-d tensor has no dimension to cut along")
+    return _normalize_dim(dim, input.ndim, op)
+
+
+def _slice_along(input: Tensor, axis: int, start: int, stop: int) -> Tensor:
+    """input[..., start:stop, ...] along `axis`: a view, recorded as getitem."""
+    return input[(slice(None),) * axis + (slice(start, stop),)]
+
+
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Consecutive views along `dim`: pieces of one size (an int; the last may be shorter) or of
+    the given sizes (a list that must add up to the dimension's size).
+
+    Shapes for x (2, 10): split(x, 4, 1) -> (2, 4), (2, 4), (2, 2); split(x, [3, 7], 1) -> (2, 3), (2, 7).
+    """
+    axis = _piece_axis(tensor, dim, "split")
+    size = tensor.shape[axis]
+    sections = split_size_or_sections
+    if isinstance(sections, numbers.Integral) and not isinstance(sections, bool):
+        if sections <= 0 and size > 0:
+            raise ValueError(f"split: split_size must be a positive int, got {sections}")
+        starts = range(0, size, int(sections)) if size else [0]  # an empty dimension: one empty piece
+        bounds = [(start, min(start + int(sections), size)) for start in starts]
+    elif isinstance(sections, (list, tuple)):
+        for section in sections:
+            if isinstance(section, bool) or not isinstance(section, numbers.Integral) or section < 0:
+                raise TypeError(f"split: sections must be non-negative ints, got {list(sections)}")
+        if sum(sections) != size:
+            raise ValueError(f"split: the sizes {list(sections)} add up to {sum(sections)}, but dimension "
+                             f"{axis} of the tensor (shape {tensor.shape}) has size {size}")
+        ends = np.cumsum([0, *sections]).tolist()
+        bounds = list(zip(ends[:-1], ends[1:]))
+    else:
+        raise TypeError(f"split: split_size_or_sections must be an int or a list of ints, got "
+                        f"{type(sections).__name__}")
+    return tuple(_slice_along(tensor, axis, start, stop) for start, stop in bounds)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """At most `chunks` views along `dim`, each of size ceil(size / chunks) (the last may be shorter).
+
+    As in PyTorch, fewer pieces come back when the size does not allow `chunks` non-empty ones:
+    a dimension of 6 in 4 chunks gives 3 pieces of 2.
+    """
+    if isinstance(chunks, bool) or not isinstance(chunks, numbers.Integral) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    axis = _piece_axis(input, dim, "chunk")
+    size = input.shape[axis]
+    if size == 0:
+        return tuple(_slice_along(input, axis, 0, 0) for _ in range(int(chunks)))
+    return split(input, -(-size // int(chunks)), axis)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """Every slice along `dim`, with that dimension removed: (3, 4).unbind(1) -> four (3,) views."""
+    axis = _piece_axis(input, dim, "unbind")
+    return tuple(input[(slice(None),) * axis + (i,)] for i in range(input.shape[axis]))
+
+
+# %%
+#| test
+def test_unit_masks_and_pieces():
+    """masked_fill, where, tril/triu, split/chunk/unbind: values, dtypes, views and records."""
+    scores = Tensor(np.arange(9, dtype=np.float32).reshape(3, 3))
+    future = tril(ones(3, 3)) == 0
+    _expect(tril(ones(3, 3)), [[1, 0, 0], [1, 1, 0], [1, 1, 1]], "tril(ones(3, 3))",
+            "Implement tril with np.tril(array, diagonal).")
+    _expect(ones(2, 3).tril(diagonal=1), [[1, 1, 0], [1, 1, 1]], "ones(2, 3).tril(diagonal=1)")
+    _expect(ones(3, 3).triu(1), [[0, 1, 1], [0, 0, 1], [0, 0, 0]], "ones(3, 3).triu(1)")
+    _expect(tril(ones(2, 2, 2), -1), [[[0, 0], [1, 0]]] * 2, "tril of a batch (2, 2, 2), diagonal=-1",
+            "tril works matrix by matrix on the last two dimensions.")
+    _expect(scores.masked_fill(future, -np.inf), [[0, -np.inf, -np.inf], [3, 4, -np.inf], [6, 7, 8]],
+            "scores.masked_fill(future, -inf)",
+            "Implement masked_fill: np.where(mask, value, input), value where the mask is True.", np.float32)
+    batch = Tensor(np.zeros((2, 3, 3), dtype=np.float32)).masked_fill(future, 1.0)
+    _expect(batch, np.broadcast_to(future.data, (2, 3, 3)), "a (3, 3) mask on a (2, 3, 3) tensor",
+            "The mask broadcasts against the input.")
+    _expect(Tensor([1, 2]).masked_fill(Tensor([True, False]), 0.7), [0, 2], "an int tensor filled with 0.7",
+            "The result keeps the input's dtype (0.7 becomes 0 in int64).", np.int64)
+    _expect(where(scores > 4, scores, 0.0), [[0, 0, 0], [0, 0, 5], [6, 7, 8]], "where(scores > 4, scores, 0.0)",
+            "Implement where with np.where(condition, a, b).", np.float32)
+    _expect(where(Tensor([True, False]), Tensor([1, 2]), 0.5), [1, 0.5], "where(cond, int64 tensor, 0.5)",
+            "A float number next to an int tensor makes the result float32.", np.float32)
+    assert [p.tolist() for p in where(Tensor([[False, True], [True, True]]))] == [[0, 1, 1], [1, 0, 1]], \
+        "where(condition) alone returns the indices of the True elements"
+    x = Tensor(np.arange(20, dtype=np.float32).reshape(2, 10))
+    assert [p.shape for p in x.split(4, dim=1)] == [(2, 4), (2, 4), (2, 2)]
+    assert [p.shape for p in split(x, [3, 7], dim=1)] == [(2, 3), (2, 7)]
+    assert [p.shape for p in x.chunk(3, dim=1)] == [(2, 4), (2, 4), (2, 2)]
+    assert [p.shape for p in ones(6).chunk(4)] == [(2,), (2,), (2,)], "6 in 4 chunks: 3 pieces of 2"
+    rows = x.unbind(0)
+    _expect(rows[1], np.arange(10, 20), "x.unbind(0)[1]")
+    assert all(np.shares_memory(p.data, x.data) for p in (*x.split(4, 1), *rows)), "pieces must be views"
+    try:
+        x.split([3, 3], dim=1)
+    except ValueError as error:
+        assert "10" in str(error), f"the error should name the size 10: {error}"
+    else:
+        raise AssertionError("split([3, 3]) of a dimension of 10 must raise ValueError")
+    for bad in (lambda: scores.masked_fill(scores > 4.0 * 1, Tensor([1.0, 2.0])),
+                lambda: scores.masked_fill(ones(3, 3), 0.0), lambda: tril(ones(3))):
+        try:
+            bad()
+        except (TypeError, ValueError):
+            pass
+        else:
+            raise AssertionError("a non-0-d value, a float mask and tril of a 1-D tensor must each raise")
+    w = Tensor(np.ones((3, 3), dtype=np.float32), requires_grad=True)
+    for out, op, saved in ((w.masked_fill(future, 0.0), "masked_fill", {"mask"}),
+                           (where(future, w, 1.0), "where", {"condition"}), (w.tril(), "tril", {"diagonal"}),
+                           (w.triu(), "triu", {"diagonal"}), (w.split(2)[1], "getitem", {"index"}),
+                           (w.unbind(1)[0], "getitem", {"index"})):
+        assert out._ctx is not None and out._ctx.op == op and set(out._ctx.saved) == saved, \
+            f"expected a recorded {op!r} node saving {sorted(saved)}, got {out._ctx!r}"
+    print("✅ masks, triangles and pieces: masked_fill, where, tril/triu, split/chunk/unbind work")
+
+
+test_unit_masks_and_pieces()
+
+# %% [markdown]
+# ## 12. Putting it together
 #
 # One forward pass of a linear layer on a batch, `y = x @ Wᵀ + b`, and a loss. Then we walk the
 # record from the loss back to the leaves — exactly the walk module 05 makes, except that it will
@@ -2021,7 +2317,7 @@ while stack_:                          # depth-first walk over the recorded grap
         stack_.extend((parent, depth + 1) for parent in reversed(ctx.inputs))
 
 # %% [markdown]
-# ## 12. Systems analysis: measure it on your machine
+# ## 13. Systems analysis: measure it on your machine
 #
 # The numbers below are measured live, on your computer, each time you run this module. They answer
 # four questions a framework engineer asks constantly: does this operation copy? What does
@@ -2166,7 +2462,7 @@ print(f"x.T.sum(dim=1) (same work, transposed):     {t_sum_t * 1e3:7.2f} ms   ({
 # arrange convolution data so the innermost loop runs along contiguous memory.
 
 # %% [markdown]
-# ## 13. Reflection questions
+# ## 14. Reflection questions
 #
 # Answer each in a few sentences in the cell below it. There are no hidden tests for these; they
 # are graded by hand.

@@ -583,11 +583,17 @@ test_unit_reduction_rules()
 # | cat | g split along `dim` at the input sizes | views, no copies |
 # | stack | g sliced along `dim` | views |
 # | getitem | zeros of a.shape with g scattered back | repeated indices must **add** |
+# | masked_fill | input: g where the mask is False, else 0; value: the sum of g over the mask | the mask broadcasts |
+# | where | a: g where the condition is True, else 0; b: the rest | both un-broadcast by the engine |
+# | tril / triu | the same triangle of g | the zeroed elements did not depend on a |
 #
 # Indexing deserves a closer look. `x[[0, 0, 2]]` reads row 0 twice, so row 0's gradient is the
 # sum of two output rows. `out[index] = g` would silently keep only the last write;
 # `np.add.at(out, index, g)` adds every contribution. `np.add.at` is slower, so use it only for
 # integer-array indices — slices, integers and boolean masks never repeat an element.
+#
+# `split`, `chunk` and `unbind` need no rules of their own: each piece is a basic slice, recorded as
+# `getitem`, and the engine sums the pieces' gradients into the input.
 
 # %%
 #| export
@@ -697,8 +703,46 @@ def getitem_backward(node: Node, grad: np.ndarray):
     ### END SOLUTION
 
 
+def masked_fill_backward(node: Node, grad: np.ndarray):
+    """out = input.masked_fill(mask, value)  ->  (g where not mask, g where mask) (0 elsewhere).
+
+    Both are in the broadcast shape of out; the engine sums the value's gradient down to ().
+    """
+    # Hint: np.where(mask, 0, g) and np.where(mask, g, 0); the mask is node.saved["mask"].
+    ### BEGIN SOLUTION
+    mask = node.saved["mask"]
+    zero = np.zeros((), dtype=grad.dtype)
+    return (np.where(mask, zero, grad) if _wants(node, 0) else None,
+            np.where(mask, grad, zero) if _wants(node, 1) else None)
+    ### END SOLUTION
+
+
+def where_backward(node: Node, grad: np.ndarray):
+    """out = where(condition, a, b)  ->  (g where condition, g where not condition) (0 elsewhere)."""
+    ### BEGIN SOLUTION
+    condition = node.saved["condition"]
+    zero = np.zeros((), dtype=grad.dtype)
+    return (np.where(condition, grad, zero) if _wants(node, 0) else None,
+            np.where(condition, zero, grad) if _wants(node, 1) else None)
+    ### END SOLUTION
+
+
+def tril_backward(node: Node, grad: np.ndarray):
+    """out = tril(a, diagonal)  ->  (tril(g, diagonal),)."""
+    ### BEGIN SOLUTION
+    return (np.tril(grad, node.saved["diagonal"]),)
+    ### END SOLUTION
+
+
+def triu_backward(node: Node, grad: np.ndarray):
+    """out = triu(a, diagonal)  ->  (triu(g, diagonal),)."""
+    return (np.triu(grad, node.saved["diagonal"]),)
+
+
 # %%
 #| test
+GRADIENT_RULE_UNDER_TEST.update(masked_fill=masked_fill_backward, where=where_backward,
+                                tril=tril_backward, triu=triu_backward)
 GRADIENT_RULE_UNDER_TEST.update(exp=exp_backward, sqrt=sqrt_backward, log=log_backward,
                                 abs=abs_backward, clamp=clamp_backward, reshape=reshape_backward,
                                 permute=permute_backward, expand=expand_backward, cat=cat_backward,
@@ -734,7 +778,17 @@ def test_unit_elementwise_and_shape_rules():
                 [np.array([[2.0] * 3, [1.0] * 3])])
     _rule_check("getitem bool mask", x[x.data > 0], np.array([1.0, 2, 3, 4]),
                 [np.array([[0, 0, 1.0], [2, 3, 4]])])
-    print("✅ exp sqrt log abs clamp reshape permute expand cat stack getitem rules agree")
+    from tinytorch.core.tensor import where
+    mask = Tensor(np.array([[True], [False]]))  # (2, 1): broadcast over the columns of x
+    value = Tensor(np.array(-1.0), requires_grad=True)
+    _rule_check("masked_fill", x.masked_fill(mask, value), g, [g * np.array([[0], [1]]), g[0].sum()])
+    other = Tensor(np.zeros(3), requires_grad=True)
+    pick = Tensor(np.array([[True, False, True], [False, False, True]]))
+    _rule_check("where", where(pick, x, other), g, [g * pick.data, (g * ~pick.data).sum(0)])
+    _rule_check("tril", x.tril(), g, [np.array([[1.0, 0, 0], [4, 5, 0]])])
+    _rule_check("triu diagonal 1", x.triu(1), g, [np.array([[0, 2.0, 3], [0, 0, 6]])])
+    print("✅ exp sqrt log abs clamp reshape permute expand cat stack getitem masked_fill where tril triu "
+          "rules agree")
 
 
 test_unit_elementwise_and_shape_rules()
@@ -1065,6 +1119,7 @@ GRADIENT_RULES: dict[str, Callable[[Node, np.ndarray], tuple]] = {
     "clamp": clamp_backward,
     "reshape": reshape_backward, "permute": permute_backward, "expand": expand_backward,
     "cat": cat_backward, "stack": stack_backward, "getitem": getitem_backward,
+    "masked_fill": masked_fill_backward, "where": where_backward, "tril": tril_backward, "triu": triu_backward,
     "relu": relu_backward, "leaky_relu": leaky_relu_backward, "sigmoid": sigmoid_backward,
     "tanh": tanh_backward, "gelu": gelu_backward, "silu": silu_backward,
     "softmax": softmax_backward, "log_softmax": log_softmax_backward,
@@ -1812,7 +1867,7 @@ test_unit_gradcheck()
 # %%
 #| test
 def test_unit_every_op_gradcheck():
-    from tinytorch.core.tensor import cat, stack
+    from tinytorch.core.tensor import cat, stack, where
     rng = np.random.default_rng(1)
 
     def leaf(*shape, low=None):
@@ -1845,6 +1900,13 @@ def test_unit_every_op_gradcheck():
         "cat": (lambda a, b: cat([a, b], dim=1), [leaf(2, 2), leaf(2, 3)]),
         "stack": (lambda a, b: stack([a, b], dim=-1), [leaf(2, 3), leaf(2, 3)]),
         "getitem repeats": (lambda a: a[np.array([0, 2, 0]), 1:], [leaf(3, 4)]),
+        "masked_fill (broadcast mask, value tensor)": (
+            lambda a, v: a.masked_fill(Tensor(np.array([True, False, True])), v), [leaf(2, 3), leaf()]),
+        "where (broadcast both sides)": (lambda a, b: where(Tensor(np.array([[True], [False]])), a, b),
+                                         [leaf(2, 3), leaf(3)]),
+        "tril/triu batched": (lambda a: a.tril(-1) + a.triu(1) * 2, [leaf(2, 3, 3)]),
+        "split/chunk/unbind": (lambda a: a.split([1, 3], dim=1)[1] * a.chunk(2)[1].sum() + a.unbind(1)[0][0],
+                               [leaf(4, 4)]),
     }
     for name, (fn, inputs) in cases.items():
         try:

@@ -13,7 +13,7 @@ import pytest
 
 from tinytorch.core import activations as A
 from tinytorch.core.autograd import GRADIENT_RULES, GradcheckError, backward, gradcheck
-from tinytorch.core.tensor import Tensor, cat, stack
+from tinytorch.core.tensor import Tensor, cat, stack, tril, where
 
 rng = np.random.default_rng(5)
 
@@ -123,6 +123,25 @@ CASES = {
     "getitem tensor index": (lambda a: a[Tensor(np.array([1, 1, 2]))], lambda: [t(3, 2)]),
     "getitem mixed": (lambda a: a[:, [1, 1, 3]], lambda: [t(3, 4)]),
     "getitem bool mask": (lambda a: a[a.data > 0], lambda: [t(3, 4)]),
+    # masks, triangles and pieces (transformers)
+    "masked_fill": (lambda a: a.masked_fill(Tensor(np.array([True, False, True])), -3.0), lambda: [t(2, 3)]),
+    "masked_fill value tensor": (lambda a, v: a.masked_fill(Tensor(np.array([[True], [False]])), v),
+                                 lambda: [t(2, 3), t()]),
+    "masked_fill broadcast input": (lambda a: a.masked_fill(Tensor(np.eye(3, dtype=bool)), 0.0),
+                                    lambda: [t(3)]),
+    "where": (lambda a, b: where(Tensor(np.array([[True, False, True]])), a, b), lambda: [t(2, 3), t(2, 1)]),
+    "where scalar other": (lambda a: a.where(Tensor(np.array([True, False])), 0.0), lambda: [t(3, 2)]),
+    "tril": (lambda a: a.tril(), lambda: [t(3, 4)]),
+    "tril batched diagonal": (lambda a: tril(a, -1), lambda: [t(2, 3, 3)]),
+    "triu": (lambda a: a.triu(1), lambda: [t(2, 4, 3)]),
+    "split": (lambda a: a.split(2, dim=1)[1] * 3 + a.split([3, 1], dim=1)[0][:, :2], lambda: [t(3, 4)]),
+    "chunk": (lambda a: cat(list(a.chunk(3, dim=0))[::-1]), lambda: [t(5, 2)]),
+    "unbind": (lambda a: stack([p * (i + 1) for i, p in enumerate(a.unbind(-1))]), lambda: [t(2, 3)]),
+    "contiguous view": (lambda a: a.transpose(1, 2).contiguous().view(2, -1), lambda: [t(2, 3, 4)]),
+    "causal attention scores": (
+        lambda q, k: A.softmax((q @ k.transpose(-2, -1)).masked_fill(tril(Tensor(np.ones((3, 3)))) == 0,
+                                                                     float("-inf")), dim=-1),
+        lambda: [t(2, 2, 3, 4), t(2, 2, 3, 4)]),
     # activations (module 02)
     "relu": (A.relu, lambda: [t(3, 4, away_from=0.0)]),
     "leaky_relu": (lambda a: A.leaky_relu(a, 0.2), lambda: [t(3, 4, away_from=0.0)]),
@@ -194,8 +213,9 @@ def test_every_op_with_a_rule_is_checked_here():
     covered = {
         "add", "sub", "mul", "div", "neg", "pow", "matmul", "sum", "mean", "max", "min", "var",
         "exp", "sqrt", "log", "abs", "clamp", "reshape", "permute", "expand", "cat", "stack",
-        "getitem", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "softmax",
-        "log_softmax", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+        "getitem", "masked_fill", "where", "tril", "triu", "relu", "leaky_relu", "sigmoid", "tanh",
+        "gelu", "silu", "softmax", "log_softmax", "nll_loss", "binary_cross_entropy",
+        "binary_cross_entropy_with_logits",
     }
     assert set(GRADIENT_RULES) == covered
 

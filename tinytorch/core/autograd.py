@@ -288,6 +288,36 @@ def getitem_backward(node: Node, grad: np.ndarray):
     return (out,)
 
 
+def masked_fill_backward(node: Node, grad: np.ndarray):
+    """out = input.masked_fill(mask, value)  ->  (g where not mask, g where mask) (0 elsewhere).
+
+    Both are in the broadcast shape of out; the engine sums the value's gradient down to ().
+    """
+    # Hint: np.where(mask, 0, g) and np.where(mask, g, 0); the mask is node.saved["mask"].
+    mask = node.saved["mask"]
+    zero = np.zeros((), dtype=grad.dtype)
+    return (np.where(mask, zero, grad) if _wants(node, 0) else None,
+            np.where(mask, grad, zero) if _wants(node, 1) else None)
+
+
+def where_backward(node: Node, grad: np.ndarray):
+    """out = where(condition, a, b)  ->  (g where condition, g where not condition) (0 elsewhere)."""
+    condition = node.saved["condition"]
+    zero = np.zeros((), dtype=grad.dtype)
+    return (np.where(condition, grad, zero) if _wants(node, 0) else None,
+            np.where(condition, zero, grad) if _wants(node, 1) else None)
+
+
+def tril_backward(node: Node, grad: np.ndarray):
+    """out = tril(a, diagonal)  ->  (tril(g, diagonal),)."""
+    return (np.tril(grad, node.saved["diagonal"]),)
+
+
+def triu_backward(node: Node, grad: np.ndarray):
+    """out = triu(a, diagonal)  ->  (triu(g, diagonal),)."""
+    return (np.triu(grad, node.saved["diagonal"]),)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     """σ(x) = e^min(x,0) / (1 + e^-|x|): no overflow, full precision in both tails, no branches."""
     return np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
@@ -433,6 +463,7 @@ GRADIENT_RULES: dict[str, Callable[[Node, np.ndarray], tuple]] = {
     "clamp": clamp_backward,
     "reshape": reshape_backward, "permute": permute_backward, "expand": expand_backward,
     "cat": cat_backward, "stack": stack_backward, "getitem": getitem_backward,
+    "masked_fill": masked_fill_backward, "where": where_backward, "tril": tril_backward, "triu": triu_backward,
     "relu": relu_backward, "leaky_relu": leaky_relu_backward, "sigmoid": sigmoid_backward,
     "tanh": tanh_backward, "gelu": gelu_backward, "silu": silu_backward,
     "softmax": softmax_backward, "log_softmax": log_softmax_backward,

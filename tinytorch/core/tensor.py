@@ -994,6 +994,35 @@ class Tensor:
         #       and record op "getitem" with saved index=index (Tensors inside were unwrapped).
         return Tensor.from_op(out, "getitem", (self,), index=index)
 
+    # ----- masks, triangles and pieces (section 11 defines the functions) ---------------------
+    def masked_fill(self, mask, value) -> "Tensor":
+        """A copy with `value` wherever the bool `mask` (broadcast against self) is True."""
+        return masked_fill(self, mask, value)
+
+    def where(self, condition, other) -> "Tensor":
+        """Elements of self where `condition` is True, of `other` elsewhere (torch's x.where)."""
+        return where(condition, self, other)
+
+    def tril(self, diagonal: int = 0) -> "Tensor":
+        """The lower triangle of the last two dimensions (the rest set to 0)."""
+        return tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> "Tensor":
+        """The upper triangle of the last two dimensions (the rest set to 0)."""
+        return triu(self, diagonal)
+
+    def split(self, split_size_or_sections, dim: int = 0) -> tuple:
+        """Views of consecutive pieces along `dim`: of one size (the last may be shorter) or of given sizes."""
+        return split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple:
+        """At most `chunks` views of (nearly) equal size along `dim`."""
+        return chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0) -> tuple:
+        """Every slice along `dim`, that dimension removed: (3, 4).unbind(0) -> three (4,) views."""
+        return unbind(self, dim)
+
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of `data` (PyTorch's torch.tensor)."""
@@ -1147,3 +1176,159 @@ def stack(tensors, dim: int = 0) -> Tensor:
     arrays = [t.data.astype(dtype, copy=False) for t in tensors]
     # Hint: np.stack(arrays, axis=axis); op "stack", inputs tuple(tensors), saved dim=axis.
     return Tensor.from_op(np.stack(arrays, axis=axis), "stack", tuple(tensors), dim=axis)
+
+
+def _bool_mask(mask, op: str, name: str) -> np.ndarray:
+    """The array of a bool Tensor argument, or a clear TypeError naming the argument."""
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{op}: {name} must be a bool Tensor, got a {type(mask).__name__}")
+    if mask.dtype != np.bool_:
+        raise TypeError(f"{op}: {name} must be a bool tensor (for example x > 0, or tril(ones(T, T)) == 0), "
+                        f"got dtype {mask.dtype}")
+    return mask.data
+
+
+def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
+    """A copy of `input` with `value` wherever the bool `mask` is True; mask broadcasts.
+
+    Shapes: input (B, H, T, T), mask (T, T) -> (B, H, T, T). `value` is a number or a 0-d Tensor
+    (one that requires grad receives the gradient of every filled element). The result keeps
+    input's dtype: a float value in an integer tensor is truncated, as in PyTorch.
+    """
+    _like(input, "masked_fill")
+    keep = _bool_mask(mask, "masked_fill", "mask")
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got a tensor of shape "
+                             f"{value.shape}; for elementwise values use where(mask, values, input)")
+        fill = value
+    elif isinstance(value, complex) or not isinstance(value, (numbers.Real, np.bool_)):
+        raise TypeError(f"masked_fill: value must be a number or a 0-d Tensor, got {value!r}")
+    elif input.dtype.kind != "f" and not np.isfinite(value):
+        raise ValueError(f"masked_fill: value {value!r} cannot be stored in a {input.dtype} tensor")
+    else:
+        fill = Tensor(np.asarray(value, dtype=input.dtype))
+    _broadcast_for("masked_fill", input.shape, mask.shape)
+    # Hints: - np.where(condition, x, y) takes x where condition is True and y elsewhere,
+    #          broadcasting all three: here the condition is `keep`, x the fill value, y the input.
+    #        - Use the fill value's array in the input's dtype (`fill.data.astype(input.dtype)`), so a
+    #          float32 input stays float32 even when the 0-d value tensor is float64.
+    #        - Record op "masked_fill" with inputs (input, fill) and saved mask=keep: backward sends
+    #          the gradient of each filled element to `fill`, of every other element to `input`.
+    out = np.where(keep, fill.data.astype(input.dtype), input.data)
+    return Tensor.from_op(out, "masked_fill", (input, fill), mask=keep)
+
+
+def where(condition: Tensor, input=None, other=None):
+    """Elements of `input` where `condition` is True, of `other` elsewhere; all three broadcast.
+
+    `input`/`other` are Tensors or numbers (numbers take the other operand's dtype, as in
+    arithmetic). where(condition) alone returns the indices of the True elements: a tuple with
+    one int64 Tensor per dimension (NumPy's nonzero).
+    """
+    keep = _bool_mask(condition, "where", "condition")
+    if input is None and other is None:
+        return tuple(Tensor(positions.astype(np.int64)) for positions in np.nonzero(keep))
+    for name, value in (("input", input), ("other", other)):
+        if not isinstance(value, (Tensor, numbers.Real, np.bool_)) or isinstance(value, complex):
+            raise TypeError(f"where: {name} must be a Tensor or a number, got {type(value).__name__}")
+    if isinstance(input, Tensor):
+        other = input._coerce(other, "where")
+    elif isinstance(other, Tensor):
+        input = other._coerce(input, "where")
+    else:
+        input, other = Tensor(_to_array(input, None, "where")), Tensor(_to_array(other, None, "where"))
+    _broadcast_for("where", keep.shape, input.shape, other.shape)
+    dtype = _result_dtype(input, other)
+    a, b = input.data.astype(dtype, copy=False), other.data.astype(dtype, copy=False)
+    # Hint: `a` and `b` are already in the result dtype. np.where picks between them; record op
+    #       "where" with inputs (input, other) and saved condition=keep.
+    return Tensor.from_op(np.where(keep, a, b), "where", (input, other), condition=keep)
+
+
+def _check_triangle(input, diagonal, op: str) -> None:
+    _like(input, op)
+    if input.ndim < 2:
+        raise ValueError(f"{op}: needs at least 2 dimensions (it works on the last two), got shape {input.shape}")
+    if isinstance(diagonal, bool) or not isinstance(diagonal, numbers.Integral):
+        raise TypeError(f"{op}: diagonal must be an int, got {diagonal!r}")
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The lower triangle of the last two dimensions: elements (i, j) with j - i <= diagonal.
+
+    Everything above is 0. diagonal=0 keeps the main diagonal, 1 one more above it, -1 drops it.
+    Shapes: (..., m, n) -> (..., m, n).
+    """
+    _check_triangle(input, diagonal, "tril")
+    # Hint: np.tril(array, k) does exactly this on the last two dimensions of any array. Record op
+    #       "tril" with saved diagonal=int(diagonal): the gradient is the same triangle of g.
+    return Tensor.from_op(np.tril(input.data, diagonal), "tril", (input,), diagonal=int(diagonal))
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:
+    """The upper triangle of the last two dimensions: elements (i, j) with j - i >= diagonal."""
+    _check_triangle(input, diagonal, "triu")
+    return Tensor.from_op(np.triu(input.data, diagonal), "triu", (input,), diagonal=int(diagonal))
+
+
+def _piece_axis(input, dim, op: str) -> int:
+    _like(input, op)
+    if input.ndim == 0:
+        raise ValueError(f"{op}: a 0-d tensor has no dimension to cut along")
+    return _normalize_dim(dim, input.ndim, op)
+
+
+def _slice_along(input: Tensor, axis: int, start: int, stop: int) -> Tensor:
+    """input[..., start:stop, ...] along `axis`: a view, recorded as getitem."""
+    return input[(slice(None),) * axis + (slice(start, stop),)]
+
+
+def split(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Consecutive views along `dim`: pieces of one size (an int; the last may be shorter) or of
+    the given sizes (a list that must add up to the dimension's size).
+
+    Shapes for x (2, 10): split(x, 4, 1) -> (2, 4), (2, 4), (2, 2); split(x, [3, 7], 1) -> (2, 3), (2, 7).
+    """
+    axis = _piece_axis(tensor, dim, "split")
+    size = tensor.shape[axis]
+    sections = split_size_or_sections
+    if isinstance(sections, numbers.Integral) and not isinstance(sections, bool):
+        if sections <= 0 and size > 0:
+            raise ValueError(f"split: split_size must be a positive int, got {sections}")
+        starts = range(0, size, int(sections)) if size else [0]  # an empty dimension: one empty piece
+        bounds = [(start, min(start + int(sections), size)) for start in starts]
+    elif isinstance(sections, (list, tuple)):
+        for section in sections:
+            if isinstance(section, bool) or not isinstance(section, numbers.Integral) or section < 0:
+                raise TypeError(f"split: sections must be non-negative ints, got {list(sections)}")
+        if sum(sections) != size:
+            raise ValueError(f"split: the sizes {list(sections)} add up to {sum(sections)}, but dimension "
+                             f"{axis} of the tensor (shape {tensor.shape}) has size {size}")
+        ends = np.cumsum([0, *sections]).tolist()
+        bounds = list(zip(ends[:-1], ends[1:]))
+    else:
+        raise TypeError(f"split: split_size_or_sections must be an int or a list of ints, got "
+                        f"{type(sections).__name__}")
+    return tuple(_slice_along(tensor, axis, start, stop) for start, stop in bounds)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """At most `chunks` views along `dim`, each of size ceil(size / chunks) (the last may be shorter).
+
+    As in PyTorch, fewer pieces come back when the size does not allow `chunks` non-empty ones:
+    a dimension of 6 in 4 chunks gives 3 pieces of 2.
+    """
+    if isinstance(chunks, bool) or not isinstance(chunks, numbers.Integral) or chunks <= 0:
+        raise ValueError(f"chunk: chunks must be a positive int, got {chunks!r}")
+    axis = _piece_axis(input, dim, "chunk")
+    size = input.shape[axis]
+    if size == 0:
+        return tuple(_slice_along(input, axis, 0, 0) for _ in range(int(chunks)))
+    return split(input, -(-size // int(chunks)), axis)
+
+
+def unbind(input: Tensor, dim: int = 0) -> tuple:
+    """Every slice along `dim`, with that dimension removed: (3, 4).unbind(1) -> four (3,) views."""
+    axis = _piece_axis(input, dim, "unbind")
+    return tuple(input[(slice(None),) * axis + (i,)] for i in range(input.shape[axis]))

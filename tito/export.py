@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,10 +77,19 @@ def drop_solution_markers(lines: list[str]) -> list[str]:
 def render_module(
     module: ModuleInfo, root: Path, transform=drop_solution_markers
 ) -> tuple[Path, str]:
-    """(package file, its generated text) for one module; `transform` rewrites export-cell lines.
+    """(package file, its generated text) for one module; `transform` rewrites export-cell lines."""
+    path, text, _origin = render_with_origins(module, root, transform)
+    return path, text
+
+
+def render_with_origins(
+    module: ModuleInfo, root: Path, transform=drop_solution_markers
+) -> tuple[Path, str, list[int | None]]:
+    """Like render_module, plus the module-file line each generated line came from (or None).
 
     The module's solution regions are validated first, so a broken marker is reported with
-    its line instead of silently leaking a marker into the package.
+    its line instead of silently leaking a marker into the package. The origins let a syntax
+    error in the generated file be reported at the line the learner wrote.
     """
     text = module.source.read_text(encoding="utf-8")
     relative = module.source.relative_to(root).as_posix()
@@ -88,23 +98,42 @@ def render_module(
     target = default_exp(cells, module.source)
     if not re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*", target):
         raise TitoError(f"{relative}: '#| default_exp {target}' is not a dotted module path")
-    blocks = []
+    lines: list[str] = [HEADER.format(source=relative), ""]
+    origin: list[int | None] = [None, None]
+    first = True
     for cell in cells:
-        if cell.kind == "export":
-            body = "\n".join(transform(cell.lines)).strip("\n")
-            if body:
-                blocks.append(body)
-    # Two blank lines between cells: PEP 8 spacing between top-level definitions.
-    out = HEADER.format(source=relative) + "\n\n" + "\n\n\n".join(blocks) + "\n"
-    return root / "tinytorch" / Path(*target.split(".")).with_suffix(".py"), out
+        if cell.kind != "export":
+            continue
+        body = transform(cell.lines)
+        # Line numbers are exact for the default transform (which only drops marker lines).
+        numbers = [n for n, line in zip(cell.numbers, cell.lines) if not MARKER.match(line)]
+        if len(numbers) != len(body):
+            numbers = [None] * len(body)
+        pairs = list(zip(body, numbers))
+        while pairs and pairs[0][0] == "":
+            pairs.pop(0)
+        while pairs and pairs[-1][0] == "":
+            pairs.pop()
+        if not pairs:
+            continue
+        if not first:  # two blank lines between cells: PEP 8 spacing between top-level definitions
+            lines += ["", ""]
+            origin += [None, None]
+        first = False
+        lines += [line for line, _ in pairs]
+        origin += [number for _, number in pairs]
+    out = "\n".join(lines) + "\n"
+    return root / "tinytorch" / Path(*target.split(".")).with_suffix(".py"), out, origin
 
 
-def render_all(root: Path, modules: list[ModuleInfo]) -> list[tuple[ModuleInfo, Path, str]]:
+def render_all(
+    root: Path, modules: list[ModuleInfo]
+) -> list[tuple[ModuleInfo, Path, str, list[int | None]]]:
     """Render every chosen module, refusing two modules that export to the same file."""
     rendered = []
     owners: dict[Path, ModuleInfo] = {}
     for module in modules:
-        path, text = render_module(module, root)
+        path, text, origin = render_with_origins(module, root)
         if path in owners:
             raise TitoError(
                 f"{module.source.relative_to(root).as_posix()} and "
@@ -112,7 +141,7 @@ def render_all(root: Path, modules: list[ModuleInfo]) -> list[tuple[ModuleInfo, 
                 f"{path.relative_to(root).as_posix()}; give each module its own default_exp"
             )
         owners[path] = module
-        rendered.append((module, path, text))
+        rendered.append((module, path, text, origin))
     return rendered
 
 
@@ -129,12 +158,55 @@ def export(root: Path, wanted: list[str] | None = None) -> list[tuple[Path, bool
     """
     targets = find_modules(root) if not wanted else select_modules(root, wanted)
     results = []
-    for _module, path, text in render_all(root, targets):
+    failures = []
+    for module, path, text, origin in render_all(root, targets):
+        problem = compile_problem(module, root, path, text, origin)
+        if problem:
+            failures.append(problem)
+            continue
         changed = not path.exists() or path.read_text(encoding="utf-8") != text
         if changed:
             write_atomically(path, text)
         results.append((path, changed))
+    if failures:
+        raise ExportError(failures, results)
     return results
+
+
+class ExportError(TitoError):
+    """Some modules did not compile; their package files were left as they were."""
+
+    def __init__(self, failures: list[str], written: list[tuple[Path, bool]]):
+        self.failures = failures
+        self.written = written
+        super().__init__("\n".join(failures))
+
+
+def compile_problem(
+    module: ModuleInfo, root: Path, path: Path, text: str, origin: list[int | None]
+) -> str | None:
+    """None when the generated text compiles; else where it breaks, in the learner's terms.
+
+    Compiling before writing means a module with a syntax error never replaces the package's
+    last good file, so `import tinytorch` keeps working for every other module.
+    """
+    shown = path.relative_to(root).as_posix()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings (bad escapes) are not failures
+            compile(text, shown, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        line = error.lineno or 0
+        source_line = origin[line - 1] if 0 < line <= len(origin) else None
+        code = text.splitlines()[line - 1].strip() if 0 < line <= len(text.splitlines()) else ""
+        where = module.source.relative_to(root).as_posix()
+        where += f", line {source_line}" if source_line else f" (generated line {line})"
+        kept = "keeps its last good version" if path.exists() else "was not written"
+        return (
+            f"{where}: {type(error).__name__}: {error.msg}\n    {code}\n"
+            f"    {shown} {kept}; fix the module and export again"
+        )
+    return None
 
 
 def check(root: Path, wanted: list[str] | None = None) -> list[str]:
@@ -142,7 +214,7 @@ def check(root: Path, wanted: list[str] | None = None) -> list[str]:
     modules = find_modules(root) if not wanted else select_modules(root, wanted)
     problems = []
     rendered = render_all(root, modules)
-    for module, path, expected in rendered:
+    for module, path, expected, _origin in rendered:
         shown = path.relative_to(root).as_posix()
         source = module.source.relative_to(root).as_posix()
         if not path.exists():
@@ -152,7 +224,7 @@ def check(root: Path, wanted: list[str] | None = None) -> list[str]:
         if actual != expected:
             problems.append(_difference(shown, source, module.number, expected, actual))
     if not wanted:
-        problems.extend(_orphans(root, {path for _, path, _ in rendered}))
+        problems.extend(_orphans(root, {path for _, path, _, _ in rendered}))
     return problems
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from tito import data_cmds, doctor, milestones, module_cmds
 from tito import export as export_module
 from tito.errors import TitoError, UsageError
+from tito.pairing import sync_pairs
 from tito.release import build_student_release
 from tito.repo import project_root
 from tito.restore import restore_solutions
@@ -45,12 +46,19 @@ def cmd_export(args: argparse.Namespace) -> int:
         count = len(export_module.select_modules(root, args.modules))
         print(f"tito export --check: all {count} generated file(s) match their modules")
         return 0
-    results = export_module.export(root, args.modules)
+    sync_pairs(root, args.modules)
+    failures: list[str] = []
+    try:
+        results = export_module.export(root, args.modules)
+    except export_module.ExportError as error:
+        results, failures = error.written, error.failures
     for path, changed in results:
         print(f"{'exported ' if changed else 'unchanged'} {path.relative_to(root).as_posix()}")
-    if not results:
+    for failure in failures:
+        print(f"FAIL     {failure}")
+    if not results and not failures:
         print("no modules to export in modules/")
-    return 0
+    return 1 if failures else 0
 
 
 def cmd_release_student(args: argparse.Namespace) -> int:
@@ -77,11 +85,22 @@ def cmd_release_restore(args: argparse.Namespace) -> int:
             else "differs from the instructor's outside the regions"
         )
         print(f"restored {item.regions} region(s) in {item.file} ({same})")
-    print(
-        f"{len(results)} module file(s) restored; "
-        f"run `tito export` in {args.into} to regenerate its package"
-    )
+    print(f"{len(results)} module file(s) restored")
+    exported = export_module.export(Path(args.into))
+    changed = sum(1 for _, was_changed in exported if was_changed)
+    print(f"re-exported {args.into}: {changed} of {len(exported)} package file(s) regenerated")
     return 0
+
+
+def cmd_module_test(args: argparse.Namespace) -> int:
+    root = project_root()
+    if args.completed:
+        if args.module or args.pattern:
+            raise UsageError("argument --completed: expected no NN and no -k with it")
+        return module_cmds.cmd_test_completed(root, args.timeout)
+    if not args.module:
+        raise UsageError("argument NN: expected a module number (like 01) or name, or --completed")
+    return module_cmds.cmd_test(root, args.module, args.timeout, args.pattern)
 
 
 def leaf(parser: argparse.ArgumentParser, handler, **defaults) -> None:
@@ -128,16 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     start = module_commands.add_parser("start", help="create the paired notebook, record the start")
     start.add_argument("module", metavar="NN", help="module number or name, e.g. 01 or tensor")
     leaf(start, lambda a: module_cmds.cmd_start(project_root(), a.module))
-    for name, description, function in (
-        ("test", "export, run the inline tests, run pytest tests/NN_name", module_cmds.cmd_test),
-        (
-            "complete",
-            "like test, and record the module as complete if everything passes",
-            module_cmds.cmd_complete,
-        ),
+    for name, description in (
+        ("test", "sync the notebook, export, run every inline test, run pytest tests/NN_name"),
+        ("complete", "like test, and record the module as complete if everything passes"),
     ):
         sub = module_commands.add_parser(name, help=description)
-        sub.add_argument("module", metavar="NN", help="module number or name, e.g. 01 or tensor")
+        sub.add_argument(
+            "module",
+            metavar="NN",
+            nargs="?" if name == "test" else None,
+            help="module number or name, e.g. 01 or tensor",
+        )
         sub.add_argument(
             "--timeout",
             type=positive_seconds,
@@ -145,7 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="SECONDS",
             help=f"time limit per check (default {module_cmds.DEFAULT_TIMEOUT:g})",
         )
-        leaf(sub, lambda a, f=function: f(project_root(), a.module, a.timeout))
+        if name == "test":
+            sub.add_argument("-k", dest="pattern", metavar="NAME", help="run only tests whose name contains NAME")
+            sub.add_argument(
+                "--completed", action="store_true", help="re-run the tests of every module recorded complete"
+            )
+            leaf(sub, cmd_module_test)
+        else:
+            leaf(sub, lambda a: module_cmds.cmd_complete(project_root(), a.module, a.timeout))
+    sync = module_commands.add_parser("sync", help="bring the notebook and the .py of a module in step")
+    sync.add_argument("module", metavar="NN", help="module number or name, e.g. 01 or tensor")
+    sync.add_argument(
+        "--keep", choices=("notebook", "py"), help="after both were edited: which one to keep"
+    )
+    leaf(sync, lambda a: module_cmds.cmd_sync(project_root(), a.module, a.keep))
     status = module_commands.add_parser("status", help="table of every module's progress")
     leaf(status, lambda a: module_cmds.cmd_status(project_root()))
 

@@ -16,6 +16,7 @@ class Cell:
     lines: list[str]  # the body, directive line excluded
     argument: str = ""  # the directive's argument (the target for default_exp)
     start_line: int = 0  # 1-based line number of the cell's "# %%" line
+    numbers: list[int] | None = None  # 1-based source line number of each entry of `lines`
 
 
 def parse_cells(text: str) -> list[Cell]:
@@ -38,17 +39,19 @@ def parse_cells(text: str) -> list[Cell]:
 
 
 def _make_cell(marker: str, start_line: int, body: list[str]) -> Cell:
+    numbers = list(range(start_line + 1, start_line + 1 + len(body)))
     if "[markdown]" in marker:
-        return Cell("markdown", body, start_line=start_line)
+        return Cell("markdown", body, start_line=start_line, numbers=numbers)
     for position, line in enumerate(body):
         if not line.strip():
             continue
         match = DIRECTIVE.match(line.strip())
         if match and match.group(1) in {"export", "test", "analysis", "default_exp"}:
             rest = body[:position] + body[position + 1 :]
-            return Cell(match.group(1), rest, match.group(2).strip(), start_line)
+            kept = numbers[:position] + numbers[position + 1 :]
+            return Cell(match.group(1), rest, match.group(2).strip(), start_line, kept)
         break
-    return Cell("code", body, start_line=start_line)
+    return Cell("code", body, start_line=start_line, numbers=numbers)
 
 
 def default_exp(cells: list[Cell], source: Path) -> str:

@@ -30,9 +30,13 @@ def test_complete_reports_the_failing_inline_test_and_records_nothing(fake_repo,
     )
     code, out, _ = tito(fake_repo, "module", "complete", "tensor")
     assert code == 1
-    assert "FAIL  inline tests: python modules/01_tensor/tensor.py exited with status 1" in out
-    assert "modules/01_tensor/tensor.py, line 51, in test_unit_add" in out
-    assert "AssertionError: expected [4, 6], got [-2.0, -2.0]" in out
+    assert "FAIL  inline tests: 1 test cell(s): 1 wrong value" in out
+    # A wrong value is not "not implemented": the hint says so, with the full message.
+    assert (
+        "FAIL test_unit_add: implemented, but a value is wrong "
+        "(modules/01_tensor/tensor.py, line 51, in test_unit_add)" in out
+    )
+    assert "\n          expected [4, 6], got [-2.0, -2.0]\n" in out
     assert "  pytest" not in out  # stops at the first failure
     assert "progress unchanged" in out
     assert progress_of(fake_repo) == {}
@@ -55,21 +59,21 @@ def test_complete_on_a_fresh_release_names_the_stub(fake_repo, tmp_path, tito):
     build_student_release(fake_repo, out_dir)
     code, out, _ = tito(out_dir, "module", "complete", "01")
     assert code == 1
-    assert "FAIL  inline tests" in out
-    assert "in test_unit_add (modules/01_tensor/tensor.py, line" in out
-    assert (
-        "NotImplementedError: Tensor.__add__ is not implemented yet, see modules/01_tensor" in out
-    )
+    assert "FAIL  inline tests: 1 test cell(s): 1 not implemented yet" in out
+    assert "TODO test_unit_add: not implemented yet: write the body of Tensor.__add__" in out
+    assert "implemented, but" not in out
+    assert "re-checking" not in out  # its own stub is the whole story
     assert progress_of(out_dir) == {}
 
 
 def test_no_tests_collected_is_a_failure(fake_repo, tito, kit):
     (fake_repo / "tests/02_activations/test_activations.py").unlink()
     kit.write(fake_repo, "tests/02_activations/helpers.py", "VALUE = 1\n")
+    assert tito(fake_repo, "module", "complete", "01")[0] == 0
     code, out, _ = tito(fake_repo, "module", "complete", "02")
     assert code == 1
     assert "FAIL  pytest: pytest collected no tests from tests/02_activations" in out
-    assert progress_of(fake_repo) == {}
+    assert "02_activations" not in progress_of(fake_repo)
 
 
 def test_a_hanging_module_times_out(fake_repo, tito):
@@ -129,7 +133,7 @@ def test_start_without_jupytext_says_how_to_install_it(fake_repo, tito, monkeypa
     monkeypatch.setitem(sys.modules, "jupytext", None)  # makes `import jupytext` fail
     code, _, err = tito(fake_repo, "module", "start", "02")
     assert code == 1
-    assert "pip install -e '.[cli]'" in err
+    assert "pip install -e '.[learn]'" in err
     assert not (fake_repo / "modules/02_activations/activations.ipynb").exists()
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import io
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -186,23 +188,103 @@ def check_tinytorch(root: Path | None) -> Line:
     return Line("OK", f"tinytorch imports from {location}")
 
 
+LEARN_HINT = "pip install -e '.[learn]'"
+
+
+def _tool(name: str) -> str | None:
+    """A Jupyter command: the one beside this Python first (a venv that is not activated), else PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name)
+
+
+def _run(command: list[str], timeout: float = 60) -> tuple[int, str]:
+    """(exit status, stdout+stderr) of a short command; -1 when it cannot run or hangs."""
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return -1, f"{type(error).__name__}: {error}"
+    return result.returncode, (result.stdout + result.stderr).strip()
+
+
+def _version_of(command: list[str], what: str, fix: str) -> Line:
+    """OK with the version a tool prints for --version; FIX when it is missing or broken."""
+    code, output = _run(command)
+    if code != 0:
+        last = (output.splitlines() or ["no output"])[-1][:160]
+        shown = " ".join([Path(command[0]).name, *command[1:]])
+        return Line("FIX", f"{what}: `{shown}` failed ({last}); {fix}")
+    return Line("OK", f"{what} {output.splitlines()[-1].strip()} ({command[0]})")
+
+
 def check_jupytext() -> Line:
-    if importlib.util.find_spec("jupytext") is None:
+    """jupytext must import (tito syncs notebooks with it)."""
+    code, output = _run([sys.executable, "-c", "import jupytext; print(jupytext.__version__)"])
+    if code != 0:
         return Line(
             "FIX",
-            "jupytext is not installed (needed by `tito module start`): pip install -e '.[cli]'",
+            f"jupytext does not import (needed by `tito module start` and notebook syncing): {LEARN_HINT}",
         )
-    return Line("OK", f"jupytext {importlib.metadata.version('jupytext')}")
+    return Line("OK", f"jupytext {output.splitlines()[-1]}")
 
 
-def check_jupyter() -> Line:
-    if shutil.which("jupyter") is None:
+def check_jupyterlab() -> Line:
+    lab = _tool("jupyter-lab")
+    if lab is None:
         return Line(
             "FIX",
-            "jupyter is not installed (to open modules as notebooks): pip install jupyterlab; "
+            f"jupyterlab is not installed (to open modules as notebooks): {LEARN_HINT}; "
             "any editor works on the .py files too",
         )
-    return Line("OK", f"jupyter at {shutil.which('jupyter')}")
+    return _version_of([lab, "--version"], "jupyterlab", f"reinstall it: {LEARN_HINT}")
+
+
+def check_kernel() -> Line:
+    """ipykernel must import, and Jupyter must list a python3 kernel to run notebooks with."""
+    code, output = _run([sys.executable, "-c", "import ipykernel; print(ipykernel.__version__)"])
+    if code != 0:
+        return Line("FIX", f"ipykernel does not import (notebooks need it to run code): {LEARN_HINT}")
+    version = output.splitlines()[-1]
+    jupyter = _tool("jupyter")
+    if jupyter is None:
+        return Line("FIX", f"ipykernel {version}, but no `jupyter` command to list kernels: {LEARN_HINT}")
+    code, listing = _run([jupyter, "kernelspec", "list", "--json"])
+    try:
+        kernels = json.loads(listing).get("kernelspecs", {}) if code == 0 else {}
+    except json.JSONDecodeError:
+        kernels = {}
+    if "python3" not in kernels:
+        return Line(
+            "FIX",
+            f"ipykernel {version}, but Jupyter lists no python3 kernel; "
+            f"{sys.executable} -m ipykernel install --sys-prefix",
+        )
+    return Line("OK", f"ipykernel {version}, python3 kernel at {kernels['python3'].get('resource_dir', '?')}")
+
+
+def check_nbconvert() -> Line:
+    jupyter = _tool("jupyter")
+    if jupyter is None or _tool("jupyter-nbconvert") is None:
+        return Line("FIX", f"nbconvert is not installed (to export notebooks): {LEARN_HINT}")
+    return _version_of([jupyter, "nbconvert", "--version"], "nbconvert", f"reinstall it: {LEARN_HINT}")
+
+
+def check_jupytext_server() -> Line:
+    """jupytext's Jupyter integration: with it, saving a notebook in JupyterLab also writes its .py."""
+    jupyter = _tool("jupyter")
+    if jupyter is None:
+        return Line("FIX", f"jupytext's Jupyter integration: no `jupyter` command; {LEARN_HINT}")
+    code, output = _run([jupyter, "server", "extension", "list"])
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    enabled = re.search(r"^\s*jupyterlab_jupytext\s+enabled", plain, re.MULTILINE)
+    if code != 0 or not enabled:
+        return Line(
+            "FIX",
+            "jupytext's Jupyter server extension is not enabled, so saving a notebook does not "
+            f"write its .py (tito still syncs the pair before every check): {LEARN_HINT}",
+        )
+    return Line("OK", "jupytext's Jupyter server extension is enabled (saving a notebook writes its .py)")
 
 
 def check_data_cache() -> Line:
@@ -246,7 +328,10 @@ def run_doctor() -> int:
         check_threads(),
         check_tinytorch(root),
         check_jupytext(),
-        check_jupyter(),
+        check_jupyterlab(),
+        check_kernel(),
+        check_nbconvert(),
+        check_jupytext_server(),
         check_data_cache(),
     ]
     for line in lines:

@@ -52,3 +52,24 @@ def test_python_m_tito_main_works(fake_repo, kit):
     assert result.returncode == 0
     for command in ("export", "release", "module", "system", "test", "milestone"):
         assert command in result.stdout
+
+
+NOTEBOOK_LINES = ("jupytext", "jupyterlab", "ipykernel", "nbconvert", "jupytext's Jupyter")
+
+
+def test_doctor_never_says_ok_for_missing_notebook_tools(fake_repo, tito, monkeypatch):
+    monkeypatch.setattr(doctor, "_tool", lambda name: None)  # no jupyter command anywhere
+    monkeypatch.setattr(doctor, "_run", lambda command, timeout=60: (1, "ModuleNotFoundError: no module"))
+    code, out, _ = tito(fake_repo, "system", "doctor")
+    lines = [line for line in out.splitlines() if any(word in line for word in NOTEBOOK_LINES)]
+    assert len(lines) == 5, out
+    assert all(line.startswith("FIX") and "pip install -e '.[learn]'" in line for line in lines), out
+
+
+def test_doctor_checks_the_real_notebook_tools(fake_repo, tito):
+    code, out, _ = tito(fake_repo, "system", "doctor")
+    lab = next(line for line in out.splitlines() if "jupyterlab" in line)
+    # The verdict follows what `jupyter-lab --version` really did on this machine.
+    assert lab.startswith("OK" if doctor._tool("jupyter-lab") else "FIX"), lab
+    if lab.startswith("OK"):
+        assert lab.split()[2][0].isdigit()  # the version jupyter-lab printed

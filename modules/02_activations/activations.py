@@ -340,6 +340,17 @@ test_unit_tanh()
 # in the CPU cache instead of main memory (*cache blocking*, a standard systems trick: it makes erf
 # about twice as fast here). The result agrees with Python's `math.erf` to about 1e-15 in float64.
 #
+# **float32 takes a shortcut.** A GPT's MLP calls erf on a million values per step, forward and
+# backward, and float32 only keeps 7 digits, so the series' dozens of passes are wasted there. For
+# float32, erf uses one *rational* function instead, `erf(z) ≈ z·P(z²)/Q(z²)` with P and Q of
+# degree 5, fitted once to `math.erf` on `[0, 4]` (weighted least squares on the relative error,
+# refined by re-weighting with the current Q; scripts/fit_erf_float32.py re-derives the
+# coefficients). It is odd by construction, so no sign handling is needed. Beyond `|z| ≈ 3.9`,
+# `erf(z)` rounds to ±1 in float32; the fit overshoots 1 slightly just past 4, so the input is
+# clamped to ±4.2 and the result clipped to [-1, 1], which makes the tails exactly ±1. Ten
+# multiply-adds and one division per element, in cache-sized blocks: about 3x faster than the
+# series for float32, with a worst-case error of 4e-7 (a few float32 rounding steps).
+#
 # `erf` works on NumPy arrays (not Tensors): it is a numerical helper, not a recorded op. Module 05
 # reuses it for GELU's gradient. It is given to you — read it, then write `gelu` below.
 
@@ -350,6 +361,11 @@ test_unit_tanh()
 _ERF_SERIES = np.cumprod([1.0] + [2.0 / (2 * n + 1) for n in range(1, 64)]).tolist()
 _ERF_PLAN = {np.dtype(np.float32): (1.75, 12), np.dtype(np.float64): (2.5, 24)}
 _ERF_BLOCK = 1 << 15
+# float32: erf(z) ≈ z·P(z²)/Q(z²) on |z| <= 4, coefficients from lowest degree up (Q starts at 1).
+_ERF_F32_P = (1.1283791423636138, 0.19313288714887605, 0.05304489110745313, 0.0038652520731286984,
+              0.00028409269345027886, 1.9889550754962814e-06)
+_ERF_F32_Q = (1.0, 0.5044921912488215, 0.11517757384381874, 0.015170776513352722,
+              0.0011810776974849483, 3.741818667122257e-05)
 
 
 def _erf_series(a: np.ndarray) -> np.ndarray:
@@ -381,12 +397,34 @@ def _erf_fraction(a: np.ndarray, depth: int) -> np.ndarray:
         return 1 - np.exp(-a * a) / f
 
 
+def _erf_rational_f32(x: np.ndarray) -> np.ndarray:
+    """float32 erf: the rational fit z·P(z²)/Q(z²) on z clamped to [-4.2, 4.2], result clipped to [-1, 1]."""
+    flat = x.ravel()
+    out = np.empty_like(flat)
+    for start in range(0, flat.size, _ERF_BLOCK):
+        z = np.clip(flat[start:start + _ERF_BLOCK], -4.2, 4.2)
+        u = z * z
+        num, den = np.full_like(z, _ERF_F32_P[-1]), np.full_like(z, _ERF_F32_Q[-1])
+        for p, q in zip(_ERF_F32_P[-2::-1], _ERF_F32_Q[-2::-1]):
+            num *= u
+            num += p
+            den *= u
+            den += q
+        num *= z
+        dest = np.divide(num, den, out=out[start:start + _ERF_BLOCK])
+        np.clip(dest, -1.0, 1.0, out=dest)  # past |z| = 4 the fit overshoots 1 a little: saturate exactly
+    return out.reshape(x.shape)
+
+
 def erf(x) -> np.ndarray:
     """Error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt, elementwise on an ndarray.
 
-    Shape and floating dtype are kept (other dtypes give float64). Max abs error ~1e-15 in float64.
+    Shape and floating dtype are kept (other dtypes give float64). Max abs error ~1e-15 in float64,
+    4e-7 in float32 (a rational approximation there, see above).
     """
     x = np.asarray(x)
+    if x.dtype == np.float32:
+        return _erf_rational_f32(x)
     work = x if x.dtype in _ERF_PLAN else x.astype(np.float32 if x.dtype == np.float16 else np.float64)
     split, depth = _ERF_PLAN[work.dtype]
     a = np.abs(work).ravel()
@@ -438,6 +476,8 @@ def test_unit_erf_and_gelu():
     worst = np.max(np.abs(erf(grid) - reference))
     assert worst < 1e-13, f"erf should match math.erf to ~1e-15 in float64, worst error {worst:.2e}"
     assert erf(grid.astype(np.float32)).dtype == np.float32, "erf must keep float32 float32"
+    worst32 = np.max(np.abs(erf(grid.astype(np.float32)) - reference))
+    assert worst32 < 5e-7, f"float32 erf (the rational fit) should be within 5e-7 of math.erf, got {worst32:.2e}"
     points = [-3.0, -0.75, 0.0, 0.5, 1.0, 4.0]
     exact = gelu(Tensor(np.array(points, dtype=np.float64)))
     expected = [p * 0.5 * (1 + math.erf(p / math.sqrt(2))) for p in points]

@@ -29,3 +29,5 @@ from tinytorch.core.spatial import (
     MaxPool2d,
 )
 from tinytorch.nn import functional, init, utils
+from tinytorch.text.attention import CausalSelfAttention, MultiheadAttention
+from tinytorch.text.embeddings import Embedding, PositionalEmbedding, SinusoidalPositionalEncoding

@@ -14,3 +14,5 @@ from tinytorch.core.losses import (
     nll_loss,
 )
 from tinytorch.core.spatial import adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2d, dropout2d, max_pool2d
+from tinytorch.text.attention import scaled_dot_product_attention
+from tinytorch.text.embeddings import embedding

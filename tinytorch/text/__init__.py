@@ -15,3 +15,17 @@ from tinytorch.text.tokenization import (  # noqa: F401
     render_tinytalks,
     tinytalks_prompt,
 )
+
+from tinytorch.text.attention import (  # noqa: F401
+    CausalSelfAttention,
+    MultiheadAttention,
+    causal_mask,
+    scaled_dot_product_attention,
+)
+from tinytorch.text.embeddings import (  # noqa: F401
+    Embedding,
+    PositionalEmbedding,
+    SinusoidalPositionalEncoding,
+    embedding,
+    sinusoidal_table,
+)

@@ -1,0 +1,442 @@
+# Generated from modules/12_attention/attention.py by `tito export`. Do not edit: edit the module.
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from tinytorch.core.activations import softmax
+from tinytorch.core.autograd import Function
+from tinytorch.core.layers import Dropout, Linear, Module, Parameter, _check_probability, dropout, xavier_uniform_
+from tinytorch.core.tensor import Tensor, broadcast_shapes, default_generator
+
+
+def _check_qkv(query, key, value, where: str) -> tuple[int, int, int]:
+    """(L, S, E) after checking that query (..., L, E), key (..., S, E), value (..., S, Ev) fit together."""
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{where}: {name} must be a Tensor, got {type(t).__name__}")
+        if t.dtype.kind != "f":
+            raise TypeError(f"{where}: {name} must be floating point, got dtype {t.dtype}; convert it with .float()")
+        if t.ndim < 2:
+            raise ValueError(f"{where}: {name} must have at least 2 dimensions (..., length, features), "
+                             f"got shape {tuple(t.shape)}")
+    if not query.dtype == key.dtype == value.dtype:
+        raise TypeError(f"{where}: query, key and value must have one dtype, got {query.dtype}, {key.dtype} "
+                        f"and {value.dtype}")
+    if query.shape[-1] != key.shape[-1]:
+        raise ValueError(f"{where}: query and key must have the same feature size E (last dimension), got "
+                         f"query {tuple(query.shape)} and key {tuple(key.shape)}")
+    if key.shape[-2] != value.shape[-2]:
+        raise ValueError(f"{where}: key and value must have the same length S (second-to-last dimension), got "
+                         f"key {tuple(key.shape)} and value {tuple(value.shape)}")
+    try:
+        broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    except ValueError:
+        raise ValueError(f"{where}: the batch dimensions of query {tuple(query.shape)}, key {tuple(key.shape)} "
+                         f"and value {tuple(value.shape)} do not broadcast") from None
+    return query.shape[-2], key.shape[-2], query.shape[-1]
+
+
+def _check_mask(attn_mask, scores_shape: tuple, dtype, where: str, name: str = "attn_mask") -> None:
+    """attn_mask: a bool Tensor or a float Tensor of the query's dtype that broadcasts to scores_shape."""
+    if not isinstance(attn_mask, Tensor):
+        raise TypeError(f"{where}: {name} must be a Tensor (bool or {dtype}), got {type(attn_mask).__name__}")
+    if attn_mask.dtype != np.bool_ and attn_mask.dtype != dtype:
+        raise TypeError(f"{where}: {name} must be bool (True = may attend) or float of the query's dtype {dtype} "
+                        f"(added to the scores), got {attn_mask.dtype}")
+    shape = tuple(attn_mask.shape)
+    try:
+        fits = len(shape) <= len(scores_shape) and broadcast_shapes(shape, scores_shape) == tuple(scores_shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        length, keys = scores_shape[-2:]
+        raise ValueError(f"{where}: {name} of shape {shape} does not broadcast to the attention scores "
+                         f"{tuple(scores_shape)} (..., L={length}, S={keys}); use an (L, S) mask or one per "
+                         "batch entry")
+
+
+def _resolve_scale(scale, features: int, where: str) -> float:
+    if scale is None:
+        return 1.0 / math.sqrt(features)
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"{where}: scale must be a number or None, got {scale!r}")
+    return float(scale)
+
+
+def causal_mask(length: int, keys: int | None = None) -> np.ndarray:
+    """(L, S) bool, True where key j <= query i (top-left aligned lower triangle, PyTorch's is_causal)."""
+    keys = length if keys is None else keys
+    return np.tri(length, keys, dtype=bool)
+
+
+def _attention_weights(query: Tensor, key: Tensor, attn_mask: Tensor | None, is_causal: bool,
+                       scale: float) -> Tensor:
+    """softmax(query·keyᵀ·scale + mask) (..., L, S), composed from recorded tensor ops."""
+    # Hint: scores = (query @ key.transpose(-2, -1)) * scale; a bool mask keeps its True
+    #       entries: scores.masked_fill(~mask, -inf) (for is_causal the mask is
+    #       Tensor(causal_mask(L, S))); a float mask is added; softmax(scores, dim=-1).
+    scores = (query @ key.transpose(-2, -1)) * scale
+    if is_causal:
+        attn_mask = Tensor(causal_mask(query.shape[-2], key.shape[-2]))
+    if attn_mask is not None:
+        if attn_mask.dtype == np.bool_:
+            scores = scores.masked_fill(Tensor(~attn_mask.data), float("-inf"))
+        else:
+            scores = scores + attn_mask
+    return softmax(scores, dim=-1)
+
+
+def scaled_dot_product_attention_reference(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,
+                                           dropout_p: float = 0.0, is_causal: bool = False, scale=None) -> Tensor:
+    """softmax(Q·Kᵀ·scale + mask)·V from tensor ops: (..., L, E), (..., S, E), (..., S, Ev) -> (..., L, Ev).
+
+    The teaching version and test oracle. A fully masked row gives nan here (softmax of -infs).
+    """
+    _, _, features = _check_qkv(query, key, value, "scaled_dot_product_attention_reference")
+    weights = _attention_weights(query, key, attn_mask, is_causal, _resolve_scale(scale, features, ""))
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p)
+    return weights @ value
+
+
+_CAUSAL_BIAS: dict = {}  # (L, S, dtype) -> read-only (L, S) array of 0 / -inf, built once
+
+
+def _causal_bias(length: int, keys: int, dtype) -> np.ndarray:
+    """The additive form of causal_mask(L, S): 0 where a key may be seen, -inf above the diagonal."""
+    cache_key = (length, keys, np.dtype(dtype).str)
+    bias = _CAUSAL_BIAS.get(cache_key)
+    if bias is None:
+        if len(_CAUSAL_BIAS) > 32:
+            _CAUSAL_BIAS.clear()
+        bias = np.where(causal_mask(length, keys), 0, -np.inf).astype(dtype)
+        bias.flags.writeable = False
+        _CAUSAL_BIAS[cache_key] = bias
+    return bias
+
+
+def _softmax_rows_(scores: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, in place; a row of all -inf becomes all 0 (not nan)."""
+    # Hint: row maxima m (keepdims); where m is not finite (a fully masked row) use 0 instead;
+    #       scores -= m; np.exp(scores, out=scores); divide by the row sums, using 1 where a sum
+    #       is 0 (again: fully masked rows). Everything with out= / in place: no new (L, S) arrays.
+    peak = scores.max(axis=-1, keepdims=True)
+    peak[~np.isfinite(peak)] = 0
+    scores -= peak
+    np.exp(scores, out=scores)
+    total = scores.sum(axis=-1, keepdims=True)
+    total[total == 0] = 1
+    scores /= total
+    return scores
+
+
+class ScaledDotProductAttention(Function):
+    """softmax(Q·Kᵀ·scale + bias)·V with its own backward. bias: additive (..., L, S) mask or None."""
+
+    @staticmethod
+    def forward(ctx, query, key, value, bias, scale: float, causal: bool, dropout_p: float, generator):
+        # Hint: scores = np.matmul(query, key.swapaxes(-1, -2)); scores *= scale; add bias (if any)
+        #       and _causal_bias(L, S, dtype) (if causal) in place; probs = _softmax_rows_(scores).
+        #       Dropout (dropout_p > 0): keep = generator.random(probs.shape, dtype=np.float32) >=
+        #       dropout_p, and multiply a copy of probs by keep / (1 - dropout_p) (all zeros when p == 1).
+        #       Save query, key, value, probs and the dropout factor for backward; return probs·V.
+        scores = np.matmul(query, key.swapaxes(-1, -2))
+        scores *= scale
+        if bias is not None:
+            scores += bias
+        if causal:
+            scores += _causal_bias(query.shape[-2], key.shape[-2], scores.dtype)
+        probs = _softmax_rows_(scores)
+        dropped = None
+        weights = probs
+        if dropout_p > 0:
+            if dropout_p == 1:
+                dropped = np.zeros(probs.shape, dtype=probs.dtype)
+            else:
+                dropped = (generator.random(probs.shape, dtype=np.float32) >= dropout_p).astype(probs.dtype)
+                dropped *= 1 / (1 - dropout_p)
+            weights = probs * dropped
+        ctx.save_for_backward(query, key, value, probs, dropped)
+        ctx.scale = scale
+        return np.matmul(weights, value)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        query, key, value, probs, dropped = ctx.saved_tensors
+        need_q, need_k, need_v, need_bias = ctx.needs_input_grad[:4]
+        # Hint: follow the table above. weights = probs (times `dropped` if dropout ran);
+        #       dV = weightsᵀ·dO; dP = dO·Vᵀ (times `dropped`); dS = P ⊙ (dP − rowsum(dP ⊙ P)),
+        #       in place in the dP buffer; dQ = (dS·K)·scale, dK = (dSᵀ·Q)·scale. Return None for
+        #       a gradient nobody needs, and one entry per forward argument after ctx.
+        weights = probs if dropped is None else probs * dropped
+        grad_value = np.matmul(weights.swapaxes(-1, -2), grad_output) if need_v else None
+        grad_query = grad_key = grad_bias = None
+        if need_q or need_k or need_bias:
+            grad_scores = np.matmul(grad_output, value.swapaxes(-1, -2))  # dP
+            if dropped is not None:
+                grad_scores *= dropped
+            row_dot = np.einsum("...ij,...ij->...i", grad_scores, probs)[..., None]
+            grad_scores -= row_dot
+            grad_scores *= probs  # now dS
+            if need_bias:
+                grad_bias = grad_scores.copy() if (need_q or need_k) else grad_scores
+            if need_q or need_k:
+                grad_scores *= ctx.scale
+                grad_query = np.matmul(grad_scores, key) if need_q else None
+                grad_key = np.matmul(grad_scores.swapaxes(-1, -2), query) if need_k else None
+        return grad_query, grad_key, grad_value, grad_bias, None, None, None, None
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None) -> Tensor:
+    """softmax(query·keyᵀ·scale + mask)·value, like torch.nn.functional.scaled_dot_product_attention.
+
+    query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev). attn_mask: bool
+    (True = may attend) or float (added), broadcastable to (..., L, S); is_causal: the lower
+    triangular mask (not together with attn_mask); scale: default 1/sqrt(E). dropout_p drops
+    attention weights with the package's generator (pass 0.0 outside training, as in PyTorch).
+    A query with every key masked gets a zero row, as in PyTorch 2.13.
+    """
+    where = "scaled_dot_product_attention"
+    length, keys, features = _check_qkv(query, key, value, where)
+    scale = _resolve_scale(scale, features, where)
+    dropout_p = _check_probability(dropout_p, where)
+    if not isinstance(is_causal, (bool, np.bool_)):
+        raise TypeError(f"{where}: is_causal must be True or False, got {is_causal!r}")
+    bias = None
+    if attn_mask is not None:
+        if is_causal:
+            raise ValueError(f"{where}: give either attn_mask or is_causal=True, not both (PyTorch's documented "
+                             "rule); for both, pass attn_mask & causal_mask(L, S) as one bool mask")
+        scores_shape = broadcast_shapes(query.shape[:-2], key.shape[:-2]) + (length, keys)
+        _check_mask(attn_mask, scores_shape, query.dtype, where)
+        if attn_mask.dtype == np.bool_:
+            bias = Tensor(np.where(attn_mask.data, 0, -np.inf).astype(query.dtype))
+        else:
+            bias = attn_mask
+    return ScaledDotProductAttention.apply(query, key, value, bias, scale, bool(is_causal), dropout_p,
+                                           default_generator())
+
+
+def _check_heads(embed_dim, num_heads, where: str) -> tuple[int, int]:
+    for name, value in (("embed_dim", embed_dim), ("num_heads", num_heads)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"{where}: {name} must be a positive int, got {value!r}")
+    if embed_dim % num_heads:
+        raise ValueError(f"{where}: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads}); "
+                         f"each head gets embed_dim // num_heads features")
+    return int(embed_dim), int(num_heads)
+
+
+def split_heads(x: Tensor, num_heads: int) -> Tensor:
+    """(B, T, H·D) -> (B, H, T, D): a view, no copy."""
+    # Hint: view as (B, T, H, D), then transpose dimensions 1 and 2.
+    batch, length, width = x.shape
+    return x.view(batch, length, num_heads, width // num_heads).transpose(1, 2)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    """(B, H, T, D) -> (B, T, H·D): the inverse of split_heads (a copy only if x's layout needs one)."""
+    # Hint: transpose dimensions 1 and 2, then reshape to (B, T, H·D) (reshape copies only when
+    #       the memory layout requires it).
+    batch, heads, length, dim = x.shape
+    return x.transpose(1, 2).reshape(batch, length, heads * dim)
+
+
+def _mha_bias(key_padding_mask, attn_mask, batch: int, heads: int, length: int, keys: int, dtype,
+              where: str) -> Tensor | None:
+    """MultiheadAttention's two masks (bool True = ignore) as one additive (N, H or 1, L, S) float mask."""
+    bias = None
+    if attn_mask is not None:
+        if not isinstance(attn_mask, Tensor) or attn_mask.shape not in ((length, keys), (batch * heads, length, keys)):
+            raise ValueError(f"{where}: attn_mask must be a Tensor of shape (L, S) = ({length}, {keys}) or "
+                             f"(N·num_heads, L, S) = ({batch * heads}, {length}, {keys}), got "
+                             f"{getattr(attn_mask, 'shape', type(attn_mask).__name__)}")
+        _check_mask(attn_mask, (batch * heads, length, keys), dtype, where)
+        mask = attn_mask.reshape(batch, heads, length, keys) if attn_mask.ndim == 3 else attn_mask
+        bias = Tensor(np.where(mask.data, -np.inf, 0).astype(dtype)) if mask.dtype == np.bool_ else mask
+    if key_padding_mask is not None:
+        if not isinstance(key_padding_mask, Tensor) or key_padding_mask.shape != (batch, keys):
+            raise ValueError(f"{where}: key_padding_mask must be a Tensor of shape (N, S) = ({batch}, {keys}), got "
+                             f"{getattr(key_padding_mask, 'shape', type(key_padding_mask).__name__)}")
+        _check_mask(key_padding_mask, (batch, keys), dtype, where, "key_padding_mask")
+        padding = key_padding_mask.reshape(batch, 1, 1, keys)
+        if padding.dtype == np.bool_:
+            padding = Tensor(np.where(padding.data, -np.inf, 0).astype(dtype))
+        bias = padding if bias is None else bias + padding
+    return bias
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention with PyTorch's parameters: in_proj_weight (3E, E), in_proj_bias (3E,), out_proj.
+
+    forward(query, key, value) with (L, N, E) inputs, or (N, L, E) when batch_first; returns
+    (output like query, weights (N, L, S) averaged over heads, (N, H, L, S), or None).
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 add_bias_kv: bool = False, add_zero_attn: bool = False, kdim=None, vdim=None,
+                 batch_first: bool = False, dtype=None):
+        super().__init__()
+        where = "MultiheadAttention"
+        self.embed_dim, self.num_heads = _check_heads(embed_dim, num_heads, where)
+        self.head_dim = self.embed_dim // self.num_heads
+        self.dropout = _check_probability(dropout, where)
+        if add_bias_kv or add_zero_attn:
+            raise ValueError(f"{where}: add_bias_kv and add_zero_attn are not supported")
+        if kdim not in (None, embed_dim) or vdim not in (None, embed_dim):
+            raise ValueError(f"{where}: kdim/vdim different from embed_dim are not supported, got kdim={kdim}, "
+                             f"vdim={vdim}")
+        self.batch_first = bool(batch_first)
+        dtype = np.dtype(np.float32 if dtype is None else dtype)
+        self.in_proj_weight = Parameter(np.empty((3 * self.embed_dim, self.embed_dim), dtype=dtype))
+        if bias:
+            self.in_proj_bias = Parameter(np.empty(3 * self.embed_dim, dtype=dtype))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = Linear(self.embed_dim, self.embed_dim, bias=bias, dtype=dtype)
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        """PyTorch's: xavier_uniform_ for in_proj_weight, zero biases (out_proj.weight keeps Linear's init)."""
+        # Hint: xavier_uniform_ from module 03; set in_proj_bias and out_proj.bias (if any) to 0.
+        xavier_uniform_(self.in_proj_weight)
+        if self.in_proj_bias is not None:
+            self.in_proj_bias.data[...] = 0
+            self.out_proj.bias.data[...] = 0
+
+    def _project(self, x: Tensor, part: int) -> Tensor:
+        """x @ W_part.T + b_part for part 0 (query), 1 (key) or 2 (value) of the stacked projection."""
+        rows = slice(part * self.embed_dim, (part + 1) * self.embed_dim)
+        out = x @ self.in_proj_weight[rows].T
+        return out if self.in_proj_bias is None else out + self.in_proj_bias[rows]
+
+    def _check_inputs(self, query, key, value, where: str) -> bool:
+        """True for unbatched (L, E) inputs; checks ranks, widths and dtypes."""
+        for name, t in (("query", query), ("key", key), ("value", value)):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"{where}: {name} must be a Tensor, got {type(t).__name__}")
+            if t.ndim not in (2, 3) or t.shape[-1] != self.embed_dim:
+                layout = "(N, L, E)" if self.batch_first else "(L, N, E)"
+                raise ValueError(f"{where}: {name} must be {layout} or unbatched (L, E) with E=embed_dim="
+                                 f"{self.embed_dim}, got {tuple(t.shape)}")
+            if t.dtype != self.in_proj_weight.dtype:
+                raise TypeError(f"{where}: {name} dtype {t.dtype} does not match the weights' "
+                                f"{self.in_proj_weight.dtype}; convert it (x.float() for float32)")
+        if not query.ndim == key.ndim == value.ndim:
+            raise ValueError(f"{where}: query, key and value must all be batched or all unbatched, got shapes "
+                             f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
+        if key.shape != value.shape:
+            raise ValueError(f"{where}: key and value must have the same shape, got {tuple(key.shape)} and "
+                             f"{tuple(value.shape)}")
+        if query.ndim == 3:
+            batch_axis = 0 if self.batch_first else 1
+            if query.shape[batch_axis] != key.shape[batch_axis]:
+                raise ValueError(f"{where}: query and key have different batch sizes: {tuple(query.shape)} and "
+                                 f"{tuple(key.shape)} (batch_first={self.batch_first})")
+        return query.ndim == 2
+
+    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None,
+                need_weights: bool = True, attn_mask: Tensor | None = None, average_attn_weights: bool = True,
+                is_causal: bool = False):
+        where = "MultiheadAttention"
+        unbatched = self._check_inputs(query, key, value, where)
+        if is_causal and attn_mask is None:
+            raise RuntimeError(f"{where}: is_causal=True is a hint that attn_mask is the causal mask, so it needs "
+                               "attn_mask (as in PyTorch); pass attn_mask=~Tensor(causal_mask(L, L))")
+        if unbatched:  # (L, E) -> one batch entry, in the batch-first layout used inside
+            query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
+            if key_padding_mask is not None and isinstance(key_padding_mask, Tensor) and key_padding_mask.ndim == 1:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        elif not self.batch_first:
+            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        batch, length, keys = query.shape[0], query.shape[1], key.shape[1]
+        # Hint: project (one matmul with in_proj_weight when query, key and value are the same tensor,
+        #       then split into three), split_heads, build the additive mask with _mha_bias, then
+        #       attend: with need_weights, weights = _attention_weights(q, k, bias, False, 1/sqrt(D)),
+        #       dropout (training only), out = weights @ v; else scaled_dot_product_attention.
+        #       merge_heads, out_proj, and back to the caller's layout.
+        if query is key and key is value:
+            packed = query @ self.in_proj_weight.T
+            if self.in_proj_bias is not None:
+                packed = packed + self.in_proj_bias
+            q, k, v = packed.split(self.embed_dim, dim=-1)
+        else:
+            q, k, v = self._project(query, 0), self._project(key, 1), self._project(value, 2)
+        q, k, v = (split_heads(t, self.num_heads) for t in (q, k, v))
+        bias = _mha_bias(key_padding_mask, attn_mask, batch, self.num_heads, length, keys, q.dtype, where)
+        p = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:
+            weights = _attention_weights(q, k, bias, False, 1.0 / math.sqrt(self.head_dim))
+            if p > 0:
+                weights = dropout(weights, p)
+            out = weights @ v
+        else:
+            out = scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=p)
+        out = self.out_proj(merge_heads(out))
+        if need_weights and average_attn_weights:
+            weights = weights.mean(dim=1)
+        if unbatched:
+            out = out.squeeze(0)
+            weights = None if weights is None else weights.squeeze(0)
+        elif not self.batch_first:
+            out = out.transpose(0, 1)
+        return out, weights
+
+    def extra_repr(self) -> str:
+        return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
+                f"batch_first={self.batch_first}")
+
+
+class CausalSelfAttention(Module):
+    """Masked multi-head self-attention (nanoGPT): x (B, T, n_embd) -> (B, T, n_embd).
+
+    c_attn: Linear(n_embd, 3·n_embd) makes q, k, v; c_proj: Linear(n_embd, n_embd) mixes the heads.
+    block_size (optional) is the longest sequence accepted.
+    """
+
+    def __init__(self, n_embd: int, n_head: int, dropout: float = 0.0, bias: bool = True,
+                 block_size: int | None = None, dtype=None):
+        super().__init__()
+        where = "CausalSelfAttention"
+        self.n_embd, self.n_head = _check_heads(n_embd, n_head, where)
+        self.dropout = _check_probability(dropout, where)
+        if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, numbers.Integral)
+                                       or block_size < 1):
+            raise ValueError(f"{where}: block_size must be a positive int or None, got {block_size!r}")
+        self.block_size = block_size
+        self.c_attn = Linear(self.n_embd, 3 * self.n_embd, bias=bias, dtype=dtype)
+        self.c_proj = Linear(self.n_embd, self.n_embd, bias=bias, dtype=dtype)
+        self.resid_dropout = Dropout(self.dropout)
+
+    def _check_input(self, x) -> None:
+        where = "CausalSelfAttention"
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{where}: input must be a Tensor (B, T, n_embd), got {type(x).__name__}")
+        if x.ndim != 3 or x.shape[-1] != self.n_embd:
+            raise ValueError(f"{where}: input must have shape (B, T, n_embd={self.n_embd}), got {tuple(x.shape)}")
+        if self.block_size is not None and x.shape[1] > self.block_size:
+            raise ValueError(f"{where}: sequence length {x.shape[1]} is longer than block_size={self.block_size}; "
+                             "crop the context to the last block_size tokens")
+
+    def projections(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """q, k, v for tokens x (B, T, E), each (B, H, T, D): one c_attn matmul, split, heads split off."""
+        # Hint: self.c_attn(x) is (B, T, 3E); .split(n_embd, dim=2) gives q, k, v; split_heads each.
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        return split_heads(q, self.n_head), split_heads(k, self.n_head), split_heads(v, self.n_head)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check_input(x)
+        # Hint: q, k, v = self.projections(x); attend with is_causal=True and dropout_p = self.dropout
+        #       in training mode (0.0 in eval); merge_heads; c_proj; resid_dropout.
+        q, k, v = self.projections(x)
+        y = scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
+        return self.resid_dropout(self.c_proj(merge_heads(y)))
+
+    def extra_repr(self) -> str:
+        return f"n_embd={self.n_embd}, n_head={self.n_head}, dropout={self.dropout}, block_size={self.block_size}"

@@ -32,7 +32,9 @@
 #    and F1**, with macro averages;
 # 5. save a run as a **checkpoint** that is written atomically, contains no pickle, is checked on
 #    load, and **resumes** to exactly the same weights as a run that never stopped;
-# 6. measure where the time of a training step goes, and how throughput grows with batch size.
+# 6. save and load weights the PyTorch way (`save`/`load`) and in the **safetensors** format other
+#    frameworks read, with every file checked before anything is loaded and nothing ever unpickled;
+# 7. measure where the time of a training step goes, and how throughput grows with batch size.
 #
 # **Prerequisites:** modules 01–06. **Exports to:** `tinytorch/core/training.py`, re-exported as
 # `tinytorch.training`.
@@ -46,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import json
 import math
 import numbers
@@ -53,6 +56,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 import zipfile
 from collections import namedtuple
 from collections.abc import Mapping
@@ -60,6 +64,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
+from tinytorch.core.layers import _check_device
+from tinytorch.core.losses import CrossEntropyLoss  # noqa: F401  (also importable from here, as the course text does)
 from tinytorch.core.optimizers import clip_grad_norm_, flatten_state_dict, unflatten_state_dict
 from tinytorch.core.tensor import Tensor, default_generator
 
@@ -196,6 +202,23 @@ def accuracy(output, target, threshold: float = 0.5) -> float:
         predicted = out
     return float(np.mean(predicted == tgt))
     ### END SOLUTION
+
+
+class Accuracy:
+    """accuracy() as a metric object, logged as "accuracy": Trainer(model, loss, opt, [Accuracy()])."""
+
+    name = "accuracy"
+
+    def __init__(self, threshold: float = 0.5):
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+            raise TypeError(f"Accuracy: threshold must be a number, got {threshold!r}")
+        self.threshold = float(threshold)
+
+    def __call__(self, output, target) -> float:
+        return accuracy(output, target, self.threshold)
+
+    def __repr__(self) -> str:
+        return f"Accuracy(threshold={self.threshold})"
 
 
 # %%
@@ -766,7 +789,8 @@ def _resolve_metrics(metrics) -> dict:
             name, metric = name or ("accuracy" if metric == "acc" else metric), _METRICS[metric]
         elif not callable(metric):
             raise TypeError(f"Trainer: a metric must be a name or a callable, got {metric!r}")
-        name = name or getattr(metric, "__name__", None) or getattr(getattr(metric, "func", None), "__name__", None)
+        name = (name or getattr(metric, "name", None) or getattr(metric, "__name__", None)
+                or getattr(getattr(metric, "func", None), "__name__", None))
         if not name or name == "<lambda>":
             raise ValueError("Trainer: cannot name a lambda metric; pass metrics={'name': fn}")
         if name in resolved or name == "loss":
@@ -795,7 +819,8 @@ class Trainer:
     (ReduceLROnPlateau) gets val_loss, or train_loss without validation. grad_clip: max total
     gradient norm (clip_grad_norm_), or None. save_best=True with checkpoint_path adds a
     ModelCheckpoint that keeps the best epoch (val_loss, or train_loss without validation).
-    verbose: a progress line per epoch on stderr.
+    verbose: a progress line per epoch on stderr. An optimizer created without parameters
+    (`Adam(lr=1e-3)`) gets the model's parameters here.
     """
 
     def __init__(self, model, loss_fn, optimizer, metrics=("accuracy",), scheduler=None,
@@ -818,6 +843,8 @@ class Trainer:
             raise ValueError(f"Trainer: grad_clip must be a positive max norm or None, got {grad_clip!r}")
         if save_best and checkpoint_path is None:
             raise ValueError("Trainer: save_best=True needs checkpoint_path='best.npz' (where to save)")
+        if not getattr(optimizer, "param_groups", True):  # Adam(lr=1e-3) made without parameters
+            optimizer.add_param_group({"params": list(model.parameters())})
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.metrics = _resolve_metrics(metrics)
         self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
@@ -934,8 +961,12 @@ class Trainer:
         return Tensor(np.concatenate(outputs, axis=0))
 
     # ----- fit ----------------------------------------------------------------------------------
-    def fit(self, train_loader, val_loader=None, epochs: int = 1, callbacks=None, resume_from=None) -> History:
+    def fit(self, train_loader, val_loader=None, epochs: int = 1, callbacks=None, resume_from=None,
+            val_dataloader=None, save_best: bool | None = None, checkpoint_path=None) -> History:
         """Train for `epochs` more epochs; returns the History (which grows across calls).
+
+        val_dataloader is another name for val_loader; save_best/checkpoint_path given here
+        override the Trainer's own for this call and later ones.
 
         resume_from: a checkpoint written by save_checkpoint / ModelCheckpoint; model, optimizer,
         scheduler, epoch count, history and random state are restored first, so fit(epochs=2,
@@ -943,6 +974,16 @@ class Trainer:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
             raise ValueError(f"Trainer.fit: epochs must be a non-negative int, got {epochs!r}")
+        if val_dataloader is not None:
+            if val_loader is not None:
+                raise TypeError("Trainer.fit: pass val_loader or val_dataloader (the same thing), not both")
+            val_loader = val_dataloader
+        if checkpoint_path is not None:
+            self.checkpoint_path = checkpoint_path
+        if save_best is not None:
+            if save_best and self.checkpoint_path is None:
+                raise ValueError("Trainer.fit: save_best=True needs checkpoint_path='best.npz' (where to save)")
+            self.save_best = bool(save_best)
         if resume_from is not None:
             self.load_checkpoint(resume_from, train_loader)
         active = self.callbacks + _check_callbacks(callbacks, "Trainer.fit")
@@ -1031,7 +1072,6 @@ def _loader_generators(loader) -> dict:
 # %%
 #| test
 from tinytorch.core.layers import Dropout, Linear, Module, ReLU, Sequential
-from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import SGD
 from tinytorch.core.tensor import is_grad_enabled, manual_seed
 
@@ -1412,7 +1452,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch: int | No
     arrays: dict[str, np.ndarray] = {}
     model_state = model.state_dict()
     for name, array in model_state.items():
-        arrays[f"model/{name}"] = np.ascontiguousarray(array)
+        arrays[f"model/{name}"] = np.asarray(array, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
     meta = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
             "epoch": None if epoch is None else int(epoch), "model": type(model).__name__,
             "model_keys": list(model_state)}
@@ -1584,6 +1624,9 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, path, monitor: str = "val_loss", mode: str = "min", save_best_only: bool = True):
         self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
+        if not self.path.endswith(".npz"):
+            warnings.warn(f"ModelCheckpoint: {self.path!r} will hold TinyTorch's pickle-free checkpoint format "
+                          "(an .npz archive), whatever its suffix; load it with load_checkpoint", stacklevel=2)
         self.mode = _check_mode(mode, "ModelCheckpoint")
         self.best = math.inf if mode == "min" else -math.inf
         self.best_epoch = self.last_path = None
@@ -1733,8 +1776,11 @@ def _save_png(figure, path) -> str:
     return os.fspath(path)
 
 
-def plot_training_history(history, path) -> str:
-    """Learning curves as a PNG: loss (train and val), each metric, and the learning rate if it changed."""
+def plot_training_history(history, path=None) -> str:
+    """Learning curves as a PNG: loss (train and val), each metric, and the learning rate if it changed.
+
+    path=None writes training_history.png in the current folder and prints where it went.
+    """
     history = history if isinstance(history, History) else History(history)
     if len(history) == 0:
         raise ValueError("plot_training_history: the history is empty")
@@ -1758,6 +1804,10 @@ def plot_training_history(history, path) -> str:
         axes[-1].plot(epochs, lr, marker="o", markersize=3)
         axes[-1].set(title="learning rate", xlabel="epoch", yscale="log")
         axes[-1].grid(alpha=0.3)
+    if path is None:
+        path = _save_png(figure, "training_history.png")
+        print(f"plot_training_history: saved the learning curves to {os.path.abspath(path)}")
+        return path
     return _save_png(figure, path)
 
 
@@ -1822,7 +1872,361 @@ except ImportError as _error:
     print(_error)
 
 # %% [markdown]
-# ## 10. Systems analysis: where does a training step spend its time?
+# ## 10. Weights that travel: `save`, `load` and safetensors
+#
+# A checkpoint (section 8) is for *continuing a run*. Two more everyday jobs need files too, and
+# an ordinary PyTorch script does them with two calls:
+#
+# ```python
+# torch.save(model.state_dict(), "weights.pt")           # keep the weights (or any dict of tensors)
+# model.load_state_dict(torch.load("weights.pt"))        # ... and get them back
+# ```
+#
+# `tinytorch.save(obj, path)` and `tinytorch.load(path)` take the same arguments and give the same
+# round trip — a state_dict, or any nesting of dicts, lists and tuples holding Tensors, arrays,
+# numbers, strings, bools and `None` — but the file is **not a pickle**. It is the format of the
+# checkpoints: an `.npz` with one plain `.npy` array per tensor, plus the structure as JSON text
+# (module 06's `flatten_state_dict`, which also remembers which entries were Tensors), written
+# atomically. `load` reads it with `allow_pickle=False`, so nothing in the file can run.
+#
+# `load` refuses what it cannot read safely, and says why: a real pickle (the file of
+# `pickle.dump`, or `torch.save`'s legacy format) is refused *unopened*, because unpickling is
+# running the file's instructions. One kind of pickle is accepted: the zip archive that
+# `torch.save` writes by default, whose `data.pkl` only rebuilds tensors from raw storages. Module 08
+# reads it with a restricted unpickler (the same idea as its CIFAR-10 reader) that admits the few
+# tensor-rebuilding callables and nothing else; `load` hands such files to it.
+#
+# ### safetensors: the format other frameworks read
+#
+# To move weights between frameworks (PyTorch, JAX, the Hugging Face hub), the ecosystem settled
+# on **safetensors**: a format so simple that reading it cannot execute anything, and fast because
+# every tensor is one contiguous block of raw little-endian bytes.
+#
+# ```
+#   ┌──────────┬──────────────────────────────────────────┬───────────────────────────────┐
+#   │ 8 bytes  │ N bytes of JSON (padded with spaces)     │ raw tensor bytes              │
+#   │ N, u64 LE│ {"__metadata__": {"format": "pt"},       │ [ fc.bias  ][ fc.weight ...  ]│
+#   │          │  "fc.weight": {"dtype": "F32",           │ ▲ 0        ▲ 40               │
+#   │          │     "shape": [10, 784],                  │                               │
+#   │          │     "data_offsets": [40, 31400]}, ...}   │ offsets count from here       │
+#   └──────────┴──────────────────────────────────────────┴───────────────────────────────┘
+# ```
+#
+# The header is untrusted input: a file may lie about its sizes. So `load_file` checks *everything*
+# before it reads a single tensor — the header length against the file size, each entry's dtype
+# and shape, that `end - begin` equals `prod(shape) * itemsize`, and that the byte ranges tile the
+# buffer exactly (no overlaps, no gaps, nothing missing at the end of a truncated file). A file that
+# fails a check raises `SerializationError` naming the entry and the numbers; no tensor is returned.
+# `save_file` writes the same layout (atomically) so PyTorch's `safetensors.torch.load_file` reads it.
+
+# %%
+#| export
+_SAVED = "__tinytorch_save__"
+SAVE_FORMAT = "tinytorch-save"
+SAVE_VERSION = 1
+
+
+class SerializationError(ValueError):
+    """A weights file that cannot be loaded safely: corrupt, truncated, lying, or holding code."""
+
+
+def _check_map_location(map_location, where: str) -> None:
+    """torch.load's map_location: everything lives on the CPU, so only CPU targets make sense."""
+    if map_location is None or callable(map_location):
+        return  # a function (storage, location) -> storage: every storage is already on the CPU
+    targets = map_location.values() if isinstance(map_location, Mapping) else [map_location]
+    for target in targets:
+        _check_device(target, where)
+
+
+def save(obj, f) -> None:
+    """torch.save without pickle: write `obj` (Tensors, arrays, numbers, str, bool, None in dicts,
+    lists, tuples) to the path `f` (written atomically) or to a binary file object.
+
+    The file is an .npz archive read back by load(f) with allow_pickle=False; the path is used as
+    given, whatever its suffix.
+    """
+    if isinstance(obj, Mapping) and _SAVED in obj:
+        raise ValueError(f"save: the key {_SAVED!r} is reserved for the file's format marker")
+    arrays = flatten_state_dict(obj, prefix="obj/")
+    arrays[_SAVED] = np.array(json.dumps({"format": SAVE_FORMAT, "version": SAVE_VERSION}))
+    if hasattr(f, "write"):
+        np.savez(f, **arrays)
+    else:
+        _atomic_write(f, lambda file: np.savez(file, **arrays))
+
+
+def _read_bytes(f, where: str) -> bytes:
+    if hasattr(f, "read"):
+        return f.read()
+    path = os.fspath(f)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{where}: no such file: {path!r}")
+    if not os.path.isfile(path):
+        raise IsADirectoryError(f"{where}: {path!r} is not a file")
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def _looks_like_pickle(head: bytes) -> bool:
+    """Protocol 2+ pickles start with PROTO (0x80); older ones with an opcode such as '(' or ']'."""
+    return head[:1] == b"\x80" or head[:1] in (b"(", b"]", b"}", b"c")
+
+
+def load(f, map_location=None, weights_only=None, mmap=None, **pickle_load_args):
+    """torch.load for files that cannot run code: what save() wrote, or a PyTorch zip state_dict.
+
+    map_location ("cpu", a device, a dict or a function) and weights_only are accepted for
+    compatibility: everything loads to the CPU, and only data is ever loaded (weights_only=False
+    does not make pickles acceptable). A real pickle, a legacy torch.save file, or anything else
+    raises SerializationError without executing any of it.
+    """
+    _check_map_location(map_location, "load")
+    if weights_only not in (None, True, False):
+        raise TypeError(f"load: weights_only must be True, False or None, got {weights_only!r}")
+    where = "load" if hasattr(f, "read") else f"load({os.fspath(f)!r})"
+    payload = _read_bytes(f, "load")
+    if not payload.startswith(b"PK"):
+        if _looks_like_pickle(payload):
+            raise SerializationError(
+                f"{where}: the file is a pickle. Unpickling runs instructions stored in the file, so TinyTorch "
+                "never unpickles (only PyTorch's zip format, whose data.pkl rebuilds tensors, is read, by a "
+                "restricted reader). If it came from torch.save(..., _use_new_zipfile_serialization=False), "
+                "re-save it with the default torch.save, or with safetensors")
+        if len(payload) >= 9 and payload[8:9] == b"{":
+            raise SerializationError(f"{where}: this looks like a safetensors file; read it with "
+                                     "tinytorch.load_file (tinytorch.safetensors)")
+        raise SerializationError(f"{where}: not a file written by tinytorch.save or torch.save "
+                                 "(not a zip archive); is it truncated?")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(payload))
+        names = archive.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise SerializationError(f"{where}: the zip archive is corrupt or truncated ({error})") from None
+    if f"{_SAVED}.npy" in names:
+        return _load_saved(io.BytesIO(payload), where)
+    if any(name.endswith("data.pkl") for name in names):
+        from tinytorch.core.data import load_pytorch_file  # module 08's restricted reader (read at call time)
+
+        return load_pytorch_file(io.BytesIO(payload), source=where)
+    if f"{_META}.npy" in names:
+        raise SerializationError(f"{where}: this is a training checkpoint; restore it with "
+                                 "load_checkpoint(path, model, optimizer, ...)")
+    raise SerializationError(f"{where}: a zip archive, but neither a tinytorch.save file nor a PyTorch one")
+
+
+def _load_saved(stream, where: str):
+    try:
+        with np.load(stream, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        meta = json.loads(str(arrays.pop(_SAVED)[()]))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
+        raise SerializationError(f"{where}: corrupt or unsafe to read: {error}") from None
+    if not isinstance(meta, dict) or meta.get("format") != SAVE_FORMAT:
+        raise SerializationError(f"{where}: wrong format marker {meta!r}")
+    if not isinstance(meta.get("version"), int) or meta["version"] > SAVE_VERSION:
+        raise SerializationError(f"{where}: format version {meta.get('version')!r}; this TinyTorch reads "
+                                 f"versions up to {SAVE_VERSION}")
+    try:
+        return unflatten_state_dict(arrays, prefix="obj/")
+    except (KeyError, ValueError, TypeError) as error:
+        raise SerializationError(f"{where}: damaged structure: {error}") from None
+
+
+# ----- safetensors ---------------------------------------------------------------------------------
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
+              "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
+_ST_NAMES = {np.dtype(code).newbyteorder("="): name for name, code in _ST_DTYPES.items()}
+_ST_MAX_HEADER = 100_000_000  # what the reference implementation accepts
+
+
+def _safetensors_header(tensors: Mapping, metadata) -> tuple[bytes, list]:
+    """(8-byte length + padded JSON header, [contiguous little-endian arrays in file order])."""
+    if not isinstance(tensors, Mapping):
+        raise TypeError(f"save_file: tensors must be a dict name -> Tensor, got {type(tensors).__name__}")
+    if metadata is not None and (not isinstance(metadata, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())):
+        raise TypeError(f"save_file: metadata must be a dict of str -> str, got {metadata!r}")
+    entries = []
+    for name, value in tensors.items():
+        if not isinstance(name, str) or not name or name == "__metadata__":
+            raise ValueError(f"save_file: tensor names must be non-empty strings other than '__metadata__', "
+                             f"got {name!r}")
+        array = value.data if isinstance(value, Tensor) else value
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"save_file: {name!r} must be a Tensor or ndarray, got {type(value).__name__}")
+        native = array.dtype.newbyteorder("=")
+        if native not in _ST_NAMES:
+            raise TypeError(f"save_file: {name!r} has dtype {array.dtype}, which safetensors cannot store here "
+                            f"(supported: {', '.join(str(d) for d in _ST_NAMES)})")
+        entries.append((name, _ST_NAMES[native], np.asarray(array, dtype=array.dtype.newbyteorder("<"), order="C")))
+    entries.sort(key=lambda entry: (-entry[2].dtype.itemsize, entry[0]))  # big items first keeps alignment
+    header, offset = {}, 0
+    if metadata is not None:
+        header["__metadata__"] = dict(metadata)
+    for name, code, array in entries:
+        header[name] = {"dtype": code, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text, [array for _, _, array in entries]
+
+
+def save_file(tensors: Mapping, filename, metadata: Mapping | None = None) -> None:
+    """Write {name: Tensor or ndarray} as a .safetensors file (atomically); metadata: str -> str."""
+    header, arrays = _safetensors_header(tensors, metadata)
+
+    def write(file):
+        file.write(header)
+        for array in arrays:
+            file.write(array.tobytes())
+
+    _atomic_write(filename, write)
+
+
+def _parse_safetensors_header(raw: bytes, file_size: int, source: str) -> tuple[dict, dict, int]:
+    """Check an untrusted header completely: ({name: (dtype, shape, begin, end)}, metadata, data start)."""
+    if file_size < 8:
+        raise SerializationError(f"{source}: {file_size} bytes is too short for a safetensors file (the "
+                                 "header length alone takes 8)")
+    length = int.from_bytes(raw[:8], "little")
+    if length > _ST_MAX_HEADER or 8 + length > file_size:
+        raise SerializationError(f"{source}: the header claims {length:,} bytes, but the file has only "
+                                 f"{file_size - 8:,} after the length field (truncated or not safetensors)")
+    try:
+        header = json.loads(raw[8:8 + length].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise SerializationError(f"{source}: the header is not valid UTF-8 JSON ({error})") from None
+    if not isinstance(header, dict):
+        raise SerializationError(f"{source}: the header must be a JSON object, got {type(header).__name__}")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise SerializationError(f"{source}: __metadata__ must map strings to strings, got {metadata!r}")
+    data_size = file_size - 8 - length
+    entries = {}
+    for name, entry in header.items():
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise SerializationError(f"{source}: entry {name!r} must have exactly dtype, shape and data_offsets, "
+                                     f"got {entry!r}")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in _ST_DTYPES and dtype != "BF16":
+            raise SerializationError(f"{source}: {name!r} has dtype {dtype!r}, which TinyTorch cannot read "
+                                     f"(known: {', '.join(list(_ST_DTYPES) + ['BF16'])})")
+        if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+            raise SerializationError(f"{source}: {name!r} has shape {shape!r}; expected a list of sizes >= 0")
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int for n in offsets)
+                or not 0 <= offsets[0] <= offsets[1]):
+            raise SerializationError(f"{source}: {name!r} has data_offsets {offsets!r}; expected [begin, end] "
+                                     "with 0 <= begin <= end")
+        itemsize = 2 if dtype == "BF16" else np.dtype(_ST_DTYPES[dtype]).itemsize
+        expected = math.prod(shape) * itemsize
+        if offsets[1] - offsets[0] != expected:
+            raise SerializationError(f"{source}: {name!r} of shape {shape} and dtype {dtype} needs {expected:,} "
+                                     f"bytes, but its data_offsets {offsets} span {offsets[1] - offsets[0]:,}")
+        entries[name] = (dtype, tuple(shape), offsets[0], offsets[1])
+    covered = 0
+    for name, (_, _, begin, end) in sorted(entries.items(), key=lambda item: (item[1][2], item[1][3])):
+        if begin != covered:
+            problem = "overlaps the previous tensor" if begin < covered else "leaves a gap after the previous tensor"
+            raise SerializationError(f"{source}: {name!r} starts at byte {begin:,}, which {problem} "
+                                     f"(ends at {covered:,}); the byte ranges must tile the buffer exactly")
+        covered = end
+    if covered != data_size:
+        raise SerializationError(f"{source}: the tensors cover {covered:,} bytes but the data section holds "
+                                 f"{data_size:,} ({'truncated file' if covered > data_size else 'trailing bytes'})")
+    return entries, metadata, 8 + length
+
+
+def _read_safetensors(filename, where: str):
+    path = os.fspath(filename)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{where}: no such file: {path!r}")
+    size = os.path.getsize(path)
+    with open(path, "rb") as file:
+        head = file.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else 0
+        raw = head + file.read(min(length, _ST_MAX_HEADER + 1))
+        entries, metadata, start = _parse_safetensors_header(raw, size, f"{where}({path!r})")
+        arrays = {}
+        for name, (dtype, shape, begin, end) in entries.items():
+            file.seek(start + begin)
+            code = "<u2" if dtype == "BF16" else _ST_DTYPES[dtype]
+            count = (end - begin) // np.dtype(code).itemsize
+            flat = np.fromfile(file, dtype=code, count=count) if count else np.empty(0, dtype=code)
+            if len(flat) != count:  # the file changed under us since the size check
+                raise SerializationError(f"{where}({path!r}): {name!r} is truncated")
+            if dtype == "BF16":  # bfloat16 is the top half of a float32: widen it exactly
+                flat = (flat.astype(np.uint32) << 16).view(np.float32)
+            arrays[name] = flat.astype(flat.dtype.newbyteorder("="), copy=False).reshape(shape)
+    return arrays, metadata
+
+
+def load_file(filename, device="cpu") -> dict:
+    """Read a .safetensors file into {name: Tensor}; BF16 becomes float32 (exactly). Everything is
+    checked before any tensor is read; a lying or truncated file raises SerializationError."""
+    _check_device(device, "load_file")
+    arrays, _ = _read_safetensors(filename, "load_file")
+    return {name: Tensor(array) for name, array in arrays.items()}
+
+
+def load_file_metadata(filename) -> dict:
+    """The __metadata__ dict (str -> str) of a .safetensors file, checked like load_file checks it."""
+    path = os.fspath(filename)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"load_file_metadata: no such file: {path!r}")
+    with open(path, "rb") as file:
+        head = file.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else 0
+        raw = head + file.read(min(length, _ST_MAX_HEADER + 1))
+    return _parse_safetensors_header(raw, os.path.getsize(path), f"load_file_metadata({path!r})")[1]
+
+
+# %%
+#| test
+def test_unit_save_load_and_safetensors():
+    with _tempfile.TemporaryDirectory() as folder:
+        model = blob_trainer(verbose=False).model
+        obj = {"model": model.state_dict(), "epoch": 3, "note": "blobs", "betas": (0.9, 0.999),
+               "scale": Tensor([1.5, 2.5]), "none": None}
+        path = _Path(folder) / "run.pt"
+        save(obj, path)
+        back = load(path)
+        assert (back["epoch"], back["note"], back["betas"], back["none"]) == (3, "blobs", (0.9, 0.999), None)
+        assert isinstance(back["scale"], Tensor) and back["scale"].tolist() == [1.5, 2.5], "Tensors stay Tensors"
+        for key, array in obj["model"].items():
+            assert np.array_equal(back["model"][key], array), f"{key}: the weights must round-trip exactly"
+        with np.load(path, allow_pickle=False):  # the file is a plain .npz, whatever its suffix
+            pass
+        evil = _Path(folder) / "evil.pt"
+        evil.write_bytes(b"\x80\x04cos\nsystem\n(S'echo hacked'\ntR.")
+        try:
+            load(evil)
+        except SerializationError as error:
+            assert "pickle" in str(error), f"the refusal should say the file is a pickle: {error}"
+        else:
+            raise AssertionError("load must refuse a pickle, never unpickle it")
+        weights = _Path(folder) / "model.safetensors"
+        save_file(model.state_dict(), weights, metadata={"format": "pt"})
+        raw = weights.read_bytes()
+        length = int.from_bytes(raw[:8], "little")
+        header = json.loads(raw[8:8 + length])
+        assert header["__metadata__"] == {"format": "pt"} and header["0.weight"]["dtype"] == "F32", header
+        loaded = load_file(weights)
+        assert all(np.array_equal(loaded[k].data, v) for k, v in model.state_dict().items())
+        weights.write_bytes(raw[:-4])  # truncated: the header now promises more bytes than there are
+        try:
+            load_file(weights)
+        except SerializationError as error:
+            assert "truncated" in str(error), f"a truncated file should be called truncated: {error}"
+        else:
+            raise AssertionError("a truncated safetensors file must raise SerializationError")
+    print("✅ save/load round trip (no pickle; pickles refused), safetensors written, read and validated")
+
+
+test_unit_save_load_and_safetensors()
+
+# %% [markdown]
+# ## 11. Systems analysis: where does a training step spend its time?
 #
 # One step is four phases: **data** (fetching and building the batch), **forward** (model and
 # loss), **backward**, and **optimizer** (`zero_grad` + `step`). The cell below times each phase
@@ -1986,6 +2390,15 @@ with _tempfile.TemporaryDirectory() as _folder:
 # **Your answer:**
 
 # %% [markdown]
+# **Q7.** A downloaded `model.safetensors` of 1 MB has a header entry with shape `[1000000000]`,
+# dtype `F32` and `data_offsets` `[0, 4000000000]`. Which of `load_file`'s checks rejects it, what
+# would a reader that trusted the header try to do, and why is "check everything, then read" the
+# rule rather than "read, and stop at the first problem"?
+
+# %% [markdown]
+# **Your answer:**
+
+# %% [markdown]
 # ## Summary
 #
 # - The training step is `zero_grad → forward → loss → backward → clip → step → schedule`; the
@@ -1997,4 +2410,6 @@ with _tempfile.TemporaryDirectory() as _folder:
 # - A checkpoint holds model, optimizer, scheduler, epoch, history and random state, as plain
 #   arrays plus JSON in one `.npz`: no pickle, written atomically, validated before loading —
 #   and a resumed run matches an uninterrupted one bit for bit.
+# - `save`/`load` are `torch.save`/`torch.load` without pickle; safetensors files (a checked JSON
+#   header and raw little-endian bytes) carry weights to and from other frameworks.
 # - Next, module 08 replaces `ArrayLoader` with `Dataset`/`DataLoader` and real data sets.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import json
 import math
 import numbers
@@ -11,6 +12,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 import zipfile
 from collections import namedtuple
 from collections.abc import Mapping
@@ -18,6 +20,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
+from tinytorch.core.layers import _check_device
+from tinytorch.core.losses import CrossEntropyLoss  # noqa: F401  (also importable from here, as the course text does)
 from tinytorch.core.optimizers import clip_grad_norm_, flatten_state_dict, unflatten_state_dict
 from tinytorch.core.tensor import Tensor, default_generator
 
@@ -57,6 +61,23 @@ def accuracy(output, target, threshold: float = 0.5) -> float:
     else:
         predicted = out
     return float(np.mean(predicted == tgt))
+
+
+class Accuracy:
+    """accuracy() as a metric object, logged as "accuracy": Trainer(model, loss, opt, [Accuracy()])."""
+
+    name = "accuracy"
+
+    def __init__(self, threshold: float = 0.5):
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+            raise TypeError(f"Accuracy: threshold must be a number, got {threshold!r}")
+        self.threshold = float(threshold)
+
+    def __call__(self, output, target) -> float:
+        return accuracy(output, target, self.threshold)
+
+    def __repr__(self) -> str:
+        return f"Accuracy(threshold={self.threshold})"
 
 
 def _label_pair(y_true, y_pred, num_classes, where: str):
@@ -397,7 +418,8 @@ def _resolve_metrics(metrics) -> dict:
             name, metric = name or ("accuracy" if metric == "acc" else metric), _METRICS[metric]
         elif not callable(metric):
             raise TypeError(f"Trainer: a metric must be a name or a callable, got {metric!r}")
-        name = name or getattr(metric, "__name__", None) or getattr(getattr(metric, "func", None), "__name__", None)
+        name = (name or getattr(metric, "name", None) or getattr(metric, "__name__", None)
+                or getattr(getattr(metric, "func", None), "__name__", None))
         if not name or name == "<lambda>":
             raise ValueError("Trainer: cannot name a lambda metric; pass metrics={'name': fn}")
         if name in resolved or name == "loss":
@@ -426,7 +448,8 @@ class Trainer:
     (ReduceLROnPlateau) gets val_loss, or train_loss without validation. grad_clip: max total
     gradient norm (clip_grad_norm_), or None. save_best=True with checkpoint_path adds a
     ModelCheckpoint that keeps the best epoch (val_loss, or train_loss without validation).
-    verbose: a progress line per epoch on stderr.
+    verbose: a progress line per epoch on stderr. An optimizer created without parameters
+    (`Adam(lr=1e-3)`) gets the model's parameters here.
     """
 
     def __init__(self, model, loss_fn, optimizer, metrics=("accuracy",), scheduler=None,
@@ -449,6 +472,8 @@ class Trainer:
             raise ValueError(f"Trainer: grad_clip must be a positive max norm or None, got {grad_clip!r}")
         if save_best and checkpoint_path is None:
             raise ValueError("Trainer: save_best=True needs checkpoint_path='best.npz' (where to save)")
+        if not getattr(optimizer, "param_groups", True):  # Adam(lr=1e-3) made without parameters
+            optimizer.add_param_group({"params": list(model.parameters())})
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.metrics = _resolve_metrics(metrics)
         self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
@@ -561,8 +586,12 @@ class Trainer:
         return Tensor(np.concatenate(outputs, axis=0))
 
     # ----- fit ----------------------------------------------------------------------------------
-    def fit(self, train_loader, val_loader=None, epochs: int = 1, callbacks=None, resume_from=None) -> History:
+    def fit(self, train_loader, val_loader=None, epochs: int = 1, callbacks=None, resume_from=None,
+            val_dataloader=None, save_best: bool | None = None, checkpoint_path=None) -> History:
         """Train for `epochs` more epochs; returns the History (which grows across calls).
+
+        val_dataloader is another name for val_loader; save_best/checkpoint_path given here
+        override the Trainer's own for this call and later ones.
 
         resume_from: a checkpoint written by save_checkpoint / ModelCheckpoint; model, optimizer,
         scheduler, epoch count, history and random state are restored first, so fit(epochs=2,
@@ -570,6 +599,16 @@ class Trainer:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
             raise ValueError(f"Trainer.fit: epochs must be a non-negative int, got {epochs!r}")
+        if val_dataloader is not None:
+            if val_loader is not None:
+                raise TypeError("Trainer.fit: pass val_loader or val_dataloader (the same thing), not both")
+            val_loader = val_dataloader
+        if checkpoint_path is not None:
+            self.checkpoint_path = checkpoint_path
+        if save_best is not None:
+            if save_best and self.checkpoint_path is None:
+                raise ValueError("Trainer.fit: save_best=True needs checkpoint_path='best.npz' (where to save)")
+            self.save_best = bool(save_best)
         if resume_from is not None:
             self.load_checkpoint(resume_from, train_loader)
         active = self.callbacks + _check_callbacks(callbacks, "Trainer.fit")
@@ -778,7 +817,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, epoch: int | No
     arrays: dict[str, np.ndarray] = {}
     model_state = model.state_dict()
     for name, array in model_state.items():
-        arrays[f"model/{name}"] = np.ascontiguousarray(array)
+        arrays[f"model/{name}"] = np.asarray(array, order="C")  # not ascontiguousarray: it makes 0-d arrays 1-d
     meta = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
             "epoch": None if epoch is None else int(epoch), "model": type(model).__name__,
             "model_keys": list(model_state)}
@@ -939,6 +978,9 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, path, monitor: str = "val_loss", mode: str = "min", save_best_only: bool = True):
         self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
+        if not self.path.endswith(".npz"):
+            warnings.warn(f"ModelCheckpoint: {self.path!r} will hold TinyTorch's pickle-free checkpoint format "
+                          "(an .npz archive), whatever its suffix; load it with load_checkpoint", stacklevel=2)
         self.mode = _check_mode(mode, "ModelCheckpoint")
         self.best = math.inf if mode == "min" else -math.inf
         self.best_epoch = self.last_path = None
@@ -1017,8 +1059,11 @@ def _save_png(figure, path) -> str:
     return os.fspath(path)
 
 
-def plot_training_history(history, path) -> str:
-    """Learning curves as a PNG: loss (train and val), each metric, and the learning rate if it changed."""
+def plot_training_history(history, path=None) -> str:
+    """Learning curves as a PNG: loss (train and val), each metric, and the learning rate if it changed.
+
+    path=None writes training_history.png in the current folder and prints where it went.
+    """
     history = history if isinstance(history, History) else History(history)
     if len(history) == 0:
         raise ValueError("plot_training_history: the history is empty")
@@ -1042,6 +1087,10 @@ def plot_training_history(history, path) -> str:
         axes[-1].plot(epochs, lr, marker="o", markersize=3)
         axes[-1].set(title="learning rate", xlabel="epoch", yscale="log")
         axes[-1].grid(alpha=0.3)
+    if path is None:
+        path = _save_png(figure, "training_history.png")
+        print(f"plot_training_history: saved the learning curves to {os.path.abspath(path)}")
+        return path
     return _save_png(figure, path)
 
 
@@ -1071,3 +1120,263 @@ def plot_confusion_matrix(cm, path, class_names=None, normalize: bool = False) -
             ax.text(j, i, f"{value:.2f}" if normalize else f"{int(value)}", ha="center", va="center",
                     fontsize=8, color="white" if value > limit else "black")
     return _save_png(figure, path)
+
+
+_SAVED = "__tinytorch_save__"
+SAVE_FORMAT = "tinytorch-save"
+SAVE_VERSION = 1
+
+
+class SerializationError(ValueError):
+    """A weights file that cannot be loaded safely: corrupt, truncated, lying, or holding code."""
+
+
+def _check_map_location(map_location, where: str) -> None:
+    """torch.load's map_location: everything lives on the CPU, so only CPU targets make sense."""
+    if map_location is None or callable(map_location):
+        return  # a function (storage, location) -> storage: every storage is already on the CPU
+    targets = map_location.values() if isinstance(map_location, Mapping) else [map_location]
+    for target in targets:
+        _check_device(target, where)
+
+
+def save(obj, f) -> None:
+    """torch.save without pickle: write `obj` (Tensors, arrays, numbers, str, bool, None in dicts,
+    lists, tuples) to the path `f` (written atomically) or to a binary file object.
+
+    The file is an .npz archive read back by load(f) with allow_pickle=False; the path is used as
+    given, whatever its suffix.
+    """
+    if isinstance(obj, Mapping) and _SAVED in obj:
+        raise ValueError(f"save: the key {_SAVED!r} is reserved for the file's format marker")
+    arrays = flatten_state_dict(obj, prefix="obj/")
+    arrays[_SAVED] = np.array(json.dumps({"format": SAVE_FORMAT, "version": SAVE_VERSION}))
+    if hasattr(f, "write"):
+        np.savez(f, **arrays)
+    else:
+        _atomic_write(f, lambda file: np.savez(file, **arrays))
+
+
+def _read_bytes(f, where: str) -> bytes:
+    if hasattr(f, "read"):
+        return f.read()
+    path = os.fspath(f)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{where}: no such file: {path!r}")
+    if not os.path.isfile(path):
+        raise IsADirectoryError(f"{where}: {path!r} is not a file")
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def _looks_like_pickle(head: bytes) -> bool:
+    """Protocol 2+ pickles start with PROTO (0x80); older ones with an opcode such as '(' or ']'."""
+    return head[:1] == b"\x80" or head[:1] in (b"(", b"]", b"}", b"c")
+
+
+def load(f, map_location=None, weights_only=None, mmap=None, **pickle_load_args):
+    """torch.load for files that cannot run code: what save() wrote, or a PyTorch zip state_dict.
+
+    map_location ("cpu", a device, a dict or a function) and weights_only are accepted for
+    compatibility: everything loads to the CPU, and only data is ever loaded (weights_only=False
+    does not make pickles acceptable). A real pickle, a legacy torch.save file, or anything else
+    raises SerializationError without executing any of it.
+    """
+    _check_map_location(map_location, "load")
+    if weights_only not in (None, True, False):
+        raise TypeError(f"load: weights_only must be True, False or None, got {weights_only!r}")
+    where = "load" if hasattr(f, "read") else f"load({os.fspath(f)!r})"
+    payload = _read_bytes(f, "load")
+    if not payload.startswith(b"PK"):
+        if _looks_like_pickle(payload):
+            raise SerializationError(
+                f"{where}: the file is a pickle. Unpickling runs instructions stored in the file, so TinyTorch "
+                "never unpickles (only PyTorch's zip format, whose data.pkl rebuilds tensors, is read, by a "
+                "restricted reader). If it came from torch.save(..., _use_new_zipfile_serialization=False), "
+                "re-save it with the default torch.save, or with safetensors")
+        if len(payload) >= 9 and payload[8:9] == b"{":
+            raise SerializationError(f"{where}: this looks like a safetensors file; read it with "
+                                     "tinytorch.load_file (tinytorch.safetensors)")
+        raise SerializationError(f"{where}: not a file written by tinytorch.save or torch.save "
+                                 "(not a zip archive); is it truncated?")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(payload))
+        names = archive.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise SerializationError(f"{where}: the zip archive is corrupt or truncated ({error})") from None
+    if f"{_SAVED}.npy" in names:
+        return _load_saved(io.BytesIO(payload), where)
+    if any(name.endswith("data.pkl") for name in names):
+        from tinytorch.core.data import load_pytorch_file  # module 08's restricted reader (read at call time)
+
+        return load_pytorch_file(io.BytesIO(payload), source=where)
+    if f"{_META}.npy" in names:
+        raise SerializationError(f"{where}: this is a training checkpoint; restore it with "
+                                 "load_checkpoint(path, model, optimizer, ...)")
+    raise SerializationError(f"{where}: a zip archive, but neither a tinytorch.save file nor a PyTorch one")
+
+
+def _load_saved(stream, where: str):
+    try:
+        with np.load(stream, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        meta = json.loads(str(arrays.pop(_SAVED)[()]))
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
+        raise SerializationError(f"{where}: corrupt or unsafe to read: {error}") from None
+    if not isinstance(meta, dict) or meta.get("format") != SAVE_FORMAT:
+        raise SerializationError(f"{where}: wrong format marker {meta!r}")
+    if not isinstance(meta.get("version"), int) or meta["version"] > SAVE_VERSION:
+        raise SerializationError(f"{where}: format version {meta.get('version')!r}; this TinyTorch reads "
+                                 f"versions up to {SAVE_VERSION}")
+    try:
+        return unflatten_state_dict(arrays, prefix="obj/")
+    except (KeyError, ValueError, TypeError) as error:
+        raise SerializationError(f"{where}: damaged structure: {error}") from None
+
+
+# ----- safetensors ---------------------------------------------------------------------------------
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1",
+              "U64": "<u8", "U32": "<u4", "U16": "<u2", "U8": "u1", "BOOL": "?"}
+_ST_NAMES = {np.dtype(code).newbyteorder("="): name for name, code in _ST_DTYPES.items()}
+_ST_MAX_HEADER = 100_000_000  # what the reference implementation accepts
+
+
+def _safetensors_header(tensors: Mapping, metadata) -> tuple[bytes, list]:
+    """(8-byte length + padded JSON header, [contiguous little-endian arrays in file order])."""
+    if not isinstance(tensors, Mapping):
+        raise TypeError(f"save_file: tensors must be a dict name -> Tensor, got {type(tensors).__name__}")
+    if metadata is not None and (not isinstance(metadata, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())):
+        raise TypeError(f"save_file: metadata must be a dict of str -> str, got {metadata!r}")
+    entries = []
+    for name, value in tensors.items():
+        if not isinstance(name, str) or not name or name == "__metadata__":
+            raise ValueError(f"save_file: tensor names must be non-empty strings other than '__metadata__', "
+                             f"got {name!r}")
+        array = value.data if isinstance(value, Tensor) else value
+        if not isinstance(array, np.ndarray):
+            raise TypeError(f"save_file: {name!r} must be a Tensor or ndarray, got {type(value).__name__}")
+        native = array.dtype.newbyteorder("=")
+        if native not in _ST_NAMES:
+            raise TypeError(f"save_file: {name!r} has dtype {array.dtype}, which safetensors cannot store here "
+                            f"(supported: {', '.join(str(d) for d in _ST_NAMES)})")
+        entries.append((name, _ST_NAMES[native], np.asarray(array, dtype=array.dtype.newbyteorder("<"), order="C")))
+    entries.sort(key=lambda entry: (-entry[2].dtype.itemsize, entry[0]))  # big items first keeps alignment
+    header, offset = {}, 0
+    if metadata is not None:
+        header["__metadata__"] = dict(metadata)
+    for name, code, array in entries:
+        header[name] = {"dtype": code, "shape": list(array.shape), "data_offsets": [offset, offset + array.nbytes]}
+        offset += array.nbytes
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text, [array for _, _, array in entries]
+
+
+def save_file(tensors: Mapping, filename, metadata: Mapping | None = None) -> None:
+    """Write {name: Tensor or ndarray} as a .safetensors file (atomically); metadata: str -> str."""
+    header, arrays = _safetensors_header(tensors, metadata)
+
+    def write(file):
+        file.write(header)
+        for array in arrays:
+            file.write(array.tobytes())
+
+    _atomic_write(filename, write)
+
+
+def _parse_safetensors_header(raw: bytes, file_size: int, source: str) -> tuple[dict, dict, int]:
+    """Check an untrusted header completely: ({name: (dtype, shape, begin, end)}, metadata, data start)."""
+    if file_size < 8:
+        raise SerializationError(f"{source}: {file_size} bytes is too short for a safetensors file (the "
+                                 "header length alone takes 8)")
+    length = int.from_bytes(raw[:8], "little")
+    if length > _ST_MAX_HEADER or 8 + length > file_size:
+        raise SerializationError(f"{source}: the header claims {length:,} bytes, but the file has only "
+                                 f"{file_size - 8:,} after the length field (truncated or not safetensors)")
+    try:
+        header = json.loads(raw[8:8 + length].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise SerializationError(f"{source}: the header is not valid UTF-8 JSON ({error})") from None
+    if not isinstance(header, dict):
+        raise SerializationError(f"{source}: the header must be a JSON object, got {type(header).__name__}")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise SerializationError(f"{source}: __metadata__ must map strings to strings, got {metadata!r}")
+    data_size = file_size - 8 - length
+    entries = {}
+    for name, entry in header.items():
+        if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+            raise SerializationError(f"{source}: entry {name!r} must have exactly dtype, shape and data_offsets, "
+                                     f"got {entry!r}")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in _ST_DTYPES and dtype != "BF16":
+            raise SerializationError(f"{source}: {name!r} has dtype {dtype!r}, which TinyTorch cannot read "
+                                     f"(known: {', '.join(list(_ST_DTYPES) + ['BF16'])})")
+        if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+            raise SerializationError(f"{source}: {name!r} has shape {shape!r}; expected a list of sizes >= 0")
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int for n in offsets)
+                or not 0 <= offsets[0] <= offsets[1]):
+            raise SerializationError(f"{source}: {name!r} has data_offsets {offsets!r}; expected [begin, end] "
+                                     "with 0 <= begin <= end")
+        itemsize = 2 if dtype == "BF16" else np.dtype(_ST_DTYPES[dtype]).itemsize
+        expected = math.prod(shape) * itemsize
+        if offsets[1] - offsets[0] != expected:
+            raise SerializationError(f"{source}: {name!r} of shape {shape} and dtype {dtype} needs {expected:,} "
+                                     f"bytes, but its data_offsets {offsets} span {offsets[1] - offsets[0]:,}")
+        entries[name] = (dtype, tuple(shape), offsets[0], offsets[1])
+    covered = 0
+    for name, (_, _, begin, end) in sorted(entries.items(), key=lambda item: (item[1][2], item[1][3])):
+        if begin != covered:
+            problem = "overlaps the previous tensor" if begin < covered else "leaves a gap after the previous tensor"
+            raise SerializationError(f"{source}: {name!r} starts at byte {begin:,}, which {problem} "
+                                     f"(ends at {covered:,}); the byte ranges must tile the buffer exactly")
+        covered = end
+    if covered != data_size:
+        raise SerializationError(f"{source}: the tensors cover {covered:,} bytes but the data section holds "
+                                 f"{data_size:,} ({'truncated file' if covered > data_size else 'trailing bytes'})")
+    return entries, metadata, 8 + length
+
+
+def _read_safetensors(filename, where: str):
+    path = os.fspath(filename)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{where}: no such file: {path!r}")
+    size = os.path.getsize(path)
+    with open(path, "rb") as file:
+        head = file.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else 0
+        raw = head + file.read(min(length, _ST_MAX_HEADER + 1))
+        entries, metadata, start = _parse_safetensors_header(raw, size, f"{where}({path!r})")
+        arrays = {}
+        for name, (dtype, shape, begin, end) in entries.items():
+            file.seek(start + begin)
+            code = "<u2" if dtype == "BF16" else _ST_DTYPES[dtype]
+            count = (end - begin) // np.dtype(code).itemsize
+            flat = np.fromfile(file, dtype=code, count=count) if count else np.empty(0, dtype=code)
+            if len(flat) != count:  # the file changed under us since the size check
+                raise SerializationError(f"{where}({path!r}): {name!r} is truncated")
+            if dtype == "BF16":  # bfloat16 is the top half of a float32: widen it exactly
+                flat = (flat.astype(np.uint32) << 16).view(np.float32)
+            arrays[name] = flat.astype(flat.dtype.newbyteorder("="), copy=False).reshape(shape)
+    return arrays, metadata
+
+
+def load_file(filename, device="cpu") -> dict:
+    """Read a .safetensors file into {name: Tensor}; BF16 becomes float32 (exactly). Everything is
+    checked before any tensor is read; a lying or truncated file raises SerializationError."""
+    _check_device(device, "load_file")
+    arrays, _ = _read_safetensors(filename, "load_file")
+    return {name: Tensor(array) for name, array in arrays.items()}
+
+
+def load_file_metadata(filename) -> dict:
+    """The __metadata__ dict (str -> str) of a .safetensors file, checked like load_file checks it."""
+    path = os.fspath(filename)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"load_file_metadata: no such file: {path!r}")
+    with open(path, "rb") as file:
+        head = file.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else 0
+        raw = head + file.read(min(length, _ST_MAX_HEADER + 1))
+    return _parse_safetensors_header(raw, os.path.getsize(path), f"load_file_metadata({path!r})")[1]

@@ -14,6 +14,7 @@ from pathlib import Path
 from tito import data_cmds, doctor, milestones, module_cmds
 from tito import export as export_module
 from tito.errors import TitoError, UsageError
+from tito.grading import cli as grading_cli
 from tito.pairing import sync_pairs
 from tito.release import build_student_release
 from tito.repo import project_root
@@ -73,6 +74,7 @@ def cmd_release_student(args: argparse.Namespace) -> int:
         print(f"    {name}: {count}")
     print(f"  {len(report.generated)} package file(s) regenerated from the stripped modules")
     print("  leak scan: no solution markers and no solution lines anywhere in the release")
+    print(f"  README.md and Makefile are the learner's; {report.history}")
     return 0
 
 
@@ -239,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
         lambda a: milestones.cmd_run(project_root(), a.name, a.json, a.force, a.passthrough),
         passthrough_allowed=True,
     )
+
+    grading_cli.register(commands, leaf)
     return parser
 
 

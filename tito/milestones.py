@@ -170,17 +170,20 @@ def cmd_list(root: Path) -> int:
 
 def cmd_run(root: Path, name: str, as_json: bool, force: bool, extra: list[str]) -> int:
     milestone = resolve(root, name)
-    missing = [tag for tag in milestone.requires if tag not in progress.completed_tags(root)]
+    done = progress.completed_tags(root)
+    missing = [tag for tag in milestone.requires if tag not in done]
     if missing and not force:
         existing = {module.tag for module in find_modules(root)}
-        steps = [
-            f"tito module complete {tag[:2]}" if tag in existing else f"{tag} (no such module yet)"
-            for tag in missing
-        ]
+        needs = ", ".join(
+            f"{tag} ({'complete' if tag in done else 'not complete' if tag in existing else 'no such module yet'})"
+            for tag in milestone.requires
+        )
+        steps = [f"tito module complete {tag[:2]}" for tag in missing if tag in existing]
         raise TitoError(
-            f"milestone {milestone.name} is locked: it needs modules that are not complete yet: "
-            f"{', '.join(missing)}. Complete them first ({'; '.join(steps)}), then run it "
-            "again (instructors: --force runs it anyway)"
+            f"milestone {milestone.name} is locked until the modules it runs on are complete.\n"
+            f"  it needs: {needs}\n"
+            + (f"  next: {'; '.join(steps)}\n" if steps else "")
+            + "  (`tito module status` shows your progress; instructors: --force runs it anyway)"
         )
     if missing:
         print(

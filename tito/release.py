@@ -1,9 +1,10 @@
 """`tito release student`: write the learner's repository, with every solution replaced by a stub.
 
 Steps, each one checked: copy what learners need (never .ci/, .git, virtual environments or
-caches), replace each solution region in modules/ by a `raise NotImplementedError` line,
-regenerate tinytorch/ from the stripped modules with the same export code, record what was
-released, and scan the result for leaked solution text. The release is built in a staging
+caches), replace each solution region in modules/ by a `raise NotImplementedError` line, replace
+README.md and Makefile by the learner's versions (tito/learner_repo.py), regenerate tinytorch/
+from the stripped modules with the same export code, record what was released, scan the result
+for leaked solution text, and make it a git repository with one initial commit. The release is built in a staging
 folder beside DIR and moved into place only when every check passed, so a leaky or half-built
 release never appears at DIR.
 """
@@ -22,6 +23,7 @@ from tito import leaks
 from tito.errors import TitoError, UsageError
 from tito.export import MODULE_DIR, export, find_modules, is_generated
 from tito.fileio import current_umask, sha256_of, write_atomically
+from tito.learner_repo import start_git_history, write_learner_files
 from tito.regions import strip_solutions
 
 LEARNER_DIRS = (
@@ -50,6 +52,7 @@ class ReleaseReport:
     files: int  # files copied from the instructor repository
     stubs: dict[str, int]  # module file -> regions replaced
     generated: list[str]  # package files regenerated from the stripped modules
+    history: str = ""  # what became of git ("git repository with one initial commit")
 
 
 def learner_files(root: Path) -> list[str]:
@@ -142,6 +145,7 @@ def build_student_release(root: Path, out: Path, force: bool = False) -> Release
             shutil.copyfile(root / name, target)
             shutil.copymode(root / name, target)
         stubs = _strip_modules(staging)
+        write_learner_files(staging)
         generated = [path.relative_to(staging).as_posix() for path, _ in export(staging)]
         _write_manifest(staging, stubs)
         problems = leaks.scan(staging, secrets)
@@ -152,13 +156,14 @@ def build_student_release(root: Path, out: Path, force: bool = False) -> Release
                 f"solution text found in the release; nothing was written to {out}:"
                 f"\n  {shown}{more}"
             )
+        history = start_git_history(staging)
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    return ReleaseReport(out, len(names), stubs, generated)
+    return ReleaseReport(out, len(names), stubs, generated, history)
 
 
 def _strip_modules(release: Path) -> dict[str, int]:

@@ -188,7 +188,36 @@ def test_git_checkouts_ship_only_what_git_would(fake_repo, tmp_path, kit):
     build_student_release(fake_repo, out)
     assert (out / "datasets/README.md").is_file()
     assert not (out / "datasets/cache.tmp").exists()
-    assert not (out / ".git").exists()
+    # The instructor's history never ships: the release is a new repository with one commit
+    # holding every file it has (nothing left uncommitted or untracked).
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=out, capture_output=True, text=True, check=True).stdout
+
+    assert git("rev-list", "--count", "HEAD").strip() == "1"
+    assert git("status", "--porcelain") == ""
+    assert "README.md" in git("ls-files").split()
+
+
+def test_the_release_is_a_learners_repository(fake_repo, tmp_path, tito):
+    (fake_repo / "README.md").write_text("# Fake TinyTorch\n\nMaintainer notes: release steps.\n")
+    out = tmp_path / "student"
+    build_student_release(fake_repo, out)
+    readme = (out / "README.md").read_text()
+    assert "Maintainer notes" not in readme and "release student" not in readme
+    assert "| 01 | tensor | a tiny tensor |" in readme  # the modules this release has
+    for step in ("pip install -e '.[learn]'", "tito module start 01", "tito module test 01", "tito module complete 01"):
+        assert step in readme
+    makefile = (out / "Makefile").read_text()
+    assert "module test --completed" in makefile and "milestone run 1969_xor" in makefile
+    # `make test` for a learner: progress and the completed modules' tests, not every stub failing.
+    code, out_text, _ = tito(out, "module", "test", "--completed")
+    assert code == 0, out_text
+    assert "no module is complete yet" in out_text and "FAIL" not in out_text
+    # `make demo`: names the modules the milestone needs, and their state, instead of a traceback.
+    code, _, err = tito(out, "milestone", "run", "1969_xor")
+    assert code == 1
+    assert "it needs: 01_tensor (not complete), 02_activations (not complete)" in err
+    assert "Traceback" not in err
 
 
 def test_regions_must_sit_inside_functions_of_export_cells(kit):

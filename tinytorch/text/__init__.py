@@ -4,18 +4,6 @@ Each submodule is generated from its module: text.tokenization (10), text.embedd
 text.attention (12), text.transformers (13).
 """
 
-from tinytorch.text.tokenization import (  # noqa: F401
-    BPETokenizer,
-    CharTokenizer,
-    batch_blocks,
-    load_shakespeare,
-    load_tinypy,
-    load_tinytalks,
-    render_tinypy,
-    render_tinytalks,
-    tinytalks_prompt,
-)
-
 from tinytorch.text.attention import (  # noqa: F401
     CausalSelfAttention,
     MultiheadAttention,
@@ -28,4 +16,15 @@ from tinytorch.text.embeddings import (  # noqa: F401
     SinusoidalPositionalEncoding,
     embedding,
     sinusoidal_table,
+)
+from tinytorch.text.tokenization import (  # noqa: F401
+    BPETokenizer,
+    CharTokenizer,
+    batch_blocks,
+    load_shakespeare,
+    load_tinypy,
+    load_tinytalks,
+    render_tinypy,
+    render_tinytalks,
+    tinytalks_prompt,
 )

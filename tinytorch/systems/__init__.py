@@ -2,3 +2,5 @@
 
 Each submodule is generated from its module (systems.profiling for module 14, and so on).
 """
+
+from tinytorch.systems import quantization  # noqa: E402,F401  (module 17)

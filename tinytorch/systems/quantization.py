@@ -1,0 +1,1021 @@
+# Generated from modules/17_quantization/quantization.py by `tito export`. Do not edit: edit the module.
+
+from __future__ import annotations
+
+import copy
+import json
+import numbers
+import os
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinytorch.core.autograd import Function, no_grad
+from tinytorch.core.layers import Linear, Module
+from tinytorch.core.spatial import Conv2d, _blocks, _check_image, _geometry, _padding, im2col, pad_flat
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.training import _atomic_write
+
+
+class QuantizedFileError(ValueError):
+    """A file that is not a readable quantized TinyTorch model, or does not fit the model it is loaded into."""
+
+
+def _check_bits(bits, where: str, name: str = "bits") -> int:
+    if isinstance(bits, bool) or not isinstance(bits, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be an int from 2 to 8, got {bits!r} ({type(bits).__name__})")
+    if not 2 <= bits <= 8:
+        raise ValueError(f"{where}: {name} must be from 2 to 8 (values are stored in np.int8), got {bits}")
+    return int(bits)
+
+
+def _check_flag(value, name: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r}")
+    return value
+
+
+def qrange(bits: int, symmetric: bool) -> tuple[int, int]:
+    """(qmin, qmax) of a signed b-bit grid: symmetric (-(2^(b-1)-1), 2^(b-1)-1), else (-2^(b-1), 2^(b-1)-1)."""
+    bits = _check_bits(bits, "qrange")
+    half = 2 ** (bits - 1)
+    return (-(half - 1) if symmetric else -half), half - 1
+
+
+def compute_qparams(lo, hi, bits: int = 8, symmetric: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(scale float32, zero_point int32) that map [lo, hi] (widened to contain 0) onto the b-bit grid.
+
+    lo, hi: numbers or arrays of the same shape (one per channel); the results have that shape.
+    Symmetric: scale = max(|lo|, |hi|) / qmax, zero_point = 0. Asymmetric: scale = (hi - lo) /
+    (qmax - qmin), zero_point = round(qmin - lo / scale), clipped to [qmin, qmax]. A range of
+    width 0 (an all-zero channel) gets scale 1.
+    """
+    bits = _check_bits(bits, "compute_qparams")
+    _check_flag(symmetric, "symmetric", "compute_qparams")
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    if lo.shape != hi.shape:
+        raise ValueError(f"compute_qparams: lo and hi must have the same shape, got {lo.shape} and {hi.shape}")
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        raise ValueError("compute_qparams: the range must be finite (NaN or inf in the data being quantized?)")
+    if (lo > hi).any():
+        raise ValueError(f"compute_qparams: expected lo <= hi, got lo={lo} and hi={hi}")
+    qmin, qmax = qrange(bits, symmetric)
+    # Hint: widen the range to contain 0 first: lo = min(lo, 0), hi = max(hi, 0) (np.minimum/np.maximum).
+    #       Symmetric: scale = max(|lo|, |hi|) / qmax and a zero point of 0 everywhere.
+    #       Asymmetric: scale = (hi - lo) / (qmax - qmin); zero_point = qmin - round(lo / scale),
+    #       clipped to [qmin, qmax]. Where the scale came out 0, use 1 instead (np.where) so that
+    #       quantize never divides by zero. Return scale as float32 and zero_point as int32 arrays.
+    lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
+    if symmetric:
+        scale = np.maximum(-lo, hi) / qmax
+    else:
+        scale = (hi - lo) / (qmax - qmin)
+    scale = np.where(scale > 0, scale, 1.0)
+    if symmetric:
+        zero_point = np.zeros(scale.shape)
+    else:
+        zero_point = np.clip(qmin - np.rint(lo / scale), qmin, qmax)
+    return scale.astype(np.float32), zero_point.astype(np.int32)
+
+
+def _along(values, axis: int | None, ndim: int) -> np.ndarray:
+    """Per-channel `values` (C,) shaped to broadcast along `axis` of an ndim-D array; scalars as they are."""
+    values = np.asarray(values)
+    if axis is None or values.ndim == 0:
+        return values
+    shape = [1] * ndim
+    shape[axis] = values.shape[0]
+    return values.reshape(shape)
+
+
+def _check_array(x, where: str) -> np.ndarray:
+    array = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if array.dtype.kind != "f":
+        raise TypeError(f"{where}: expected floating-point values, got dtype {array.dtype}")
+    return array
+
+
+def _check_axis(axis, ndim: int, where: str) -> int | None:
+    if axis is None:
+        return None
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -ndim <= axis < max(ndim, 1):
+        raise ValueError(f"{where}: axis must be None or an int in [{-ndim}, {ndim}), got {axis!r}")
+    return int(axis) % ndim
+
+
+def quantize(x, scale, zero_point, bits: int = 8, symmetric: bool = True, axis: int | None = None) -> np.ndarray:
+    """q = clamp(round(x / scale) + zero_point, qmin, qmax) as np.int8. Shape: any -> same.
+
+    scale, zero_point: scalars, or one per index of `axis` (per channel). Rounds half to even
+    (np.rint), as PyTorch does.
+    """
+    where = "quantize"
+    x = _check_array(x, where)
+    axis = _check_axis(axis, x.ndim, where)
+    qmin, qmax = qrange(bits, _check_flag(symmetric, "symmetric", where))
+    # Scale and zero point in x's float type: an int32 zero point would promote float32 to float64.
+    scale = _along(np.asarray(scale, dtype=x.dtype), axis, x.ndim)
+    zero_point = _along(np.asarray(zero_point, dtype=x.dtype), axis, x.ndim)
+    # Hint: divide by the scale, round with np.rint, add the zero point, clip to [qmin, qmax]
+    #       (np.clip), and convert to np.int8. Work in float32: x.dtype or wider.
+    q = np.rint(x / scale) + zero_point
+    return np.clip(q, qmin, qmax).astype(np.int8)
+
+
+def dequantize(q, scale, zero_point, axis: int | None = None) -> np.ndarray:
+    """x̂ = scale * (q - zero_point) as float32. Shape: any -> same."""
+    q = np.asarray(q)
+    if q.dtype.kind not in "iu":
+        raise TypeError(f"dequantize: q must hold integers (np.int8), got dtype {q.dtype}")
+    axis = _check_axis(axis, q.ndim, "dequantize")
+    scale = _along(np.asarray(scale, dtype=np.float32), axis, q.ndim)
+    zero_point = _along(np.asarray(zero_point, dtype=np.float32), axis, q.ndim)
+    # Hint: subtract in a wide type (q.astype(np.float32) - zero_point), then multiply by scale.
+    return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+@dataclass
+class QuantizedTensor:
+    """Integer values q (np.int8) with their scale(s) and zero point(s): x ≈ scale * (q - zero_point).
+
+    axis: None for one scale (per tensor), or the axis that has one scale per index (per channel).
+    """
+
+    q: np.ndarray
+    scale: np.ndarray
+    zero_point: np.ndarray
+    bits: int
+    symmetric: bool
+    axis: int | None = None
+
+    def dequantize(self) -> np.ndarray:
+        return dequantize(self.q, self.scale, self.zero_point, self.axis)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in memory: the int8 values plus the scales and zero points."""
+        return self.q.nbytes + self.scale.nbytes + self.zero_point.nbytes
+
+    def packed_nbytes(self) -> int:
+        """Bytes of the values when packed at `bits` bits each (how save_quantized stores them)."""
+        return (self.q.size * self.bits + 7) // 8 + self.scale.nbytes + self.zero_point.nbytes
+
+
+def _channel_ranges(x: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+    if axis is None:
+        return np.asarray(x.min() if x.size else 0.0), np.asarray(x.max() if x.size else 0.0)
+    rows = np.moveaxis(x, axis, 0).reshape(x.shape[axis], -1)
+    if rows.shape[1] == 0:
+        zeros = np.zeros(rows.shape[0])
+        return zeros, zeros
+    return rows.min(axis=1), rows.max(axis=1)
+
+
+def quantize_tensor(x, bits: int = 8, symmetric: bool = True, per_channel: bool = False,
+                    axis: int = 0) -> QuantizedTensor:
+    """Quantize x with the range of its own values (min/max), per tensor or per channel along `axis`."""
+    where = "quantize_tensor"
+    x = _check_array(x, where)
+    bits = _check_bits(bits, where)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{where}: x contains NaN or inf; quantization needs finite values")
+    axis = _check_axis(axis, x.ndim, where) if _check_flag(per_channel, "per_channel", where) else None
+    if axis is not None and x.ndim == 0:
+        raise ValueError(f"{where}: per_channel needs at least a 1-D array, got a scalar")
+    scale, zero_point = compute_qparams(*_channel_ranges(x, axis), bits=bits, symmetric=symmetric)
+    return QuantizedTensor(quantize(x, scale, zero_point, bits, symmetric, axis), scale, zero_point, bits,
+                           symmetric, axis)
+
+
+def _check_calibration_values(values, where: str) -> np.ndarray:
+    array = _check_array(values, where).reshape(-1)
+    if not np.isfinite(array).all():
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        raise ValueError(f"{where}: the calibration data contains {bad} NaN or inf value(s); clean the "
+                         "calibration set (ranges from non-finite values are meaningless)")
+    return array
+
+
+class Observer:
+    """Watches the values that flow through one place during calibration and proposes a range.
+
+    observe(values) updates the exact min/max and a random sample of at most `max_samples`
+    values; range(bits, symmetric) -> (lo, hi); qparams(bits, symmetric) -> (scale, zero_point).
+    """
+
+    def __init__(self, max_samples: int = 1 << 16, seed: int = 0):
+        if isinstance(max_samples, bool) or not isinstance(max_samples, numbers.Integral) or max_samples < 1:
+            raise ValueError(f"{type(self).__name__}: max_samples must be a positive int, got {max_samples!r}")
+        self.max_samples = int(max_samples)
+        self.rng = np.random.default_rng(seed)
+        self.min = np.inf
+        self.max = -np.inf
+        self.count = 0
+        self._sample = np.empty(0, dtype=np.float32)
+
+    def observe(self, values) -> None:
+        array = _check_calibration_values(values, type(self).__name__ + ".observe")
+        if array.size == 0:
+            return
+        self.min, self.max = min(self.min, float(array.min())), max(self.max, float(array.max()))
+        self.count += array.size
+        # Keep the sample a uniform draw from everything seen so far: of the `size` values of the
+        # new sample, the number coming from this batch follows the hypergeometric distribution
+        # (drawing `size` of the seen + new values without replacement).
+        seen_before = self.count - array.size
+        size = min(self.count, self.max_samples)
+        from_batch = int(self.rng.hypergeometric(array.size, seen_before, size)) if seen_before else size
+        old = self._sample[self.rng.choice(self._sample.size, size - from_batch, replace=False)]
+        new = array[self.rng.choice(array.size, from_batch, replace=False)]
+        self._sample = np.concatenate([old, new.astype(np.float32)])
+
+    @property
+    def sample(self) -> np.ndarray:
+        if self.count == 0:
+            raise ValueError(f"{type(self).__name__}: no values observed yet; run calibration data through the "
+                             "model first (the calibration set was empty?)")
+        return self._sample
+
+    def range(self, bits: int = 8, symmetric: bool = False) -> tuple[float, float]:
+        self.sample  # raises when nothing was observed
+        return self.min, self.max
+
+    def qparams(self, bits: int = 8, symmetric: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.range(bits, symmetric)
+        return compute_qparams(lo, hi, bits, symmetric)
+
+
+class MinMaxObserver(Observer):
+    """The range is [min, max] of everything observed: nothing is ever clipped."""
+
+
+class PercentileObserver(Observer):
+    """The range is [(100 - p)-th, p-th] percentile of the observed values (p = 99.99 by default)."""
+
+    def __init__(self, percentile: float = 99.99, max_samples: int = 1 << 16, seed: int = 0):
+        super().__init__(max_samples, seed)
+        if isinstance(percentile, bool) or not isinstance(percentile, numbers.Real) or not 50 < percentile <= 100:
+            raise ValueError(f"PercentileObserver: percentile must be in (50, 100], got {percentile!r}")
+        self.percentile = float(percentile)
+
+    def range(self, bits: int = 8, symmetric: bool = False) -> tuple[float, float]:
+        # Hint: np.percentile of self.sample at 100 - p and at p (p = self.percentile).
+        lo, hi = np.percentile(self.sample, [100 - self.percentile, self.percentile])
+        return float(lo), float(hi)
+
+
+def quantization_mse(values: np.ndarray, lo, hi, bits: int, symmetric: bool) -> np.ndarray:
+    """Mean squared quantize->dequantize error of `values` for each candidate range (lo[i], hi[i]).
+
+    lo, hi: (R,) candidate ranges; returns (R,) float64. Includes rounding and clipping error.
+    """
+    lo, hi = np.atleast_1d(lo), np.atleast_1d(hi)
+    scale, zero_point = compute_qparams(lo, hi, bits, symmetric)
+    qmin, qmax = qrange(bits, symmetric)
+    v = values.astype(np.float32)[None, :]
+    errors = np.empty(lo.shape[0])
+    step = max(1, (1 << 20) // max(v.size, 1))  # candidates per chunk: temporaries of ~4 MB
+    for start in range(0, lo.shape[0], step):
+        s, z = scale[start:start + step, None], zero_point[start:start + step, None].astype(np.float32)
+        restored = (np.clip(np.rint(v / s) + z, qmin, qmax) - z) * s
+        errors[start:start + step] = np.mean((restored - v) ** 2, axis=1, dtype=np.float64)
+    return errors
+
+
+class MSEObserver(Observer):
+    """The range whose quantization error (rounding + clipping) on the observed values is smallest.
+
+    Tries `candidates` clipping points per end, as fractions f in (0, 1] of min and max: one
+    factor for both ends in the symmetric scheme, every pair (f_lo, f_hi) in the asymmetric one
+    (a one-sided outlier then shrinks only its own end). min/max (f = 1) is always a candidate,
+    so the result is never worse than MinMaxObserver on the sample.
+    """
+
+    def __init__(self, candidates: int = 32, max_samples: int = 1 << 13, seed: int = 0):
+        super().__init__(max_samples, seed)
+        if isinstance(candidates, bool) or not isinstance(candidates, numbers.Integral) or candidates < 1:
+            raise ValueError(f"MSEObserver: candidates must be a positive int, got {candidates!r}")
+        self.candidates = int(candidates)
+
+    def range(self, bits: int = 8, symmetric: bool = False) -> tuple[float, float]:
+        values = self.sample
+        lo, hi = min(self.min, 0.0), max(self.max, 0.0)
+        factors = np.linspace(1 / self.candidates, 1.0, self.candidates)
+        # Hint: the candidate ranges: symmetric: (factors * lo, factors * hi), one factor for both
+        #       ends; asymmetric: every pair, np.meshgrid(factors * lo, factors * hi) flattened.
+        #       quantization_mse gives each candidate's error on `values`; return the range with
+        #       the smallest error (np.argmin), as two floats.
+        if symmetric:
+            lows, highs = factors * lo, factors * hi
+        else:
+            lows, highs = (grid.reshape(-1) for grid in np.meshgrid(factors * lo, factors * hi))
+        best = int(np.argmin(quantization_mse(values, lows, highs, bits, symmetric)))
+        return float(lows[best]), float(highs[best])
+
+
+OBSERVERS = {"minmax": MinMaxObserver, "percentile": PercentileObserver, "mse": MSEObserver}
+
+
+def make_observer(kind) -> Observer:
+    """An Observer from a name ('minmax', 'percentile', 'mse'), an Observer class, or a factory."""
+    if isinstance(kind, str):
+        if kind not in OBSERVERS:
+            raise ValueError(f"observer must be one of {sorted(OBSERVERS)}, got {kind!r}")
+        return OBSERVERS[kind]()
+    if isinstance(kind, type) and issubclass(kind, Observer):
+        return kind()
+    if callable(kind):
+        made = kind()
+        if isinstance(made, Observer):
+            return made
+    raise TypeError(f"observer must be a name {sorted(OBSERVERS)}, an Observer class or a factory returning one, "
+                    f"got {kind!r}")
+
+
+FLOAT32_EXACT = 2**24          # every integer of magnitude <= 2^24 is exactly representable in float32
+INT8_ABS_MAX = 128             # the largest |value| of an int8 (-128)
+BLOCK_K = FLOAT32_EXACT // (INT8_ABS_MAX * INT8_ABS_MAX)  # 1024: K·128·128 <= 2^24, so a block's sums are exact
+INT32_MAX_K = (2**31 - 1) // (INT8_ABS_MAX * INT8_ABS_MAX)  # longest dot product whose int32 total cannot overflow
+
+
+def int8_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact (M, K) int8 @ (K, N) int8 -> (M, N) int32, using float32 BLAS on blocks of K <= BLOCK_K."""
+    for name, array in (("a", a), ("b", b)):
+        if not isinstance(array, np.ndarray) or array.dtype != np.int8 or array.ndim != 2:
+            raise TypeError(f"int8_matmul: {name} must be a 2-D np.int8 array, got "
+                            f"{getattr(array, 'dtype', type(array).__name__)} of shape {getattr(array, 'shape', '?')}")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"int8_matmul: inner dimensions differ: a is {a.shape}, b is {b.shape}")
+    k = a.shape[1]
+    if k > INT32_MAX_K:
+        raise ValueError(f"int8_matmul: K={k} could overflow the int32 accumulator (at most {INT32_MAX_K})")
+    # Hint: out = int32 zeros (M, N); for each block k0:k1 of at most BLOCK_K columns of a (rows of b):
+    #       multiply the two slices converted to float32 (np.matmul, which uses BLAS), convert the
+    #       block's result to np.int32 (exact: it is an integer below 2^24) and add it into out.
+    out = np.zeros((a.shape[0], b.shape[1]), dtype=np.int32)
+    for k0 in range(0, k, BLOCK_K):
+        k1 = min(k0 + BLOCK_K, k)
+        block = np.matmul(a[:, k0:k1].astype(np.float32), b[k0:k1].astype(np.float32))
+        out += block.astype(np.int32)
+    return out
+
+
+def affine_int_matmul(qx: np.ndarray, zx: int, qw: np.ndarray, zw: np.ndarray) -> np.ndarray:
+    """Σ_k (qx[m,k] - zx)(qw[o,k] - zw[o]) for qx (M, K) and qw (O, K) int8: (M, O) int32, exact.
+
+    One int8 GEMM plus the zero-point corrections of section 3 (skipped where a zero point is 0).
+    """
+    acc = int8_matmul(qx, qw.T)
+    k = qx.shape[1]
+    zw = np.asarray(zw, dtype=np.int32).reshape(-1)
+    # Hint: the three correction terms of the formula above, all in int32:
+    #       acc -= zw[None, :] * (row sums of qx)[:, None]; acc -= zx * (row sums of qw)[None, :];
+    #       acc += k * zx * zw[None, :]. Sum with dtype=np.int32 (int8 sums overflow).
+    if zw.any():
+        acc -= zw[None, :] * qx.sum(axis=1, dtype=np.int32)[:, None]
+    if zx:
+        acc -= np.int32(zx) * qw.sum(axis=1, dtype=np.int32)[None, :]
+        acc += np.int32(k * zx) * zw[None, :]
+    return acc
+
+
+MODES = ("static", "dynamic", "weight_only")
+
+
+def _weight_qparams(weight: np.ndarray, bits: int, per_channel: bool, symmetric: bool):
+    qt = quantize_tensor(weight, bits, symmetric, per_channel, axis=0)
+    return qt.q, qt.scale, qt.zero_point
+
+
+class _QuantizedLayer(Module):
+    """Shared state of the quantized layers: int8 weights, scales, zero points, bias, input range."""
+
+    def _init_state(self, weight_shape: tuple, out: int, bias: bool, bits: int, activation_bits: int,
+                    per_channel: bool, symmetric: bool, mode: str, where: str) -> None:
+        self.bits = _check_bits(bits, where)
+        self.activation_bits = _check_bits(activation_bits, where, "activation_bits")
+        self.per_channel = _check_flag(per_channel, "per_channel", where)
+        self.symmetric = _check_flag(symmetric, "symmetric", where)
+        if mode not in MODES:
+            raise ValueError(f"{where}: mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        channels = (out,) if per_channel else ()
+        self.register_buffer("weight_q", Tensor(np.zeros(weight_shape, dtype=np.int8)))
+        self.register_buffer("weight_scale", Tensor(np.ones(channels, dtype=np.float32)))
+        self.register_buffer("weight_zero_point", Tensor(np.zeros(channels, dtype=np.int8)))  # codes fit int8
+        self.register_buffer("bias", Tensor(np.zeros(out, dtype=np.float32)) if bias else None)
+        if mode == "static":
+            self.register_buffer("input_scale", Tensor(np.ones((), dtype=np.float32)))
+            self.register_buffer("input_zero_point", Tensor(np.zeros((), dtype=np.int8)))
+
+    def config(self) -> dict:
+        """The constructor arguments that are not shapes (what save_quantized records per layer)."""
+        return {"bits": self.bits, "activation_bits": self.activation_bits, "per_channel": self.per_channel,
+                "symmetric": self.symmetric, "mode": self.mode}
+
+    def _set_weight(self, weight: np.ndarray, bias: np.ndarray | None, observer: Observer | None) -> None:
+        q, scale, zero_point = _weight_qparams(weight, self.bits, self.per_channel, self.symmetric)
+        self.weight_q.data[...] = q
+        self.weight_scale.data[...] = scale
+        self.weight_zero_point.data[...] = zero_point
+        if bias is not None:
+            self.bias.data[...] = bias
+        if self.mode == "static":
+            if observer is None:
+                raise ValueError(f"{type(self).__name__}: static quantization needs an observer that has seen "
+                                 "calibration data (or use mode='dynamic')")
+            s_x, z_x = observer.qparams(self.activation_bits, symmetric=False)
+            self.input_scale.data[...] = s_x
+            self.input_zero_point.data[...] = z_x
+
+    def _input_qparams(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.mode == "static":
+            return self.input_scale.data, self.input_zero_point.data
+        if not np.isfinite(x).all():
+            raise ValueError(f"{type(self).__name__}: the input contains NaN or inf")
+        return compute_qparams(x.min(), x.max(), self.activation_bits, symmetric=False)
+
+    def dequantized_weight(self) -> np.ndarray:
+        """The float32 weight that the int8 values stand for."""
+        return dequantize(self.weight_q.data, self.weight_scale.data, self.weight_zero_point.data,
+                          0 if self.per_channel else None)
+
+    def _output_scale(self, s_x) -> np.ndarray:
+        return (np.float32(s_x) * self.weight_scale.data).astype(np.float32)
+
+
+class QuantizedLinear(_QuantizedLayer):
+    """Linear with int8 weights: y = x @ W.T + b computed as one int8 GEMM with int32 accumulation.
+
+    Shapes: (*, in_features) float32 -> (*, out_features) float32. Buffers: weight_q (out, in)
+    int8; weight_scale, weight_zero_point (out,) per channel or () per tensor; bias (out,)
+    float32; input_scale, input_zero_point () in static mode. Inference only (no gradients).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, bits: int = 8,
+                 activation_bits: int = 8, per_channel: bool = True, symmetric: bool = True, mode: str = "static"):
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self._init_state((self.out_features, self.in_features), self.out_features, bias, bits, activation_bits,
+                         per_channel, symmetric, mode, "QuantizedLinear")
+
+    @classmethod
+    def from_float(cls, linear: Linear, observer: Observer | None = None, **config) -> QuantizedLinear:
+        """Quantize a trained Linear; `observer` has seen its inputs (static mode)."""
+        if not isinstance(linear, Linear):
+            raise TypeError(f"QuantizedLinear.from_float: expected a Linear, got {type(linear).__name__}")
+        layer = cls(linear.in_features, linear.out_features, linear.bias is not None, **config)
+        layer._set_weight(linear.weight.data, None if linear.bias is None else linear.bias.data, observer)
+        return layer
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or x.dtype != np.float32:
+            raise TypeError(f"QuantizedLinear: input must be a float32 Tensor, got "
+                            f"{getattr(x, 'dtype', type(x).__name__)}")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"QuantizedLinear: input of shape {tuple(x.shape)} does not end in "
+                             f"in_features={self.in_features}")
+        flat = x.data.reshape(-1, self.in_features)
+        if self.mode == "weight_only":
+            y = flat @ self.dequantized_weight().T
+        else:
+            s_x, z_x = self._input_qparams(flat)
+            q_x = quantize(flat, s_x, z_x, self.activation_bits, symmetric=False)
+            acc = affine_int_matmul(q_x, int(z_x), self.weight_q.data, self.weight_zero_point.data)
+            y = acc.astype(np.float32)
+            y *= self._output_scale(s_x)  # dequantize: one multiply per output
+        if self.bias is not None:
+            y += self.bias.data
+        return Tensor(y.reshape(x.shape[:-1] + (self.out_features,)))
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, bits={self.bits}, "
+                f"mode={self.mode}, per_channel={self.per_channel}")
+
+
+_CONV_ARGS = ("kernel_size", "stride", "padding", "dilation")
+
+
+class QuantizedConv2d(_QuantizedLayer):
+    """Conv2d with int8 weights: quantize the input, pad with its zero point, im2col (int8), int8 GEMM.
+
+    (N, C, H, W) float32 -> (N, O, OH, OW) float32. groups=1 only. Inference only.
+    Buffers as in QuantizedLinear; weight_q has the conv weight's shape (O, C, kh, kw).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 bias: bool = True, bits: int = 8, activation_bits: int = 8, per_channel: bool = True,
+                 symmetric: bool = True, mode: str = "static"):
+        super().__init__()
+        shape_source = Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, bias=False)
+        self.in_channels, self.out_channels = shape_source.in_channels, shape_source.out_channels
+        for name in _CONV_ARGS:
+            setattr(self, name, getattr(shape_source, name))
+        self._init_state(tuple(shape_source.weight.shape), self.out_channels, bias, bits, activation_bits,
+                         per_channel, symmetric, mode, "QuantizedConv2d")
+
+    @classmethod
+    def from_float(cls, conv: Conv2d, observer: Observer | None = None, **config) -> QuantizedConv2d:
+        if not isinstance(conv, Conv2d):
+            raise TypeError(f"QuantizedConv2d.from_float: expected a Conv2d, got {type(conv).__name__}")
+        if conv.groups != 1:
+            raise ValueError(f"QuantizedConv2d: only groups=1 is supported, got groups={conv.groups}")
+        layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                    conv.dilation, conv.bias is not None, **config)
+        layer._set_weight(conv.weight.data, None if conv.bias is None else conv.bias.data, observer)
+        return layer
+
+    def forward(self, x: Tensor) -> Tensor:
+        where = "QuantizedConv2d"
+        _check_image(x, where, self.in_channels)
+        if x.dtype != np.float32 or x.ndim != 4:
+            raise TypeError(f"{where}: input must be a float32 (N, C, H, W) Tensor, got {x.dtype} {tuple(x.shape)}")
+        pad = _padding(self.padding, self.kernel_size, self.stride, self.dilation, where)
+        g = _geometry(tuple(x.shape), self.kernel_size, self.stride, pad, self.dilation, where, wrap=True)
+        out_channels = self.out_channels
+        weight = self.weight_q.data.reshape(out_channels, -1)
+        out = np.empty((g.n, out_channels, g.oh, g.ow), dtype=np.float32)
+        if self.mode == "weight_only":
+            w_float = self.dequantized_weight().reshape(out_channels, -1)
+        else:
+            s_x, z_x = self._input_qparams(x.data)
+            q_x = quantize(x.data, s_x, z_x, self.activation_bits, symmetric=False)
+            scale = self._output_scale(s_x).reshape(-1, 1)
+        for start, stop in _blocks(g, out_channels, 4):
+            if self.mode == "weight_only":
+                cols = im2col(pad_flat(x.data[start:stop], g), g)
+                y = w_float @ cols
+            else:
+                # Padding with the zero point: the padded code stands for the real value 0.
+                cols = im2col(pad_flat(q_x[start:stop], g, fill=int(z_x)), g)  # (C*kh*kw, n*oh*row) int8
+                acc = affine_int_matmul(cols.T, int(z_x), weight, self.weight_zero_point.data).T
+                y = acc.astype(np.float32)
+                y *= scale
+            if self.bias is not None:
+                y += self.bias.data[:, None]
+            out[start:stop] = y.reshape(out_channels, stop - start, g.oh, g.row)[:, :, :, :g.ow].transpose(1, 0, 2, 3)
+        return Tensor(out)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, bits={self.bits}, mode={self.mode}")
+
+
+QUANTIZED_TYPES = {"QuantizedLinear": QuantizedLinear, "QuantizedConv2d": QuantizedConv2d}
+
+
+def replace_layers(model: Module, predicate, make) -> Module:
+    """Replace every submodule for which predicate(module) holds by make(module), in place; returns the model.
+
+    Children keep their names and their order (a Sequential still runs in order); the root itself
+    is replaced (and returned) when it matches.
+    """
+    if predicate(model):
+        return make(model)
+    for _, parent in list(model.named_modules()):
+        for name, child in list(parent._modules.items()):
+            if child is not None and predicate(child):
+                # Straight into the registry: assigning the attribute would move the name to the end.
+                parent._modules[name] = make(child)
+    return model
+
+
+class _Calibrating(Module):
+    """Runs the wrapped layer and shows its inputs to an observer."""
+
+    def __init__(self, layer: Module, observer: Observer):
+        super().__init__()
+        self.layer, self.observer = layer, observer
+
+    def forward(self, x):
+        self.observer.observe(x.data)
+        return self.layer(x)
+
+
+def _is_float_layer(module) -> bool:
+    return isinstance(module, (Linear, Conv2d))
+
+
+def _quantized_from(layer: Module, observer: Observer | None, config: dict) -> Module:
+    cls = QuantizedConv2d if isinstance(layer, Conv2d) else QuantizedLinear
+    return cls.from_float(layer, observer, **config)
+
+
+def _batch_inputs(batch):
+    inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
+    if not isinstance(inputs, Tensor):
+        raise TypeError(f"quantize_model: calibration batches must be Tensors or (inputs, targets) pairs, got "
+                        f"{type(inputs).__name__}")
+    return inputs
+
+
+def _quant_config(bits, activation_bits, per_channel, symmetric, mode, where) -> dict:
+    return {"bits": _check_bits(bits, where), "activation_bits": _check_bits(activation_bits, where, "activation_bits"),
+            "per_channel": _check_flag(per_channel, "per_channel", where),
+            "symmetric": _check_flag(symmetric, "symmetric", where), "mode": mode}
+
+
+def quantize_model(model: Module, calibration_loader, bits: int = 8, activation_bits: int = 8,
+                   per_channel: bool = True, symmetric: bool = True, observer="minmax",
+                   num_batches: int | None = None) -> Module:
+    """Post-training static quantization: a copy of `model` whose Linear/Conv2d layers are quantized.
+
+    calibration_loader: an iterable of input batches or (inputs, targets) pairs (a DataLoader);
+    the first `num_batches` (all when None) are run through the float model to calibrate every
+    layer's input range with `observer` ('minmax', 'percentile', 'mse' or an Observer class).
+    """
+    where = "quantize_model"
+    if not isinstance(model, Module):
+        raise TypeError(f"{where}: model must be a Module, got {type(model).__name__}")
+    config = _quant_config(bits, activation_bits, per_channel, symmetric, "static", where)
+    make_observer(observer)  # a bad observer name fails before any work
+    if num_batches is not None and (isinstance(num_batches, bool) or not isinstance(num_batches, numbers.Integral)
+                                    or num_batches < 1):
+        raise ValueError(f"{where}: num_batches must be a positive int or None, got {num_batches!r}")
+    if calibration_loader is None or not hasattr(calibration_loader, "__iter__"):
+        raise TypeError(f"{where}: calibration_loader must be an iterable of batches (a DataLoader), got "
+                        f"{type(calibration_loader).__name__}")
+    qmodel = copy.deepcopy(model).eval()
+    if not any(_is_float_layer(m) for m in qmodel.modules()):
+        raise ValueError(f"{where}: the model has no Linear or Conv2d layer to quantize")
+    qmodel = replace_layers(qmodel, _is_float_layer, lambda layer: _Calibrating(layer, make_observer(observer)))
+    seen = 0
+    with no_grad():
+        for batch in calibration_loader:
+            qmodel(_batch_inputs(batch))
+            seen += 1
+            if num_batches is not None and seen >= num_batches:
+                break
+    if seen == 0:
+        raise ValueError(f"{where}: calibration_loader yielded no batches; static quantization needs real "
+                         "inputs to calibrate the activation ranges (or use quantize_dynamic)")
+    return replace_layers(qmodel, lambda m: isinstance(m, _Calibrating),
+                          lambda wrapper: _quantized_from(wrapper.layer, wrapper.observer, config))
+
+
+def quantize_dynamic(model: Module, bits: int = 8, activation_bits: int = 8, per_channel: bool = True,
+                     symmetric: bool = True, weight_only: bool = False, layer_types=(Linear,)) -> Module:
+    """A copy of `model` with its `layer_types` layers (Linear by default) quantized without calibration.
+
+    weight_only=False: int8 weights, input range measured per batch (int8 GEMM). weight_only=True:
+    int8 weights dequantized to float32 for the matmul (storage saving, float arithmetic).
+    """
+    where = "quantize_dynamic"
+    if not isinstance(model, Module):
+        raise TypeError(f"{where}: model must be a Module, got {type(model).__name__}")
+    mode = "weight_only" if _check_flag(weight_only, "weight_only", where) else "dynamic"
+    config = _quant_config(bits, activation_bits, per_channel, symmetric, mode, where)
+    layer_types = tuple(layer_types)
+    if not layer_types or not all(t in (Linear, Conv2d) for t in layer_types):
+        raise ValueError(f"{where}: layer_types must contain Linear and/or Conv2d, got {layer_types!r}")
+    qmodel = copy.deepcopy(model).eval()
+    return replace_layers(qmodel, lambda m: isinstance(m, layer_types), lambda m: _quantized_from(m, None, config))
+
+
+QUANTIZED_FORMAT = "tinytorch-quantized"
+QUANTIZED_VERSION = 1
+_QMETA = "__tinytorch_quantized__"
+
+
+def pack_bits(q: np.ndarray, bits: int, qmin: int) -> np.ndarray:
+    """Pack int8 codes in [qmin, qmin + 2^bits) into ceil(q.size * bits / 8) bytes (uint8)."""
+    bits = _check_bits(bits, "pack_bits")
+    codes = q.reshape(-1).astype(np.int16) - qmin
+    if codes.size and (codes.min() < 0 or codes.max() >= 2**bits):
+        raise ValueError(f"pack_bits: values outside [{qmin}, {qmin + 2**bits - 1}] cannot be packed in {bits} bits")
+    # Hint: one row of `bits` bits per code (least significant first): (codes[:, None] >> np.arange(bits)) & 1,
+    #       as uint8; np.packbits of that flattened array.
+    planes = ((codes[:, None] >> np.arange(bits)) & 1).astype(np.uint8)
+    return np.packbits(planes.reshape(-1))
+
+
+def unpack_bits(packed: np.ndarray, bits: int, qmin: int, shape: tuple) -> np.ndarray:
+    """Inverse of pack_bits: the int8 codes of `shape`."""
+    bits = _check_bits(bits, "unpack_bits")
+    count = int(np.prod(shape))
+    if packed.dtype != np.uint8 or packed.ndim != 1 or packed.size != (count * bits + 7) // 8:
+        raise ValueError(f"unpack_bits: expected {(count * bits + 7) // 8} packed bytes for {count} {bits}-bit "
+                         f"values, got {packed.size} ({packed.dtype})")
+    planes = np.unpackbits(packed, count=count * bits).reshape(count, bits).astype(np.int16)
+    codes = planes @ (1 << np.arange(bits, dtype=np.int16))
+    return (codes + qmin).astype(np.int8).reshape(shape)
+
+
+def _quantized_layers(model: Module) -> dict:
+    return {name: m for name, m in model.named_modules() if isinstance(m, _QuantizedLayer)}
+
+
+def _layer_record(layer: _QuantizedLayer) -> dict:
+    record = {"type": type(layer).__name__, "config": layer.config(), "bias": layer.bias is not None}
+    if isinstance(layer, QuantizedLinear):
+        record["shape"] = [layer.in_features, layer.out_features]
+    else:
+        record["shape"] = [layer.in_channels, layer.out_channels]
+        record.update({name: getattr(layer, name) for name in _CONV_ARGS})
+    return record
+
+
+_STORED_DTYPES = ("int8", "uint8", "int32", "int64", "float32", "float64", "bool")
+
+
+def save_quantized(path, model: Module) -> str:
+    """Write a quantized model (from quantize_model / quantize_dynamic) to one .npz, atomically.
+
+    The state_dict's arrays are concatenated into one flat array per dtype (`blob/int8`,
+    `blob/float32`, ...), so the file holds a handful of zip entries however many layers the
+    model has; a JSON entry records each array's dtype, offset and shape, and each quantized
+    layer's type and settings. Weights below 8 bits are packed to `bits` bits each. Returns the path.
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"save_quantized: model must be a Module, got {type(model).__name__}")
+    layers = _quantized_layers(model)
+    if not layers:
+        raise ValueError("save_quantized: the model has no quantized layer (run quantize_model or quantize_dynamic)")
+    blobs: dict[str, list] = {}
+    entries = {}
+    for key, array in model.state_dict().items():
+        owner, _, leaf = key.rpartition(".")
+        layer = layers.get(owner) if leaf == "weight_q" else None
+        bits = layer.bits if layer is not None and layer.bits < 8 else None
+        data = array if bits is None else pack_bits(array, bits, qrange(bits, layer.symmetric)[0])
+        if data.dtype.name not in _STORED_DTYPES:
+            raise TypeError(f"save_quantized: entry {key!r} has dtype {data.dtype}, which this format does not store")
+        parts = blobs.setdefault(data.dtype.name, [])
+        entries[key] = {"dtype": data.dtype.name, "offset": sum(p.size for p in parts), "size": int(data.size),
+                        "shape": list(array.shape), "bits": bits}
+        parts.append(data.reshape(-1))
+    meta = {"format": QUANTIZED_FORMAT, "version": QUANTIZED_VERSION, "model": type(model).__name__,
+            "layers": {name: _layer_record(layer) for name, layer in layers.items()}, "entries": entries}
+    arrays = {f"blob/{name}": np.concatenate(parts) for name, parts in blobs.items()}
+    # The description as UTF-8 bytes: a NumPy unicode string would spend 4 bytes per character.
+    arrays[_QMETA] = np.frombuffer(json.dumps(meta, separators=(",", ":")).encode(), dtype=np.uint8)
+    _atomic_write(path, lambda file: np.savez(file, **arrays))
+    return os.fspath(path)
+
+
+def _read_quantized(path: str) -> tuple[dict, dict]:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"load_quantized: no such file: {path!r}")
+    if not zipfile.is_zipfile(path):
+        raise QuantizedFileError(f"load_quantized: {path!r} is not an .npz file (not a zip archive: corrupt, "
+                                 "truncated or another kind of file)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
+        raise QuantizedFileError(f"load_quantized: {path!r} is corrupt or unsafe to read: {error}") from error
+    if _QMETA not in arrays:
+        raise QuantizedFileError(f"load_quantized: {path!r} is an .npz but not a quantized TinyTorch model "
+                                 f"(no {_QMETA!r} entry)")
+    description = arrays.pop(_QMETA)
+    try:
+        if description.dtype != np.uint8 or description.ndim != 1:
+            raise ValueError(f"expected UTF-8 bytes, got {description.dtype} of shape {description.shape}")
+        meta = json.loads(description.tobytes().decode())
+    except (ValueError, TypeError) as error:
+        raise QuantizedFileError(f"load_quantized: {path!r} has an unreadable description: {error}") from error
+    if not isinstance(meta, dict) or meta.get("format") != QUANTIZED_FORMAT:
+        raise QuantizedFileError(f"load_quantized: {path!r} has the wrong format marker")
+    if meta.get("version") != QUANTIZED_VERSION:
+        raise QuantizedFileError(f"load_quantized: {path!r} has format version {meta.get('version')!r}; this "
+                                 f"TinyTorch reads version {QUANTIZED_VERSION}")
+    return arrays, meta
+
+
+def _unpack_entries(path: str, arrays: dict, meta: dict, shells: dict) -> dict:
+    """key -> array from the per-dtype blobs, every offset, size and dtype checked."""
+    entries = meta.get("entries")
+    if not isinstance(entries, dict):
+        raise QuantizedFileError(f"load_quantized: {path!r} lists no stored arrays")
+    state = {}
+    for key, entry in entries.items():
+        try:
+            dtype, offset, size = entry["dtype"], int(entry["offset"]), int(entry["size"])
+            shape, bits = tuple(int(n) for n in entry["shape"]), entry["bits"]
+        except (KeyError, TypeError, ValueError) as error:
+            raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r} is described badly: {error}") from error
+        blob = arrays.get(f"blob/{dtype}")
+        if dtype not in _STORED_DTYPES or blob is None or blob.dtype.name != dtype or blob.ndim != 1:
+            raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r} points to a missing {dtype!r} blob")
+        if offset < 0 or size < 0 or offset + size > blob.size:
+            raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r} lies outside its blob (truncated file?)")
+        data = blob[offset:offset + size]
+        if bits is None:
+            if size != int(np.prod(shape)):
+                raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r} has {size} values for shape {shape}")
+            state[key] = data.reshape(shape)
+            continue
+        layer = shells.get(key.rpartition(".")[0])
+        if layer is None or bits != layer.bits:
+            raise QuantizedFileError(f"load_quantized: {path!r}: packed entry {key!r} belongs to no {bits}-bit layer")
+        try:
+            state[key] = unpack_bits(data, bits, qrange(bits, layer.symmetric)[0], shape)
+        except ValueError as error:
+            raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r}: {error}") from error
+    return state
+
+
+def _shell(record: dict, float_layer, name: str, path: str) -> _QuantizedLayer:
+    """An empty quantized layer for `record`, checked against the float layer at the same place."""
+    cls = QUANTIZED_TYPES.get(record.get("type"))
+    float_cls = {QuantizedLinear: Linear, QuantizedConv2d: Conv2d}.get(cls)
+    if cls is None or not isinstance(float_layer, float_cls):
+        raise QuantizedFileError(f"load_quantized: {path!r} has a {record.get('type')!r} at {name!r}, but the model "
+                                 f"has a {type(float_layer).__name__} there")
+    try:
+        if cls is QuantizedLinear:
+            shape = [float_layer.in_features, float_layer.out_features]
+            layer = cls(*record["shape"], bias=record["bias"], **record["config"])
+        else:
+            shape = [float_layer.in_channels, float_layer.out_channels]
+            conv_args = [tuple(record[n]) if isinstance(record[n], list) else record[n] for n in _CONV_ARGS]
+            layer = cls(*record["shape"], *conv_args, bias=record["bias"], **record["config"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise QuantizedFileError(f"load_quantized: {path!r} describes layer {name!r} badly: {error}") from error
+    if list(record["shape"]) != shape:
+        raise QuantizedFileError(f"load_quantized: {path!r}: layer {name!r} has shape {record['shape']} in the file, "
+                                 f"{shape} in the model")
+    return layer
+
+
+def load_quantized(path, model: Module) -> Module:
+    """Rebuild a quantized model saved by save_quantized inside a copy of the float architecture `model`.
+
+    Every check (format, layer types and shapes, int8 dtypes, code ranges, positive scales) runs
+    before anything is returned. Errors: FileNotFoundError; QuantizedFileError (a ValueError).
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"load_quantized: model must be a Module (the float architecture), got {type(model).__name__}")
+    path = os.fspath(path)
+    arrays, meta = _read_quantized(path)
+    qmodel = copy.deepcopy(model).eval()
+    modules = dict(qmodel.named_modules())
+    records = meta.get("layers")
+    if not isinstance(records, dict) or not records:
+        raise QuantizedFileError(f"load_quantized: {path!r} lists no quantized layers")
+    shells = {}
+    for name, record in records.items():
+        if name not in modules:
+            raise QuantizedFileError(f"load_quantized: {path!r} has a quantized layer {name!r} the model does not have")
+        shells[name] = _shell(record, modules[name], name, path)
+    qmodel = replace_layers(qmodel, lambda m: any(m is modules[n] for n in shells),
+                            lambda m: shells[next(n for n in shells if modules[n] is m)])
+    arrays = _unpack_entries(path, arrays, meta, shells)
+    for name, layer in shells.items():
+        prefix = f"{name}." if name else ""
+        q = arrays.get(prefix + "weight_q")
+        if q is None or q.dtype != np.int8:
+            raise QuantizedFileError(f"load_quantized: {path!r}: {prefix}weight_q must be an int8 array, got "
+                                     f"{None if q is None else q.dtype}")
+        qmin, qmax = qrange(layer.bits, layer.symmetric)
+        if q.size and (q.min() < qmin or q.max() > qmax):
+            raise QuantizedFileError(f"load_quantized: {path!r}: {prefix}weight_q has codes outside [{qmin}, {qmax}]")
+        scale = arrays.get(prefix + "weight_scale")
+        if scale is None or scale.dtype != np.float32 or not (np.isfinite(scale).all() and (scale > 0).all()):
+            raise QuantizedFileError(f"load_quantized: {path!r}: {prefix}weight_scale must hold positive "
+                                     "float32 values")
+    try:
+        qmodel.load_state_dict({key: value for key, value in arrays.items()})
+    except (ValueError, TypeError) as error:
+        raise QuantizedFileError(f"load_quantized: {path!r} does not fit the model: {error}") from error
+    return qmodel
+
+
+def model_nbytes(model: Module) -> int:
+    """Bytes of everything in the model's state_dict (parameters and buffers), as held in memory."""
+    return sum(array.nbytes for array in model.state_dict().values())
+
+
+class FakeQuantize(Function):
+    """Quantize then dequantize in the forward pass; straight-through (clipped) gradient in backward."""
+
+    @staticmethod
+    def forward(ctx, x, scale, zero_point, qmin: int, qmax: int):
+        # Hint: codes = np.rint(x / scale) + zero_point (not clipped yet); save the boolean mask of
+        #       codes inside [qmin, qmax] with ctx.save_for_backward; return
+        #       (clip(codes, qmin, qmax) - zero_point) * scale in x's dtype.
+        codes = np.rint(x / scale) + zero_point
+        ctx.save_for_backward((codes >= qmin) & (codes <= qmax))
+        return ((np.clip(codes, qmin, qmax) - zero_point) * scale).astype(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        # Hint: the gradient passes where the value was inside the range and is 0 elsewhere;
+        #       scale and zero_point are constants here (None).
+        (inside,) = ctx.saved_tensors
+        return grad_output * inside, None, None, None, None
+
+
+def fake_quantize(x: Tensor, scale, zero_point, bits: int = 8, symmetric: bool = True,
+                  axis: int | None = None) -> Tensor:
+    """Tensor -> Tensor: the values quantize+dequantize would give, with the STE gradient. Shape: same."""
+    if not isinstance(x, Tensor) or x.dtype.kind != "f":
+        got = getattr(x, "dtype", type(x).__name__)
+        raise TypeError(f"fake_quantize: x must be a floating-point Tensor, got {got}")
+    axis = _check_axis(axis, x.ndim, "fake_quantize")
+    qmin, qmax = qrange(bits, _check_flag(symmetric, "symmetric", "fake_quantize"))
+    scale = _along(np.asarray(scale, dtype=x.dtype), axis, x.ndim)
+    zero_point = _along(np.asarray(zero_point, dtype=x.dtype), axis, x.ndim)
+    return FakeQuantize.apply(x, scale, zero_point, qmin, qmax)
+
+
+class _FakeQuant:
+    """Mixin for the QAT layers: fake-quantized weights (per channel, symmetric) and inputs (tracked range)."""
+
+    def _init_qat(self, layer, bits: int, activation_bits: int, per_channel: bool, momentum: float) -> None:
+        Module.__init__(self)
+        self.weight = layer.weight  # the very same Parameters: optimizers keep working
+        if layer.bias is None:
+            self.register_parameter("bias", None)
+        else:
+            self.bias = layer.bias
+        self.bits, self.activation_bits = _check_bits(bits, "prepare_qat"), _check_bits(activation_bits, "prepare_qat")
+        self.per_channel = per_channel
+        self.momentum = momentum
+        self.register_buffer("input_min", Tensor(np.array(np.inf, dtype=np.float32)))
+        self.register_buffer("input_max", Tensor(np.array(-np.inf, dtype=np.float32)))
+
+    def _fake_input(self, x: Tensor) -> Tensor:
+        if self.training:
+            lo, hi = float(x.data.min()), float(x.data.max())
+            first = not np.isfinite(self.input_min.data)
+            m = 1.0 if first else self.momentum
+            self.input_min.data[...] = (1 - m) * self.input_min.data + m * lo if not first else lo
+            self.input_max.data[...] = (1 - m) * self.input_max.data + m * hi if not first else hi
+        if not np.isfinite(self.input_min.data):
+            return x  # no range seen yet (eval before any training step): leave the input alone
+        scale, zero_point = compute_qparams(self.input_min.data, self.input_max.data, self.activation_bits, False)
+        return fake_quantize(x, scale, zero_point, self.activation_bits, symmetric=False)
+
+    def _fake_weight(self) -> Tensor:
+        axis = 0 if self.per_channel else None
+        scale, zero_point = compute_qparams(*_channel_ranges(self.weight.data, axis), bits=self.bits, symmetric=True)
+        return fake_quantize(self.weight, scale, zero_point, self.bits, symmetric=True, axis=axis)
+
+    def observer(self) -> Observer:
+        """A MinMaxObserver holding the tracked input range (what convert_qat calibrates with)."""
+        observer = MinMaxObserver()
+        observer.observe(np.array([self.input_min.data, self.input_max.data], dtype=np.float32))
+        return observer
+
+
+class FakeQuantLinear(_FakeQuant, Linear):
+    """Linear that trains with fake-quantized weights and inputs (built by prepare_qat)."""
+
+    def __init__(self, linear: Linear, bits: int = 8, activation_bits: int = 8, per_channel: bool = True,
+                 momentum: float = 0.01):
+        self._init_qat(linear, bits, activation_bits, per_channel, momentum)
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self._fake_input(x) @ self._fake_weight().T
+        return out if self.bias is None else out + self.bias
+
+
+class FakeQuantConv2d(_FakeQuant, Conv2d):
+    """Conv2d that trains with fake-quantized weights and inputs (built by prepare_qat)."""
+
+    def __init__(self, conv: Conv2d, bits: int = 8, activation_bits: int = 8, per_channel: bool = True,
+                 momentum: float = 0.01):
+        self._init_qat(conv, bits, activation_bits, per_channel, momentum)
+        for name in ("in_channels", "out_channels", "groups", "padding_mode") + _CONV_ARGS:
+            setattr(self, name, getattr(conv, name))
+
+    def forward(self, x: Tensor) -> Tensor:
+        from tinytorch.core.spatial import conv2d
+
+        return conv2d(self._fake_input(x), self._fake_weight(), self.bias, self.stride, self.padding,
+                      self.dilation, self.groups)
+
+
+def prepare_qat(model: Module, bits: int = 8, activation_bits: int = 8, per_channel: bool = True,
+                momentum: float = 0.01) -> Module:
+    """Swap every Linear/Conv2d of `model` (in place) for its fake-quantizing version; returns the model."""
+    bits, activation_bits = _check_bits(bits, "prepare_qat"), _check_bits(activation_bits, "prepare_qat",
+                                                                           "activation_bits")
+    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 < momentum <= 1:
+        raise ValueError(f"prepare_qat: momentum must be in (0, 1], got {momentum!r}")
+
+    def make(layer):
+        cls = FakeQuantConv2d if isinstance(layer, Conv2d) else FakeQuantLinear
+        return cls(layer, bits, activation_bits, _check_flag(per_channel, "per_channel", "prepare_qat"), momentum)
+
+    return replace_layers(model, lambda m: _is_float_layer(m) and not isinstance(m, _FakeQuant), make)
+
+
+def convert_qat(model: Module) -> Module:
+    """The int8 model of a QAT-trained model: a copy whose fake-quant layers are QuantizedLinear/Conv2d."""
+    qat_layers = [m for m in model.modules() if isinstance(m, _FakeQuant)]
+    if not qat_layers:
+        raise ValueError("convert_qat: the model has no fake-quantized layer (run prepare_qat and train first)")
+    if any(not np.isfinite(m.input_min.data) for m in qat_layers):
+        raise ValueError("convert_qat: some layer never saw a training batch, so its input range is unknown")
+    qmodel = copy.deepcopy(model).eval()
+
+    def make(layer):
+        config = {"bits": layer.bits, "activation_bits": layer.activation_bits, "per_channel": layer.per_channel,
+                  "symmetric": True, "mode": "static"}
+        return _quantized_from(layer, layer.observer(), config)
+
+    return replace_layers(qmodel, lambda m: isinstance(m, _FakeQuant), make)

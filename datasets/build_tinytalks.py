@@ -11,8 +11,8 @@ memorisation. So every held-out question is answerable from what training shows:
 - facts (capitals, colours, opposites, days, months, greetings, arithmetic facts) are asked with
   several phrasings (templates); a held-out question is a fact asked in a phrasing that training
   uses for other facts, while training asks the same fact in at least two other phrasings;
-- skills on words (spelling, reversing, first/last letter, counting letters, regular plurals,
-  upper case) are held out by word: the held-out words never get that skill in training, but the
+- skills on words (spelling, first/last letter, regular plurals, upper case) are held out by
+  word: the held-out words never get that skill in training, but the
   skill is trained on many other words, so the answer follows from the rule.
 
 Split rule (deterministic, no random generator): the SHA-256 of a key decides. For facts the key is
@@ -49,11 +49,8 @@ CAPITALS = {
     "Denmark": "Copenhagen", "Hungary": "Budapest", "Belgium": "Brussels", "Argentina": "Buenos Aires",
     "Australia": "Canberra", "Morocco": "Rabat",
 }
-CAPITAL_TEMPLATES = [
-    "What is the capital of {}?", "Which city is the capital of {}?", "Name the capital of {}.",
-    "Tell me the capital of {}.", "What city is the capital of {}?", "Capital of {}?",
-    "{} has which capital?",
-]
+CAPITAL_TEMPLATES = ["What is the capital of {}?", "Which city is the capital of {}?", "Name the capital of {}.",
+                     "Capital of {}?"]
 
 COLOURS = {
     "the sky": "blue", "grass": "green", "snow": "white", "coal": "black", "a banana": "yellow",
@@ -63,10 +60,7 @@ COLOURS = {
     "ash": "grey", "a plum": "purple", "an elephant": "grey", "a pumpkin": "orange", "cream": "white",
     "a strawberry": "red", "a raven": "black", "a violet": "purple",
 }
-COLOUR_TEMPLATES = [
-    "What colour is {}?", "What color is {}?", "Which colour is {}?", "Tell me the colour of {}.",
-    "What is the colour of {}?", "Name the colour of {}.",
-]
+COLOUR_TEMPLATES = ["What colour is {}?", "What color is {}?", "Tell me the colour of {}.", "Name the colour of {}."]
 
 OPPOSITES = [
     ("hot", "cold"), ("big", "small"), ("up", "down"), ("fast", "slow"), ("happy", "sad"), ("old", "new"),
@@ -76,18 +70,14 @@ OPPOSITES = [
     ("win", "lose"), ("push", "pull"), ("true", "false"), ("near", "far"), ("buy", "sell"),
     ("clean", "dirty"), ("asleep", "awake"), ("cheap", "expensive"), ("safe", "dangerous"),
 ]
-OPPOSITE_TEMPLATES = [
-    "What is the opposite of {}?", "Opposite of {}?", "What is the antonym of {}?",
-    "Tell me the opposite of {}.", "Give the opposite of {}.", "What word means the opposite of {}?",
-]
+OPPOSITE_TEMPLATES = ["What is the opposite of {}?", "Opposite of {}?", "Tell me the opposite of {}.",
+                      "What is the antonym of {}?"]
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December"]
-AFTER_TEMPLATES = ["What comes after {}?", "What follows {}?", "Which comes after {}?",
-                   "What is the one after {}?", "Name the one after {}."]
-BEFORE_TEMPLATES = ["What comes before {}?", "Which comes before {}?", "What is the one before {}?",
-                    "Name the one before {}.", "What precedes {}?"]
+AFTER_TEMPLATES = ["What comes after {}?", "What follows {}?", "Name the one after {}."]
+BEFORE_TEMPLATES = ["What comes before {}?", "What precedes {}?", "Name the one before {}."]
 
 GREETINGS = {
     "hello": ["Hello!", "Hi!", "Hey!", "Hello there!", "Hi there!", "Hey there!", "Good day!", "Greetings!"],
@@ -105,11 +95,8 @@ GREETING_ANSWERS = {
     "thanks": "You are welcome.", "bye": "Goodbye!", "morning": "Good morning!",
 }
 
-NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
-PLUS_TEMPLATES = ["What is {} plus {}?", "What is {} + {}?", "Add {} and {}.", "How much is {} plus {}?",
-                  "{} + {} = ?", "What is the sum of {} and {}?"]
-MINUS_TEMPLATES = ["What is {} minus {}?", "What is {} - {}?", "Subtract {1} from {0}.",
-                   "How much is {} minus {}?", "{} - {} = ?", "Take {1} away from {0}."]
+PLUS_TEMPLATES = ["What is {} plus {}?", "What is {} + {}?", "Add {} and {}.", "{} + {} = ?"]
+MINUS_TEMPLATES = ["What is {} minus {}?", "What is {} - {}?", "Subtract {1} from {0}.", "{} - {} = ?"]
 SUCCESSOR_TEMPLATES = ["What number comes after {}?", "What is {} plus one?", "Which number follows {}?"]
 
 # Common English words of 3-7 letters, written for this dataset. Word skills are held out by word.
@@ -141,10 +128,8 @@ IRREGULAR_PLURALS = {"mouse": "mice", "child": "children", "tooth": "teeth", "fo
 
 WORD_SKILLS = {
     "spell": (["Spell {}.", "How do you spell {}?"], lambda w: "-".join(w.upper())),
-    "reverse": (["Reverse {}.", "What is {} backwards?"], lambda w: w[::-1]),
     "first": (["What is the first letter of {}?", "First letter of {}?"], lambda w: w[0]),
     "last": (["What is the last letter of {}?", "Last letter of {}?"], lambda w: w[-1]),
-    "count": (["How many letters are in {}?", "How long is the word {}?"], lambda w: str(len(w))),
     "upper": (["Say {} in capitals.", "Write {} in upper case."], lambda w: w.upper()),
     "plural": (["What is the plural of {}?", "Plural of {}?"], lambda w: regular_plural(w)),
 }
@@ -188,14 +173,11 @@ def fact_items() -> list:
             ask("before", name, BEFORE_TEMPLATES, (name,), cycle[i - 1])
     for intent, phrasings in GREETINGS.items():
         ask("greeting", intent, phrasings, (), GREETING_ANSWERS[intent])
-    for a in range(11):
-        for b in range(11):
+    for a in range(10):
+        for b in range(10):
             ask("plus", f"{a}+{b}", PLUS_TEMPLATES, (a, b), str(a + b))
             if a >= b:
                 ask("minus", f"{a}-{b}", MINUS_TEMPLATES, (a, b), str(a - b))
-            if a + b <= 10:
-                ask("plus", f"{a}+{b} in words", ["What is {} plus {}?"], (NUMBER_WORDS[a], NUMBER_WORDS[b]),
-                    NUMBER_WORDS[a + b])
     for n in range(100):
         ask("successor", str(n), SUCCESSOR_TEMPLATES, (n,), str(n + 1))
     return items
@@ -248,11 +230,12 @@ def build() -> dict:
     rows = split_facts(fact_items()) + word_items()
     rows.sort(key=lambda row: (key_hash(row[1]), row[1]))
     splits = {"train": [], "val": [], "test": []}
-    for where, _, question, answer in rows:
+    for where, key, question, answer in rows:
         turn = f"Q: {question}\nA: {answer}\n"
         if len(turn) > MAX_TURN_CHARS:
             raise SystemExit(f"turn longer than {MAX_TURN_CHARS} characters: {turn!r}")
-        splits[where].append([question, answer])
+        category = key.split("|")[0]
+        splits[where].append([question, answer, "plural" if category == "irregular" else category])
     return {"format": FORMAT, "version": VERSION, "splits": splits}
 
 

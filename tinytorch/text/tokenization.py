@@ -467,7 +467,7 @@ SHAKESPEARE = {"file": "tinyshakespeare.txt.xz", "build": "build_tinyshakespeare
 TINYPY = {"file": "tinypy.json.xz", "build": "build_tinypy.py", "format": "tinypy",
           "sha256": "6b26382acf3151360536a655c7a420794956684ba96ca530d8a105069c8d0794"}
 TINYTALKS = {"file": "tinytalks.json.xz", "build": "build_tinytalks.py", "format": "tinytalks",
-             "sha256": "d3093fdc23f5e0b86a991a894b0896e9b49991672e5f7c170a041a340a35246e"}
+             "sha256": "33904c69b0232c705e4f283d01ab60cdf77784965dd412c4b4ea988edea6ee84"}
 
 
 def _read_shipped(spec: dict, where: str) -> bytes:
@@ -519,9 +519,16 @@ def load_tinypy() -> dict:
     return {name: list(items) for name, items in _read_splits(TINYPY, "load_tinypy").items()}
 
 
-def load_tinytalks() -> dict:
-    """{"train": [...], "val": [...], "test": [...]}: (question, answer) pairs written by the project."""
-    return {name: [(q, a) for q, a in pairs] for name, pairs in _read_splits(TINYTALKS, "load_tinytalks").items()}
+def load_tinytalks(categories: bool = False) -> dict:
+    """{"train": [...], "val": [...], "test": [...]}: (question, answer) pairs written by the project.
+
+    With categories=True each item is (question, answer, category), the category naming the fact
+    table or word skill it tests ("capital", "plus", "spell", ...), for per-skill accuracy.
+    """
+    splits = _read_splits(TINYTALKS, "load_tinytalks")
+    if categories:
+        return {name: [(q, a, c) for q, a, c in items] for name, items in splits.items()}
+    return {name: [(q, a) for q, a, _ in items] for name, items in splits.items()}
 
 
 def tinytalks_prompt(question: str) -> str:

@@ -31,3 +31,4 @@ from tinytorch.core.spatial import (
 from tinytorch.nn import functional, init, utils
 from tinytorch.text.attention import CausalSelfAttention, MultiheadAttention
 from tinytorch.text.embeddings import Embedding, PositionalEmbedding, SinusoidalPositionalEncoding
+from tinytorch.text.transformers import LayerNorm, TransformerBlock

@@ -16,3 +16,4 @@ from tinytorch.core.losses import (
 from tinytorch.core.spatial import adaptive_avg_pool2d, avg_pool2d, batch_norm, conv2d, dropout2d, max_pool2d
 from tinytorch.text.attention import scaled_dot_product_attention
 from tinytorch.text.embeddings import embedding
+from tinytorch.text.transformers import layer_norm

@@ -28,3 +28,12 @@ from tinytorch.text.tokenization import (  # noqa: F401
     render_tinytalks,
     tinytalks_prompt,
 )
+from tinytorch.text.transformers import (  # noqa: F401
+    GPT,
+    MLP,
+    GPTConfig,
+    LayerNorm,
+    TransformerBlock,
+    layer_norm,
+    sample_next,
+)

@@ -223,7 +223,7 @@ def sample_next(logits: np.ndarray, temperature: float = 1.0, top_k: int | None 
     #       first index whose cumulative probability exceeds u (count the entries of the CDF below u).
     scaled = logits.astype(np.float64) / temperature
     if top_k is not None and top_k < scaled.shape[-1]:
-        kth = np.partition(scaled, -top_k, axis=-1)[:, -top_k:-top_k + 1]
+        kth = np.partition(scaled, -top_k, axis=-1)[:, -top_k, None]
         scaled = np.where(scaled < kth, -np.inf, scaled)
     probs = softmax(Tensor(scaled), -1).data
     u = generator.random((probs.shape[0], 1))

@@ -29,10 +29,14 @@ import tinytorch.core.data as D
 REPO = Path(__file__).resolve().parents[2]
 
 
+# Read once, at import: every test then points TINYTORCH_DATA at its own temporary folder.
+OFFICIAL_FILES = os.environ.get("TINYTORCH_DATA")
+
+
 def shared_datasets() -> Path | None:
-    """The folder of official dataset files ($TINYTORCH_SHARED_DATA, else ../shared/datasets), if any."""
-    configured = os.environ.get("TINYTORCH_SHARED_DATA")
-    folder = Path(configured) if configured else REPO.parent / "shared" / "datasets"
+    """The folder of official dataset files (the $TINYTORCH_DATA the suite started with, else
+    ../shared/datasets) when it holds mnist/, else None."""
+    folder = Path(OFFICIAL_FILES) if OFFICIAL_FILES else REPO.parent / "shared" / "datasets"
     return folder if (folder / "mnist").is_dir() else None
 
 

@@ -114,10 +114,12 @@ def test_offline_message_says_what_to_put_where(closed_port_url):
         OfflineMNIST(train=True)
     message = str(caught.value)
     folder = D.data_root() / "mnist"
+    # All four official files: copying only one split's leaves the other split unusable offline.
     for needed in (str(folder), "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                   "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
                    "TINYTORCH_DATA", "f68b3c2dcbeaaa9fbdd348bbdeb94873", closed_port_url):
         assert needed in message, f"the offline message should mention {needed!r}:\n{message}"
-    assert "t10k" not in message, "only the files of the requested split are needed"
+    assert not folder.exists(), "a failed fetch must not leave an empty cache folder behind"
 
 
 def test_download_false_never_touches_the_network(forbid_network):

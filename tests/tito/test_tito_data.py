@@ -88,7 +88,7 @@ def test_list_in_an_empty_cache(tito, data_root):
 
 
 def test_list_and_verify_on_the_shared_official_files(tito, monkeypatch):
-    shared = Path(os.environ.get("TINYTORCH_SHARED_DATA", REAL_ROOT.parent / "shared" / "datasets"))
+    shared = Path(os.environ.get("TINYTORCH_DATA", REAL_ROOT.parent / "shared" / "datasets"))
     if not (shared / "mnist").is_dir():
         pytest.skip("no local copy of the official files")
     monkeypatch.setenv("TINYTORCH_DATA", str(shared))

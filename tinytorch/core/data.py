@@ -774,10 +774,13 @@ def _where_to_put(title: str, name: str, folder: Path, missing, mirrors) -> str:
     return "\n".join(lines)
 
 
-def fetch_files(title: str, name: str, folder, resources, mirrors, download: bool = True) -> list:
+def fetch_files(title: str, name: str, folder, resources, mirrors, download: bool = True,
+                dataset_files=None) -> list:
     """Make sure every file of `resources` is in `folder` and verified; download what is missing.
 
     Returns their paths. A file failing its checksum is moved to *.corrupt and never used.
+    `dataset_files` (default: `resources`) are all the official files of the dataset: the advice
+    on a failure lists every one of them missing from `folder`, not only this split's.
     """
     folder = Path(folder)
     missing = []
@@ -798,9 +801,11 @@ def fetch_files(title: str, name: str, folder, resources, mirrors, download: boo
                                 f"will not be used. Download it again (download=True or `tito data fetch {name}`)")
         print(f"{path} failed its checksum ({problem}); moved to {moved.name}, downloading it again")
         missing.append(resource)
+    absent = [r for r in (dataset_files or resources) if r in missing or not (folder / r.filename).is_file()]
     if missing and not download:
         raise DatasetNotFoundError(f"{title}: {len(missing)} file(s) missing in {folder} and download=False.\n"
-                                   + _where_to_put(title, name, folder, missing, mirrors))
+                                   + _where_to_put(title, name, folder, absent, mirrors))
+    created = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again if all fails
     if missing:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -810,12 +815,15 @@ def fetch_files(title: str, name: str, folder, resources, mirrors, download: boo
         if not writable:
             raise DatasetNotFoundError(f"{title}: {folder} is not writable, so the missing files cannot be "
                                        "downloaded there; set TINYTORCH_DATA to a writable folder.\n"
-                                       + _where_to_put(title, name, folder, missing, mirrors))
+                                       + _where_to_put(title, name, folder, absent, mirrors))
     for resource in missing:
         try:
             download_file(resource, mirrors, folder)
         except DownloadError as error:
-            raise DownloadError(f"{title}: {error}\n" + _where_to_put(title, name, folder, missing, mirrors)) from None
+            for made in created:  # a failed fetch leaves no empty folder behind (a partial download stays)
+                if made.is_dir() and not any(made.iterdir()):
+                    made.rmdir()
+            raise DownloadError(f"{title}: {error}\n" + _where_to_put(title, name, folder, absent, mirrors)) from None
     return [folder / resource.filename for resource in resources]
 
 
@@ -908,7 +916,7 @@ class MNIST(VisionDataset):
         prefix = "train-" if self.train else "t10k-"
         images_path, labels_path = fetch_files(
             self.title, self.name, self.root, [r for r in self.resources if r.filename.startswith(prefix)],
-            self.mirrors, download)
+            self.mirrors, download, dataset_files=self.resources)
         images, labels = read_idx(images_path), read_idx(labels_path)
         if images.ndim != 3 or images.dtype != np.uint8 or images.shape[1:] != (28, 28):
             raise DataError(f"{images_path}: expected uint8 images (N, 28, 28), got {images.dtype} {images.shape}")

@@ -44,6 +44,8 @@
 # 7. Understand how real datasets reach your disk safely: mirrors, **checksums**, resumable and
 #    **atomic** downloads, safe archive extraction, and why CIFAR-10's pickles must not be
 #    unpickled naively.
+# 8. Read PyTorch's `.pt` weight files with the same restricted unpickler: tensors rebuilt from raw
+#    storages, and nothing in the file executed.
 #
 # **Prerequisites:** module 01 (`Tensor`, `default_generator`). **Exports to:**
 # `tinytorch/core/data.py`, re-exported as `tinytorch.data`.
@@ -73,7 +75,9 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -82,6 +86,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tinytorch.core.tensor import Tensor, default_generator
+from tinytorch.core.training import SerializationError
 
 # %% [markdown]
 # ## 1. Batches, shuffling, epochs
@@ -356,6 +361,10 @@ def _batch_to_tensors(fields, where: str = "get_batch"):
 # - Without `generator` or `seed`, shuffling uses the global generator, so `manual_seed(0)` at the
 #   top of a script makes the data order repeatable along with the weight initialisation.
 #
+# - Arrays in place of a dataset: `DataLoader(images, labels, batch_size=32)` (the spelling of the
+#   course's first chapters) wraps them in `TensorDataset(images, labels)` first. An int in second
+#   place is PyTorch's positional `batch_size`, as in `DataLoader(ds, 64, True)`.
+#
 # The loader picks its fetch path once, in the constructor: the **batch path** when the dataset
 # has `get_batch` and no custom `collate_fn` was given (a custom collate is promised the list of
 # samples, so then we must build that list), otherwise the **per-sample path**. Bad arguments are
@@ -376,10 +385,22 @@ class DataLoader:
     generator=None, seed=None). With shuffle=True each epoch uses a fresh permutation drawn from
     `generator` (an np.random.Generator), from a private generator seeded with `seed`, or from
     the global default generator (so manual_seed makes the order repeatable).
+    DataLoader(inputs, targets, batch_size=...) with arrays or Tensors batches TensorDataset(inputs, targets).
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None,
+    def __init__(self, dataset, *arrays, batch_size=1, shuffle=False, drop_last=False, collate_fn=None,
                  generator=None, seed=None):
+        if arrays and not isinstance(arrays[0], (np.ndarray, Tensor)):  # PyTorch's (ds, batch_size, shuffle, ...)
+            if len(arrays) > 3:
+                raise TypeError(f"DataLoader: at most (dataset, batch_size, shuffle, drop_last) positionally, "
+                                f"got {1 + len(arrays)} positional arguments")
+            batch_size, shuffle, drop_last = (arrays + (batch_size, shuffle, drop_last)[len(arrays):])
+            arrays = ()
+        elif not all(isinstance(a, (np.ndarray, Tensor)) for a in arrays):
+            raise TypeError("DataLoader(inputs, targets, ...): the positional arguments after the first must all be "
+                            "arrays or Tensors; pass batch_size=..., shuffle=... by name")
+        if arrays or isinstance(dataset, (np.ndarray, Tensor)):
+            dataset = TensorDataset(dataset, *arrays)
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader: dataset must support len() and [index] (a Dataset), got "
                             f"{type(dataset).__name__}")
@@ -1866,6 +1887,44 @@ def test_unit_cifar_decoders_and_restricted_unpickler():
 test_unit_cifar_decoders_and_restricted_unpickler()
 
 # %% [markdown]
+# ### The course text's `CIFAR10Dataset`
+#
+# The course's opening promise writes CIFAR-10 the way early deep-learning tutorials did: one object
+# holding both splits as ready-to-use arrays, handed to a loader together with their labels.
+#
+# ```python
+# dataset = CIFAR10Dataset(download=True, flatten=False)
+# train_loader = DataLoader(dataset.train_data, dataset.train_labels, batch_size=32)
+# ```
+#
+# `CIFAR10Dataset` is that spelling over the `CIFAR10` class above — nothing is read twice or
+# decoded differently. Its arrays are float32 in [0, 1], `(N, 3, 32, 32)` (or `(N, 3072)` with
+# `flatten=True`), so they go straight into a model. That costs memory: the 50,000 training images
+# take 614 MB as float32 against 154 MB as uint8 — the trade-off of section 5, made here for
+# convenience. For large runs use `CIFAR10(transform=ToTensor())`, which converts per batch.
+
+# %%
+#| export
+class CIFAR10Dataset:
+    """Both CIFAR-10 splits as float32 arrays in [0, 1]: train_data (50000, 3, 32, 32), train_labels
+    (50000,) int64, test_data, test_labels; flatten=True gives (N, 3072). Built on CIFAR10."""
+
+    classes = CIFAR10.classes
+
+    def __init__(self, root=None, download: bool = True, flatten: bool = False):
+        for name, value in (("download", download), ("flatten", flatten)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"CIFAR10Dataset: {name} must be True or False, got {value!r}")
+        self.flatten = bool(flatten)
+        splits = {}
+        for split in ("train", "test"):
+            source = CIFAR10(root, train=split == "train", download=download)
+            images = source.data.astype(np.float32) / np.float32(255)
+            splits[split] = (images.reshape(len(images), -1) if self.flatten else images, source.targets)
+            self.root = source.root
+        (self.train_data, self.train_labels), (self.test_data, self.test_labels) = splits["train"], splits["test"]
+
+# %% [markdown]
 # ## 11. Small datasets that ship with the course
 #
 # Real datasets are tens of megabytes and need a download. For quick experiments, tests and
@@ -2049,6 +2108,261 @@ for _epoch in range(2):
           f"pixel mean {float(_x.data.mean()):+.3f} std {float(_x.data.std()):.3f}")
 
 # %% [markdown]
+# ## 14. Weights from PyTorch: reading `.pt` files without running them
+#
+# The restricted unpickler of section 10 solves a second problem. A file written by `torch.save`
+# (a `.pt` or `.pth` state_dict, the way most published weights still travel) is a zip archive:
+#
+# ```
+#   model.pt  (zip)
+#   ├── model/data.pkl      a pickle: the dict, and for each tensor a call
+#   │                         torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)
+#   ├── model/data/0        raw bytes of storage 0 (the pickle refers to it by its key, "0")
+#   ├── model/data/1  ...
+#   ├── model/byteorder     "little" (or "big")
+#   └── model/version       the format version
+# ```
+#
+# `torch.load` unpickles `data.pkl` — and an unrestricted unpickler would call *any* function the
+# file names. But a state_dict needs only a handful: `collections.OrderedDict`, the tensor
+# rebuilders `_rebuild_tensor_v2` / `_rebuild_parameter`, and the typed storage names
+# (`torch.FloatStorage`, ...) that tell the element type. `TorchUnpickler` extends
+# `RestrictedUnpickler` with exactly those, mapped to our own NumPy functions; every other name
+# is refused before anything runs. The storages arrive through pickle's **persistent id**
+# mechanism: the pickle says "storage `0`, FloatStorage, 6 elements", and `persistent_load` reads
+# `data/0` from the archive and checks it holds exactly 6 × 4 bytes. A tensor is then a
+# `(offset, size, stride)` view of its storage — checked to stay inside it — copied into a Tensor.
+#
+# Torch does not need to be installed: the names in the pickle are only strings to look up in our
+# table. A whole pickled `nn.Module` (`torch.save(model)`) names the model's classes and is
+# refused, with a message that asks for the state_dict instead.
+
+# %%
+#| export
+_TORCH_STORAGES = {"DoubleStorage": "f8", "FloatStorage": "f4", "HalfStorage": "f2", "BFloat16Storage": "bf16",
+                   "LongStorage": "i8", "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1",
+                   "ByteStorage": "u1", "BoolStorage": "b1"}
+
+
+@dataclass(frozen=True)
+class _StorageType:
+    """What find_class gives for torch.FloatStorage and the like: only the element type's name."""
+
+    name: str
+
+
+def _int_tuple(value, what: str) -> tuple:
+    if not isinstance(value, (tuple, list)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise pickle.UnpicklingError(f"a tensor's {what} must be a tuple of ints, got {value!r}")
+    return tuple(value)
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
+                    metadata=None) -> Tensor:
+    """torch._utils._rebuild_tensor_v2 for NumPy: the (offset, size, stride) view of a storage, copied."""
+    if not isinstance(storage, np.ndarray) or storage.ndim != 1:
+        raise pickle.UnpicklingError("a tensor must be rebuilt from a storage record")
+    size, stride = _int_tuple(size, "size"), _int_tuple(stride, "stride")
+    if (not isinstance(storage_offset, int) or storage_offset < 0 or len(size) != len(stride)
+            or min(size + stride, default=0) < 0):
+        raise pickle.UnpicklingError(f"a tensor has an invalid layout: offset {storage_offset!r}, size {size}, "
+                                     f"stride {stride}")
+    native = storage.dtype.newbyteorder("=")
+    if math.prod(size) == 0:
+        return Tensor(np.empty(size, dtype=native))
+    last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if last >= len(storage):
+        raise pickle.UnpicklingError(f"a tensor of size {size} and stride {stride} at offset {storage_offset} "
+                                     f"reaches element {last}, but its storage has only {len(storage)}")
+    # Hint: np.lib.stride_tricks.as_strided(storage[storage_offset:], shape=size, strides=...) is
+    #       the view (NumPy strides are in bytes: multiply by storage.itemsize); copy it into a
+    #       native-byte-order array (np.array(view, dtype=native)) and wrap it in a Tensor.
+    ### BEGIN SOLUTION
+    view = np.lib.stride_tricks.as_strided(storage[storage_offset:], shape=size,
+                                           strides=[s * storage.itemsize for s in stride])
+    return Tensor(np.array(view, dtype=native))
+    ### END SOLUTION
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks) -> Tensor:
+    """torch._utils._rebuild_parameter: a saved nn.Parameter becomes a Tensor that requires grad."""
+    if not isinstance(data, Tensor):
+        raise pickle.UnpicklingError("a parameter must be rebuilt from a tensor")
+    if requires_grad and data.dtype.kind == "f":
+        data.requires_grad_(True)
+    return data
+
+
+class TorchUnpickler(RestrictedUnpickler):
+    """Reads the data.pkl of a torch.save zip: RestrictedUnpickler's plain data and NumPy arrays, plus
+    exactly the callables that rebuild tensors. Storages come from the archive through persistent_load."""
+
+    _allowed = {**RestrictedUnpickler._allowed,
+                ("collections", "OrderedDict"): OrderedDict,
+                ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+                ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+                **{("torch", name): _StorageType(name) for name in _TORCH_STORAGES}}
+
+    def __init__(self, stream, read_record, byteorder: str):
+        super().__init__(stream)
+        self._read_record, self._order = read_record, "<" if byteorder == "little" else ">"
+        self._storages: dict = {}
+
+    def find_class(self, module: str, name: str):
+        try:
+            return super().find_class(module, name)
+        except pickle.UnpicklingError:
+            hint = (" (a pickled nn.Module or optimizer: save model.state_dict() instead)"
+                    if module.startswith("torch") else "")
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a PyTorch weights file needs only "
+                                         f"tensors, dicts and numbers, so this file is not one{hint}") from None
+
+    def persistent_load(self, pid):
+        """('storage', storage type, key, location, numel) -> the storage's elements as a 1-d array."""
+        if (not isinstance(pid, tuple) or len(pid) != 5 or pid[0] != "storage" or not isinstance(pid[1], _StorageType)
+                or not isinstance(pid[2], str) or isinstance(pid[4], bool) or not isinstance(pid[4], int)):
+            raise pickle.UnpicklingError(f"unknown persistent record {pid!r} (expected a storage)")
+        _, kind, key, _location, numel = pid
+        if key not in self._storages:
+            self._storages[key] = self._storage(kind.name, key, numel)
+        return self._storages[key]
+
+    def _storage(self, kind: str, key: str, numel: int) -> np.ndarray:
+        code = _TORCH_STORAGES[kind]
+        dtype = np.dtype(self._order + ("u2" if code == "bf16" else code))
+        raw = self._read_record(key)
+        if numel < 0 or len(raw) != numel * dtype.itemsize:
+            raise pickle.UnpicklingError(f"storage {key!r} ({kind}) should hold {numel} elements = "
+                                         f"{numel * dtype.itemsize} bytes, but data/{key} has {len(raw)}")
+        values = np.frombuffer(raw, dtype=dtype)
+        if code == "bf16":  # bfloat16 is the top half of a float32: widen it exactly
+            values = (values.astype(np.uint32) << 16).view(np.float32)
+        return values
+
+
+def load_pytorch_file(f, source: str | None = None):
+    """A torch.save zip file (a state_dict, or dicts/lists of tensors) -> the same structure with
+    Tensors, without torch and without executing anything. f: a path or a binary file object.
+
+    Refused with SerializationError: anything that is not PyTorch's zip layout, a pickle naming any
+    callable besides the tensor rebuilders, storages whose size does not match, views outside them.
+    """
+    where = source or ("load_pytorch_file" if hasattr(f, "read") else f"load_pytorch_file({os.fspath(f)!r})")
+    try:
+        archive = zipfile.ZipFile(f)
+        names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        raise SerializationError(f"{where}: not a PyTorch zip file ({error}); files from "
+                                 "torch.save(..., _use_new_zipfile_serialization=False) are plain pickles and "
+                                 "are refused") from None
+    pickles = [name for name in names if name.endswith("/data.pkl") and name.count("/") == 1]
+    if len(pickles) != 1:
+        raise SerializationError(f"{where}: expected one <archive>/data.pkl record (PyTorch's layout), found "
+                                 f"{len(pickles)}")
+    prefix = pickles[0][:-len("data.pkl")]
+    byteorder = (archive.read(prefix + "byteorder").decode("ascii", "replace").strip()
+                 if prefix + "byteorder" in names else "little")
+    if byteorder not in ("little", "big"):
+        raise SerializationError(f"{where}: unknown byteorder {byteorder!r}")
+
+    def read_record(key: str) -> bytes:
+        name = f"{prefix}data/{key}"
+        if name not in names:
+            raise pickle.UnpicklingError(f"the pickle refers to storage {key!r}, but the archive has no {name}")
+        return archive.read(name)
+
+    try:
+        with archive:
+            return TorchUnpickler(io.BytesIO(archive.read(pickles[0])), read_record, byteorder).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            zipfile.BadZipFile, zlib.error) as error:
+        raise SerializationError(f"{where}: {error}") from None
+
+# %%
+#| test
+def _fake_torch_file(tensors: dict, extra_global=None) -> bytes:
+    """A zip in torch.save's layout, written with the standard library only (no torch needed)."""
+    import sys
+    import types
+
+    fake_torch, fake_utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+
+    class FloatStorage:
+        pass
+
+    def _rebuild_tensor_v2(*args):
+        pass
+
+    FloatStorage.__module__, _rebuild_tensor_v2.__module__ = "torch", "torch._utils"
+    FloatStorage.__qualname__, _rebuild_tensor_v2.__qualname__ = "FloatStorage", "_rebuild_tensor_v2"
+    fake_torch.FloatStorage, fake_utils._rebuild_tensor_v2 = FloatStorage, _rebuild_tensor_v2
+
+    class Storage:
+        def __init__(self, key, array):
+            self.key, self.array = key, array
+
+    class Rebuild:
+        def __init__(self, storage, shape):
+            self.storage, self.shape = storage, shape
+
+        def __reduce__(self):
+            strides = tuple(int(np.prod(self.shape[i + 1:])) for i in range(len(self.shape)))
+            return _rebuild_tensor_v2, (self.storage, 0, self.shape, strides, False, OrderedDict())
+
+    class Writer(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                return ("storage", FloatStorage, obj.key, "cpu", obj.array.size)
+            return None
+
+    saved = {name: sys.modules.get(name) for name in ("torch", "torch._utils")}
+    sys.modules["torch"], sys.modules["torch._utils"] = fake_torch, fake_utils
+    try:
+        storages = {name: Storage(str(i), np.asarray(a, dtype="<f4")) for i, (name, a) in enumerate(tensors.items())}
+        state = OrderedDict((name, Rebuild(storages[name], tuple(np.shape(a)))) for name, a in tensors.items())
+        if extra_global is not None:
+            state["extra"] = extra_global
+        stream = io.BytesIO()
+        Writer(stream, protocol=2).dump(state)
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("archive/data.pkl", stream.getvalue())
+        archive.writestr("archive/byteorder", "little")
+        archive.writestr("archive/version", "3\n")
+        for storage in storages.values():
+            archive.writestr(f"archive/data/{storage.key}", storage.array.tobytes())
+    return out.getvalue()
+
+
+def test_unit_load_pytorch_file():
+    weight = np.arange(6, dtype=np.float32).reshape(2, 3)
+    state = load_pytorch_file(io.BytesIO(_fake_torch_file({"fc.weight": weight, "fc.bias": [0.5, -0.5]})))
+    assert list(state) == ["fc.weight", "fc.bias"], f"keys in order, got {list(state)}"
+    assert isinstance(state["fc.weight"], Tensor) and np.array_equal(state["fc.weight"].data, weight), (
+        "the tensor must be rebuilt from its storage with the saved shape and strides")
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo this would run",))
+
+    try:
+        load_pytorch_file(io.BytesIO(_fake_torch_file({"w": [1.0]}, extra_global=Evil())))
+    except SerializationError as error:
+        assert "refusing to load" in str(error) and "system" in str(error), f"the refusal should name it: {error}"
+    else:
+        raise AssertionError("a .pt file whose pickle calls os.system must be refused, not executed")
+    print("✅ PyTorch zip state_dicts load without torch; a pickle naming os.system is refused")
+
+
+test_unit_load_pytorch_file()
+
+# %% [markdown]
 # ## Analysis 1 — loader throughput vs batch size
 #
 # How many samples per second can each fetch path deliver? Below, the same 20,000 synthetic
@@ -2212,5 +2526,8 @@ print(f"speed-up: {_loop_s / _vec_s:.1f}x")
 # - IDX files are a 4-byte magic, big-endian sizes and raw values; `np.frombuffer` reads them.
 # - Real datasets arrive through verified, resumable, atomic downloads; archives are extracted
 #   safely and pickles are never trusted. Small datasets ship with the course for offline work.
+# - PyTorch's `.pt` state_dicts load through a restricted unpickler that knows only the tensor
+#   rebuilders; `DataLoader(images, labels, batch_size=...)` and `CIFAR10Dataset` are the course
+#   text's spellings over the same classes.
 #
-# Next: optimizers and training loops that consume these batches.
+# Next: module 09 (spatial) — convolution and pooling layers that see these image batches as images.

@@ -17,7 +17,9 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 import zlib
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -26,6 +28,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tinytorch.core.tensor import Tensor, default_generator
+from tinytorch.core.training import SerializationError
 
 
 class Dataset:
@@ -182,10 +185,22 @@ class DataLoader:
     generator=None, seed=None). With shuffle=True each epoch uses a fresh permutation drawn from
     `generator` (an np.random.Generator), from a private generator seeded with `seed`, or from
     the global default generator (so manual_seed makes the order repeatable).
+    DataLoader(inputs, targets, batch_size=...) with arrays or Tensors batches TensorDataset(inputs, targets).
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None,
+    def __init__(self, dataset, *arrays, batch_size=1, shuffle=False, drop_last=False, collate_fn=None,
                  generator=None, seed=None):
+        if arrays and not isinstance(arrays[0], (np.ndarray, Tensor)):  # PyTorch's (ds, batch_size, shuffle, ...)
+            if len(arrays) > 3:
+                raise TypeError(f"DataLoader: at most (dataset, batch_size, shuffle, drop_last) positionally, "
+                                f"got {1 + len(arrays)} positional arguments")
+            batch_size, shuffle, drop_last = (arrays + (batch_size, shuffle, drop_last)[len(arrays):])
+            arrays = ()
+        elif not all(isinstance(a, (np.ndarray, Tensor)) for a in arrays):
+            raise TypeError("DataLoader(inputs, targets, ...): the positional arguments after the first must all be "
+                            "arrays or Tensors; pass batch_size=..., shuffle=... by name")
+        if arrays or isinstance(dataset, (np.ndarray, Tensor)):
+            dataset = TensorDataset(dataset, *arrays)
         if not (hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__")):
             raise TypeError(f"DataLoader: dataset must support len() and [index] (a Dataset), got "
                             f"{type(dataset).__name__}")
@@ -1111,6 +1126,26 @@ class CIFAR10(VisionDataset):
         return _read_archive_members(archive, names)
 
 
+class CIFAR10Dataset:
+    """Both CIFAR-10 splits as float32 arrays in [0, 1]: train_data (50000, 3, 32, 32), train_labels
+    (50000,) int64, test_data, test_labels; flatten=True gives (N, 3072). Built on CIFAR10."""
+
+    classes = CIFAR10.classes
+
+    def __init__(self, root=None, download: bool = True, flatten: bool = False):
+        for name, value in (("download", download), ("flatten", flatten)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"CIFAR10Dataset: {name} must be True or False, got {value!r}")
+        self.flatten = bool(flatten)
+        splits = {}
+        for split in ("train", "test"):
+            source = CIFAR10(root, train=split == "train", download=download)
+            images = source.data.astype(np.float32) / np.float32(255)
+            splits[split] = (images.reshape(len(images), -1) if self.flatten else images, source.targets)
+            self.root = source.root
+        (self.train_data, self.train_labels), (self.test_data, self.test_labels) = splits["train"], splits["test"]
+
+
 def shipped_folder() -> Path:
     """The repository's datasets/ folder, next to the tinytorch package (found from tinytorch/core/tensor.py)."""
     return Path(inspect.getfile(Tensor)).resolve().parents[2] / "datasets"
@@ -1225,3 +1260,141 @@ def fetch_dataset(name: str, root=None) -> list:
         raise ValueError(f"{cls.name} ships with the repository; there is nothing to download")
     folder = dataset_folder(name, root)
     return fetch_files(cls.title, cls.name, folder, cls.required_files(folder), cls.mirrors, download=True)
+
+
+_TORCH_STORAGES = {"DoubleStorage": "f8", "FloatStorage": "f4", "HalfStorage": "f2", "BFloat16Storage": "bf16",
+                   "LongStorage": "i8", "IntStorage": "i4", "ShortStorage": "i2", "CharStorage": "i1",
+                   "ByteStorage": "u1", "BoolStorage": "b1"}
+
+
+@dataclass(frozen=True)
+class _StorageType:
+    """What find_class gives for torch.FloatStorage and the like: only the element type's name."""
+
+    name: str
+
+
+def _int_tuple(value, what: str) -> tuple:
+    if not isinstance(value, (tuple, list)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise pickle.UnpicklingError(f"a tensor's {what} must be a tuple of ints, got {value!r}")
+    return tuple(value)
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
+                    metadata=None) -> Tensor:
+    """torch._utils._rebuild_tensor_v2 for NumPy: the (offset, size, stride) view of a storage, copied."""
+    if not isinstance(storage, np.ndarray) or storage.ndim != 1:
+        raise pickle.UnpicklingError("a tensor must be rebuilt from a storage record")
+    size, stride = _int_tuple(size, "size"), _int_tuple(stride, "stride")
+    if (not isinstance(storage_offset, int) or storage_offset < 0 or len(size) != len(stride)
+            or min(size + stride, default=0) < 0):
+        raise pickle.UnpicklingError(f"a tensor has an invalid layout: offset {storage_offset!r}, size {size}, "
+                                     f"stride {stride}")
+    native = storage.dtype.newbyteorder("=")
+    if math.prod(size) == 0:
+        return Tensor(np.empty(size, dtype=native))
+    last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if last >= len(storage):
+        raise pickle.UnpicklingError(f"a tensor of size {size} and stride {stride} at offset {storage_offset} "
+                                     f"reaches element {last}, but its storage has only {len(storage)}")
+    # Hint: np.lib.stride_tricks.as_strided(storage[storage_offset:], shape=size, strides=...) is
+    #       the view (NumPy strides are in bytes: multiply by storage.itemsize); copy it into a
+    #       native-byte-order array (np.array(view, dtype=native)) and wrap it in a Tensor.
+    view = np.lib.stride_tricks.as_strided(storage[storage_offset:], shape=size,
+                                           strides=[s * storage.itemsize for s in stride])
+    return Tensor(np.array(view, dtype=native))
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks) -> Tensor:
+    """torch._utils._rebuild_parameter: a saved nn.Parameter becomes a Tensor that requires grad."""
+    if not isinstance(data, Tensor):
+        raise pickle.UnpicklingError("a parameter must be rebuilt from a tensor")
+    if requires_grad and data.dtype.kind == "f":
+        data.requires_grad_(True)
+    return data
+
+
+class TorchUnpickler(RestrictedUnpickler):
+    """Reads the data.pkl of a torch.save zip: RestrictedUnpickler's plain data and NumPy arrays, plus
+    exactly the callables that rebuild tensors. Storages come from the archive through persistent_load."""
+
+    _allowed = {**RestrictedUnpickler._allowed,
+                ("collections", "OrderedDict"): OrderedDict,
+                ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+                ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+                **{("torch", name): _StorageType(name) for name in _TORCH_STORAGES}}
+
+    def __init__(self, stream, read_record, byteorder: str):
+        super().__init__(stream)
+        self._read_record, self._order = read_record, "<" if byteorder == "little" else ">"
+        self._storages: dict = {}
+
+    def find_class(self, module: str, name: str):
+        try:
+            return super().find_class(module, name)
+        except pickle.UnpicklingError:
+            hint = (" (a pickled nn.Module or optimizer: save model.state_dict() instead)"
+                    if module.startswith("torch") else "")
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a PyTorch weights file needs only "
+                                         f"tensors, dicts and numbers, so this file is not one{hint}") from None
+
+    def persistent_load(self, pid):
+        """('storage', storage type, key, location, numel) -> the storage's elements as a 1-d array."""
+        if (not isinstance(pid, tuple) or len(pid) != 5 or pid[0] != "storage" or not isinstance(pid[1], _StorageType)
+                or not isinstance(pid[2], str) or isinstance(pid[4], bool) or not isinstance(pid[4], int)):
+            raise pickle.UnpicklingError(f"unknown persistent record {pid!r} (expected a storage)")
+        _, kind, key, _location, numel = pid
+        if key not in self._storages:
+            self._storages[key] = self._storage(kind.name, key, numel)
+        return self._storages[key]
+
+    def _storage(self, kind: str, key: str, numel: int) -> np.ndarray:
+        code = _TORCH_STORAGES[kind]
+        dtype = np.dtype(self._order + ("u2" if code == "bf16" else code))
+        raw = self._read_record(key)
+        if numel < 0 or len(raw) != numel * dtype.itemsize:
+            raise pickle.UnpicklingError(f"storage {key!r} ({kind}) should hold {numel} elements = "
+                                         f"{numel * dtype.itemsize} bytes, but data/{key} has {len(raw)}")
+        values = np.frombuffer(raw, dtype=dtype)
+        if code == "bf16":  # bfloat16 is the top half of a float32: widen it exactly
+            values = (values.astype(np.uint32) << 16).view(np.float32)
+        return values
+
+
+def load_pytorch_file(f, source: str | None = None):
+    """A torch.save zip file (a state_dict, or dicts/lists of tensors) -> the same structure with
+    Tensors, without torch and without executing anything. f: a path or a binary file object.
+
+    Refused with SerializationError: anything that is not PyTorch's zip layout, a pickle naming any
+    callable besides the tensor rebuilders, storages whose size does not match, views outside them.
+    """
+    where = source or ("load_pytorch_file" if hasattr(f, "read") else f"load_pytorch_file({os.fspath(f)!r})")
+    try:
+        archive = zipfile.ZipFile(f)
+        names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        raise SerializationError(f"{where}: not a PyTorch zip file ({error}); files from "
+                                 "torch.save(..., _use_new_zipfile_serialization=False) are plain pickles and "
+                                 "are refused") from None
+    pickles = [name for name in names if name.endswith("/data.pkl") and name.count("/") == 1]
+    if len(pickles) != 1:
+        raise SerializationError(f"{where}: expected one <archive>/data.pkl record (PyTorch's layout), found "
+                                 f"{len(pickles)}")
+    prefix = pickles[0][:-len("data.pkl")]
+    byteorder = (archive.read(prefix + "byteorder").decode("ascii", "replace").strip()
+                 if prefix + "byteorder" in names else "little")
+    if byteorder not in ("little", "big"):
+        raise SerializationError(f"{where}: unknown byteorder {byteorder!r}")
+
+    def read_record(key: str) -> bytes:
+        name = f"{prefix}data/{key}"
+        if name not in names:
+            raise pickle.UnpicklingError(f"the pickle refers to storage {key!r}, but the archive has no {name}")
+        return archive.read(name)
+
+    try:
+        with archive:
+            return TorchUnpickler(io.BytesIO(archive.read(pickles[0])), read_record, byteorder).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            zipfile.BadZipFile, zlib.error) as error:
+        raise SerializationError(f"{where}: {error}") from None

@@ -85,6 +85,8 @@ def learner_files(root: Path) -> list[str]:
         wanted = parts[0] in LEARNER_DIRS if len(parts) > 1 else name in LEARNER_FILES
         if not wanted or SKIPPED_PARTS.intersection(parts) or name.endswith(SKIPPED_SUFFIXES):
             continue
+        if parts[0] == "modules" and name.endswith(".png"):  # plots drawn by analysis cells
+            continue
         path = root / name
         if not path.is_file():  # tracked by git but deleted in the work tree
             continue

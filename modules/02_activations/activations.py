@@ -811,6 +811,19 @@ for label, fn in contenders:
     print(f"{label:<13}{seconds * 1e3:>9.2f}{seconds * 1e9 / million.numel():>11.2f}"
           f"{seconds / baseline:>8.1f}")
 
+# The same cost per element across sizes: a flat line means time grows linearly with size; small
+# tensors pay a fixed per-call overhead, large ones leave the CPU caches.
+from tito.plots import plot_lines
+
+sizes = [10_000, 100_000, 1_000_000, 4_000_000]
+per_element = {"relu": [], "sigmoid": [], "gelu (erf)": []}
+for n in sizes:
+    x = Tensor(np.random.default_rng(1).standard_normal(n).astype(np.float32))
+    for label in per_element:
+        per_element[label].append(time_per_call(dict(contenders)[label], x, repeats=3) * 1e9 / n)
+plot_lines("activation_cost_vs_size", sizes, per_element, xlabel="elements per tensor",
+           ylabel="ns per element", title="Activation cost per element", logx=True, logy=True)
+
 # %% [markdown]
 # ReLU and tanh are one pass over memory; sigmoid and SiLU make about six (two `exp`, a division,
 # ...); exact GELU pays for the dozens of passes inside `erf` (a compiled library evaluates erf in a

@@ -2245,6 +2245,20 @@ for _label, _ps, _repeats in [("MLP (0.9 MB)", _params, 20), ("one tensor (16 MB
     print(f"{_label:<22}{_fast * 1e3:>10.2f}ms{_slow * 1e3:>10.2f}ms"
           f"{_fast_peak / 1e6:>10.2f}MB{_slow_peak / 1e6:>10.2f}MB")
 
+# Cost per parameter as one tensor grows: both lines climb once the arrays no longer fit in the CPU
+# caches; the gap between them is what the naive version's temporaries cost.
+from tito.plots import plot_lines
+
+_counts, _per_param = [10_000, 100_000, 1_000_000, 4_000_000], {"in place": [], "naive": []}
+for _n in _counts:
+    _p = Tensor(np.random.default_rng(3).standard_normal(_n).astype(np.float32), requires_grad=True)
+    _p.grad = Tensor(np.random.default_rng(4).standard_normal(_n).astype(np.float32))
+    _opt, _moments, _t = Adam([_p]), [(np.zeros(_n, np.float32), np.zeros(_n, np.float32))], iter(range(1, 99))
+    _per_param["in place"].append(best_time(_opt.step, 3) * 1e9 / _n)
+    _per_param["naive"].append(best_time(lambda: naive_adam_step([_p], _moments, next(_t)), 3) * 1e9 / _n)
+plot_lines("adam_step_cost_vs_size", _counts, _per_param, xlabel="parameters in the tensor",
+           ylabel="ns per parameter", title="Adam step: in place vs naive", logx=True, logy=True)
+
 # %% [markdown]
 # What the numbers say (yours will differ in the details):
 #

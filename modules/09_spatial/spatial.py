@@ -951,6 +951,9 @@ class Conv2d(Module):
             text += ", bias=False"
         return text
 
+
+Conv2D = Conv2d  # the name the course text (and Keras) uses; an alias, not a second layer
+
 # %%
 #| test
 def test_unit_conv2d_module():

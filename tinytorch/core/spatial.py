@@ -512,6 +512,9 @@ class Conv2d(Module):
         return text
 
 
+Conv2D = Conv2d  # the name the course text (and Keras) uses; an alias, not a second layer
+
+
 def _pool_args(kernel_size, stride, padding, dilation, where: str, half_limit: bool = True):
     """(kernel, stride, dilation, (top, bottom, left, right)) for a pooling call, checked like PyTorch."""
     kernel = _pair(kernel_size, "kernel_size", where)

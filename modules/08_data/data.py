@@ -2193,6 +2193,13 @@ def _rebuild_parameter(data, requires_grad, backward_hooks) -> Tensor:
     return data
 
 
+def _latin1_bytes(text, encoding="latin1") -> bytes:
+    """_codecs.encode as protocol-2 pickles use it to store bytes (latin-1 text); no other codec."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin-1")
+
+
 class TorchUnpickler(RestrictedUnpickler):
     """Reads the data.pkl of a torch.save zip: RestrictedUnpickler's plain data and NumPy arrays, plus
     exactly the callables that rebuild tensors. Storages come from the archive through persistent_load."""
@@ -2201,6 +2208,7 @@ class TorchUnpickler(RestrictedUnpickler):
                 ("collections", "OrderedDict"): OrderedDict,
                 ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
                 ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+                ("_codecs", "encode"): _latin1_bytes,  # how protocol 2 stores bytes (inside NumPy arrays)
                 **{("torch", name): _StorageType(name) for name in _TORCH_STORAGES}}
 
     def __init__(self, stream, read_record, byteorder: str):

@@ -1898,6 +1898,18 @@ for budget in (1 << 18, default_budget, 1 << 40):
 _BLOCK_BYTES = default_budget
 workspace.clear()  # the whole-batch run grew the scratch buffers; let them shrink back
 
+# Memory against batch size, drawn: the whole-batch matrix grows linearly, a block stays put.
+from tito.plots import plot_lines
+
+batch_sizes = [1, 4, 16, 64, 256]
+block_mb = []
+for n in batch_sizes:
+    first, last = _blocks(_geometry((n, 32, 32, 32), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "", wrap=True), 32, 4)[0]
+    block_mb.append((last - first) * per_image / 1e6)
+plot_lines("im2col_memory_vs_batch", batch_sizes,
+           {"whole-batch cols": [n * per_image / 1e6 for n in batch_sizes], "one block of cols": block_mb},
+           xlabel="batch size", ylabel="MB", title="im2col buffer: whole batch vs blocked", logx=True, logy=True)
+
 # %% [markdown]
 # Tiny blocks pay Python and BLAS call overhead per block and give BLAS thin matrices; the whole
 # batch at once streams a huge matrix through main memory (and asks the operating system for

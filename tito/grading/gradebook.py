@@ -38,7 +38,7 @@ FORMAT = "1"
 
 
 @dataclass
-class TestRow:
+class ResultRow:
     test: str
     outcome: str  # passed, failed, error, skipped, missing
     points: float
@@ -57,7 +57,7 @@ class SubmissionRow:
     seconds: float
     notes: str
     graded_at: str
-    tests: list[TestRow]
+    tests: list[ResultRow]
 
 
 class Gradebook:
@@ -138,7 +138,7 @@ class Gradebook:
         for values in self.db.execute(query, (module,) if module else ()).fetchall():
             student, module_tag = values[0], values[1]
             tests = [
-                TestRow(*t)
+                ResultRow(*t)
                 for t in self.db.execute(
                     "SELECT test, outcome, points, max_points, message FROM tests"
                     " WHERE student = ? AND module = ? ORDER BY rowid",

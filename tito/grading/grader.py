@@ -33,7 +33,7 @@ from pathlib import Path
 from tito.errors import TitoError
 from tito.export import ModuleInfo
 from tito.grading import harness, sandbox, workspace
-from tito.grading.gradebook import SubmissionRow, TestRow
+from tito.grading.gradebook import ResultRow, SubmissionRow
 from tito.grading.rubric import Rubric
 
 INTERRUPTED = 2  # pytest's exit status both for Ctrl-C and for "errors during collection"
@@ -328,11 +328,11 @@ class Grader:
             frame = run.tests.get(test_id)
             maximum = self.points[test_id]
             if frame is None:
-                rows.append(TestRow(test_id, "missing", 0.0, maximum, self._missing_message(test_id, run, invalid)))
+                rows.append(ResultRow(test_id, "missing", 0.0, maximum, self._missing_message(test_id, run, invalid)))
                 continue
             outcome = str(frame.get("outcome"))
             earned = maximum if outcome == "passed" and status in ("complete", "incomplete") else 0.0
-            rows.append(TestRow(test_id, outcome, earned, maximum, str(frame.get("message", ""))))
+            rows.append(ResultRow(test_id, outcome, earned, maximum, str(frame.get("message", ""))))
         points = sum(row.points for row in rows)
         return SubmissionRow(
             student,

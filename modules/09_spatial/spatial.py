@@ -2033,4 +2033,5 @@ print(f"{'total':<22}{totals[0]:>8.2f}{totals[1]:>8.2f}")
 #   adaptive pooling is two small matrix products.
 # - Batch norm uses batch statistics (biased variance) in training and running statistics
 #   (updated with the unbiased variance) in eval, kept as buffers in `state_dict`.
-# - Next: module 10 puts these layers to work on real images.
+# - Next: the 1998 milestone (`tito milestone run 1998_cnn`) puts these layers to work on real
+#   images; module 10 (tokenization) turns from images to text, the first step to a language model.

@@ -42,5 +42,7 @@ from tinytorch.core.tensor import (
     zeros_like,
 )
 
+from tinytorch.core.training import load, save  # torch.save / torch.load, without pickle
+
 # Subpackages with PyTorch's names, so `tt.nn.Linear` works like `torch.nn.Linear`.
-from tinytorch import autograd, data, nn, optim, training  # noqa: E402,F401
+from tinytorch import autograd, cuda, data, nn, optim, safetensors, training, utils  # noqa: E402,F401

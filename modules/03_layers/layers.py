@@ -1383,6 +1383,8 @@ test_unit_activation_modules()
 # TinyTorch has exactly one device, the CPU, where NumPy runs. So `to("cpu")` and `cpu()` check the
 # argument and return `self` — nothing moves — and `"cuda"` or `"mps"` raise an error that says
 # TinyTorch runs on the CPU, instead of silently training somewhere else than the script asked.
+# `tinytorch.cuda.is_available()` answers `False` (and `device_count()` 0), so the device-agnostic
+# line above picks the CPU by itself.
 # `to(dtype)` (and `float()`, `double()`, `half()`) does change something: it casts every
 # floating-point parameter and buffer *in place*. The Parameter objects stay the same — an optimizer
 # created before the cast still holds them — only the arrays inside are replaced. Integer buffers
@@ -1412,6 +1414,16 @@ test_unit_activation_modules()
 
 # %%
 #| export
+def cuda_is_available() -> bool:
+    """tinytorch.cuda.is_available(): False — TinyTorch computes with NumPy on the CPU only."""
+    return False
+
+
+def cuda_device_count() -> int:
+    """tinytorch.cuda.device_count(): 0 GPUs."""
+    return 0
+
+
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 

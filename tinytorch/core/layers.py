@@ -857,6 +857,16 @@ class LogSoftmax(activations.LogSoftmax, Module):
     """log_softmax along `dim` (required), as a Module (nn.LogSoftmax)."""
 
 
+def cuda_is_available() -> bool:
+    """tinytorch.cuda.is_available(): False — TinyTorch computes with NumPy on the CPU only."""
+    return False
+
+
+def cuda_device_count() -> int:
+    """tinytorch.cuda.device_count(): 0 GPUs."""
+    return 0
+
+
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 

@@ -25,8 +25,9 @@ iterations and cosine decay to 1e-4 over 2,000 iterations, betas (0.9, 0.99), we
 matrices, gradient clipping at 1.0), for which nanoGPT reports a validation loss of 1.88.
 There is no --device option: everything runs on the CPU, in NumPy.
 
-Options: --iters, --eval-interval, --eval-batches, --batch-size, --lr, --seed, --checkpoint PATH,
---no-checkpoint, --load PATH (skip training, use a saved model), --chat, --quiet, --json.
+Options: --iters, --eval-interval, --eval-batches, --eval-questions, --batch-size, --lr, --seed,
+--checkpoint PATH, --no-checkpoint, --load PATH (skip training, use a saved model), --chat, --quiet,
+--json.
 """
 
 MILESTONE = {
@@ -253,11 +254,17 @@ def complete(model: GPT, tokenizer, prompts: list, max_new_tokens: int, temperat
     by_length: dict[int, list] = {}
     for i, prompt in enumerate(prompts):
         by_length.setdefault(len(prompt), []).append(i)
+    stop_id = None if stop is None else int(encode(tokenizer, stop)[0])
     for length, members in by_length.items():
-        idx = tt.tensor(np.stack([encode(tokenizer, prompts[i]) for i in members]))
-        out = model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k, generator=generator)
+        out = tt.tensor(np.stack([encode(tokenizer, prompts[i]) for i in members]))
+        while out.shape[1] - length < max_new_tokens:
+            # A few tokens at a time, so that a batch whose rows have all hit `stop` ends early.
+            steps = min(8, max_new_tokens - (out.shape[1] - length))
+            out = model.generate(out, steps, temperature=temperature, top_k=top_k, generator=generator)
+            if stop_id is not None and np.all((out.data[:, length:] == stop_id).any(axis=1)):
+                break
         for row, i in enumerate(members):
-            text = tokenizer.decode(out.data[row, length:].tolist())
+            text = tokenizer.decode(out.data[row, length:length + max_new_tokens].tolist())
             results[i] = text.split(stop)[0] if stop else text
     return results
 
@@ -312,6 +319,8 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=RECIPE["batch_size"], help="sequences per step (12)")
     parser.add_argument("--lr", type=float, default=RECIPE["lr"], help="peak learning rate (1e-3)")
     parser.add_argument("--seed", type=int, default=2017, help="random seed (default 2017)")
+    parser.add_argument("--eval-questions", type=int, metavar="N",
+                        help="tinytalks: answer only the first N held-out questions of each split (default: all)")
     parser.add_argument("--checkpoint", type=Path, help="where to save the trained model (default "
                         "$TINYTORCH_DATA/checkpoints/2017_transformer_TASK.npz, ~/.cache/tinytorch without it)")
     parser.add_argument("--no-checkpoint", action="store_true", help="do not save a checkpoint")
@@ -320,6 +329,8 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print the results as JSON (last line)")
     parser.add_argument("--quiet", action="store_true", help="only the summary (and the JSON)")
     args = parser.parse_args(argv)
+    if args.eval_questions is not None and args.eval_questions < 1:
+        parser.error("--eval-questions must be at least 1")
     if args.iters < 1 or args.eval_interval < 1 or args.eval_batches < 1 or args.batch_size < 1:
         parser.error("--iters, --eval-interval, --eval-batches and --batch-size must be at least 1")
     if not args.lr > 0:
@@ -401,15 +412,16 @@ def main(argv=None) -> dict:
         say("-" * 80)
         result["completions"] = [h + b for h, b in zip(headers, completions)]
     else:
-        accuracy, rows = answer_accuracy(model, task.tokenizer, task.extra["test"], known)
-        val_accuracy, _ = answer_accuracy(model, task.tokenizer, task.extra["val"], known)
+        test_pairs, val_pairs = (task.extra[split][:args.eval_questions] for split in ("test", "val"))
+        accuracy, rows = answer_accuracy(model, task.tokenizer, test_pairs, known)
+        val_accuracy, _ = answer_accuracy(model, task.tokenizer, val_pairs, known)
         say(f"\nHeld-out questions (test split, {len(rows)} of them), greedy answers:")
         for q, a, got in rows[:12]:
             say(f"  {'ok ' if a == got else 'NO '} Q: {q:<44} A: {got!r:<16} (expected {a!r})")
         result.update({"test_accuracy": round(accuracy, 4), "val_accuracy": round(val_accuracy, 4),
-                       "test_questions": len(task.extra["test"])})
-        print(f"held-out exact match: {accuracy:.1%} of {len(task.extra['test'])} test questions "
-              f"({val_accuracy:.1%} of {len(task.extra['val'])} validation questions)")
+                       "test_questions": len(test_pairs), "val_questions": len(val_pairs)})
+        print(f"held-out exact match: {accuracy:.1%} of {len(test_pairs)} test questions "
+              f"({val_accuracy:.1%} of {len(val_pairs)} validation questions)")
         if args.chat:
             chat(model, task.tokenizer, known, say)
 

@@ -180,3 +180,17 @@ def test_bad_arguments(trained):
         BPETokenizer(special_tokens="<|endoftext|>")
     with pytest.raises(TypeError, match="special must be True or False"):
         trained.encode("x", special="yes")
+
+
+@pytest.mark.parametrize("trainer", [train_bpe, train_bpe_direct])
+def test_trainers_check_their_arguments(trainer):
+    with pytest.raises(ValueError, match="num_merges must be a non-negative int, got -1"):
+        trainer("abc", -1)
+    with pytest.raises(TypeError, match="text must be a str"):
+        trainer(["abc"], 3)
+    assert trainer("abc", 0) == []
+
+
+def test_special_tokens_split_the_training_text():
+    tok = BPETokenizer().train("ab<|endoftext|>ab<|endoftext|>ab", 256 + 5 + 1)
+    assert tok.merges == [(97, 98)], "the pieces are trained apart: 'ab' three times, no pair across a marker"

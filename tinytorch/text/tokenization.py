@@ -152,17 +152,18 @@ class CharTokenizer:
     def encode_array(self, text: str) -> np.ndarray:
         """The ids of `text` as an int64 array (len(text),), vectorized. Raises on unknown characters."""
         _check_text(text, "CharTokenizer.encode")
-        # Hint: codes = _code_points(text).astype(np.intp) (NumPy indexes fastest with intp); clip them to
-        #       len(self._table) - 1 and look them up: ids = self._table[clipped]. A character is known when
-        #       its id is >= 0 and its code point is inside the table. Unknown characters: map them to
-        #       self.unk_id if set, else raise ValueError naming the first one (repr), its position, and
-        #       how many there are.
-        codes = _code_points(text).astype(np.intp)
+        # Hint: codes = _code_points(text); clip them to len(self._table) - 1, converting to np.intp in
+        #       the same pass (np.minimum(codes, last, dtype=np.intp): NumPy indexes fastest with intp),
+        #       and look them up: ids = self._table[clipped]. A character is known when its id is >= 0
+        #       and its code point is inside the table (check cheaply with ids.min() and codes.max()
+        #       first; build the mask only when something is unknown). Unknown characters: map them to
+        #       self.unk_id if set, else raise ValueError naming the first one (repr), its position,
+        #       and how many there are.
+        codes = _code_points(text)
         size = len(self._table)
-        ids = self._table[np.minimum(codes, size - 1)]
-        known = (ids >= 0) & (codes < size)
-        if not known.all():
-            unknown = np.flatnonzero(~known)
+        ids = self._table[np.minimum(codes, size - 1, dtype=np.intp)]
+        if ids.size and (ids.min() < 0 or codes.max() >= size):
+            unknown = np.flatnonzero((ids < 0) | (codes >= size))
             if self.unk_id is None:
                 first = int(unknown[0])
                 raise ValueError(f"CharTokenizer.encode: character {text[first]!r} at position {first} is not in "
@@ -207,6 +208,12 @@ class CharTokenizer:
 # that precedes a word is left for the word: the chunks concatenate to the input exactly.
 SPLIT_PATTERN = r"'(?:s|t|re|ve|m|ll|d)| ?[^\W\d_]+| ?\d+| ?(?:[^\w\s]|_)+|\s+(?!\S)|\s+"
 _SPLIT = re.compile(SPLIT_PATTERN)
+
+
+def _check_merges(num_merges, where: str) -> int:
+    if isinstance(num_merges, bool) or not isinstance(num_merges, numbers.Integral) or num_merges < 0:
+        raise ValueError(f"{where}: num_merges must be a non-negative int, got {num_merges!r}")
+    return int(num_merges)
 
 
 def split_chunks(text: str) -> list:
@@ -254,6 +261,7 @@ def train_bpe_direct(text: str, num_merges: int) -> list:
     version and the test oracle of the fast trainer.
     """
     _check_text(text, "train_bpe_direct")
+    num_merges = _check_merges(num_merges, "train_bpe_direct")
     chunks = [list(chunk.encode("utf-8")) for chunk in split_chunks(text)]
     # Hint: repeat num_merges times: counts = get_pair_counts(chunks); stop if it is empty; best =
     #       min(counts, key=lambda pair: (-counts[pair], pair)) is the most frequent, smallest pair;
@@ -276,7 +284,11 @@ def train_bpe(text: str, num_merges: int) -> list:
     that contain its pair; a heap of (-count, pair) finds the next pair. Ties go to the smallest pair.
     """
     _check_text(text, "train_bpe")
-    chunk_counts = Counter(split_chunks(text))
+    return _train_on_chunks(Counter(split_chunks(text)), _check_merges(num_merges, "train_bpe"))
+
+
+def _train_on_chunks(chunk_counts: Counter, num_merges: int) -> list:
+    """train_bpe's work, on {chunk: count}; chunks are never merged with each other."""
     words = [list(chunk.encode("utf-8")) for chunk in chunk_counts]
     freqs = list(chunk_counts.values())
     counts = defaultdict(int)
@@ -362,7 +374,8 @@ class BPETokenizer:
     def train(self, text: str, vocab_size: int, verbose: bool = False) -> BPETokenizer:
         """Learn vocab_size - 256 - len(special_tokens) merges from `text` (fast trainer); returns self.
 
-        Special-token strings inside `text` are removed before training, so no merge learns them.
+        Special-token strings inside `text` cut it into pieces that are trained on (no merge learns
+        a special token's text, and none spans one).
         Stops early, with a smaller vocabulary, when the text has no pair left to merge.
         """
         _check_text(text, "BPETokenizer.train")
@@ -372,9 +385,11 @@ class BPETokenizer:
         if vocab_size < floor:
             raise ValueError(f"BPETokenizer.train: vocab_size must be at least {floor} (256 byte tokens + "
                              f"{len(self.special_tokens)} special), got {vocab_size}")
-        if self._special_split is not None:
-            text = " ".join(self._special_split.split(text)[::2])
-        merges = train_bpe(text, int(vocab_size) - floor)
+        pieces = self._special_split.split(text)[::2] if self._special_split is not None else [text]
+        chunk_counts = Counter()
+        for piece in pieces:
+            chunk_counts.update(split_chunks(piece))
+        merges = _train_on_chunks(chunk_counts, int(vocab_size) - floor)
         self._set_merges(merges)
         if verbose:
             print(f"BPETokenizer.train: {len(merges)} merges, vocab_size {self.vocab_size}")

@@ -288,108 +288,159 @@ test_unit_attention_reference()
 # Everything is a batched matmul (`np.matmul` over the leading dimensions) or an elementwise
 # pass, so batch and heads are vectorised: there is no Python loop over heads or positions.
 #
+# ### One layout trick: keep the scores transposed
+#
+# The softmax reduces each row of `S` twice (its maximum, its sum), and a GPT's rows are short
+# (`S = 64`). NumPy reduces *along* a short contiguous row slowly, but reduces *across* rows —
+# `max(axis=-2)`, an elementwise maximum of whole rows — with vector instructions, three to
+# four times faster (the analysis measures it). So we compute the scores as `Sᵀ = K·Qᵀ`, shape
+# `(S, L)`: one column per query. The softmax then runs down the columns, and every matmul
+# just reads `Sᵀ` or `Pᵀ` with its axes swapped, which BLAS does for free:
+#
+# ```
+#   forward                           backward
+#   Sᵀ = scale · K·Qᵀ + Mᵀ   (S, L)    dV  = Pᵀ·dO              (S, Ev)
+#   Pᵀ = softmax over axis -2          dPᵀ = V·dOᵀ              (S, L)
+#   O  = (Pᵀ)ᵀ·V             (L, Ev)   dSᵀ = Pᵀ ⊙ (dPᵀ − colsum(dPᵀ ⊙ Pᵀ))
+#                                      dQ  = scale · (dSᵀ)ᵀ·K,   dK = scale · dSᵀ·Q
+# ```
+#
 # **Dropout** on the weights (training only) multiplies `P` by a mask of `0` and `1/(1−p)`
-# drawn from the package's generator (`tinytorch.manual_seed`), exactly as `dropout()` of
-# module 03 draws it; backward multiplies `dP` by the same mask.
+# drawn from the package's generator (`tinytorch.manual_seed`) in `(L, S)` order, exactly as
+# `dropout()` of module 03 draws it; backward multiplies `dP` by the same mask.
 #
 # **Fully masked rows.** Their maximum is `-inf`; we shift by 0 instead, so every entry stays
-# `-inf`, `exp` gives 0 and the row sums to 0 — and we divide by 1 instead of 0. The row of `P`
-# is zero, so are its output and its gradients (PyTorch's answer).
+# `-inf`, `exp` gives 0 and the sum is 0 — and we divide by 1 instead of 0. That query's weights
+# are zero, so are its output and its gradients (PyTorch's answer).
+#
+# The maths lives in two array functions, `attention_forward` and `attention_backward`; the
+# `Function` only saves and unpacks. (Section 5 reuses the same two functions for a second,
+# fused `Function`.)
 
 # %%
 #| export
-_CAUSAL_BIAS: dict = {}  # (L, S, dtype) -> read-only (L, S) array of 0 / -inf, built once
+_CAUSAL_BIAS: dict = {}  # (L, S, dtype) -> read-only (S, L) array of 0 / -inf, built once
 
 
-def _causal_bias(length: int, keys: int, dtype) -> np.ndarray:
-    """The additive form of causal_mask(L, S): 0 where a key may be seen, -inf above the diagonal."""
+def _causal_bias_t(length: int, keys: int, dtype) -> np.ndarray:
+    """The additive causal mask, transposed: (S, L), 0 where key j may be seen by query i (j <= i), -inf above."""
     cache_key = (length, keys, np.dtype(dtype).str)
     bias = _CAUSAL_BIAS.get(cache_key)
     if bias is None:
         if len(_CAUSAL_BIAS) > 32:
             _CAUSAL_BIAS.clear()
-        bias = np.where(causal_mask(length, keys), 0, -np.inf).astype(dtype)
+        bias = np.where(causal_mask(length, keys).T, 0, -np.inf).astype(dtype)
         bias.flags.writeable = False
         _CAUSAL_BIAS[cache_key] = bias
     return bias
 
 
-def _softmax_rows_(scores: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, in place; a row of all -inf becomes all 0 (not nan)."""
-    # Hint: row maxima m (keepdims); where m is not finite (a fully masked row) use 0 instead;
-    #       scores -= m; np.exp(scores, out=scores); divide by the row sums, using 1 where a sum
-    #       is 0 (again: fully masked rows). Everything with out= / in place: no new (L, S) arrays.
+def softmax_(scores: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax along `axis`, in place (returns `scores`); a slice of all -inf becomes all 0 (not nan)."""
+    # Hint: maxima m along axis (keepdims); where m is not finite (a fully masked query) use 0;
+    #       scores -= m; np.exp(scores, out=scores); multiply by 1 / the sums along axis, using
+    #       a sum of 1 where it is 0 (fully masked again). All in place: no new full-size arrays.
     ### BEGIN SOLUTION
-    peak = scores.max(axis=-1, keepdims=True)
+    peak = scores.max(axis=axis, keepdims=True)
     peak[~np.isfinite(peak)] = 0
     scores -= peak
     np.exp(scores, out=scores)
-    total = scores.sum(axis=-1, keepdims=True)
+    total = scores.sum(axis=axis, keepdims=True)
     total[total == 0] = 1
-    scores /= total
+    scores *= np.reciprocal(total, out=total)
     return scores
     ### END SOLUTION
 
 
+def attention_forward(query: np.ndarray, key: np.ndarray, value: np.ndarray, bias: np.ndarray | None,
+                      scale: float, causal: bool, dropout_p: float = 0.0, generator=None,
+                      out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Attention on arrays: (output (..., L, Ev), probs_t (..., S, L), keep_t (..., S, L) or None).
+
+    bias: additive mask broadcastable to (..., L, S) with at least 2 dimensions, or None.
+    probs_t are the weights transposed; keep_t the dropout multipliers (0 or 1/(1-p)), same layout.
+    out: optional array (any strides) to write the output into.
+    """
+    # Hint: scores_t = np.matmul(key, query.swapaxes(-1, -2)); scale it in place; add
+    #       bias.swapaxes(-1, -2) and _causal_bias_t(L, S, dtype) when given; softmax_ along
+    #       axis -2. Dropout (dropout_p > 0): keep = (generator.random(batch + (L, S),
+    #       dtype=np.float32) >= dropout_p) in the scores' dtype times 1/(1-p) (zeros when p == 1),
+    #       keep_t = keep.swapaxes(-1, -2); weights_t = probs_t * keep_t.
+    #       Output: np.matmul(weights_t.swapaxes(-1, -2), value, out=out).
+    ### BEGIN SOLUTION
+    scores_t = np.matmul(key, query.swapaxes(-1, -2))
+    scores_t *= scale
+    if bias is not None:
+        scores_t += bias.swapaxes(-1, -2)
+    if causal:
+        scores_t += _causal_bias_t(query.shape[-2], key.shape[-2], scores_t.dtype)
+    probs_t = softmax_(scores_t, axis=-2)
+    keep_t, weights_t = None, probs_t
+    if dropout_p > 0:
+        shape = probs_t.shape[:-2] + (probs_t.shape[-1], probs_t.shape[-2])
+        if dropout_p == 1:
+            keep = np.zeros(shape, dtype=probs_t.dtype)
+        else:
+            keep = (generator.random(shape, dtype=np.float32) >= dropout_p).astype(probs_t.dtype)
+            keep *= 1 / (1 - dropout_p)
+        keep_t = keep.swapaxes(-1, -2)
+        weights_t = probs_t * keep_t
+    return np.matmul(weights_t.swapaxes(-1, -2), value, out=out), probs_t, keep_t
+    ### END SOLUTION
+
+
+def attention_backward(query: np.ndarray, key: np.ndarray, value: np.ndarray, probs_t: np.ndarray,
+                       keep_t: np.ndarray | None, grad_output: np.ndarray, scale: float, needs: tuple,
+                       out: tuple = (None, None, None)) -> tuple:
+    """(dQ, dK, dV, dM) for attention_forward's inputs; None where needs (q, k, v, bias) says False.
+
+    out: optional arrays to write dQ, dK, dV into (any strides); dM is (..., L, S) (a transposed view).
+    """
+    need_q, need_k, need_v, need_bias = needs
+    # Hint: follow the transposed table above. weights_t = probs_t (times keep_t with dropout);
+    #       dV = weights_t·dO; dPᵀ = V·dOᵀ (times keep_t); the column sums of dPᵀ ⊙ Pᵀ are
+    #       np.einsum("...sl,...sl->...l", ...) — subtract them (as a (..., 1, L) row) in place,
+    #       multiply by probs_t in place: that is dSᵀ. dM = dSᵀ.swapaxes(-1, -2) (copy it if you
+    #       go on to scale dSᵀ in place); dQ = (scale·dSᵀ)ᵀ·K, dK = (scale·dSᵀ)·Q.
+    ### BEGIN SOLUTION
+    weights_t = probs_t if keep_t is None else probs_t * keep_t
+    grad_value = np.matmul(weights_t, grad_output, out=out[2]) if need_v else None
+    grad_query = grad_key = grad_bias = None
+    if need_q or need_k or need_bias:
+        grad_t = np.matmul(value, grad_output.swapaxes(-1, -2))  # dPᵀ
+        if keep_t is not None:
+            grad_t *= keep_t
+        grad_t -= np.einsum("...sl,...sl->...l", grad_t, probs_t)[..., None, :]
+        grad_t *= probs_t  # dSᵀ
+        if need_bias:
+            grad_bias = grad_t.swapaxes(-1, -2)
+            if need_q or need_k:
+                grad_bias = grad_bias.copy()
+        grad_t *= scale
+        if need_q:
+            grad_query = np.matmul(grad_t.swapaxes(-1, -2), key, out=out[0])
+        if need_k:
+            grad_key = np.matmul(grad_t, query, out=out[1])
+    return grad_query, grad_key, grad_value, grad_bias
+    ### END SOLUTION
+
+
 class ScaledDotProductAttention(Function):
-    """softmax(Q·Kᵀ·scale + bias)·V with its own backward. bias: additive (..., L, S) mask or None."""
+    """softmax(Q·Kᵀ·scale + bias)·V with its own backward. bias: additive mask (>= 2-D) or None."""
 
     @staticmethod
     def forward(ctx, query, key, value, bias, scale: float, causal: bool, dropout_p: float, generator):
-        # Hint: scores = np.matmul(query, key.swapaxes(-1, -2)); scores *= scale; add bias (if any)
-        #       and _causal_bias(L, S, dtype) (if causal) in place; probs = _softmax_rows_(scores).
-        #       Dropout (dropout_p > 0): keep = generator.random(probs.shape, dtype=np.float32) >=
-        #       dropout_p, and multiply a copy of probs by keep / (1 - dropout_p) (all zeros when p == 1).
-        #       Save query, key, value, probs and the dropout factor for backward; return probs·V.
-        ### BEGIN SOLUTION
-        scores = np.matmul(query, key.swapaxes(-1, -2))
-        scores *= scale
-        if bias is not None:
-            scores += bias
-        if causal:
-            scores += _causal_bias(query.shape[-2], key.shape[-2], scores.dtype)
-        probs = _softmax_rows_(scores)
-        dropped = None
-        weights = probs
-        if dropout_p > 0:
-            if dropout_p == 1:
-                dropped = np.zeros(probs.shape, dtype=probs.dtype)
-            else:
-                dropped = (generator.random(probs.shape, dtype=np.float32) >= dropout_p).astype(probs.dtype)
-                dropped *= 1 / (1 - dropout_p)
-            weights = probs * dropped
-        ctx.save_for_backward(query, key, value, probs, dropped)
+        out, probs_t, keep_t = attention_forward(query, key, value, bias, scale, causal, dropout_p, generator)
+        ctx.save_for_backward(query, key, value, probs_t, keep_t)
         ctx.scale = scale
-        return np.matmul(weights, value)
-        ### END SOLUTION
+        return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        query, key, value, probs, dropped = ctx.saved_tensors
-        need_q, need_k, need_v, need_bias = ctx.needs_input_grad[:4]
-        # Hint: follow the table above. weights = probs (times `dropped` if dropout ran);
-        #       dV = weightsᵀ·dO; dP = dO·Vᵀ (times `dropped`); dS = P ⊙ (dP − rowsum(dP ⊙ P)),
-        #       in place in the dP buffer; dQ = (dS·K)·scale, dK = (dSᵀ·Q)·scale. Return None for
-        #       a gradient nobody needs, and one entry per forward argument after ctx.
-        ### BEGIN SOLUTION
-        weights = probs if dropped is None else probs * dropped
-        grad_value = np.matmul(weights.swapaxes(-1, -2), grad_output) if need_v else None
-        grad_query = grad_key = grad_bias = None
-        if need_q or need_k or need_bias:
-            grad_scores = np.matmul(grad_output, value.swapaxes(-1, -2))  # dP
-            if dropped is not None:
-                grad_scores *= dropped
-            row_dot = np.einsum("...ij,...ij->...i", grad_scores, probs)[..., None]
-            grad_scores -= row_dot
-            grad_scores *= probs  # now dS
-            if need_bias:
-                grad_bias = grad_scores.copy() if (need_q or need_k) else grad_scores
-            if need_q or need_k:
-                grad_scores *= ctx.scale
-                grad_query = np.matmul(grad_scores, key) if need_q else None
-                grad_key = np.matmul(grad_scores.swapaxes(-1, -2), query) if need_k else None
-        return grad_query, grad_key, grad_value, grad_bias, None, None, None, None
-        ### END SOLUTION
+        query, key, value, probs_t, keep_t = ctx.saved_tensors
+        grads = attention_backward(query, key, value, probs_t, keep_t, grad_output, ctx.scale,
+                                   ctx.needs_input_grad[:4])
+        return grads + (None, None, None, None)
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
@@ -415,6 +466,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
                              "rule); for both, pass attn_mask & causal_mask(L, S) as one bool mask")
         scores_shape = broadcast_shapes(query.shape[:-2], key.shape[:-2]) + (length, keys)
         _check_mask(attn_mask, scores_shape, query.dtype, where)
+        if attn_mask.ndim < 2:  # a (S,) mask: one row for every query
+            attn_mask = attn_mask.reshape(1, *attn_mask.shape)
         if attn_mask.dtype == np.bool_:
             bias = Tensor(np.where(attn_mask.data, 0, -np.inf).astype(query.dtype))
         else:
@@ -720,16 +773,74 @@ test_unit_multihead_attention()
 # ```
 #
 # One matmul makes all of q, k and v (one `(E, 3E)` product instead of three `(E, E)` ones:
-# fewer, larger BLAS calls). The split and the head reshapes are views; the only copy is
-# `merge_heads`. `projections(x)` is its own small method because module 15 will reuse it: when
-# generating, a *KV cache* keeps the keys and values of earlier tokens, so only the new token's
-# q, k, v are computed and the cached k, v are concatenated in front.
+# fewer, larger BLAS calls). `projections(x)` — c_attn, split, split_heads — is its own small
+# method because module 15 will reuse it: when generating, a *KV cache* keeps the keys and
+# values of earlier tokens, so only the new token's q, k, v are computed and the cached k, v
+# are concatenated in front.
+#
+# ### The training path: one fused node from qkv to merged heads
+#
+# The picture above records about a dozen graph nodes between `c_attn` and `c_proj`: three
+# slices, three views, three transposes, the attention, a transpose and a reshape. Their
+# backward is where the time goes: each slice's gradient rule allocates a zero array of the whole
+# `(B, T, 3E)` shape and writes its third into it, the three are then added, and merging the
+# heads copies once more. `FusedCausalAttention` takes the packed `(B, T, 3E)` projections
+# instead, reads q, k and v as strided *views* of it (no copies — BLAS reads a matrix with a row
+# stride of `3E` as happily as a contiguous one), writes its output straight into the merged
+# `(B, T, E)` layout, and in backward writes dQ, dK, dV straight into the three thirds of one
+# `(B, T, 3E)` gradient. Same `attention_forward`/`attention_backward`, one node, no extra
+# copies; the analysis measures the difference.
+#
+# The Linear layers also get a 2-D input, `(B·T, E)`: one large matrix product is faster than
+# `B` products of `(T, E)` that a 3-D input turns into (and so is its weight gradient).
 #
 # Dropout happens twice in training, as in nanoGPT: on the attention weights (inside the
 # `Function`) and on the block's output (`resid_dropout`).
 
 # %%
 #| export
+def _heads_view(packed: np.ndarray, num_heads: int) -> np.ndarray:
+    """(B, T, H·D) array (any row stride) -> a (B, H, T, D) view of the same memory."""
+    batch, length, width = packed.shape
+    return packed.reshape(batch, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
+
+
+class FusedCausalAttention(Function):
+    """Causal self-attention from packed projections: qkv (B, T, 3E) -> (B, T, E), heads merged."""
+
+    @staticmethod
+    def forward(ctx, qkv, num_heads: int, dropout_p: float, generator):
+        batch, length, width = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
+        # Hint: q, k, v = _heads_view(qkv[..., i·E:(i+1)·E], H) for i = 0, 1, 2 (views, no copies);
+        #       out = np.empty((B, T, E)); attention_forward(q, k, v, None, 1/sqrt(D), True, dropout_p,
+        #       generator, out=_heads_view(out, H)). Save qkv, probs_t, keep_t and the scale.
+        ### BEGIN SOLUTION
+        q, k, v = (_heads_view(qkv[..., i * width:(i + 1) * width], num_heads) for i in range(3))
+        scale = 1.0 / math.sqrt(width // num_heads)
+        out = np.empty((batch, length, width), dtype=qkv.dtype)
+        _, probs_t, keep_t = attention_forward(q, k, v, None, scale, True, dropout_p, generator,
+                                               out=_heads_view(out, num_heads))
+        ctx.save_for_backward(qkv, probs_t, keep_t)
+        ctx.num_heads, ctx.scale = num_heads, scale
+        return out
+        ### END SOLUTION
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        qkv, probs_t, keep_t = ctx.saved_tensors
+        # Hint: grad_qkv = np.empty_like(qkv); its thirds, as _heads_view views, are the `out=`
+        #       arrays of attention_backward; grad_output is read through _heads_view too.
+        ### BEGIN SOLUTION
+        heads, width = ctx.num_heads, qkv.shape[2] // 3
+        q, k, v = (_heads_view(qkv[..., i * width:(i + 1) * width], heads) for i in range(3))
+        grad_qkv = np.empty_like(qkv)
+        targets = tuple(_heads_view(grad_qkv[..., i * width:(i + 1) * width], heads) for i in range(3))
+        attention_backward(q, k, v, probs_t, keep_t, _heads_view(grad_output, heads), ctx.scale,
+                           (True, True, True, False), out=targets)
+        return grad_qkv, None, None, None
+        ### END SOLUTION
+
+
 class CausalSelfAttention(Module):
     """Masked multi-head self-attention (nanoGPT): x (B, T, n_embd) -> (B, T, n_embd).
 
@@ -771,12 +882,18 @@ class CausalSelfAttention(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
-        # Hint: q, k, v = self.projections(x); attend with is_causal=True and dropout_p = self.dropout
-        #       in training mode (0.0 in eval); merge_heads; c_proj; resid_dropout.
+        batch, length, width = x.shape
+        # Hint: qkv = self.c_attn(x viewed as (B·T, E)) viewed as (B, T, 3E); y =
+        #       FusedCausalAttention.apply(qkv, n_head, dropout_p, default_generator()) with dropout_p =
+        #       self.dropout in training mode (0.0 in eval); c_proj on y viewed as (B·T, E), view back
+        #       to (B, T, E); resid_dropout. (Same result as merge_heads(scaled_dot_product_attention(
+        #       *self.projections(x), is_causal=True)), with one graph node in the middle.)
         ### BEGIN SOLUTION
-        q, k, v = self.projections(x)
-        y = scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0, is_causal=True)
-        return self.resid_dropout(self.c_proj(merge_heads(y)))
+        qkv = self.c_attn(x.reshape(batch * length, width)).reshape(batch, length, 3 * width)
+        p = self.dropout if self.training else 0.0
+        y = FusedCausalAttention.apply(qkv, self.n_head, p, default_generator())
+        out = self.c_proj(y.reshape(batch * length, width)).reshape(batch, length, width)
+        return self.resid_dropout(out)
         ### END SOLUTION
 
     def extra_repr(self) -> str:
@@ -799,6 +916,9 @@ def test_unit_causal_self_attention():
     assert np.abs(x.grad.data[:, :3]).max() > 0, "position 2 does depend on positions 0..2"
     q, k, v = block.projections(x)
     assert q.shape == (2, 2, 6, 4), f"projections give (B, H, T, D) = (2, 2, 6, 4), got {q.shape}"
+    unfused = block.c_proj(merge_heads(scaled_dot_product_attention(q, k, v, is_causal=True)))
+    assert np.allclose(out.data, unfused.data, atol=1e-5), (
+        "the fused path must equal projections -> scaled_dot_product_attention(is_causal) -> merge_heads -> c_proj")
     try:
         block(Tensor(np.zeros((1, 7, 8), dtype=np.float32)))
     except ValueError as error:
@@ -927,33 +1047,62 @@ for label, scale in [("unscaled q·k", 1.0), ("q·k / sqrt(1024)", 1 / 32)]:
     with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
         warnings.simplefilter("ignore")
         naive = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
-    stable = _softmax_rows_(scores.copy())
+    stable = softmax_(scores.copy())
     print(f"{label:<18} max |score| {np.abs(scores).max():7.1f}   naive softmax: {np.isnan(naive).sum():2d} nan of "
           f"{naive.size}   stable: {np.isnan(stable).sum()} nan, rows sum to {stable.sum(-1).round(4)}")
 big = np.array([[1000.0, 999.0, 0.0]], dtype=np.float32)
 with np.errstate(over="ignore"):
     overflow = np.exp(big)
-print(f"scores [1000, 999, 0]: exp gives {overflow[0]}, the stable softmax {_softmax_rows_(big.copy())[0].round(4)}")
+print(f"scores [1000, 999, 0]: exp gives {overflow[0]}, the stable softmax {softmax_(big.copy())[0].round(4)}")
 
 # %% [markdown]
 # Unscaled scores of size ~30–100 already break the naive formula in float32; the stable one
 # gives the right weights (`[0.73, 0.27, 0]` for `[1000, 999, 0]`: only differences matter).
 #
-# ### The fused Function against the composed reference
+# ### The layout trick and the fused paths, measured
 #
-# Forward+backward of one `CausalSelfAttention`-sized attention, `B=12, H=4, T=64, D=32` (the
-# Shakespeare GPT of module 13), fused and composed. `benchmarks/gpt_step.py` compares the
-# whole training step with PyTorch.
+# First the reason for computing the scores transposed: the row maximum of `(B·H·T, 64)` scores
+# along the short rows, and the same maximum across rows of the transposed array.
 
 # %%
 #| analysis
-rng = np.random.default_rng(0)
-q, k, v = (Tensor(rng.standard_normal((12, 4, 64, 32), dtype=np.float32), requires_grad=True) for _ in range(3))
-grad = Tensor(np.ones((12, 4, 64, 32), dtype=np.float32))
-fused = median_ms(lambda: scaled_dot_product_attention(q, k, v, is_causal=True).backward(grad), repeats=15)
-composed = median_ms(lambda: scaled_dot_product_attention_reference(q, k, v, is_causal=True).backward(grad),
-                     repeats=15)
-print(f"fused Function {fused:.2f} ms, composed ops {composed:.2f} ms: {composed / fused:.1f}x")
+scores = np.random.default_rng(0).standard_normal((12, 4, 64, 64), dtype=np.float32)
+scores_t = np.ascontiguousarray(scores.swapaxes(-1, -2))
+along = median_ms(lambda: scores.max(axis=-1, keepdims=True), repeats=51)
+across = median_ms(lambda: scores_t.max(axis=-2, keepdims=True), repeats=51)
+print(f"max along rows of 64 (axis -1): {along:.3f} ms   across rows (axis -2): {across:.3f} ms   "
+      f"-> {along / across:.1f}x")
+
+# %% [markdown]
+# Then forward+backward of the Shakespeare GPT's attention block, `B=12, T=64, E=128, H=4`
+# (module 13), three ways: the fused `FusedCausalAttention` node that `forward` uses; the
+# readable path `projections` → `scaled_dot_product_attention` → `merge_heads`; and the same
+# with section 2's composed attention. `benchmarks/gpt_step.py` compares the whole training
+# step with PyTorch.
+
+# %%
+#| analysis
+from tinytorch.core.tensor import manual_seed
+
+manual_seed(0)
+block = CausalSelfAttention(128, 4)
+x = Tensor(np.random.default_rng(0).standard_normal((12, 64, 128), dtype=np.float32), requires_grad=True)
+grad = Tensor(np.ones((12, 64, 128), dtype=np.float32))
+
+
+def readable(attend):
+    """Forward+backward through projections -> attend -> merge_heads -> c_proj."""
+    def step():
+        q, k, v = block.projections(x)
+        block.c_proj(merge_heads(attend(q, k, v, is_causal=True))).backward(grad)
+    return step
+
+
+results = {"fused node (forward)": median_ms(lambda: block(x).backward(grad), repeats=21),
+           "split views + SDPA Function": median_ms(readable(scaled_dot_product_attention), repeats=21),
+           "split views + composed ops": median_ms(readable(scaled_dot_product_attention_reference), repeats=21)}
+for label, ms in results.items():
+    print(f"{label:<30}{ms:>8.2f} ms   {ms / results['fused node (forward)']:.2f}x")
 
 # %% [markdown]
 # ## Reflection

@@ -3,4 +3,4 @@
 Each submodule is generated from its module (systems.profiling for module 14, and so on).
 """
 
-from tinytorch.systems import quantization  # noqa: E402,F401  (module 17)
+from tinytorch.systems import compression, quantization  # noqa: E402,F401  (modules 17, 18)

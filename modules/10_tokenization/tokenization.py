@@ -84,6 +84,7 @@ from tinytorch.core.training import _atomic_write
 #  UTF-8 bytes  [75 6e 68 61 70 70 69 6c 79 2c 20 6e 61 c3 af 76 65]
 #                                                                 17 tokens   vocab: exactly 256
 #  sub-words    ["un" "happ" "ily" "," " na" "ï" "ve"]             7 tokens   vocab: you choose (1k-100k)
+#               (an illustrative split: the real one depends on the text BPE was trained on)
 # ```
 #
 # - **Words** give short sequences, but the vocabulary is unbounded: a word missing from the table
@@ -134,7 +135,7 @@ from tinytorch.core.training import _atomic_write
 #
 # (Code points above the table's end are unknown too: clip them to the last entry for the lookup
 # and mark them separately. The table has one entry per code point up to the largest one in the
-# vocabulary — a few hundred bytes for English text, at most 8.9 MB for a vocabulary that holds
+# vocabulary — about a kilobyte for English text, at most 8.9 MB for a vocabulary that holds
 # the very last Unicode code point.)
 #
 # Decoding is the reverse: `code points = vocab_codes[ids]`, then one `bytes.decode("utf-32-le")`.
@@ -166,11 +167,10 @@ def _as_ids(ids, vocab_size: int, where: str, name: str = "ids") -> np.ndarray:
     """Token ids (list, tuple, ndarray or Tensor of integers) as a 1-D int64 array, checked against the vocab."""
     if isinstance(ids, Tensor):
         ids = ids.data
-    if isinstance(ids, (list, tuple)) and any(isinstance(i, bool) or not isinstance(i, numbers.Integral)
-                                              for i in ids):
-        bad = next(i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral))
-        raise TypeError(f"{where}: {name} must be integers, got {bad!r} ({type(bad).__name__})")
-    array = np.asarray(ids)
+    try:
+        array = np.asarray(ids)  # a list of ints becomes int64 without a Python-level check per id
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{where}: {name} must be a 1-D sequence of integer token ids ({error})") from None
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
     if array.dtype.kind not in "iu":
@@ -418,8 +418,11 @@ for sample in ["a", "é", "€", "😀", "e\u0301"]:
 
 # %%
 #| export
-# A word with its leading space, contractions, digits, punctuation (with `_` and marks), whitespace
-# that precedes a word is left for the word: the chunks concatenate to the input exactly.
+# Alternatives, tried in order: an English contraction ('s 't 're 've 'm 'll 'd); letters with an
+# optional leading space; digits likewise; anything else that is not whitespace (punctuation, `_`,
+# emoji, combining marks) likewise; a whitespace run not followed by a non-space (so the last space
+# before a word stays with the word); any other whitespace. Every character matches one of them,
+# so the chunks concatenate back to the text exactly.
 SPLIT_PATTERN = r"'(?:s|t|re|ve|m|ll|d)| ?[^\W\d_]+| ?\d+| ?(?:[^\w\s]|_)+|\s+(?!\S)|\s+"
 _SPLIT = re.compile(SPLIT_PATTERN)
 

@@ -108,8 +108,12 @@ def test_bad_arguments():
         tok.decode([-1])
     with pytest.raises(TypeError, match="integer token ids, got dtype float"):
         tok.decode(np.array([0.0, 1.0]))
-    with pytest.raises(TypeError, match="must be integers, got 1.5"):
-        tok.decode([1.5])
+    with pytest.raises(TypeError, match="integer token ids, got dtype float64"):
+        tok.decode([1, 1.5])
+    with pytest.raises(TypeError, match="integer token ids, got dtype bool"):
+        tok.decode([True])
+    with pytest.raises(TypeError, match="integer token ids, got dtype object"):
+        tok.decode([1, None])
     with pytest.raises(ValueError, match="1-D"):
         tok.decode(np.zeros((2, 2), dtype=np.int64))
     with pytest.raises(ValueError, match="unk must be None or a single character"):

@@ -48,11 +48,10 @@ def _as_ids(ids, vocab_size: int, where: str, name: str = "ids") -> np.ndarray:
     """Token ids (list, tuple, ndarray or Tensor of integers) as a 1-D int64 array, checked against the vocab."""
     if isinstance(ids, Tensor):
         ids = ids.data
-    if isinstance(ids, (list, tuple)) and any(isinstance(i, bool) or not isinstance(i, numbers.Integral)
-                                              for i in ids):
-        bad = next(i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral))
-        raise TypeError(f"{where}: {name} must be integers, got {bad!r} ({type(bad).__name__})")
-    array = np.asarray(ids)
+    try:
+        array = np.asarray(ids)  # a list of ints becomes int64 without a Python-level check per id
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{where}: {name} must be a 1-D sequence of integer token ids ({error})") from None
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
     if array.dtype.kind not in "iu":
@@ -204,8 +203,11 @@ class CharTokenizer:
         return f"CharTokenizer(vocab_size={self.vocab_size}" + (f", unk={self.unk!r})" if self.unk else ")")
 
 
-# A word with its leading space, contractions, digits, punctuation (with `_` and marks), whitespace
-# that precedes a word is left for the word: the chunks concatenate to the input exactly.
+# Alternatives, tried in order: an English contraction ('s 't 're 've 'm 'll 'd); letters with an
+# optional leading space; digits likewise; anything else that is not whitespace (punctuation, `_`,
+# emoji, combining marks) likewise; a whitespace run not followed by a non-space (so the last space
+# before a word stays with the word); any other whitespace. Every character matches one of them,
+# so the chunks concatenate back to the text exactly.
 SPLIT_PATTERN = r"'(?:s|t|re|ve|m|ll|d)| ?[^\W\d_]+| ?\d+| ?(?:[^\w\s]|_)+|\s+(?!\S)|\s+"
 _SPLIT = re.compile(SPLIT_PATTERN)
 

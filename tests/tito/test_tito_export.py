@@ -88,3 +88,26 @@ def test_export_rejects_unknown_modules(fake_repo, tito):
     code, _, err = tito(fake_repo, "export", "42")
     assert code == 2
     assert "argument MODULE" in err and "got '42'" in err and "01_tensor, 02_activations" in err
+
+
+def test_a_module_that_does_not_compile_is_a_fail_and_keeps_the_last_good_file(fake_repo, tito):
+    package_file = fake_repo / "tinytorch/core/tensor.py"
+    good = package_file.read_text()
+    source = fake_repo / "modules/01_tensor/tensor.py"
+    lines = source.read_text().splitlines()
+    broken_at = next(i for i, line in enumerate(lines) if "return Tensor(summed_arrays_secret)" in line)
+    lines[broken_at] = "        return Tensor(summed_arrays_secret"  # a missing parenthesis
+    source.write_text("\n".join(lines) + "\n")
+    (fake_repo / "modules/02_activations/activations.py").write_text(
+        (fake_repo / "modules/02_activations/activations.py").read_text() + "\n# %%\n#| export\nLATER = 1\n"
+    )
+    code, out, _ = tito(fake_repo, "export")
+    assert code == 1
+    # Reported at the module's own line (where the learner typed it), never as PASS.
+    assert f"FAIL     modules/01_tensor/tensor.py, line {broken_at + 1}: SyntaxError" in out
+    assert "tinytorch/core/tensor.py keeps its last good version" in out
+    assert package_file.read_text() == good
+    assert "exported  tinytorch/core/activations.py" in out  # the other module still exports
+    code, out, _ = tito(fake_repo, "module", "test", "01")
+    assert code == 1
+    assert "FAIL  export: the module does not compile" in out and "PASS  export" not in out

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from tito import data_cmds, doctor, milestones, module_cmds
+from tito import data_cmds, doctor, milestones, module_cmds, nbgrader_release
 from tito import export as export_module
 from tito.errors import TitoError, UsageError
 from tito.grading import cli as grading_cli
@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--from", dest="source", required=True, metavar="INSTRUCTOR_REPO")
     restore.add_argument("--into", required=True, metavar="STUDENT_DIR")
     leaf(restore, cmd_release_restore)
+    nbgrader_release.register(release_commands, leaf)
 
     module = commands.add_parser("module", help="learner: start, test and complete a module")
     module_commands = module.add_subparsers(dest="module_command", required=True, metavar="ACTION")

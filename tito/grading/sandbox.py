@@ -139,10 +139,13 @@ def kill_everything(identity: Identity, session: int, rounds: int = 200) -> int:
     """
     first = None
     for _ in range(rounds):
-        try:
-            os.killpg(session, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if not identity.isolated:
+            # Only without a user id of its own: once the group is empty its number may be reused
+            # by another slot's new session, which a blind killpg would hit.
+            try:
+                os.killpg(session, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         alive = processes_of(identity.uid) if identity.isolated else processes_in_session(session)
         if first is None:
             first = len(alive)

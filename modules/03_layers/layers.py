@@ -1044,6 +1044,22 @@ test_unit_linear()
 
 # %%
 #| export
+_ACTIVATION_MODULES: dict = {}  # module 02's activation class -> its Module twin; filled in section 7
+
+
+def _as_module(value):
+    """A module-02 activation object (core.activations.ReLU()) as its Module twin (nn.ReLU, section 7),
+    with the same settings; anything else unchanged. Containers call it, so both spellings work."""
+    twin = _ACTIVATION_MODULES.get(type(value))
+    if twin is None:
+        return value
+    module = twin.__new__(twin)
+    Module.__init__(module)
+    for name, setting in vars(value).items():
+        object.__setattr__(module, name, setting)
+    return module
+
+
 def _check_is_module(module, where: str) -> None:
     if isinstance(module, Module):
         return
@@ -1073,6 +1089,7 @@ class Sequential(Module):
         else:
             items = [(str(index), module) for index, module in enumerate(modules)]
         for name, module in items:
+            module = _as_module(module)
             _check_is_module(module, f"Sequential: entry {name!r}")
             self.add_module(name, module)
 
@@ -1102,6 +1119,7 @@ class Sequential(Module):
 
     def append(self, module: Module) -> Sequential:
         """Add `module` at the end. Returns self."""
+        module = _as_module(module)
         _check_is_module(module, "Sequential.append")
         self.add_module(str(len(self)), module)
         return self
@@ -1116,6 +1134,7 @@ class ModuleList(Module):
             self.extend(modules)
 
     def append(self, module: Module) -> ModuleList:
+        module = _as_module(module)
         _check_is_module(module, "ModuleList.append")
         self.add_module(str(len(self)), module)
         return self
@@ -1306,6 +1325,10 @@ test_unit_sequential_dropout_flatten()
 #   nn.LeakyReLU ──► activations.LeakyReLU  (forward, negative_slope, extra_repr)
 #                └─► Module                 (registration, train/eval, modules(), state_dict)
 # ```
+#
+# Containers accept either spelling: `Sequential([activations.ReLU(), ...])` (how the course text
+# imports it, from `core.activations`) stores the Module twin with the same settings, so the model
+# is the same as with `nn.ReLU()`.
 
 # %%
 #| export
@@ -1345,6 +1368,11 @@ class LogSoftmax(activations.LogSoftmax, Module):
     """log_softmax along `dim` (required), as a Module (nn.LogSoftmax)."""
 
 
+# module 02's class -> its Module twin: Sequential([activations.ReLU(), ...]) stores an nn.ReLU
+_ACTIVATION_MODULES.update({cls.__bases__[0]: cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU,
+                                                                Softmax, LogSoftmax)})
+
+
 # %%
 #| test
 def test_unit_activation_modules():
@@ -1362,6 +1390,9 @@ def test_unit_activation_modules():
     assert shown == expected, f"expected:\n{expected}\ngot:\n{shown}"
     model.eval()
     assert not model[2].training, "eval() must reach Dropout inside Sequential"
+    converted = Sequential([activations.LeakyReLU(0.2), Linear(2, 2)])[0]
+    assert isinstance(converted, LeakyReLU) and converted.negative_slope == 0.2, (
+        "a module-02 activation in a Sequential becomes its Module twin, settings kept")
     print("activation Modules: values, Sequential repr and eval() are correct")
 
 

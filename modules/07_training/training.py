@@ -989,7 +989,11 @@ class Trainer:
         active = self.callbacks + _check_callbacks(callbacks, "Trainer.fit")
         if self.save_best:
             monitor = "val_loss" if val_loader is not None else "train_loss"
-            active.append(ModelCheckpoint(self.checkpoint_path, monitor=monitor, mode="min"))
+            with warnings.catch_warnings(record=True) as notes:  # said once, below, at the caller's line
+                warnings.simplefilter("always")
+                active.append(ModelCheckpoint(self.checkpoint_path, monitor=monitor, mode="min"))
+            for note in notes:
+                warnings.warn(note.message, note.category, stacklevel=2)
         if self.verbose and not any(isinstance(callback, ProgressBar) for callback in active):
             active.append(ProgressBar())
         self._active, self._train_loader = active, train_loader
@@ -1995,7 +1999,7 @@ def load(f, map_location=None, weights_only=None, mmap=None, **pickle_load_args)
                 "re-save it with the default torch.save, or with safetensors")
         if len(payload) >= 9 and payload[8:9] == b"{":
             raise SerializationError(f"{where}: this looks like a safetensors file; read it with "
-                                     "tinytorch.load_file (tinytorch.safetensors)")
+                                     "tinytorch.safetensors.load_file")
         raise SerializationError(f"{where}: not a file written by tinytorch.save or torch.save "
                                  "(not a zip archive); is it truncated?")
     try:

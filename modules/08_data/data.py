@@ -1924,6 +1924,10 @@ class CIFAR10Dataset:
             self.root = source.root
         (self.train_data, self.train_labels), (self.test_data, self.test_labels) = splits["train"], splits["test"]
 
+    def __repr__(self) -> str:
+        return (f"CIFAR10Dataset(train {self.train_data.shape}, test {self.test_data.shape}, float32 in [0, 1], "
+                f"root {self.root})")
+
 # %% [markdown]
 # ## 11. Small datasets that ship with the course
 #

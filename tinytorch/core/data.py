@@ -1145,6 +1145,10 @@ class CIFAR10Dataset:
             self.root = source.root
         (self.train_data, self.train_labels), (self.test_data, self.test_labels) = splits["train"], splits["test"]
 
+    def __repr__(self) -> str:
+        return (f"CIFAR10Dataset(train {self.train_data.shape}, test {self.test_data.shape}, float32 in [0, 1], "
+                f"root {self.root})")
+
 
 def shipped_folder() -> Path:
     """The repository's datasets/ folder, next to the tinytorch package (found from tinytorch/core/tensor.py)."""

@@ -648,6 +648,22 @@ class Linear(Module):
 Dense = Linear  # the name the course text (and Keras) uses for a fully connected layer
 
 
+_ACTIVATION_MODULES: dict = {}  # module 02's activation class -> its Module twin; filled in section 7
+
+
+def _as_module(value):
+    """A module-02 activation object (core.activations.ReLU()) as its Module twin (nn.ReLU, section 7),
+    with the same settings; anything else unchanged. Containers call it, so both spellings work."""
+    twin = _ACTIVATION_MODULES.get(type(value))
+    if twin is None:
+        return value
+    module = twin.__new__(twin)
+    Module.__init__(module)
+    for name, setting in vars(value).items():
+        object.__setattr__(module, name, setting)
+    return module
+
+
 def _check_is_module(module, where: str) -> None:
     if isinstance(module, Module):
         return
@@ -677,6 +693,7 @@ class Sequential(Module):
         else:
             items = [(str(index), module) for index, module in enumerate(modules)]
         for name, module in items:
+            module = _as_module(module)
             _check_is_module(module, f"Sequential: entry {name!r}")
             self.add_module(name, module)
 
@@ -704,6 +721,7 @@ class Sequential(Module):
 
     def append(self, module: Module) -> Sequential:
         """Add `module` at the end. Returns self."""
+        module = _as_module(module)
         _check_is_module(module, "Sequential.append")
         self.add_module(str(len(self)), module)
         return self
@@ -718,6 +736,7 @@ class ModuleList(Module):
             self.extend(modules)
 
     def append(self, module: Module) -> ModuleList:
+        module = _as_module(module)
         _check_is_module(module, "ModuleList.append")
         self.add_module(str(len(self)), module)
         return self
@@ -855,6 +874,11 @@ class Softmax(activations.Softmax, Module):
 
 class LogSoftmax(activations.LogSoftmax, Module):
     """log_softmax along `dim` (required), as a Module (nn.LogSoftmax)."""
+
+
+# module 02's class -> its Module twin: Sequential([activations.ReLU(), ...]) stores an nn.ReLU
+_ACTIVATION_MODULES.update({cls.__bases__[0]: cls for cls in (ReLU, LeakyReLU, Sigmoid, Tanh, GELU, SiLU,
+                                                                Softmax, LogSoftmax)})
 
 
 def cuda_is_available() -> bool:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from grading_support import with_markers, write
+from grading_support import BEGIN, END, with_markers, write
 
 from tito.nbgrader_release import cell_kind, module_notebook, release_nbgrader
 
@@ -131,7 +131,7 @@ def test_nbgrader_generates_and_autogrades_full_marks_and_zero(course):
     filled = json.loads((out / "source" / "01_tensor" / "tensor.ipynb").read_text())
     for cell in filled["cells"]:
         lines = cell["source"] if isinstance(cell["source"], list) else cell["source"].splitlines(True)
-        cell["source"] = [line for line in lines if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line]
+        cell["source"] = [line for line in lines if BEGIN not in line and END not in line]
     write(out, "submitted/alice/01_tensor/tensor.ipynb", json.dumps(filled))
     (out / "submitted" / "bob" / "01_tensor").mkdir(parents=True)
     shutil.copyfile(released, out / "submitted" / "bob" / "01_tensor" / "tensor.ipynb")

@@ -27,8 +27,9 @@
 # 2. write `Embedding` with PyTorch's initialisation, `padding_idx` and error messages, and its
 #    backward pass — first as the clear scatter-add loop, then as a vectorised version that is
 #    several times faster on the shapes a GPT really uses;
-# 3. add position information two ways: a learned table (GPT-2) and fixed sinusoids
-#    ("Attention is all you need"), and say what each can and cannot do;
+# 3. add position information three ways: a learned table (GPT-2), fixed sinusoids
+#    ("Attention is all you need") and rotations of queries and keys (RoPE, used by LLaMA), and
+#    say what each can and cannot do;
 # 4. count what the token table costs in parameters and memory next to the rest of a small
 #    GPT, and what *weight tying* saves.
 #
@@ -50,7 +51,7 @@ import numpy as np
 
 from tinytorch.core.autograd import Function
 from tinytorch.core.layers import Module, Parameter, normal_
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, stack
 
 # %% [markdown]
 # ## 1. An embedding is a lookup table
@@ -547,6 +548,102 @@ def test_unit_positional():
 test_unit_positional()
 
 # %% [markdown]
+# ## 5. Rotary position embedding (RoPE)
+#
+# Both encodings above are *added* to the token vector once, at the bottom of the network. Most
+# recent language models (GPT-NeoX, LLaMA, Mistral) instead **rotate** the queries and keys
+# inside every attention layer (Su et al., 2021, "RoFormer"). Take the features of a query in
+# pairs `(x₀, x₁), (x₂, x₃), ...` and turn pair `i` of the vector at position `t` by the angle
+# `t·θ_i`, with the same frequencies as the sinusoids, `θ_i = base^(−2i/D)`:
+#
+# ```
+#   pair i at position t          ( x_2i   )      ( cos tθ_i   −sin tθ_i ) ( x_2i   )
+#   rotated by angle t·θ_i:       ( x_2i+1 )  ──► ( sin tθ_i    cos tθ_i ) ( x_2i+1 )
+#
+#         x_2i+1                       seen as a complex number z = x_2i + i·x_2i+1:
+#           ▲    ● rotated                 z  ──►  z · e^{i·t·θ_i}
+#           │   ╱
+#           │  ╱ ) tθ_i ● original
+#           └───────────► x_2i
+# ```
+#
+# Why rotations? A rotation by `m·θ` of the query and by `n·θ` of the key leaves their dot
+# product depending on the *difference* only: `⟨R_m q, R_n k⟩ = ⟨q, R_(n−m) k⟩`. Attention scores
+# then see relative positions directly — "the token three places back" means the same thing at
+# position 10 and at position 1000 — and rotating never changes a vector's length. There are no
+# parameters; the cos/sin tables are fixed buffers.
+#
+# `RotaryEmbedding(dim, max_len)` rotates a tensor `(..., T, dim)` (the queries or keys of one
+# head, `dim = D` even) whose rows sit at positions `start .. start+T−1`. It is composed from
+# recorded tensor ops (slices, products, `stack`), so autograd handles its backward. (We pair
+# neighbouring features, as the paper does; some libraries pair feature `i` with `i + D/2`
+# instead — the same idea with the features permuted.)
+
+# %%
+#| export
+class RotaryEmbedding(Module):
+    """RoPE: rotate feature pairs (2i, 2i+1) of x (..., T, dim) by (start + t)·base^(-2i/dim).
+
+    No parameters; cos and sin are (max_len, dim/2) buffers (not saved in state_dict).
+    """
+
+    def __init__(self, dim: int, max_len: int, base: float = 10000.0):
+        super().__init__()
+        self.dim = _check_size(dim, "dim", "RotaryEmbedding")
+        if self.dim % 2:
+            raise ValueError(f"RotaryEmbedding: dim must be even (features are rotated in pairs), got {dim}")
+        self.max_len = _check_size(max_len, "max_len", "RotaryEmbedding")
+        self.base = float(base)
+        # Hint: angles[t, i] = t * base ** (-2i / dim) for t < max_len, i < dim // 2 (float64);
+        #       register float32 buffers "cos" and "sin" of shape (max_len, dim // 2), persistent=False.
+        ### BEGIN SOLUTION
+        frequencies = self.base ** (-np.arange(0, self.dim, 2, dtype=np.float64) / self.dim)
+        angles = np.arange(self.max_len, dtype=np.float64)[:, None] * frequencies
+        self.register_buffer("cos", Tensor(np.cos(angles).astype(np.float32)), persistent=False)
+        self.register_buffer("sin", Tensor(np.sin(angles).astype(np.float32)), persistent=False)
+        ### END SOLUTION
+
+    def forward(self, x: Tensor, start: int = 0) -> Tensor:
+        start, length = _check_positions(x, start, self.max_len, self.dim, "RotaryEmbedding")
+        cos, sin = (table.data[start:start + length] for table in (self.cos, self.sin))
+        if cos.dtype != x.dtype:
+            cos, sin = cos.astype(x.dtype), sin.astype(x.dtype)
+        # Hint: even = x[..., 0::2], odd = x[..., 1::2]; the rotated pair is
+        #       (even·cos − odd·sin, even·sin + odd·cos) with Tensor(cos), Tensor(sin) of shape (T, dim/2);
+        #       stack the two along a new last axis and reshape to x's shape (that interleaves them back).
+        ### BEGIN SOLUTION
+        even, odd = x[..., 0::2], x[..., 1::2]
+        cos, sin = Tensor(cos), Tensor(sin)
+        rotated = stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
+        return rotated.reshape(x.shape)
+        ### END SOLUTION
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, max_len={self.max_len}"
+
+# %%
+#| test
+def test_unit_rotary():
+    rope = RotaryEmbedding(4, 32)
+    x = Tensor(np.array([[1.0, 0.0, 1.0, 0.0]] * 3, dtype=np.float32))  # positions 0, 1, 2
+    out = rope(x).data
+    assert np.allclose(out[0], x.data[0]), "position 0 is not rotated"
+    assert np.allclose(out[1, :2], [np.cos(1), np.sin(1)], atol=1e-6), (
+        f"pair 0 at position 1 turns by 1 radian: expected [cos 1, sin 1], got {out[1, :2]}")
+    assert np.allclose(out[2, 2:], [np.cos(2 / 100), np.sin(2 / 100)], atol=1e-6), "pair 1 turns by t·10000^(-2/4)"
+    assert np.allclose(np.linalg.norm(out, axis=-1), np.linalg.norm(x.data, axis=-1)), "rotations keep lengths"
+    rng = np.random.default_rng(0)
+    q, k = (Tensor(np.repeat(rng.standard_normal((1, 4)), 32, axis=0).astype(np.float32)) for _ in range(2))
+    scores = rope(q).data @ rope(k).data.T  # scores[m, n] for the same q and k placed at every position
+    assert np.allclose(scores[3, 7], scores[20, 24], atol=1e-4) and np.allclose(scores[5, 1], scores[30, 26],
+                                                                                atol=1e-4), (
+        "a rotated query·key score must depend only on the offset n - m")
+    print("✅ RotaryEmbedding: pairs rotated by t·θ_i, lengths kept, scores depend on relative position only")
+
+
+test_unit_rotary()
+
+# %% [markdown]
 # ## Analysis — what the token table costs
 #
 # How big is the embedding table next to the rest of a GPT? A transformer block with width `E`
@@ -694,7 +791,8 @@ for k in (0, 1, 2, 4, 8, 16, 32, 64):
 #   one-hot matmul (small vocabularies) or sorting into runs (large ones) does it several
 #   times faster. `padding_idx`'s row gets none.
 # - Attention is blind to order, so position is added: a learned table (bounded by its length)
-#   or fixed sinusoids (any length, relative offsets are rotations).
+#   or fixed sinusoids (any length, relative offsets are rotations) — or, with RoPE, the
+#   queries and keys are rotated so that attention scores depend on relative position only.
 # - The token table is ~1% of a character GPT but most of a small BPE GPT; weight tying saves
 #   `V·E` parameters and their optimizer state.
 # - Next: module 12 builds attention, which mixes these vectors across positions.

@@ -1,5 +1,6 @@
 """Module 11: positional encodings — the sinusoidal formula term by term, learned positions as an
-Embedding over positions, offsets (start), state_dict contents, gradients and errors."""
+Embedding over positions, RoPE against complex multiplication, offsets (start), state_dict contents,
+gradients and errors."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from support import needs_autograd
 
 from tinytorch.core.autograd import gradcheck
 from tinytorch.core.tensor import Tensor, manual_seed
-from tinytorch.text.embeddings import PositionalEmbedding, SinusoidalPositionalEncoding, sinusoidal_table
+from tinytorch.text.embeddings import (
+    PositionalEmbedding,
+    RotaryEmbedding,
+    SinusoidalPositionalEncoding,
+    sinusoidal_table,
+)
 
 
 @pytest.mark.parametrize("max_len, dim", [(10, 4), (7, 5), (3, 1), (100, 64)])
@@ -75,3 +81,56 @@ def test_position_errors(make):
         module(np.zeros((1, 3, 4)))
     with pytest.raises(ValueError, match="max_len must be >= 1"):
         type(module)(0, 4)
+
+
+def complex_rotation(x: np.ndarray, start: int, base: float = 10000.0) -> np.ndarray:
+    """RoPE as complex multiplication: pair (x[2i], x[2i+1]) is z = x[2i] + i·x[2i+1], times e^{i·t·θ_i}."""
+    length, dim = x.shape[-2:]
+    z = x[..., 0::2].astype(np.float64) + 1j * x[..., 1::2]
+    theta = base ** (-np.arange(dim // 2) * 2.0 / dim)
+    z = z * np.exp(1j * np.outer(np.arange(start, start + length), theta))
+    out = np.empty(x.shape)
+    out[..., 0::2], out[..., 1::2] = z.real, z.imag
+    return out
+
+
+@pytest.mark.parametrize("shape, start", [((5, 4), 0), ((2, 3, 6, 8), 3), ((1, 16, 2), 10)])
+def test_rotary_matches_complex_multiplication(shape, start):
+    rope = RotaryEmbedding(shape[-1], 32)
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    out = rope(Tensor(x), start=start)
+    assert out.shape == shape and out.dtype == np.float32
+    np.testing.assert_allclose(out.data, complex_rotation(x, start), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(out.data, axis=-1), np.linalg.norm(x, axis=-1), rtol=1e-5)
+
+
+def test_rotary_scores_depend_on_offset_only():
+    rope = RotaryEmbedding(8, 64, base=100.0)
+    rng = np.random.default_rng(2)
+    q, k = rng.standard_normal(8), rng.standard_normal(8)
+    rq = rope(Tensor(np.tile(q, (64, 1)))).data.astype(np.float64)
+    rk = rope(Tensor(np.tile(k, (64, 1)))).data.astype(np.float64)
+    scores = rq @ rk.T
+    for offset in (-5, 0, 3, 17):
+        diagonal = np.diagonal(scores, offset)
+        np.testing.assert_allclose(diagonal, diagonal[0], rtol=1e-4, atol=1e-4)
+    assert dict(rope.state_dict()) == {} and list(rope.parameters()) == []
+
+
+@needs_autograd
+def test_rotary_gradcheck():
+    rope = RotaryEmbedding(6, 10)
+    x = Tensor(np.random.default_rng(3).standard_normal((2, 4, 6)), requires_grad=True)
+    assert gradcheck(lambda x: rope(x, start=2), (x,))
+    out = rope(x)
+    assert out.dtype == np.float64
+
+
+def test_rotary_errors():
+    with pytest.raises(ValueError, match="dim must be even"):
+        RotaryEmbedding(5, 8)
+    rope = RotaryEmbedding(4, 8)
+    with pytest.raises(ValueError, match=r"positions 6\.\.8 do not fit in max_len=8"):
+        rope(Tensor(np.zeros((3, 4), dtype=np.float32)), start=6)
+    with pytest.raises(ValueError, match=r"shape \(\.\.\., T, 4\)"):
+        rope(Tensor(np.zeros((3, 6), dtype=np.float32)))

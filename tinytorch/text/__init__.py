@@ -13,6 +13,7 @@ from tinytorch.text.attention import (  # noqa: F401
 from tinytorch.text.embeddings import (  # noqa: F401
     Embedding,
     PositionalEmbedding,
+    RotaryEmbedding,
     SinusoidalPositionalEncoding,
     embedding,
     sinusoidal_table,

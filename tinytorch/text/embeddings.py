@@ -8,7 +8,7 @@ import numpy as np
 
 from tinytorch.core.autograd import Function
 from tinytorch.core.layers import Module, Parameter, normal_
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, stack
 
 
 def _check_ids(ids, num_embeddings: int, where: str) -> np.ndarray:
@@ -240,3 +240,40 @@ class PositionalEmbedding(Module):
 
     def extra_repr(self) -> str:
         return f"max_len={self.max_len}, embedding_dim={self.embedding.embedding_dim}"
+
+
+class RotaryEmbedding(Module):
+    """RoPE: rotate feature pairs (2i, 2i+1) of x (..., T, dim) by (start + t)·base^(-2i/dim).
+
+    No parameters; cos and sin are (max_len, dim/2) buffers (not saved in state_dict).
+    """
+
+    def __init__(self, dim: int, max_len: int, base: float = 10000.0):
+        super().__init__()
+        self.dim = _check_size(dim, "dim", "RotaryEmbedding")
+        if self.dim % 2:
+            raise ValueError(f"RotaryEmbedding: dim must be even (features are rotated in pairs), got {dim}")
+        self.max_len = _check_size(max_len, "max_len", "RotaryEmbedding")
+        self.base = float(base)
+        # Hint: angles[t, i] = t * base ** (-2i / dim) for t < max_len, i < dim // 2 (float64);
+        #       register float32 buffers "cos" and "sin" of shape (max_len, dim // 2), persistent=False.
+        frequencies = self.base ** (-np.arange(0, self.dim, 2, dtype=np.float64) / self.dim)
+        angles = np.arange(self.max_len, dtype=np.float64)[:, None] * frequencies
+        self.register_buffer("cos", Tensor(np.cos(angles).astype(np.float32)), persistent=False)
+        self.register_buffer("sin", Tensor(np.sin(angles).astype(np.float32)), persistent=False)
+
+    def forward(self, x: Tensor, start: int = 0) -> Tensor:
+        start, length = _check_positions(x, start, self.max_len, self.dim, "RotaryEmbedding")
+        cos, sin = (table.data[start:start + length] for table in (self.cos, self.sin))
+        if cos.dtype != x.dtype:
+            cos, sin = cos.astype(x.dtype), sin.astype(x.dtype)
+        # Hint: even = x[..., 0::2], odd = x[..., 1::2]; the rotated pair is
+        #       (even·cos − odd·sin, even·sin + odd·cos) with Tensor(cos), Tensor(sin) of shape (T, dim/2);
+        #       stack the two along a new last axis and reshape to x's shape (that interleaves them back).
+        even, odd = x[..., 0::2], x[..., 1::2]
+        cos, sin = Tensor(cos), Tensor(sin)
+        rotated = stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1)
+        return rotated.reshape(x.shape)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, max_len={self.max_len}"

@@ -196,3 +196,31 @@ def test_causal_self_attention_errors():
         block(np.zeros((1, 2, 8)))
     with pytest.raises(TypeError, match="does not match the weight dtype"):
         block(Tensor(np.zeros((1, 2, 8))))
+
+
+def test_fused_training_path_equals_the_readable_path_with_dropout():
+    from tinytorch.core.tensor import manual_seed
+    from tinytorch.text.attention import scaled_dot_product_attention
+
+    block = CausalSelfAttention(8, 2, dropout=0.4)
+    x = f32(2, 6, 8)
+    manual_seed(9)
+    fused = block(x).data
+    manual_seed(9)
+    q, k, v = block.projections(x)
+    y = scaled_dot_product_attention(q, k, v, dropout_p=0.4, is_causal=True)
+    readable = block.resid_dropout(block.c_proj(merge_heads(y))).data
+    np.testing.assert_allclose(fused, readable, rtol=1e-5, atol=1e-6)
+
+
+@needs_autograd
+def test_fused_path_gradcheck_with_dropout():
+    from tinytorch.core.tensor import default_generator
+    from tinytorch.text.attention import FusedCausalAttention
+
+    qkv = Tensor(rng.standard_normal((2, 5, 12)), requires_grad=True)
+
+    def attend(qkv):
+        manual_seed(4)
+        return FusedCausalAttention.apply(qkv, 2, 0.3, default_generator())
+    assert gradcheck(attend, (qkv,))

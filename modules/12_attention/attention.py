@@ -540,7 +540,7 @@ test_unit_scaled_dot_product_attention()
 # keep each one's meaning so that PyTorch code ports unchanged.) Both masks are turned into one
 # additive float mask. `need_weights=True` (the default) also returns the attention weights,
 # averaged over heads unless `average_attn_weights=False`; like PyTorch, that path computes them
-# explicitly (section 2's ops), while `need_weights=False` takes the fused `Function`.
+# explicitly (section 2's ops), while `need_weights=False` takes section 3's `Function`.
 # `is_causal=True` is only a hint that `attn_mask` *is* the causal mask; as in PyTorch it
 # requires `attn_mask`.
 
@@ -776,7 +776,9 @@ test_unit_multihead_attention()
 # fewer, larger BLAS calls). `projections(x)` — c_attn, split, split_heads — is its own small
 # method because module 15 will reuse it: when generating, a *KV cache* keeps the keys and
 # values of earlier tokens, so only the new token's q, k, v are computed and the cached k, v
-# are concatenated in front.
+# are concatenated in front. (Then the queries are the *last* rows of a longer key sequence, and
+# `is_causal`'s top-left triangle is the wrong mask; one new token may see every cached key, so
+# it needs no mask at all.)
 #
 # ### The training path: one fused node from qkv to merged heads
 #

@@ -247,3 +247,16 @@ def test_bad_input(call, error, words):
     with pytest.raises(error) as caught:
         call(q, k, v)
     assert all(word in str(caught.value) for word in words), str(caught.value)
+
+
+@needs_autograd
+@pytest.mark.parametrize("dtype", [bool, np.float64])
+def test_one_dimensional_mask_covers_every_query(dtype):
+    q, k, v = tensors((3, 4), (5, 4), (5, 2), grad=True)
+    row = rng.random(5) > 0.4 if dtype is bool else rng.standard_normal(5)
+    row[0] = True if dtype is bool else row[0]
+    out = scaled_dot_product_attention(q, k, v, attn_mask=Tensor(row))
+    assert out.shape == (3, 2)
+    kwargs = {"allowed": np.broadcast_to(row, (3, 5))} if dtype is bool else {"bias": np.broadcast_to(row, (3, 5))}
+    np.testing.assert_allclose(out.data, per_query(q.data, k.data, v.data, **kwargs), rtol=1e-10, atol=1e-12)
+    assert gradcheck(lambda q, k, v: scaled_dot_product_attention(q, k, v, attn_mask=Tensor(row)), (q, k, v))

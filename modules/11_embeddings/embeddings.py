@@ -730,6 +730,12 @@ for vocab, tokens, dim in [(65, 768, 128), (65, 8192, 384), (2048, 768, 128), (5
 # (`V·D` floats, whatever the batch) — the same dense gradient PyTorch computes by default;
 # the sorted-runs path then only touches the rows that occur.
 #
+# If your one-hot row is *slower* than `np.add.at`, look at your machine, not the algorithm:
+# a small matmul split over several BLAS threads while other programs hold the cores makes
+# those threads wait for each other (on our loaded 2-core machine: 0.1 ms alone, up to 60 ms
+# under load). Run it again with `OPENBLAS_NUM_THREADS=1` (or `tito system doctor`'s thread
+# advice) and compare.
+#
 # ### What the sinusoids look like
 #
 # The dot product of two positions' encodings depends only on how far apart they are — a

@@ -975,7 +975,7 @@ lengths = [64, 128, 256, 512, 1024]
 times = []
 print(f"{'T':>6}{'weights MB':>12}{'fwd+bwd ms':>12}{'x prev':>8}")
 for length in lengths:
-    times.append(median_ms(attention_step(length), repeats=5 if length < 1024 else 3))
+    times.append(median_ms(attention_step(length), repeats=5 if length < 512 else 3))
     growth = f"{times[-1] / times[-2]:>8.1f}" if len(times) > 1 else f"{'':>8}"
     print(f"{length:>6}{4 * length * length * 4 / 2**20:>12.2f}{times[-1]:>12.2f}{growth}")
 
@@ -1016,12 +1016,12 @@ if plt is not None:
 
 # %%
 #| analysis
-length = 512
+length = 256
 bool_causal = Tensor(causal_mask(length))
 for label, step in [("no mask", attention_step(length, causal=False)),
                     ("is_causal=True", attention_step(length)),
                     ("bool attn_mask", attention_step(length, causal=False, mask=bool_causal))]:
-    print(f"{label:<16}{median_ms(step):>8.2f} ms   (T={length}, 4 heads)")
+    print(f"{label:<16}{median_ms(step, repeats=9):>8.2f} ms   (T={length}, 4 heads)")
 print(f"useful scores with the causal mask: {(length + 1) / (2 * length):.1%} of the {length}x{length} computed")
 
 # %% [markdown]
@@ -1070,8 +1070,8 @@ print(f"scores [1000, 999, 0]: exp gives {overflow[0]}, the stable softmax {soft
 #| analysis
 scores = np.random.default_rng(0).standard_normal((12, 4, 64, 64), dtype=np.float32)
 scores_t = np.ascontiguousarray(scores.swapaxes(-1, -2))
-along = median_ms(lambda: scores.max(axis=-1, keepdims=True), repeats=51)
-across = median_ms(lambda: scores_t.max(axis=-2, keepdims=True), repeats=51)
+along = median_ms(lambda: scores.max(axis=-1, keepdims=True), repeats=21)
+across = median_ms(lambda: scores_t.max(axis=-2, keepdims=True), repeats=21)
 print(f"max along rows of 64 (axis -1): {along:.3f} ms   across rows (axis -2): {across:.3f} ms   "
       f"-> {along / across:.1f}x")
 
@@ -1100,9 +1100,9 @@ def readable(attend):
     return step
 
 
-results = {"fused node (forward)": median_ms(lambda: block(x).backward(grad), repeats=21),
-           "split views + SDPA Function": median_ms(readable(scaled_dot_product_attention), repeats=21),
-           "split views + composed ops": median_ms(readable(scaled_dot_product_attention_reference), repeats=21)}
+results = {"fused node (forward)": median_ms(lambda: block(x).backward(grad), repeats=11),
+           "split views + SDPA Function": median_ms(readable(scaled_dot_product_attention), repeats=11),
+           "split views + composed ops": median_ms(readable(scaled_dot_product_attention_reference), repeats=11)}
 for label, ms in results.items():
     print(f"{label:<30}{ms:>8.2f} ms   {ms / results['fused node (forward)']:.2f}x")
 

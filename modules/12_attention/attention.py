@@ -1002,6 +1002,10 @@ if plt is not None:
     print(f"plot saved to {here / 'attention_scaling.png'}")
 
 # %% [markdown]
+# Small T is dominated by fixed costs (a few NumPy calls per head batch), so the first
+# doublings cost less than 4x; once the `T x T` arrays no longer fit in the CPU's caches (a few
+# MiB) every pass over them goes to main memory and a doubling can cost *more* than 4x.
+#
 # At T = 1024 one weights tensor of 4 heads is 16 MiB; a GPT-2-sized model (12 heads, 12
 # layers, batch 8) keeps `8·12·12·1024²·4` bytes ≈ 4.5 GiB of them for backward. That is why
 # long-context models use *FlashAttention*: it computes the softmax block by block, never
@@ -1025,8 +1029,9 @@ for label, step in [("no mask", attention_step(length, causal=False)),
 print(f"useful scores with the causal mask: {(length + 1) / (2 * length):.1%} of the {length}x{length} computed")
 
 # %% [markdown]
-# The mask costs a few percent, and half of the matmul work computes scores that are then
-# masked. Kernels that skip the masked blocks (FlashAttention again) get close to 2x on long
+# The mask is one elementwise pass among the softmax's five or six, so its own cost is a small
+# fraction, within the noise of the measurement (the bool mask also pays for its conversion);
+# but half of the matmul work computes scores that are then masked. Kernels that skip the masked blocks (FlashAttention again) get close to 2x on long
 # causal sequences; with NumPy the whole-matrix matmul is still the fastest thing we can call.
 #
 # ### Why softmax subtracts the maximum

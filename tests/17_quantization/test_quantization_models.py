@@ -125,12 +125,12 @@ class Tower(Module):
 
     def __init__(self):
         super().__init__()
-        self.blocks = ModuleList([Sequential(Linear(8, 8), ReLU()) for _ in range(2)])
+        self.stages = ModuleList([Sequential(Linear(8, 8), ReLU()) for _ in range(2)])
         self.head = Linear(8, 3)
 
     def forward(self, x):
-        for block in self.blocks:
-            x = block(x)
+        for stage in self.stages:
+            x = stage(x)
         return self.head(x)
 
 
@@ -141,7 +141,7 @@ def test_quantize_dynamic_reaches_every_linear_in_any_tree():
     for weight_only in (False, True):
         q = Q.quantize_dynamic(tower, weight_only=weight_only)
         kinds = {name: type(m).__name__ for name, m in q.named_modules() if "Linear" in type(m).__name__}
-        assert kinds == {"blocks.0.0": "QuantizedLinear", "blocks.1.0": "QuantizedLinear", "head": "QuantizedLinear"}
+        assert kinds == {"stages.0.0": "QuantizedLinear", "stages.1.0": "QuantizedLinear", "head": "QuantizedLinear"}
         with no_grad():
             assert np.abs(q(x).data - tower(x).data).max() < 0.03
     assert isinstance(tower.head, Linear) and not isinstance(tower.head, Q.QuantizedLinear)

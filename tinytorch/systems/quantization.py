@@ -937,12 +937,12 @@ class _FakeQuant:
         self.register_buffer("input_max", Tensor(np.array(-np.inf, dtype=np.float32)))
 
     def _fake_input(self, x: Tensor) -> Tensor:
-        if self.training:
+        if self.training:  # moving average of each batch's min and max (the first batch sets them)
             lo, hi = float(x.data.min()), float(x.data.max())
-            first = not np.isfinite(self.input_min.data)
-            m = 1.0 if first else self.momentum
-            self.input_min.data[...] = (1 - m) * self.input_min.data + m * lo if not first else lo
-            self.input_max.data[...] = (1 - m) * self.input_max.data + m * hi if not first else hi
+            if np.isfinite(self.input_min.data):
+                lo = (1 - self.momentum) * float(self.input_min.data) + self.momentum * lo
+                hi = (1 - self.momentum) * float(self.input_max.data) + self.momentum * hi
+            self.input_min.data[...], self.input_max.data[...] = lo, hi
         if not np.isfinite(self.input_min.data):
             return x  # no range seen yet (eval before any training step): leave the input alone
         scale, zero_point = compute_qparams(self.input_min.data, self.input_max.data, self.activation_bits, False)

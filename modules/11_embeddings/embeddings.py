@@ -750,7 +750,7 @@ for k in (0, 1, 2, 4, 8, 16, 32, 64):
     print(f"{k:>5}" + "".join(f"{table[t] @ table[t + k] / 64:>9.3f}" for t in (0, 50, 150)))
 
 # %% [markdown]
-# Each column is the same: similarity falls off with distance `k` and does not depend on `t`.
+# Each column is the same: similarity falls off with distance `k` (not strictly) and does not depend on `t`.
 # (It is `Σ cos(k·ω_i)`: a sum of cosines of the offset only.)
 
 # %% [markdown]

@@ -67,9 +67,9 @@ from tinytorch.core.tensor import Tensor, broadcast_shapes, default_generator
 # ```
 #   Q (L, E)          Kᵀ (E, S)            scores = Q·Kᵀ/√E  (L, S)         softmax rows
 #   ┌──────┐        ┌──┬──┬──┬──┐          k0   k1   k2   k3               k0   k1   k2   k3
-#   │  q0  │        │k0│k1│k2│k3│     q0 [ 2.1  0.3 -1.0  0.5 ]   ──►  q0 [.62  .10  .03  .25]
-#   │  q1  │   ·    │  │  │  │  │  =  q1 [ 0.2  1.7  0.4 -0.3 ]        q1 [.13  .59  .16  .12]
-#   │  q2  │        │  │  │  │  │     q2 [-0.5  0.1  2.4  0.9 ]        q2 [.04  .07  .71  .18]
+#   │  q0  │        │k0│k1│k2│k3│     q0 [ 2.1  0.3 -1.0  0.5 ]   ──►  q0 [.71  .12  .03  .14]
+#   │  q1  │   ·    │  │  │  │  │  =  q1 [ 0.2  1.7  0.4 -0.3 ]        q1 [.14  .61  .17  .08]
+#   │  q2  │        │  │  │  │  │     q2 [-0.5  0.1  2.4  0.9 ]        q2 [.04  .07  .73  .16]
 #   └──────┘        └──┴──┴──┴──┘                                    each row sums to 1
 #
 #   out = weights · V   (L, S)·(S, Ev) -> (L, Ev):   out[i] = Σ_j  w[i, j] · v[j]
@@ -104,7 +104,7 @@ from tinytorch.core.tensor import Tensor, broadcast_shapes, default_generator
 #        k0 k1 k2 k3 k4            k0    k1    k2    k3    k4
 #   q0 [ ■  ·  ·  ·  · ]      q0 [ 1.2  -inf  -inf  -inf  -inf ]   q0 [1.0  0    0    0    0  ]
 #   q1 [ ■  ■  ·  ·  · ]      q1 [ 0.3   0.9  -inf  -inf  -inf ]   q1 [.35 .65  0    0    0  ]
-#   q2 [ ■  ■  ■  ·  · ]      q2 [-0.2   0.4   1.1  -inf  -inf ]   q2 [.17 .30 .53   0    0  ]
+#   q2 [ ■  ■  ■  ·  · ]      q2 [-0.2   0.4   1.1  -inf  -inf ]   q2 [.15 .28 .57   0    0  ]
 #   q3 [ ■  ■  ■  ■  · ]      q3 [  ...                      ]
 #   q4 [ ■  ■  ■  ■  ■ ]      ■ = True (may attend)   · = False
 # ```
@@ -1031,8 +1031,9 @@ print(f"useful scores with the causal mask: {(length + 1) / (2 * length):.1%} of
 # %% [markdown]
 # The mask is one elementwise pass among the softmax's five or six, so its own cost is a small
 # fraction, within the noise of the measurement (the bool mask also pays for its conversion);
-# but half of the matmul work computes scores that are then masked. Kernels that skip the masked blocks (FlashAttention again) get close to 2x on long
-# causal sequences; with NumPy the whole-matrix matmul is still the fastest thing we can call.
+# but half of the matmul work computes scores that are then masked. Kernels that skip the
+# masked blocks (FlashAttention again) get close to 2x on long causal sequences; with NumPy the
+# whole-matrix matmul is still the fastest thing we can call.
 #
 # ### Why softmax subtracts the maximum
 #

@@ -9,8 +9,10 @@ import sqlite3
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 from grading_support import MAX_POINTS, make_class, make_instructor
@@ -119,10 +121,21 @@ def _graded(base):
     return {student: (points, when) for student, points, when in rows}, counts
 
 
-def test_a_run_killed_half_way_loses_nothing_and_resume_grades_the_rest(small_class):
+@pytest.fixture
+def workdir():
+    """A workspace folder outside pytest's private tmp (the sandbox user must pass through it)."""
+    folder = Path(tempfile.mkdtemp(prefix="tito-grade-test."))
+    os.chmod(folder, 0o711)
+    yield folder
+    for inside, _dirs, _files in os.walk(folder):
+        os.chmod(inside, 0o755)
+    shutil.rmtree(folder)
+
+
+def test_a_run_killed_half_way_loses_nothing_and_resume_grades_the_rest(small_class, workdir):
     base, instructor = small_class
     shutil.rmtree(base / "gb", ignore_errors=True)
-    process = _grade(base, instructor, wait=False)
+    process = _grade(base, instructor, "--workdir", str(workdir), wait=False)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if (base / "gb" / "book.sqlite").exists() and _graded(base)[0]:

@@ -56,6 +56,9 @@ def register(commands, leaf) -> None:
     grade.add_argument(
         "--processes", type=_positive(int), default=64, metavar="N", help="processes and threads per student"
     )
+    grade.add_argument(
+        "--workdir", metavar="DIR", help="where workspaces are made (default: the system's temporary folder)"
+    )
     grade.add_argument("--python", metavar="PATH", help="interpreter for the sandbox (default: found automatically)")
     grade.add_argument("--out", metavar="DIR", help="report: folder for grades.csv, tests.csv and feedback/")
     grade.add_argument("--module", metavar="MODULE", help="report: only this module")
@@ -110,8 +113,15 @@ def grade(root: Path, args: argparse.Namespace, gradebook: Path) -> int:
         memory_bytes=args.memory << 20,
         processes=args.processes,
     )
-    grader = Grader(root, module, rubric, hidden, limits, args.python, args.jobs, gradebook)
+    workdir = Path(args.workdir) if args.workdir else None
+    if workdir is not None and not workdir.is_dir():
+        raise UsageError(f"argument --workdir: expected an existing folder, got {workdir}")
     book = open_gradebook(gradebook)
+    try:
+        grader = Grader(root, module, rubric, hidden, limits, args.python, args.jobs, gradebook, workdir)
+    except BaseException:
+        book.close()
+        raise
     try:
         mode = (
             "user ids " + ", ".join(str(i.uid) for i in grader.identities)

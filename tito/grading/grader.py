@@ -76,13 +76,18 @@ class Grader:
         python: str | None,
         jobs: int,
         gradebook_path: Path,
+        workdir: Path | None = None,
     ) -> None:
         self.root, self.module, self.rubric, self.hidden, self.limits = root, module, rubric, hidden, limits
         self.identities = sandbox.sandbox_identities(jobs)
-        self.python = sandbox.choose_python(self.identities[0], python)
+        try:
+            self.python = sandbox.choose_python(self.identities[0], python)
+        except BaseException:
+            sandbox.release_identities(self.identities)
+            raise
         self.jobs = jobs
         self.gradebook_path = gradebook_path.resolve()
-        self.run_dir = Path(tempfile.mkdtemp(prefix="tito-grade."))
+        self.run_dir = Path(tempfile.mkdtemp(prefix="tito-grade.", dir=workdir))
         os.chmod(self.run_dir, 0o711)  # the child may pass through to its workspace, not list others
         self.harness_path = self.run_dir / "harness.py"
         shutil.copyfile(Path(harness.__file__), self.harness_path)
@@ -93,6 +98,7 @@ class Grader:
 
     def close(self) -> None:
         workspace.remove(self.run_dir)
+        sandbox.release_identities(self.identities)
 
     # ------------------------------------------------------------------ one run
 

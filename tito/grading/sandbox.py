@@ -14,6 +14,7 @@ Containment, from the outside in (docs/classroom.md):
 
 from __future__ import annotations
 
+import fcntl
 import grp
 import os
 import pwd
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,12 +77,36 @@ def sandbox_identities(count: int) -> list[Identity]:
         try:
             pwd.getpwuid(uid)
         except KeyError:
-            if uid not in busy:
+            if uid not in busy and _claim(uid):
                 found.append(Identity(uid, gid))
         uid += 1
         if uid > FIRST_SANDBOX_UID + 10000:
             raise TitoError("no unused user id in 61000-71000 for the grading sandbox")
     return found
+
+
+_claims: dict[int, int] = {}  # uid -> open lock file; the kernel drops the lock when we exit
+
+
+def _claim(uid: int) -> bool:
+    """Reserve `uid` for this grader: two concurrent runs must never share (and kill) one id."""
+    folder = Path(tempfile.gettempdir()) / "tito-grade-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    descriptor = os.open(folder / f"{uid}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(descriptor)
+        return False
+    _claims[uid] = descriptor
+    return True
+
+
+def release_identities(identities: list[Identity]) -> None:
+    for identity in identities:
+        descriptor = _claims.pop(identity.uid, None) if identity.isolated else None
+        if descriptor is not None:
+            os.close(descriptor)
 
 
 def _proc_status(pid: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -321,19 +322,21 @@ def run_doctor() -> int:
         root: Path | None = project_root()
     except TitoError:
         root = None
-    lines = [
-        check_python(),
-        check_numpy(),
-        check_blas(),
-        check_threads(),
-        check_tinytorch(root),
-        check_jupytext(),
-        check_jupyterlab(),
-        check_kernel(),
-        check_nbconvert(),
-        check_jupytext_server(),
-        check_data_cache(),
+    # The in-process checks first (one of them captures stdout); then the ones that start child
+    # processes (Jupyter's commands take a second or more each), which are independent, side by
+    # side. Lines print in this fixed order either way.
+    lines = [check_python(), check_numpy(), check_blas(), check_threads()]
+    children = [
+        lambda: check_tinytorch(root),
+        check_jupytext,
+        check_jupyterlab,
+        check_kernel,
+        check_nbconvert,
+        check_jupytext_server,
     ]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        lines += list(pool.map(lambda check: check(), children))
+    lines.append(check_data_cache())
     for line in lines:
         print(f"{line.state:<5}{line.text}")
     failed = [line for line in lines if line.state == "FAIL"]

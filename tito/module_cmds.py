@@ -127,12 +127,20 @@ def check_inline(root: Path, module: ModuleInfo, timeout: float, pattern: str | 
             traceback_tail(outcome.output, root=root),
         )
     tests = [o for o in outcomes if o["cell"] == "test"]
-    counts = {status: sum(o["status"] == status for o in outcomes) for status in STATUS_WORDS}
+    others = [o for o in outcomes if o["cell"] != "test"]
+    counts = {status: sum(o["status"] == status for o in tests) for status in STATUS_WORDS}
     shown = ", ".join(f"{n} {STATUS_WORDS[s]}" for s, n in counts.items() if n)
-    summary = f"{len(tests)} test cell(s): {shown or 'none ran'} ({outcome.seconds:.1f} s)"
+    summary = f"{len(tests)} test cell(s): {shown or 'none ran'}"
+    if others:  # code or analysis cells that stopped (a stub they call, an error)
+        skipped = sum(o["status"] == "skipped" for o in others)
+        parts = [f"{skipped} analysis cell(s) skipped (they need a stub)"] if skipped else []
+        if len(others) > skipped:
+            parts.append(f"{len(others) - skipped} other cell(s) failed")
+        summary += "; " + ", ".join(parts)
+    summary += f" ({outcome.seconds:.1f} s)"
     if pattern and not tests:
         return Check("inline tests", True, f"no test cell matches -k {pattern}", outcomes=outcomes)
-    passed = outcome.returncode == 0 and counts["pass"] == len(outcomes)
+    passed = outcome.returncode == 0 and counts["pass"] == len(outcomes)  # (others all failed)
     if not tests and not pattern:
         return Check("inline tests", False, f"{script} has no #| test cell", outcomes=outcomes)
     return Check("inline tests", passed, summary, _inline_details(module, outcomes), outcomes)
@@ -143,7 +151,7 @@ STATUS_WORDS = {
     "wrong": "wrong value",
     "error": "error",
     "stub": "not implemented yet",
-    "skipped": "analysis skipped (needs a stub)",
+    "skipped": "skipped",
 }
 
 

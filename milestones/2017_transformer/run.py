@@ -68,7 +68,7 @@ from tinytorch.text.tokenization import (
     render_tinytalks,
     tinytalks_prompt,
 )
-from tinytorch.text.transformers import GPT, GPTConfig
+from tinytorch.text.transformers import GPT, GPTConfig, keep_freed_memory
 from tinytorch.training import load_checkpoint, save_checkpoint
 
 BANNER = """\
@@ -348,6 +348,7 @@ def build(task: TextTask) -> GPT:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     say = (lambda *a, **k: None) if args.quiet else print
+    keep_freed_memory()  # NumPy's large temporaries reuse warm memory (module 13, section 5)
     start = time.perf_counter()
     say(BANNER)
     tt.manual_seed(args.seed)  # initial weights and sampling

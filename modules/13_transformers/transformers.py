@@ -114,51 +114,65 @@ def _normalized_shape(value, where: str) -> tuple[int, ...]:
 
 
 class LayerNormFunction(Function):
-    """Normalise over the last `dims` axes of x, then y = x̂·weight + bias (weight, bias may be None)."""
+    """Normalise over the last `dims` axes of x, then y = x̂·weight + bias (weight, bias may be None).
+
+    Works on x as a matrix of rows (one row = the `dims` trailing axes flattened): row means and row
+    sums are matrix-vector products, which BLAS does in one pass over short rows.
+    """
 
     @staticmethod
     def forward(ctx, x, weight, bias, dims: int, eps: float):
-        axes = tuple(range(x.ndim - dims, x.ndim))
-        # Hint: mean over `axes` (keepdims=True); centered = x - mean; var = mean(centered²) (biased);
-        #       invstd = 1 / sqrt(var + eps); xhat = centered * invstd; out = xhat * weight + bias
-        #       (skip the multiply when weight is None, the add when bias is None).
-        #       Save xhat, invstd and weight for backward (ctx.save_for_backward).
+        n = int(np.prod(x.shape[x.ndim - dims:]))
+        rows = x.reshape(-1, n)
+        w = None if weight is None else weight.reshape(n)
+        b = None if bias is None else bias.reshape(n)
+        average = np.full(n, 1.0 / n, dtype=x.dtype)  # rows @ average = the mean of each row
+        # Hint: per row: mean = rows @ average; xhat = rows - mean[:, None]; var = mean of xhat²
+        #       (np.einsum("ij,ij->i", xhat, xhat) / n, biased); invstd = 1 / sqrt(var + eps);
+        #       xhat *= invstd[:, None]; out = xhat * w + b (a copy of xhat without w, no add
+        #       without b). Save xhat and invstd for backward: ctx.save_for_backward(xhat, invstd).
         ### BEGIN SOLUTION
-        mean = x.mean(axis=axes, keepdims=True)
-        xhat = x - mean
-        var = np.mean(np.square(xhat), axis=axes, keepdims=True)
+        mean = rows @ average
+        xhat = rows - mean[:, None]
+        var = np.einsum("ij,ij->i", xhat, xhat) / n
         invstd = 1.0 / np.sqrt(var + eps)
-        xhat *= invstd
-        out = xhat if weight is None else xhat * weight
-        if bias is not None:
-            out = out + bias if out is xhat else np.add(out, bias, out=out)
-        ctx.save_for_backward(xhat, invstd, weight)
+        xhat *= invstd[:, None]
+        out = xhat.copy() if w is None else xhat * w
+        if b is not None:
+            out += b
+        ctx.save_for_backward(xhat, invstd)
         ### END SOLUTION
-        ctx.axes = axes
-        return out.astype(x.dtype, copy=False)
+        ctx.shape, ctx.w, ctx.average = x.shape, w, average
+        ctx.param_shape = None if weight is None else weight.shape
+        return out.reshape(x.shape).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad_output):
-        xhat, invstd, weight = ctx.saved_tensors
-        axes = ctx.axes
+        xhat, invstd = ctx.saved_tensors
+        w, average = ctx.w, ctx.average
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        lead = tuple(range(grad_output.ndim - len(axes)))
-        # Hint: g = grad_output * weight (or grad_output itself without weight);
-        #       grad_x = invstd * (g - mean(g) - xhat * mean(g * xhat)), means over `axes` with
-        #       keepdims; grad_weight = sum of grad_output * xhat over the `lead` axes;
-        #       grad_bias = sum of grad_output over `lead`. Return None for what is not needed.
+        dy = grad_output.reshape(xhat.shape)
+        column_sum = np.ones(xhat.shape[0], dtype=xhat.dtype)  # column_sum @ M sums M's rows
+        # Hint: dγ = column_sum @ (dy * xhat) and dβ = column_sum @ dy (sums over all rows);
+        #       g = dy * w (a copy of dy without w); dx = invstd[:, None] * (g - mean(g) - xhat * mean(g * xhat))
+        #       with the means taken per row (M @ average). Reshape dx to ctx.shape, dγ and dβ to
+        #       ctx.param_shape. Return None for what is not needed.
         ### BEGIN SOLUTION
         grad_x = grad_w = grad_b = None
-        g = grad_output if weight is None else grad_output * weight
-        if need_x:
-            gx = g * xhat
-            grad_x = g - g.mean(axis=axes, keepdims=True)
-            grad_x -= xhat * gx.mean(axis=axes, keepdims=True)
-            grad_x *= invstd
+        dy_xhat = dy * xhat
         if need_w:
-            grad_w = (grad_output * xhat).sum(axis=lead)
+            grad_w = (column_sum @ dy_xhat).reshape(ctx.param_shape)
         if need_b:
-            grad_b = grad_output.sum(axis=lead)
+            grad_b = (column_sum @ dy).reshape(ctx.param_shape)
+        if need_x:
+            g = dy.copy() if w is None else dy * w
+            if w is not None:
+                dy_xhat *= w  # now g * xhat
+            mean_g, mean_gx = g @ average, dy_xhat @ average
+            g -= mean_g[:, None]
+            g -= np.multiply(xhat, mean_gx[:, None], out=dy_xhat)
+            g *= invstd[:, None]
+            grad_x = g.reshape(ctx.shape)
         ### END SOLUTION
         return grad_x, grad_w, grad_b, None, None
 
@@ -315,10 +329,14 @@ class MLP(Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        # Hint: c_fc, then gelu (exact, module 02), then c_proj, then dropout.
+        # All positions of all sequences go through the same two matrices: as one (B·T, E) matrix
+        # they make one large matmul each, which BLAS runs faster than a batch of B small ones.
+        rows = x.reshape(-1, x.shape[-1])
+        # Hint: c_fc, then gelu (exact, module 02), then c_proj, then dropout, on `rows`.
         ### BEGIN SOLUTION
-        return self.dropout(self.c_proj(gelu(self.c_fc(x))))
+        out = self.dropout(self.c_proj(gelu(self.c_fc(rows))))
         ### END SOLUTION
+        return out.reshape(x.shape)
 
 
 class TransformerBlock(Module):
@@ -518,20 +536,19 @@ class GPT(Module):
                              f"(idx[:, -{self.config.block_size}:])")
         if targets is not None and tuple(self._check_idx(targets, "targets")) != (batch, t):
             raise ValueError(f"GPT.forward: targets must have idx's shape {(batch, t)}, got {tuple(targets.shape)}")
-        # Hint: x = drop(wte(idx) + wpe(positions 0..t-1)); the blocks; ln_f; lm_head gives the logits.
-        #       With targets: cross entropy over all B*T positions (reshape logits to (B*T, V) and
-        #       targets to (B*T,)), ignore_index=-1 so that -1 marks positions without a target.
+        # Hint: x = drop(wte(idx) + wpe(positions 0..t-1)); the blocks; ln_f; then lm_head on the
+        #       (B*T, n_embd) matrix of positions gives logits (B*T, V). With targets: cross entropy
+        #       against targets reshaped to (B*T,), ignore_index=-1 (-1 marks "no target here").
         ### BEGIN SOLUTION
         x = self.drop(self.wte(idx) + self.wpe(arange(t)))
         for block in self.blocks:
             x = block(x)
-        logits = self.lm_head(self.ln_f(x))
+        logits = self.lm_head(self.ln_f(x).reshape(batch * t, self.config.n_embd))
         loss = None
         if targets is not None:
-            vocab = self.config.vocab_size
-            loss = cross_entropy(logits.reshape(batch * t, vocab), targets.reshape(batch * t), ignore_index=-1)
+            loss = cross_entropy(logits, targets.reshape(batch * t), ignore_index=-1)
         ### END SOLUTION
-        return logits, loss
+        return logits.reshape(batch, t, self.config.vocab_size), loss
 
     def generate(self, idx: Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  generator: np.random.Generator | None = None) -> Tensor:
@@ -609,3 +626,335 @@ def test_unit_gpt():
 
 
 test_unit_gpt()
+
+# %% [markdown]
+# ## 4. Generating text
+#
+# A trained GPT gives, at the last position, a score for every possible next token. Generation
+# is a loop: turn the scores into probabilities, draw one token, append it, run the model again on
+# the longer context (cropped to the last `block_size` tokens — the model has no position
+# embedding beyond that).
+#
+# ```
+#   "ROMEO:"  ──GPT──►  logits[-1] ──÷ temperature──► top-k ──softmax──► draw ──► "ROMEO:\n"  ──► ...
+# ```
+#
+# - **Temperature** divides the logits before the softmax. Below 1 it sharpens the distribution
+#   (safer, more repetitive text); above 1 it flattens it (more surprising, more mistakes). In the
+#   limit 0 it becomes *greedy* decoding — always the most likely token — which `sample_next`
+#   treats exactly (argmax), since dividing by 0 is not an option.
+# - **Top-k** keeps only the k most likely tokens and renormalises: the long tail of unlikely
+#   tokens, each rare but many together, can no longer derail a sentence.
+# - **Sampling** draws one uniform number u per row and picks the first token whose cumulative
+#   probability exceeds u (inverse-CDF sampling): vectorized over the batch, and reproducible —
+#   the numbers come from a NumPy generator, by default the package's (`tt.manual_seed`).
+#
+# `generate` runs in eval mode under `no_grad()` (no dropout, no graph) and restores the mode it
+# found. Each new token costs a full forward pass over the whole context; module 15 removes most of
+# that work with a key-value cache.
+
+# %%
+#| test
+def test_unit_generate():
+    from tinytorch.core.tensor import manual_seed
+
+    logits = np.array([[0.0, 2.0, 1.0, -1.0]] * 4000)
+    picks = sample_next(logits, top_k=2, generator=np.random.default_rng(0))
+    assert set(np.unique(picks)) == {1, 2}, f"top_k=2 may only pick tokens 1 and 2, got {sorted(set(picks))}"
+    share = np.mean(picks == 1)
+    expected = math.exp(2) / (math.exp(2) + math.exp(1))
+    assert abs(share - expected) < 0.03, (
+        f"token 1 should be drawn with probability {expected:.3f} after top-k renormalisation, got {share:.3f}")
+    assert sample_next(logits[:2], temperature=0).tolist() == [1, 1], "temperature 0 is greedy (argmax)"
+    manual_seed(0)
+    model = GPT(GPTConfig(block_size=4, vocab_size=7, n_layer=1, n_head=1, n_embd=8))
+    start = Tensor(np.array([[1, 2, 3]]))
+    a = model.generate(start, 6, generator=np.random.default_rng(5)).data
+    b = model.generate(start, 6, generator=np.random.default_rng(5)).data
+    assert a.shape == (1, 9) and np.array_equal(a, b), "the same generator seed must give the same text"
+    assert np.array_equal(a[:, :3], start.data), "generate keeps the prompt in front"
+    print("✅ sampling: top-k, temperature, greedy, seeded generation longer than block_size")
+
+
+test_unit_generate()
+
+# %% [markdown]
+# ## 5. What a training step costs
+#
+# ### FLOPs per token: ≈ 6N
+#
+# Almost all the arithmetic of a GPT is matrix multiplication with its weights. A weight matrix
+# with `m·n` entries, applied to one token, costs `m·n` multiply-adds = `2mn` FLOPs forward. In
+# backward it is used twice more — once for the input gradient (`dX = dY·W`) and once for the
+# weight gradient (`dW = dYᵀ·X`) — so training costs `3 × 2 = 6` FLOPs per weight per token:
+#
+# ```
+#   training FLOPs per token  ≈  6 · N            N = parameters in matrices applied per token
+#                            +  6 · 2 · n_layer · T · E     attention: scores q·kᵀ and the weighted sum of v
+# ```
+#
+# (The embedding lookup is not a matmul, but with a tied head the same table *is* used as the
+# head's matrix, so counting all N parameters is right. The attention term grows with the context
+# T; at T = 64 it is small, at T = 1024 it is not.) Below: the count for the milestone's Shakespeare
+# model, and what it means next to a measured training step on your machine.
+
+# %%
+#| analysis
+import time
+
+from tinytorch.core.optimizers import AdamW, clip_grad_norm_
+from tinytorch.core.tensor import manual_seed
+
+
+def step_flops(config: GPTConfig, params: int, batch: int) -> int:
+    """6 FLOPs per parameter per token, plus the attention scores and sums (6·2·n_layer·T·E per token)."""
+    t = config.block_size
+    return batch * t * (6 * params + 12 * config.n_layer * t * config.n_embd)
+
+
+shakespeare = GPTConfig(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=65, dropout=0.0, bias=False)
+manual_seed(0)
+gpt = GPT(shakespeare)
+optimizer = AdamW(gpt.optimizer_groups(0.1), lr=1e-3, betas=(0.9, 0.99))
+rng = np.random.default_rng(0)
+batch_x, batch_y = (Tensor(rng.integers(0, 65, (12, 64))) for _ in range(2))
+
+
+def train_step():
+    optimizer.zero_grad()
+    _, loss = gpt(batch_x, batch_y)
+    loss.backward()
+    clip_grad_norm_(gpt.parameters(), 1.0)
+    optimizer.step()
+
+
+def median_seconds(fn, repeats: int = 7) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+n_params = gpt.num_parameters(non_embedding=False)
+flops = step_flops(shakespeare, n_params, 12)
+seconds = median_seconds(train_step)
+square = np.ones((512, 512), dtype=np.float32)
+blas = 2 * 512 ** 3 / median_seconds(lambda: square @ square, 15)
+print(f"parameters {n_params:,}; one step of 12 x 64 tokens = {flops / 1e9:.2f} GFLOP "
+      f"({flops / (12 * 64) / 1e6:.1f} MFLOP per token, 6N = {6 * n_params / 1e6:.1f} of them)")
+print(f"measured step {seconds * 1e3:.0f} ms -> {flops / seconds / 1e9:.1f} GFLOP/s; a plain 512x512 matmul "
+      f"runs at {blas / 1e9:.1f} GFLOP/s here: the step reaches {flops / seconds / blas:.0%} of the matmul speed")
+
+# %% [markdown]
+# ### Where the time goes
+#
+# To see *which* work, time every sub-layer. Forward is easy: time each call. For backward, put an
+# identity `Function` between sub-layers whose backward only notes the time — the gradient passes
+# the stamps in reverse order, so consecutive stamps bracket each sub-layer's backward (the same
+# trick as module 09; benchmarks/gpt_step.py prints this table for the full step).
+
+# %%
+#| analysis
+class Stamp(Function):
+    """Identity; its backward writes the time into log[key]."""
+
+    @staticmethod
+    def forward(ctx, x, log, key):
+        ctx.log, ctx.key = log, key
+        return x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        ctx.log[ctx.key] = time.perf_counter()
+        return grad_output, None, None
+
+
+def profile_block(block, x):
+    """(forward ms, backward ms) of ln_1, attention, ln_2 and the MLP of one block on x."""
+    stamps, forward, names = {}, [], ["ln_1", "attn", "ln_2", "mlp"]
+    h = Stamp.apply(x, stamps, -1)
+    start = time.perf_counter()
+    a = Stamp.apply(block.ln_1(h), stamps, 0)
+    forward.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    a = Stamp.apply(block.attn(a), stamps, 1)
+    forward.append(time.perf_counter() - start)
+    h = h + a
+    start = time.perf_counter()
+    m = Stamp.apply(block.ln_2(h), stamps, 2)
+    forward.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    m = Stamp.apply(block.mlp(m), stamps, 3)
+    forward.append(time.perf_counter() - start)
+    (h + m).sum().backward()
+    backward = [stamps[k - 1] - stamps[k] if k else stamps[-1] - stamps[0] for k in range(4)]
+    return {name: (f * 1e3, b * 1e3) for name, f, b in zip(names, forward, backward)}
+
+
+stream = Tensor(rng.standard_normal((12, 64, 128)).astype(np.float32), requires_grad=True)
+runs = [profile_block(gpt.blocks[0], stream) for _ in range(5)]
+print(f"{'sub-layer':<12}{'fwd ms':>8}{'bwd ms':>8}      (one block, batch 12 x 64 tokens)")
+for name in runs[0]:
+    fwd = sorted(r[name][0] for r in runs)[2]
+    bwd = sorted(r[name][1] for r in runs)[2]
+    print(f"{name:<12}{fwd:>8.2f}{bwd:>8.2f}")
+
+# %% [markdown]
+# The MLP and attention each hold a matmul or four; the MLP is also where GELU runs on a
+# `(768, 512)` activation forward and backward, and GELU — an erf, an exp and a handful of
+# element-wise passes — can cost as much as the matmuls around it. LayerNorm is cheap per call but
+# runs nine times per step. What is *not* in this table is just as real: every temporary array
+# NumPy allocates. A GPT step makes a few hundred of them, many over a megabyte.
+#
+# ### The allocator: a systems surprise
+#
+# glibc's `malloc` serves large requests (by default from 128 KiB, adjusted as the program runs)
+# straight from the operating system with `mmap`, and gives them back with `munmap` when they are
+# freed. The next step asks again, and the kernel hands out fresh pages — each one page-faulted
+# and zero-filled on first touch. For a step that allocates hundreds of megabytes of short-lived
+# temporaries, that bookkeeping is a large share of the time. `keep_freed_memory()` tells malloc
+# (through `mallopt`, on Linux with glibc; elsewhere it does nothing and returns False) to serve
+# blocks up to 256 MiB from its own heap and to keep freed memory for reuse. The milestone and
+# benchmarks/gpt_step.py call it; measure what it does here:
+
+# %%
+#| export
+def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 << 30) -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS.
+
+    Blocks up to mmap_threshold bytes come from malloc's heap (not fresh mmap pages), and the heap
+    is only trimmed once trim_threshold bytes are free. Returns True if applied (Linux with glibc),
+    False elsewhere (nothing changes). Affects the whole process; NumPy's many large temporaries
+    then reuse warm pages instead of page-faulting fresh ones every step.
+    """
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    return bool(libc.mallopt(m_mmap_threshold, int(mmap_threshold))) and bool(
+        libc.mallopt(m_trim_threshold, int(trim_threshold)))
+
+# %%
+#| analysis
+import ctypes
+import platform
+
+if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+    libc = ctypes.CDLL("libc.so.6")
+    timings = {"return blocks to the OS": [], "keep_freed_memory()": []}
+    for i in range(12):
+        if i % 2 == 0:  # glibc's starting point: every block from 128 KiB is mmap-ed and unmapped on free
+            libc.mallopt(-3, 128 << 10)
+            libc.mallopt(-1, 128 << 10)
+            libc.malloc_trim(0)
+        else:
+            keep_freed_memory()
+        train_step()  # let the heap settle into this policy
+        start = time.perf_counter()
+        train_step()
+        timings[list(timings)[i % 2]].append(time.perf_counter() - start)
+    for label, values in timings.items():
+        print(f"{label:<26} median step {sorted(values)[len(values) // 2] * 1e3:6.1f} ms")
+else:
+    print(f"keep_freed_memory() does nothing on {platform.system()} (it tunes glibc's malloc only)")
+
+# %% [markdown]
+# ### Activation memory vs batch × context
+#
+# Parameters are fixed (0.8M floats, 3 MB here); what grows with the work is the memory that
+# backward needs: every op keeps its inputs or outputs until the gradient has passed. Most of it is
+# proportional to the number of tokens `B·T` (the residual stream, the 4x-wide MLP activations, q,
+# k, v), but attention also keeps a `(B, n_head, T, T)` matrix of probabilities per layer, which
+# grows with `B·T²`. Measured below with `tracemalloc`, which sees NumPy's allocations: the memory
+# still held after a forward pass whose graph is kept for backward.
+
+# %%
+#| analysis
+import tracemalloc
+
+
+def activation_megabytes(batch: int, t: int) -> float:
+    idx = Tensor(rng.integers(0, 65, (batch, t)))
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    _, loss = gpt(idx, idx)
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    del loss
+    return held / 2**20
+
+
+print(f"{'batch':>6}{'context':>9}{'tokens':>8}{'graph MB':>10}{'KB/token':>10}")
+for batch, t in ((4, 64), (12, 64), (24, 64), (12, 16), (12, 32)):
+    mb = activation_megabytes(batch, t)
+    print(f"{batch:>6}{t:>9}{batch * t:>8}{mb:>10.1f}{mb * 1024 / (batch * t):>10.1f}")
+print("per token about constant at a fixed context; longer contexts add the T x T attention maps")
+
+# %% [markdown]
+# Doubling the batch doubles the memory; doubling the context more than doubles it once the
+# `T × T` attention matrices matter (at `T = 1024`, GPT-2's context, each layer's probabilities
+# are `n_head · T²` floats per sequence — 48 MB for 12 heads). That is why long-context models
+# recompute attention in backward instead of storing it (FlashAttention), and why module 17's
+# quantization and module 15's cache care about memory as much as FLOPs.
+
+# %% [markdown]
+# ## Reflection
+#
+# **Q1.** LayerNorm normalises each token over its features; BatchNorm (module 09) normalises each
+# feature over the batch. Give two concrete reasons, from training and from generation, why a
+# language model uses LayerNorm. What would go wrong at generation time with BatchNorm in
+# training mode?
+
+# %% [markdown]
+# **Your answer:**
+
+# %% [markdown]
+# **Q2.** The Shakespeare model has about 0.8M parameters and its training step processes 768
+# tokens. Using 6N FLOPs per token, estimate the GFLOP of one step and, from the analysis above,
+# what fraction of the step your machine spends on matrix multiplication. Where would you look
+# first to make the step faster, and why is "make the matmuls faster" probably not the answer?
+
+# %% [markdown]
+# **Your answer:**
+
+# %% [markdown]
+# **Q3.** Remove the residual connections from `TransformerBlock` in your head (`x = attn(ln_1(x))`,
+# `x = mlp(ln_2(x))`). What happens to the gradient that reaches the embeddings in a 12-layer model,
+# and why does the scaled initialisation of `c_proj` (`0.02/sqrt(2·n_layer)`) only make sense *with*
+# residuals?
+
+# %% [markdown]
+# **Your answer:**
+
+# %% [markdown]
+# **Q4.** Weight tying makes `lm_head.weight` the same Parameter as `wte.weight`. How many
+# parameters does it save in GPT-2 small (vocabulary 50,257, n_embd 768), and what fraction of the
+# 124M is that? The tied table receives gradient from two places in one backward pass: which two,
+# and which part of the autograd engine makes sure both arrive?
+
+# %% [markdown]
+# **Your answer:**
+
+# %% [markdown]
+# ## Summary
+#
+# - **LayerNorm** standardises each token's features (biased variance, eps inside the square
+#   root) and applies a learned gain and bias; its exact backward
+#   `dx = r·(g − mean(g) − x̂·mean(g·x̂))` is one `Function` with a few row-wise passes.
+# - A **pre-norm block** is `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`: the residual stream
+#   carries an identity path for gradients; each branch reads it through its own LayerNorm.
+# - **GPT** = token + position embeddings, `n_layer` blocks, a final LayerNorm and a head tied to
+#   the token table; GPT-2's initialisation (normal(0, 0.02), residual projections scaled by
+#   `1/sqrt(2·n_layer)`) starts it at a loss of about `ln(vocab_size)`.
+# - **Generation** samples one token at a time from `softmax(logits / temperature)`, optionally
+#   restricted to the top k, with a seeded generator, cropping the context to `block_size`.
+# - Training costs **≈ 6N FLOPs per token**; on a CPU in NumPy, GELU, LayerNorm and memory
+#   traffic (including the allocator) take a large share of the step next to the matmuls.
+# - Next: milestones/2017_transformer trains this model on Shakespeare, Python and dialogue; then
+#   module 14 (profiling) turns the measurements of section 5 into tools.

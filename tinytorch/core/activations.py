@@ -108,22 +108,40 @@ def _erf_fraction(a: np.ndarray, depth: int) -> np.ndarray:
         return 1 - np.exp(-a * a) / f
 
 
+def _erf_rational_block(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """float32 erf of one cache-sized block: z·P(z²)/Q(z²) on z clamped to [-4.2, 4.2], clipped to [-1, 1]."""
+    z = np.clip(z, -4.2, 4.2)
+    u = z * z
+    num, den = np.full_like(z, _ERF_F32_P[-1]), np.full_like(z, _ERF_F32_Q[-1])
+    for p, q in zip(_ERF_F32_P[-2::-1], _ERF_F32_Q[-2::-1]):
+        num *= u
+        num += p
+        den *= u
+        den += q
+    num *= z
+    np.divide(num, den, out=out)
+    return np.clip(out, -1.0, 1.0, out=out)  # past |z| = 4 the fit overshoots 1 a little: saturate exactly
+
+
 def _erf_rational_f32(x: np.ndarray) -> np.ndarray:
-    """float32 erf: the rational fit z·P(z²)/Q(z²) on z clamped to [-4.2, 4.2], result clipped to [-1, 1]."""
+    """float32 erf, block by block (the blocks stay in the CPU cache)."""
     flat = x.ravel()
     out = np.empty_like(flat)
     for start in range(0, flat.size, _ERF_BLOCK):
-        z = np.clip(flat[start:start + _ERF_BLOCK], -4.2, 4.2)
-        u = z * z
-        num, den = np.full_like(z, _ERF_F32_P[-1]), np.full_like(z, _ERF_F32_Q[-1])
-        for p, q in zip(_ERF_F32_P[-2::-1], _ERF_F32_Q[-2::-1]):
-            num *= u
-            num += p
-            den *= u
-            den += q
-        num *= z
-        dest = np.divide(num, den, out=out[start:start + _ERF_BLOCK])
-        np.clip(dest, -1.0, 1.0, out=dest)  # past |z| = 4 the fit overshoots 1 a little: saturate exactly
+        _erf_rational_block(flat[start:start + _ERF_BLOCK], out[start:start + _ERF_BLOCK])
+    return out.reshape(x.shape)
+
+
+def _gelu_exact_f32(x: np.ndarray) -> np.ndarray:
+    """float32 x/2 · (1 + erf(x/√2)), each block finished while it is still in the cache."""
+    flat = x.ravel()
+    out = np.empty_like(flat)
+    for start in range(0, flat.size, _ERF_BLOCK):
+        a, dest = flat[start:start + _ERF_BLOCK], out[start:start + _ERF_BLOCK]
+        _erf_rational_block(a * (1 / math.sqrt(2)), dest)
+        dest += 1
+        dest *= a
+        dest *= 0.5
     return out.reshape(x.shape)
 
 
@@ -165,7 +183,9 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     # Hint: exact:  0.5 * x * (1 + erf(x / sqrt(2)))
     #       tanh:   0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))
     a = x.data
-    if approximate == "none":
+    if approximate == "none" and a.dtype == np.float32:
+        out = _gelu_exact_f32(a)  # the same formula, computed block by block in the cache
+    elif approximate == "none":
         out = 0.5 * a * (1 + erf(a * (1 / math.sqrt(2))))
     else:
         out = 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)))

@@ -27,48 +27,62 @@ def _normalized_shape(value, where: str) -> tuple[int, ...]:
 
 
 class LayerNormFunction(Function):
-    """Normalise over the last `dims` axes of x, then y = x̂·weight + bias (weight, bias may be None)."""
+    """Normalise over the last `dims` axes of x, then y = x̂·weight + bias (weight, bias may be None).
+
+    Works on x as a matrix of rows (one row = the `dims` trailing axes flattened): row means and row
+    sums are matrix-vector products, which BLAS does in one pass over short rows.
+    """
 
     @staticmethod
     def forward(ctx, x, weight, bias, dims: int, eps: float):
-        axes = tuple(range(x.ndim - dims, x.ndim))
-        # Hint: mean over `axes` (keepdims=True); centered = x - mean; var = mean(centered²) (biased);
-        #       invstd = 1 / sqrt(var + eps); xhat = centered * invstd; out = xhat * weight + bias
-        #       (skip the multiply when weight is None, the add when bias is None).
-        #       Save xhat, invstd and weight for backward (ctx.save_for_backward).
-        mean = x.mean(axis=axes, keepdims=True)
-        xhat = x - mean
-        var = np.mean(np.square(xhat), axis=axes, keepdims=True)
+        n = int(np.prod(x.shape[x.ndim - dims:]))
+        rows = x.reshape(-1, n)
+        w = None if weight is None else weight.reshape(n)
+        b = None if bias is None else bias.reshape(n)
+        average = np.full(n, 1.0 / n, dtype=x.dtype)  # rows @ average = the mean of each row
+        # Hint: per row: mean = rows @ average; xhat = rows - mean[:, None]; var = mean of xhat²
+        #       (np.einsum("ij,ij->i", xhat, xhat) / n, biased); invstd = 1 / sqrt(var + eps);
+        #       xhat *= invstd[:, None]; out = xhat * w + b (a copy of xhat without w, no add
+        #       without b). Save xhat and invstd for backward: ctx.save_for_backward(xhat, invstd).
+        mean = rows @ average
+        xhat = rows - mean[:, None]
+        var = np.einsum("ij,ij->i", xhat, xhat) / n
         invstd = 1.0 / np.sqrt(var + eps)
-        xhat *= invstd
-        out = xhat if weight is None else xhat * weight
-        if bias is not None:
-            out = out + bias if out is xhat else np.add(out, bias, out=out)
-        ctx.save_for_backward(xhat, invstd, weight)
-        ctx.axes = axes
-        return out.astype(x.dtype, copy=False)
+        xhat *= invstd[:, None]
+        out = xhat.copy() if w is None else xhat * w
+        if b is not None:
+            out += b
+        ctx.save_for_backward(xhat, invstd)
+        ctx.shape, ctx.w, ctx.average = x.shape, w, average
+        ctx.param_shape = None if weight is None else weight.shape
+        return out.reshape(x.shape).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad_output):
-        xhat, invstd, weight = ctx.saved_tensors
-        axes = ctx.axes
+        xhat, invstd = ctx.saved_tensors
+        w, average = ctx.w, ctx.average
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        lead = tuple(range(grad_output.ndim - len(axes)))
-        # Hint: g = grad_output * weight (or grad_output itself without weight);
-        #       grad_x = invstd * (g - mean(g) - xhat * mean(g * xhat)), means over `axes` with
-        #       keepdims; grad_weight = sum of grad_output * xhat over the `lead` axes;
-        #       grad_bias = sum of grad_output over `lead`. Return None for what is not needed.
+        dy = grad_output.reshape(xhat.shape)
+        column_sum = np.ones(xhat.shape[0], dtype=xhat.dtype)  # column_sum @ M sums M's rows
+        # Hint: dγ = column_sum @ (dy * xhat) and dβ = column_sum @ dy (sums over all rows);
+        #       g = dy * w (a copy of dy without w); dx = invstd[:, None] * (g - mean(g) - xhat * mean(g * xhat))
+        #       with the means taken per row (M @ average). Reshape dx to ctx.shape, dγ and dβ to
+        #       ctx.param_shape. Return None for what is not needed.
         grad_x = grad_w = grad_b = None
-        g = grad_output if weight is None else grad_output * weight
-        if need_x:
-            gx = g * xhat
-            grad_x = g - g.mean(axis=axes, keepdims=True)
-            grad_x -= xhat * gx.mean(axis=axes, keepdims=True)
-            grad_x *= invstd
+        dy_xhat = dy * xhat
         if need_w:
-            grad_w = (grad_output * xhat).sum(axis=lead)
+            grad_w = (column_sum @ dy_xhat).reshape(ctx.param_shape)
         if need_b:
-            grad_b = grad_output.sum(axis=lead)
+            grad_b = (column_sum @ dy).reshape(ctx.param_shape)
+        if need_x:
+            g = dy.copy() if w is None else dy * w
+            if w is not None:
+                dy_xhat *= w  # now g * xhat
+            mean_g, mean_gx = g @ average, dy_xhat @ average
+            g -= mean_g[:, None]
+            g -= np.multiply(xhat, mean_gx[:, None], out=dy_xhat)
+            g *= invstd[:, None]
+            grad_x = g.reshape(ctx.shape)
         return grad_x, grad_w, grad_b, None, None
 
 
@@ -151,8 +165,12 @@ class MLP(Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        # Hint: c_fc, then gelu (exact, module 02), then c_proj, then dropout.
-        return self.dropout(self.c_proj(gelu(self.c_fc(x))))
+        # All positions of all sequences go through the same two matrices: as one (B·T, E) matrix
+        # they make one large matmul each, which BLAS runs faster than a batch of B small ones.
+        rows = x.reshape(-1, x.shape[-1])
+        # Hint: c_fc, then gelu (exact, module 02), then c_proj, then dropout, on `rows`.
+        out = self.dropout(self.c_proj(gelu(self.c_fc(rows))))
+        return out.reshape(x.shape)
 
 
 class TransformerBlock(Module):
@@ -283,18 +301,17 @@ class GPT(Module):
                              f"(idx[:, -{self.config.block_size}:])")
         if targets is not None and tuple(self._check_idx(targets, "targets")) != (batch, t):
             raise ValueError(f"GPT.forward: targets must have idx's shape {(batch, t)}, got {tuple(targets.shape)}")
-        # Hint: x = drop(wte(idx) + wpe(positions 0..t-1)); the blocks; ln_f; lm_head gives the logits.
-        #       With targets: cross entropy over all B*T positions (reshape logits to (B*T, V) and
-        #       targets to (B*T,)), ignore_index=-1 so that -1 marks positions without a target.
+        # Hint: x = drop(wte(idx) + wpe(positions 0..t-1)); the blocks; ln_f; then lm_head on the
+        #       (B*T, n_embd) matrix of positions gives logits (B*T, V). With targets: cross entropy
+        #       against targets reshaped to (B*T,), ignore_index=-1 (-1 marks "no target here").
         x = self.drop(self.wte(idx) + self.wpe(arange(t)))
         for block in self.blocks:
             x = block(x)
-        logits = self.lm_head(self.ln_f(x))
+        logits = self.lm_head(self.ln_f(x).reshape(batch * t, self.config.n_embd))
         loss = None
         if targets is not None:
-            vocab = self.config.vocab_size
-            loss = cross_entropy(logits.reshape(batch * t, vocab), targets.reshape(batch * t), ignore_index=-1)
-        return logits, loss
+            loss = cross_entropy(logits, targets.reshape(batch * t), ignore_index=-1)
+        return logits.reshape(batch, t, self.config.vocab_size), loss
 
     def generate(self, idx: Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  generator: np.random.Generator | None = None) -> Tensor:
@@ -332,3 +349,22 @@ class GPT(Module):
         params = list(self.parameters())
         return [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
                 {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+
+
+def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 << 30) -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS.
+
+    Blocks up to mmap_threshold bytes come from malloc's heap (not fresh mmap pages), and the heap
+    is only trimmed once trim_threshold bytes are free. Returns True if applied (Linux with glibc),
+    False elsewhere (nothing changes). Affects the whole process; NumPy's many large temporaries
+    then reuse warm pages instead of page-faulting fresh ones every step.
+    """
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    return bool(libc.mallopt(m_mmap_threshold, int(mmap_threshold))) and bool(
+        libc.mallopt(m_trim_threshold, int(trim_threshold)))

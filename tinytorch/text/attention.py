@@ -377,6 +377,7 @@ class MultiheadAttention(Module):
                 is_causal: bool = False):
         where = "MultiheadAttention"
         unbatched = self._check_inputs(query, key, value, where)
+        self_attention = query is key and key is value  # decided before the layout changes below
         if is_causal and attn_mask is None:
             raise RuntimeError(f"{where}: is_causal=True is a hint that attn_mask is the causal mask, so it needs "
                                "attn_mask (as in PyTorch); pass attn_mask=~Tensor(causal_mask(L, L))")
@@ -387,12 +388,12 @@ class MultiheadAttention(Module):
         elif not self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
         batch, length, keys = query.shape[0], query.shape[1], key.shape[1]
-        # Hint: project (one matmul with in_proj_weight when query, key and value are the same tensor,
-        #       then split into three), split_heads, build the additive mask with _mha_bias, then
-        #       attend: with need_weights, weights = _attention_weights(q, k, bias, False, 1/sqrt(D)),
-        #       dropout (training only), out = weights @ v; else scaled_dot_product_attention.
-        #       merge_heads, out_proj, and back to the caller's layout.
-        if query is key and key is value:
+        # Hint: project (one matmul with in_proj_weight when self_attention, then split into three),
+        #       split_heads, build the additive mask with _mha_bias, then attend: with need_weights,
+        #       weights = _attention_weights(q, k, bias, False, 1/sqrt(D)), dropout (training only),
+        #       out = weights @ v; else scaled_dot_product_attention. Then merge_heads, out_proj,
+        #       and back to the caller's layout.
+        if self_attention:
             packed = query @ self.in_proj_weight.T
             if self.in_proj_bias is not None:
                 packed = packed + self.in_proj_bias

@@ -17,6 +17,7 @@ FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<name
 
 
 SECTION = re.compile(r"^_{3,} (?P<title>.+?) _{3,}$")
+GROUPED = re.compile(r"^\s*(?:\|\s*)+(?P<reason>[A-Za-z_][\w.]*(?:Error|Exception|Group|Failure)\b.*)$")
 MAX_TESTS, MAX_ERROR_LINES = 5, 3
 
 
@@ -29,6 +30,7 @@ def pytest_failures(output: str) -> list[str]:
     """
     lines = output.splitlines()
     reasons: dict[str, list[str]] = {}
+    grouped: dict[str, list[str]] = {}
     title = None
     for line in lines:
         match = SECTION.match(line)
@@ -39,8 +41,17 @@ def pytest_failures(output: str) -> list[str]:
             if line[4:].strip().startswith("Use -v to get"):
                 continue  # pytest's advice about its own flags, not a reason
             reasons[title].append(line[4:].strip())
+        elif title is not None and GROUPED.match(line):
+            # An exception group (hypothesis's "distinct failures") prints its members behind
+            # "| " gutters instead of "E   " lines; each member's exception line is the reason.
+            reason = GROUPED.match(line)["reason"].strip()
+            if reason not in grouped.setdefault(title, []):
+                grouped[title].append(reason)
         elif line.startswith("=") and "short test summary" in line:
             title = None
+    for name, found in grouped.items():
+        if not reasons.get(name):
+            reasons[name] = [r for r in found if not r.startswith("ExceptionGroup")] or found
     details = []
     summary = [line.strip() for line in lines if line.startswith(("FAILED ", "ERROR "))]
     for entry in summary[:MAX_TESTS]:

@@ -133,14 +133,21 @@ def check_inline(root: Path, module: ModuleInfo, timeout: float, pattern: str | 
     summary = f"{len(tests)} test cell(s): {shown or 'none ran'}"
     if others:  # code or analysis cells that stopped (a stub they call, an error)
         skipped = sum(o["status"] == "skipped" for o in others)
+        stubbed = sum(o["status"] == "stub" for o in others)
         parts = [f"{skipped} analysis cell(s) skipped (they need a stub)"] if skipped else []
-        if len(others) > skipped:
-            parts.append(f"{len(others) - skipped} other cell(s) failed")
+        parts += [f"{stubbed} other cell(s) stopped at a stub"] if stubbed else []
+        if len(others) > skipped + stubbed:
+            parts.append(f"{len(others) - skipped - stubbed} other cell(s) failed")
         summary += "; " + ", ".join(parts)
     summary += f" ({outcome.seconds:.1f} s)"
     if pattern and not tests:
         return Check("inline tests", True, f"no test cell matches -k {pattern}", outcomes=outcomes)
-    passed = outcome.returncode == 0 and counts["pass"] == len(outcomes)  # (others all failed)
+    if pattern:
+        # One test was asked for: a demo cell stopping at some other stub is not its verdict.
+        blocking = [o for o in others if o["status"] not in ("stub", "skipped")]
+        passed = counts["pass"] == len(tests) and not blocking
+    else:
+        passed = outcome.returncode == 0 and counts["pass"] == len(outcomes)  # others all failed
     if not tests and not pattern:
         return Check("inline tests", False, f"{script} has no #| test cell", outcomes=outcomes)
     return Check("inline tests", passed, summary, _inline_details(module, outcomes), outcomes)
@@ -169,7 +176,8 @@ def check_pytest(root: Path, module: ModuleInfo, timeout: float, pattern: str | 
     selection = ["-k", pattern] if pattern else []
     print(f"--- pytest {shown}{' -k ' + pattern if pattern else ''}")
     command = [sys.executable, "-m", "pytest", shown, *selection, "-q", "-rfE", "--tb=short", "--color=no"]
-    outcome = run_streaming(command, root, repo_env(root), timeout)
+    # A wide "terminal", so pytest's one-line summaries keep the values instead of ending in "...".
+    outcome = run_streaming(command, root, {**repo_env(root), "COLUMNS": "400"}, timeout)
     totals = pytest_totals(outcome.output) or "no summary line"
     if outcome.timed_out:
         return Check(

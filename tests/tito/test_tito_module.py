@@ -154,3 +154,22 @@ def test_corrupt_progress_is_an_error_not_a_reset(fake_repo, tito, kit):
     assert code == 1
     assert ".tito/progress.json: not valid JSON" in err
     assert (fake_repo / ".tito/progress.json").read_text() == "{not json"
+
+
+def test_exception_groups_give_their_members_as_reasons():
+    from tito.failures import pytest_failures
+
+    output = "\n".join([
+        "_________________________ test_ops _________________________",
+        "  + Exception Group Traceback (most recent call last):",
+        "  | ExceptionGroup: Hypothesis found 2 distinct failures. (2 sub-exceptions)",
+        "    | NotImplementedError: Tensor.__mul__ is not implemented yet, see modules/01_tensor",
+        "    | AssertionError: expected [2, 4], got [3, 6]",
+        "=========================== short test summary info ============================",
+        "FAILED tests/01_tensor/test_ops.py::test_ops - Exc...",
+    ])
+    assert pytest_failures(output) == [
+        "FAILED tests/01_tensor/test_ops.py::test_ops",
+        "    NotImplementedError: Tensor.__mul__ is not implemented yet, see modules/01_tensor",
+        "    AssertionError: expected [2, 4], got [3, 6]",
+    ]

@@ -11,12 +11,11 @@ memorisation. So every held-out question is answerable from what training shows:
 - facts (capitals, colours, opposites, days, months, greetings, arithmetic facts) are asked with
   several phrasings (templates); a held-out question is a fact asked in a phrasing that training
   uses for other facts, while training asks the same fact in at least two other phrasings;
-- skills on words (spelling, first/last letter, regular plurals, upper case) are held out by
-  word: the held-out words never get that skill in training, but the
+- skills on words (spelling, first letter, last letter) are held out by word: the held-out words never get that skill in training, but the
   skill is trained on many other words, so the answer follows from the rule.
 
 Split rule (deterministic, no random generator): the SHA-256 of a key decides. For facts the key is
-"category|fact|template"; for word skills "skill|word". Bucket = first 8 hex digits mod 20: bucket 0
+"category|fact|template"; for word skills "skill|word". Bucket = first 8 hex digits mod 10: bucket 0
 is "val", bucket 1 is "test", the rest "train". Then two repairs, applied in a fixed order: a fact
 keeps at least two training phrasings (held-out phrasings move back to train, lowest hash first),
 and every template keeps at least one training fact. Pairs are stored in a fixed order (sorted by
@@ -95,6 +94,7 @@ GREETING_ANSWERS = {
     "thanks": "You are welcome.", "bye": "Goodbye!", "morning": "Good morning!",
 }
 
+ARITHMETIC_MAX = 5  # sums and differences of 0..5: a small table a small model can learn in minutes
 PLUS_TEMPLATES = ["What is {} plus {}?", "What is {} + {}?", "Add {} and {}.", "{} + {} = ?"]
 MINUS_TEMPLATES = ["What is {} minus {}?", "What is {} - {}?", "Subtract {1} from {0}.", "{} - {} = ?"]
 SUCCESSOR_TEMPLATES = ["What number comes after {}?", "What is {} plus one?", "Which number follows {}?"]
@@ -122,25 +122,12 @@ toast jam soup rice bean corn wheat oat nut seed tree leaf root branch bush gras
 daisy lily cactus fern ivy pine oak maple willow cedar palm bamboo silver gold iron copper tin
 """.split()
 WORDS = list(dict.fromkeys(WORDS))  # drop repeats, keep the order written
-IRREGULAR_PLURALS = {"mouse": "mice", "child": "children", "tooth": "teeth", "foot": "feet",
-                     "goose": "geese", "sheep": "sheep", "deer": "deer", "fish": "fish", "knife": "knives",
-                     "leaf": "leaves", "wolf": "wolves", "shelf": "shelves"}
 
 WORD_SKILLS = {
     "spell": (["Spell {}.", "How do you spell {}?"], lambda w: "-".join(w.upper())),
     "first": (["What is the first letter of {}?", "First letter of {}?"], lambda w: w[0]),
     "last": (["What is the last letter of {}?", "Last letter of {}?"], lambda w: w[-1]),
-    "upper": (["Say {} in capitals.", "Write {} in upper case."], lambda w: w.upper()),
-    "plural": (["What is the plural of {}?", "Plural of {}?"], lambda w: regular_plural(w)),
 }
-
-
-def regular_plural(word: str) -> str:
-    if word.endswith(("s", "x", "z", "ch", "sh")):
-        return word + "es"
-    if word.endswith("y") and word[-2] not in "aeiou":
-        return word[:-1] + "ies"
-    return word + "s"
 
 
 def key_hash(key: str) -> int:
@@ -148,7 +135,7 @@ def key_hash(key: str) -> int:
 
 
 def bucket(key: str) -> str:
-    value = key_hash(key) % 20
+    value = key_hash(key) % 10
     return "val" if value == 0 else "test" if value == 1 else "train"
 
 
@@ -173,8 +160,8 @@ def fact_items() -> list:
             ask("before", name, BEFORE_TEMPLATES, (name,), cycle[i - 1])
     for intent, phrasings in GREETINGS.items():
         ask("greeting", intent, phrasings, (), GREETING_ANSWERS[intent])
-    for a in range(10):
-        for b in range(10):
+    for a in range(ARITHMETIC_MAX + 1):
+        for b in range(ARITHMETIC_MAX + 1):
             ask("plus", f"{a}+{b}", PLUS_TEMPLATES, (a, b), str(a + b))
             if a >= b:
                 ask("minus", f"{a}-{b}", MINUS_TEMPLATES, (a, b), str(a - b))
@@ -214,15 +201,10 @@ def word_items() -> list:
     rows = []
     for skill, (templates, answer) in WORD_SKILLS.items():
         for word in WORDS:
-            if skill == "plural" and word in IRREGULAR_PLURALS:
-                continue  # irregular plurals are facts, asked below in every phrasing
             key = f"{skill}|{word}"
             where = bucket(key)
             template = templates[key_hash(key + "|template") % len(templates)]
             rows.append((where, key, template.format(word), answer(word)))
-    for word, plural in IRREGULAR_PLURALS.items():
-        for index, template in enumerate(WORD_SKILLS["plural"][0]):
-            rows.append(("train", f"irregular|{word}|{index}", template.format(word), plural))
     return rows
 
 
@@ -234,8 +216,7 @@ def build() -> dict:
         turn = f"Q: {question}\nA: {answer}\n"
         if len(turn) > MAX_TURN_CHARS:
             raise SystemExit(f"turn longer than {MAX_TURN_CHARS} characters: {turn!r}")
-        category = key.split("|")[0]
-        splits[where].append([question, answer, "plural" if category == "irregular" else category])
+        splits[where].append([question, answer, key.split("|")[0]])
     return {"format": FORMAT, "version": VERSION, "splits": splits}
 
 

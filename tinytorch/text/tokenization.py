@@ -484,7 +484,7 @@ SHAKESPEARE = {"file": "tinyshakespeare.txt.xz", "build": "build_tinyshakespeare
 TINYPY = {"file": "tinypy.json.xz", "build": "build_tinypy.py", "format": "tinypy",
           "sha256": "6b26382acf3151360536a655c7a420794956684ba96ca530d8a105069c8d0794"}
 TINYTALKS = {"file": "tinytalks.json.xz", "build": "build_tinytalks.py", "format": "tinytalks",
-             "sha256": "33904c69b0232c705e4f283d01ab60cdf77784965dd412c4b4ea988edea6ee84"}
+             "sha256": "f280dc872b99f2bfdc74ec61c40cecabfc3e13d79aff669c57b0f34d388afc64"}
 
 
 def _read_shipped(spec: dict, where: str) -> bytes:

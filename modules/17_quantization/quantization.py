@@ -762,7 +762,7 @@ class QuantizedLinear(_QuantizedLayer):
                          per_channel, symmetric, mode, "QuantizedLinear")
 
     @classmethod
-    def from_float(cls, linear: Linear, observer: Observer | None = None, **config) -> QuantizedLinear:
+    def from_float(cls, linear: Linear, observer: Observer | None = None, **config) -> "QuantizedLinear":
         """Quantize a trained Linear; `observer` has seen its inputs (static mode)."""
         if not isinstance(linear, Linear):
             raise TypeError(f"QuantizedLinear.from_float: expected a Linear, got {type(linear).__name__}")
@@ -817,7 +817,7 @@ class QuantizedConv2d(_QuantizedLayer):
                          per_channel, symmetric, mode, "QuantizedConv2d")
 
     @classmethod
-    def from_float(cls, conv: Conv2d, observer: Observer | None = None, **config) -> QuantizedConv2d:
+    def from_float(cls, conv: Conv2d, observer: Observer | None = None, **config) -> "QuantizedConv2d":
         if not isinstance(conv, Conv2d):
             raise TypeError(f"QuantizedConv2d.from_float: expected a Conv2d, got {type(conv).__name__}")
         if conv.groups != 1:
@@ -1069,11 +1069,19 @@ test_unit_quantize_model()
 # ## 6. Saving int8 models
 #
 # A quantized model's `state_dict` already holds `np.int8` arrays; `save_quantized` writes them
-# to one `.npz` (no pickle, written atomically like module 07's checkpoints) with a JSON entry
-# describing every quantized layer (its type, shape arguments and bit widths), so that
-# `load_quantized` can rebuild the quantized layers inside a fresh copy of the float
-# architecture. Below 8 bits, values are **packed**: a b-bit value takes b bits of the file, so
-# a 4-bit model is 8x smaller than float32, not 4x.
+# to one `.npz` (no pickle, written atomically like module 07's checkpoints). Every file entry
+# costs a few hundred bytes of headers, which for a small model is several percent of the file,
+# so the arrays are concatenated into **one flat array per dtype** (`blob/int8`, `blob/float32`)
+# and a compact JSON entry records where each one starts, its shape, and every quantized layer's
+# type and settings — enough for `load_quantized` to rebuild the quantized layers inside a fresh
+# copy of the float architecture. Below 8 bits, values are **packed**: a b-bit value takes b
+# bits of the file, so a 4-bit model is about 8x smaller than float32, not 4x.
+#
+# ```
+#   file:  blob/int8     [ conv1 codes | conv2 codes | fc1 codes | … | zero points ]
+#          blob/float32  [ conv1 scales | conv1 bias | … ]
+#          __tinytorch_quantized__   {"entries": {"0.weight_q": {"dtype": "int8", "offset": 0, "shape": [6,1,5,5]}, …}}
+# ```
 #
 # ```
 #   4-bit codes (offset to 0..15):   5   12    0    9  ...
@@ -1692,31 +1700,31 @@ with tempfile.TemporaryDirectory() as folder:
 
 # %%
 #| analysis
-def median_time(fn, repeats: int = 7) -> float:
-    times = []
+def median_times(fns: dict, repeats: int = 7) -> dict:
+    """Median seconds of each callable; they take turns, so a busy moment slows all of them alike."""
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: sorted(values)[len(values) // 2] for name, values in times.items()}
 
 
 images = next(iter(test_loader))[0]
 for model_name, model in (("mlp", mlp), ("cnn", cnn)):
     q = quantize_model(model, calibration, num_batches=2)
     with no_grad():
-        t_float = median_time(lambda: model(images))
-        t_int = median_time(lambda: q(images))
-    print(f"{model_name}: float32 {t_float * 1e3:.2f} ms, int8 (NumPy emulation) {t_int * 1e3:.2f} ms "
-          f"({t_int / t_float:.2f}x the float time)")
+        t = median_times({"float": lambda: model(images), "int8": lambda: q(images)})
+    print(f"{model_name}: float32 {t['float'] * 1e3:.2f} ms, int8 (NumPy emulation) {t['int8'] * 1e3:.2f} ms "
+          f"({t['int8'] / t['float']:.2f}x the float time)")
 a8 = np.random.default_rng(0).integers(-128, 128, (256, 784)).astype(np.int8)
 b8 = np.random.default_rng(1).integers(-128, 128, (784, 256)).astype(np.int8)
 a32, b32 = a8.astype(np.float32), b8.astype(np.float32)
-t_blas = median_time(lambda: a32 @ b32)
-t_ours = median_time(lambda: int8_matmul(a8, b8))
-t_numpy_int = median_time(lambda: a8.astype(np.int32) @ b8.astype(np.int32), repeats=3)
-print(f"GEMM 256x784x256: float32 BLAS {t_blas * 1e3:.2f} ms, int8_matmul {t_ours * 1e3:.2f} ms, "
-      f"NumPy int32 matmul {t_numpy_int * 1e3:.1f} ms ({t_numpy_int / t_blas:.0f}x slower than BLAS)")
+t = median_times({"blas": lambda: a32 @ b32, "ours": lambda: int8_matmul(a8, b8),
+                  "numpy_int": lambda: a8.astype(np.int32) @ b8.astype(np.int32)}, repeats=5)
+print(f"GEMM 256x784x256: float32 BLAS {t['blas'] * 1e3:.2f} ms, int8_matmul {t['ours'] * 1e3:.2f} ms, "
+      f"NumPy int32 matmul {t['numpy_int'] * 1e3:.1f} ms ({t['numpy_int'] / t['blas']:.0f}x slower than BLAS)")
 
 # %% [markdown]
 # What a real int8 kernel buys: a CPU with AVX-512 VNNI (or ARM's `sdot`) multiplies 64 int8

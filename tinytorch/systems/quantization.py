@@ -461,7 +461,7 @@ class QuantizedLinear(_QuantizedLayer):
                          per_channel, symmetric, mode, "QuantizedLinear")
 
     @classmethod
-    def from_float(cls, linear: Linear, observer: Observer | None = None, **config) -> QuantizedLinear:
+    def from_float(cls, linear: Linear, observer: Observer | None = None, **config) -> "QuantizedLinear":
         """Quantize a trained Linear; `observer` has seen its inputs (static mode)."""
         if not isinstance(linear, Linear):
             raise TypeError(f"QuantizedLinear.from_float: expected a Linear, got {type(linear).__name__}")
@@ -516,7 +516,7 @@ class QuantizedConv2d(_QuantizedLayer):
                          per_channel, symmetric, mode, "QuantizedConv2d")
 
     @classmethod
-    def from_float(cls, conv: Conv2d, observer: Observer | None = None, **config) -> QuantizedConv2d:
+    def from_float(cls, conv: Conv2d, observer: Observer | None = None, **config) -> "QuantizedConv2d":
         if not isinstance(conv, Conv2d):
             raise TypeError(f"QuantizedConv2d.from_float: expected a Conv2d, got {type(conv).__name__}")
         if conv.groups != 1:

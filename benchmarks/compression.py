@@ -1,0 +1,138 @@
+"""Pruning, distillation, low rank and sparse storage (module 18) on the milestone models, measured on the
+real MNIST / Fashion-MNIST test split.
+
+    TINYTORCH_DATA=/work/shared/datasets python benchmarks/compression.py [--dataset mnist] [--epochs 2]
+        [--cnn-train-size 20000] [--seeds 3] [--json]
+
+MLP: the 1986 milestone's 784-512-256-10 (no dropout), trained --epochs; then global magnitude pruning to
+80% (+ up to 2 fine-tuning epochs), iterative pruning to 90% (3 rounds of prune + 1 epoch), the one-shot
+accuracy-vs-sparsity curve, low rank at 90% energy, CSR file sizes. CNN: the 1998 milestone's convbn2,
+trained 1 epoch on --cnn-train-size images, 50% of its channels pruned + 1 epoch fine-tuning, latency.
+Distillation: a 784-32-10 student, alone and distilled from the MLP, same seeds and epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import tempfile
+
+import numpy as np
+from _compress_common import accuracy, alternate_medians, load_data, machine_info, milestone, train
+
+from tinytorch.core.autograd import no_grad
+from tinytorch.core.data import DataLoader
+from tinytorch.core.layers import Flatten, Linear, ReLU, Sequential
+from tinytorch.core.optimizers import Adam
+from tinytorch.core.tensor import manual_seed
+from tinytorch.systems import compression as C
+
+
+def pruning(mlp, train_set, test_set, say) -> dict:
+    row = {"dense_accuracy": accuracy(mlp, test_set)}
+    curve = {}
+    for level in (0.5, 0.7, 0.8, 0.9, 0.95, 0.98):
+        curve[level] = {scope: accuracy(C.magnitude_prune(copy.deepcopy(mlp), level, scope=scope), test_set)
+                        for scope in ("global", "layer")}
+    row["one_shot_curve"] = curve
+    say("one-shot accuracy vs sparsity: " + ", ".join(
+        f"{k:.0%}: global {v['global']:.2%} / layer {v['layer']:.2%}" for k, v in curve.items()))
+    manual_seed(1)
+    pruned = C.magnitude_prune(copy.deepcopy(mlp), 0.8)
+    row["global80_after_epochs"] = []
+    for epoch in range(2):
+        train(pruned, train_set, 1, lr=5e-4, seed=10 + epoch)
+        row["global80_after_epochs"].append(accuracy(pruned, test_set))
+    row["global80_sparsity_per_layer"] = {n: s for n, _, _, s in C.sparsity_report(pruned)}
+    say(f"global 80% + fine-tuning: {', '.join(f'{a:.2%}' for a in row['global80_after_epochs'])} after 1, 2 "
+        f"epochs (dense {row['dense_accuracy']:.2%}); per layer {row['global80_sparsity_per_layer']}")
+    manual_seed(2)
+    iterative = copy.deepcopy(mlp)
+    row["iterative90"] = []
+    for step, level in enumerate(C.sparsity_schedule(0.9, 3)):
+        C.magnitude_prune(iterative, level)
+        train(iterative, train_set, 1, lr=5e-4, seed=20 + step)
+        row["iterative90"].append((level, accuracy(iterative, test_set)))
+    say("iterative to 90% (prune, 1 epoch): " + ", ".join(f"{s:.1%} -> {a:.2%}" for s, a in row["iterative90"]))
+    with tempfile.TemporaryDirectory() as folder:
+        dense_path = os.path.join(folder, "dense.npz")
+        np.savez(dense_path, **mlp.state_dict())
+        row["dense_file_bytes"] = os.path.getsize(dense_path)
+        for name, model in (("global80", pruned), ("iterative90", iterative)):
+            path = os.path.join(folder, f"{name}.npz")
+            C.save_sparse(path, model)
+            row[f"{name}_csr_bytes"] = os.path.getsize(path)
+    dense, csr80, csr90 = row["dense_file_bytes"], row["global80_csr_bytes"], row["iterative90_csr_bytes"]
+    say(f"files: dense {dense / 1024:.0f} KiB, 80% CSR {csr80 / 1024:.0f} KiB ({dense / csr80:.2f}x), "
+        f"90% CSR {csr90 / 1024:.0f} KiB ({dense / csr90:.2f}x)")
+    factorized, report = C.low_rank_model(mlp, energy=0.9)
+    row["low_rank90"] = {"parameters": C.count_parameters(factorized), "accuracy": accuracy(factorized, test_set),
+                         "layers": report}
+    say(f"low rank (90% energy): {C.count_parameters(mlp):,} -> {row['low_rank90']['parameters']:,} params, "
+        f"accuracy {row['low_rank90']['accuracy']:.2%}")
+    return row
+
+
+def structured(cnn_factory, train_set, test_set, say) -> dict:
+    manual_seed(0)
+    cnn = train(cnn_factory(), train_set, 1)
+    slim = C.prune_channels(cnn, 0.5)
+    row = {"dense_accuracy": accuracy(cnn, test_set), "pruned_before_finetune": accuracy(slim, test_set)}
+    train(slim, train_set, 1, lr=1e-3, seed=5)
+    row["pruned_after_finetune"] = accuracy(slim, test_set)
+    row["dense_parameters"], row["pruned_parameters"] = C.count_parameters(cnn), C.count_parameters(slim)
+    x = next(iter(DataLoader(test_set, batch_size=256)))[0]
+    with no_grad():
+        times = alternate_medians({"dense": lambda: cnn(x), "pruned": lambda: slim(x)}, repeats=7)
+    row["dense_ms"], row["pruned_ms"] = times["dense"] * 1e3, times["pruned"] * 1e3
+    row["speedup"] = times["dense"] / times["pruned"]
+    say(f"structured 50% channels: {row['dense_parameters']:,} -> {row['pruned_parameters']:,} params; accuracy "
+        f"{row['dense_accuracy']:.2%} -> {row['pruned_before_finetune']:.2%} -> {row['pruned_after_finetune']:.2%} "
+        f"after 1 epoch; batch 256 {row['dense_ms']:.0f} -> {row['pruned_ms']:.0f} ms ({row['speedup']:.2f}x)")
+    return row
+
+
+def distillation(teacher, train_set, test_set, seeds: int, epochs: int, say) -> dict:
+    rows = []
+    for seed in range(seeds):
+        scores = {}
+        for label, alpha in (("alone", 0.0), ("distilled", 0.7)):
+            manual_seed(seed)
+            student = Sequential(Flatten(), Linear(784, 32), ReLU(), Linear(32, 10))
+            loader = DataLoader(train_set, batch_size=128, shuffle=True, seed=seed)
+            C.distill(student, teacher, loader, Adam(student.parameters(), lr=2e-3), epochs=epochs,
+                      temperature=4.0, alpha=alpha)
+            scores[label] = accuracy(student, test_set)
+        rows.append(scores)
+        say(f"distillation seed {seed}: alone {scores['alone']:.2%}, distilled {scores['distilled']:.2%}")
+    return {"seeds": rows, "mean_alone": float(np.mean([r["alone"] for r in rows])),
+            "mean_distilled": float(np.mean([r["distilled"] for r in rows]))}
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--cnn-train-size", type=int, default=20000)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    train_set, test_set = load_data(args.dataset, None)
+    result = {"dataset": args.dataset, "epochs": args.epochs, "test_images": len(test_set), "machine": machine_info()}
+    manual_seed(0)
+    mlp = train(milestone("1986_mlp").mlp(784, (512, 256), 10, 0.0), train_set, args.epochs)
+    print(f"{args.dataset} MLP 784-512-256-10, {args.epochs} epochs: test accuracy {accuracy(mlp, test_set):.2%}")
+    result["pruning"] = pruning(mlp, train_set, test_set, print)
+    result["distillation"] = distillation(mlp, train_set, test_set, args.seeds, args.epochs, print)
+    cnn_train, _ = load_data(args.dataset, args.cnn_train_size)
+    result["structured"] = structured(milestone("1998_cnn").convbn2, cnn_train, test_set, print)
+    print(f"machine: {result['machine']}")
+    if args.json:
+        print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

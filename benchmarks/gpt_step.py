@@ -175,8 +175,8 @@ def torch_model(ours, config: dict):
             self.mlp.add_module("c_proj", tnn.Linear(4 * c["n_embd"], c["n_embd"], bias=c["bias"]))
 
         def forward(self, x):
-            x = x + self.attn(self.ln_1(x))
-            return x + self.mlp(self.ln_2(x))
+            h = self.attn(self.ln_1(x)) + x
+            return self.mlp(self.ln_2(h)) + h
 
     class TorchGPT(tnn.Module):
         def __init__(self):
@@ -186,12 +186,12 @@ def torch_model(ours, config: dict):
             self.blocks = tnn.ModuleList(Block() for _ in range(c["n_layer"]))
             self.ln_f = tnn.LayerNorm(c["n_embd"], bias=c["bias"])
             self.lm_head = tnn.Linear(c["n_embd"], c["vocab_size"], bias=False)
-            self.lm_head.weight = self.wte.weight
+            self.wte.weight = self.lm_head.weight  # tied, as in nanoGPT
 
         def forward(self, idx, targets):
             x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
-            for block in self.blocks:
-                x = block(x)
+            for layer in self.blocks:
+                x = layer(x)
             logits = self.lm_head(self.ln_f(x))
             return logits, tF.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
 

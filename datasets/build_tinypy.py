@@ -15,7 +15,7 @@ Selection, in this order:
    `tests/`, `idle_test/`, `test_*.py`), `site-packages/`, bundled third-party code and demos;
 2. functions: every `def` / `async def` (top level or method) whose source, from the `def` line to
    its last line (decorators left out, indentation removed), has 3 to 20 lines, lines of at most
-   79 characters, ASCII only, no tabs, no nested `def`/`class`, and parses on its own;
+   79 characters, ASCII only, no tabs, no nested `def`/`class`/`lambda`, and parses on its own;
 3. duplicates: two functions are the same when their syntax trees (`ast.dump`, which ignores
    comments and formatting) are equal; the first in file order is kept;
 4. sample: the `--count` functions whose normalized text has the smallest SHA-256 (an order that

@@ -170,3 +170,21 @@ def test_shakespeare_rebuilds_byte_identical():
         pytest.skip(f"the original text is not at {original}")
     build = build_module("build_tinyshakespeare")
     assert build.compress(original.read_bytes()) == (DATASETS / T.SHAKESPEARE["file"]).read_bytes()
+
+
+def test_tinypy_build_on_a_small_library(tmp_path):
+    build = build_module("build_tinypy")
+    body = "    total = 0\n    for item in items:\n        total += item * {k}\n    return total\n"
+    shared = "".join(f"def f{k}(items):\n" + body.format(k=k) for k in range(6))
+    (tmp_path / "alpha.py").write_text(shared)
+    (tmp_path / "beta.py").write_text(shared + "".join(f"def g{k}(items):\n" + body.format(k=k) for k in range(4)))
+    for skipped in ("test/helpers.py", "site-packages/pkg.py", "test_alpha.py", "idlelib/x.py"):
+        (tmp_path / skipped).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / skipped).write_text("def skipped_function(a):\n    b = a\n    c = b\n    return c\n")
+    first = build.build(tmp_path, count=8)
+    assert build.encode(first) == build.encode(build.build(tmp_path, count=8)), "the build is deterministic"
+    assert first["files_scanned"] == 2 and first["functions_qualifying"] == 10, "beta's copies of f0..f5 are duplicates"
+    functions = [f for items in first["splits"].values() for f in items]
+    assert len(functions) == 8 and not any("skipped_function" in f for f in functions)
+    with pytest.raises(SystemExit, match="only 10 functions qualify"):
+        build.build(tmp_path, count=11)

@@ -108,6 +108,49 @@ CASES = [
     "tt.stack(batch.unbind(1))", "x.unbind(1)[2]", "tt.unbind(batch, -1)[3]",
     "batch.transpose(1, 2).contiguous().view(2, -1)", "batch.view(-1, 4)",
     "batch @ batch.transpose(-2, -1)", "tt.ones(2, 3, 4, 5) @ tt.ones(2, 3, 5, 4)",
+    # conversions and copies (PyTorch compatibility)
+    "x.half()", "x.int()", "x.bool()", "i.bool()", "x.to(tt.float64)", "x.to('cpu')", "i.to(x)",
+    "x.to('cpu', tt.float16)", "x.type_as(i)", "x.clone()", "x.T.clone()", "x.t()", "batch.mT", "v.t()",
+    "x.new_zeros(2, 3)", "i.new_ones((2,))", "x.new_full((2,), 3)", "i.repeat(2, 1)", "y.repeat(2, 3)",
+    "z.repeat(1, 2, 2)", "bools.all()", "bools.any(dim=1)", "bools.all(dim=0, keepdim=True)", "x.any()",
+    "i.all(dim=1)", "tt.tensor([1.0, float('nan'), float('inf')]).isnan()",
+    "tt.tensor([1.0, float('nan'), -float('inf')]).isinf()", "tt.tensor([1.0, float('nan'), float('inf')]).isfinite()",
+    "x.isfinite()", "i.isnan()",
+    # selections and sorting
+    "tt.maximum(x, y)", "tt.minimum(x, z)", "x.maximum(tt.tensor(0.0))", "tt.maximum(i, x)",
+    "i.minimum(i.abs())", "x.max(y)", "x.min(z)", "x.gather(1, tt.tensor([[0, 0], [3, 1], [2, 2]]))",
+    "x.gather(0, tt.tensor([[2, 0, 1, 1]]))", "x.sort().values", "x.sort(dim=0, descending=True).indices",
+    "i.sort(stable=True).indices", "i.sort(dim=1, descending=True, stable=True).indices",
+    "i.sort(dim=0, stable=True).values", "x.argsort(dim=1)", "x.topk(2).values", "x.topk(2).indices",
+    "x.topk(2, dim=0, largest=False).indices", "x.topk(1).values", "tt.sort(batch, dim=1).values",
+    "tt.topk(y, 3).values", "tt.full_like(i, 2.7)", "tt.full_like(x, 3)", "tt.as_tensor([1, 2])",
+    "tt.as_tensor(x, dtype=tt.float64)",
+    # in-place (each returns the tensor it changed)
+    "x.clone().add_(y)", "x.clone().sub_(z, alpha=2)", "x.clone().mul_(0.5)", "x.clone().div_(pos)",
+    "i.clone().add_(3)", "i.clone().mul_(i)", "x.clone().clamp_(-0.3, 0.3)", "i.clone().clamp_(min=0)",
+    "x.clone().zero_()", "x.clone().fill_(2.5)", "i.clone().fill_(2.7)", "x.clone().copy_(y)",
+    "i.clone().copy_(x)", "x.clone().copy_(i)", "xd.clone().add_(x)", "x.clone().add_(xd)",
+]
+
+# Function forms, evaluated with `torch` being the package (`import tinytorch as torch` in the test).
+PACKAGE_CASES = [
+    "torch.sum(x)", "torch.sum(x, 1)", "torch.sum(x, dim=0, keepdim=True)", "torch.mean(x, 1)", "torch.max(x)",
+    "torch.max(x, 1).values", "torch.max(x, 1)[1]", "torch.max(x, dim=0, keepdim=True).indices", "torch.max(x, y)",
+    "torch.min(x)", "torch.min(x, 0).indices", "torch.min(x, z)", "torch.argmax(x)", "torch.argmax(x, dim=1)",
+    "torch.argmin(x, 0)", "torch.exp(x)", "torch.log(pos)", "torch.sqrt(pos)", "torch.abs(i)", "torch.abs(x)",
+    "torch.clamp(x, min=0.0)", "torch.clamp(x, -0.5, 0.5)", "torch.clip(x, max=0.0)", "torch.matmul(x, w)",
+    "torch.flatten(batch, 1)", "torch.reshape(x, (2, -1))", "torch.transpose(batch, 0, 2)",
+    "torch.permute(batch, (2, 0, 1))", "torch.where(x > 0, x, 0.0)", "torch.maximum(x, y)", "torch.minimum(x, z)",
+    "torch.softmax(x, dim=1)", "torch.softmax(x, 0)", "torch.log_softmax(x, dim=-1)", "x.softmax(-1)",
+    "x.log_softmax(dim=0)", "torch.tril(x)", "torch.triu(x, 1)", "torch.topk(x, 2).values",
+    "torch.topk(x, 2, dim=0).indices", "torch.sort(x, dim=1).values", "torch.sort(x, descending=True)[1]",
+    "torch.zeros_like(x)", "torch.ones_like(i)", "torch.full_like(x, 7)", "torch.squeeze(z)", "torch.unsqueeze(y, 0)",
+    "torch.var(x, 0)", "torch.std(x)", "torch.cat([x, x])", "torch.stack([y, v])", "torch.masked_fill(x, bools, 0.0)",
+    "torch.chunk(x, 2, dim=1)[1]", "torch.split(x, 2, 1)[0]", "torch.unbind(x)[1]", "torch.all(bools)",
+    "torch.any(bools, dim=0)", "torch.isnan(x)", "torch.isfinite(x)",
+    "torch.gather(x, 1, torch.tensor([[1], [0], [3]]))",
+    "torch.as_tensor([1.5, 2])", "x.to(torch.float)", "i.to(torch.long)", "x.to(torch.double)", "x.to(torch.half)",
+    "x.to(torch.bool)", "x.to(torch.int)", "torch.ones(2, dtype=torch.long)", "x.to('cpu', torch.float64)",
 ]
 
 # Gradients: d(sum_k out_k * gout_k)/d(input) for float64 inputs that require grad. Tuple results
@@ -118,6 +161,16 @@ GRAD_CASES = [
     "tt.where(tt.tensor([[True], [False], [True]]), b, a)", "a.tril()", "a.triu(1)", "tt.tril(c, -1)",
     "tt.triu(c, 1)", "a.split(3, dim=1)", "a.split([1, 2, 1], dim=1)", "a.chunk(2)", "c.chunk(2, dim=-1)",
     "a.unbind(1)", "tt.unbind(c)", "c.transpose(1, 2).contiguous().view(2, -1)",
+    # conversions, copies and selections
+    "tt.maximum(a, b)", "tt.maximum(a, a.detach())", "tt.minimum(a, tt.tensor(0.0, dtype=tt.float64))",
+    "a.max(b)", "a.min(a.detach())", "a.clone() * a", "a.T.clone()", "a.float().double()", "a.half().double()",
+    "a.to(tt.float32)", "a.repeat(2, 1)", "c.repeat(1, 2, 1, 1)", "a.gather(1, tt.tensor([[0, 0], [3, 1], [2, 2]]))",
+    "a.sort(dim=1)", "a.sort(dim=0, descending=True).values", "a.topk(2)", "c.topk(2, dim=1, largest=False).values",
+    "a.t()", "c.mT",
+    # in place on tensors inside the graph (recorded: the old value keeps its history)
+    "(a * 1).add_(b)", "(a * 1).sub_(b, alpha=2)", "(a * 1).mul_(b)", "(a * 2).div_(b)", "(a * 1).clamp_(-0.5, 0.5)",
+    "(a * 1).zero_()", "(a * 1).fill_(s)", "(a * 1).copy_(b)", "(a * 1).masked_fill(a > 0, 0.0).mul_(a)",
+    "tt.zeros(3, 4, dtype=tt.float64).add_(a)", "(a.exp() * 1).add_(b).mul_(s)",
 ]
 GRAD_OUT = Path(__file__).resolve().parents[1] / "tests" / "05_autograd" / "tensor_grad_fixtures.npz"
 
@@ -171,6 +224,25 @@ def main() -> None:
     np.savez_compressed(OUT, **arrays)
     print(f"wrote {len(CASES)} cases to {OUT} (torch {torch.__version__})")
     write_grad_cases()
+    write_package_cases(inputs)
+
+
+PACKAGE_OUT = Path(__file__).resolve().parents[1] / "tests" / "01_tensor" / "package_fixtures.npz"
+
+
+def write_package_cases(inputs: dict[str, np.ndarray]) -> None:
+    namespace = {"torch": torch, **{name: torch.from_numpy(array.copy()) for name, array in inputs.items()}}
+    arrays, dtypes, shapes = {}, [], []
+    for number, expression in enumerate(PACKAGE_CASES):
+        result = eval(expression, dict(namespace))  # noqa: S307 - our own fixed expressions
+        assert isinstance(result, torch.Tensor), f"{expression} gave {type(result).__name__}"
+        arrays[f"case_{number}"] = result.detach().numpy()
+        dtypes.append(str(result.dtype).removeprefix("torch."))
+        shapes.append(repr(tuple(result.shape)))
+    arrays.update(expressions=np.array(PACKAGE_CASES), dtypes=np.array(dtypes), shapes=np.array(shapes),
+                  torch_version=np.array(torch.__version__))
+    np.savez_compressed(PACKAGE_OUT, **arrays)
+    print(f"wrote {len(PACKAGE_CASES)} function-form cases to {PACKAGE_OUT} (torch {torch.__version__})")
 
 
 if __name__ == "__main__":

@@ -346,12 +346,17 @@ class Node:
     so a graph holds no reference cycles.
     """
 
-    __slots__ = ("op", "inputs", "saved")
+    __slots__ = ("op", "inputs", "saved", "versions", "out_version")
 
-    def __init__(self, op, inputs: tuple, saved: dict) -> None:
+    def __init__(self, op, inputs: tuple, saved: dict, out_counter=None) -> None:
         self.op = op
         self.inputs = inputs
         self.saved = saved
+        # Each input's version when it was read, and the output's (for ops that saved `out`):
+        # backward (module 05) refuses to run the rule if an in-place op has changed one since.
+        # Until the program makes its first in-place change, every version is 0: store None then.
+        self.versions = None if not inplace_changes.value else tuple([t._version for t in inputs])
+        self.out_version = None if out_counter is None else (out_counter, out_counter.value)
 
     def __repr__(self) -> str:
         name = self.op if isinstance(self.op, str) else getattr(self.op, "__name__", repr(self.op))
@@ -384,7 +389,24 @@ def default_generator() -> np.random.Generator:
     return _generator
 
 
-MinMax = namedtuple("MinMax", ["values", "indices"])
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+MinMax = ValuesIndices  # what max(dim)/min(dim) return (sort and topk too), like PyTorch's named tuples
+
+
+class _VersionCounter:
+    """How many times a tensor's memory has been changed in place; views share one counter."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+inplace_changes = _VersionCounter()  # every in-place change anywhere in the program (section 15)
+
+
+# Ops whose result may share memory with their first input (they then share its version counter).
+_VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 
 # %% [markdown]
 # ## 4. Broadcasting
@@ -759,10 +781,22 @@ class Tensor:
         out.grad = None
         out._ctx = None
         out.requires_grad = False
+        if op in _VIEW_OPS and np.may_share_memory(out.data, inputs[0].data):
+            out._version_counter, out._is_view = inputs[0]._counter(), True  # a view (section 15)
         if grad_mode.enabled and any(t.requires_grad for t in inputs):
             out.requires_grad = True
-            out._ctx = Node(op, tuple(inputs), saved)
+            out._ctx = Node(op, tuple(inputs), saved, out._counter() if "out" in saved else None)
         return out
+
+    # The version counter is made on first need (a view or an in-place change): most tensors never
+    # change in place, and they are all at version 0.
+    _version_counter = None
+    _is_view = False  # set on results that share memory with their input (views)
+
+    def _counter(self) -> "_VersionCounter":
+        if self._version_counter is None:
+            self._version_counter = _VersionCounter()
+        return self._version_counter
 
     # ----- autograd hooks (the engine is module 05) -------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -798,8 +832,15 @@ class Tensor:
         autograd.backward(self, gradient, retain_graph)
 
     def detach(self) -> "Tensor":
-        """The same numbers (shared memory), cut off from the graph."""
-        return Tensor(self.data)
+        """The same numbers (shared memory, and so the same version counter), cut off from the graph."""
+        out = Tensor(self.data)
+        out._version_counter = self._counter()
+        return out
+
+    @property
+    def _version(self) -> int:
+        """How often this tensor's memory was changed in place (PyTorch's x._version)."""
+        return 0 if self._version_counter is None else self._version_counter.value
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -901,11 +942,15 @@ class Tensor:
             return format(self.item(), spec)
         return object.__format__(self, spec)
 
-    def any(self) -> "Tensor":
-        return Tensor(np.asarray(self.data.any()))
+    def any(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """True where any element (along `dim`, or of the whole tensor) is non-zero. A bool tensor."""
+        axes = self._reduce_axes(dim, None, "any")
+        return Tensor(np.asarray(self.data.any(axis=axes, keepdims=keepdim)))
 
-    def all(self) -> "Tensor":
-        return Tensor(np.asarray(self.data.all()))
+    def all(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """True where every element (along `dim`, or of the whole tensor) is non-zero. A bool tensor."""
+        axes = self._reduce_axes(dim, None, "all")
+        return Tensor(np.asarray(self.data.all(axis=axes, keepdims=keepdim)))
 
     __hash__ = object.__hash__  # == is elementwise, so hash by identity (as PyTorch does)
 
@@ -1192,11 +1237,21 @@ class Tensor:
         return MinMax(out, Tensor(shown.astype(np.int64)))
 
     def max(self, dim=None, keepdim: bool = False):
-        """The largest element; with `dim`, a (values, indices) pair along that dimension."""
+        """The largest element; with `dim`, a (values, indices) pair along that dimension.
+
+        With a Tensor instead of a dim, the elementwise maximum (PyTorch's x.max(other)).
+        """
+        if isinstance(dim, Tensor):
+            return maximum(self, dim)
         return self._extreme("max", dim, keepdim)
 
     def min(self, dim=None, keepdim: bool = False):
-        """The smallest element; with `dim`, a (values, indices) pair along that dimension."""
+        """The smallest element; with `dim`, a (values, indices) pair along that dimension.
+
+        With a Tensor instead of a dim, the elementwise minimum (PyTorch's x.min(other)).
+        """
+        if isinstance(dim, Tensor):
+            return minimum(self, dim)
         return self._extreme("min", dim, keepdim)
 
     def _arg_extreme(self, name: str, dim, keepdim: bool) -> "Tensor":
@@ -1330,25 +1385,53 @@ class Tensor:
 
     clip = clamp
 
-    # ----- dtype conversions (not recorded: a new dtype starts a new leaf) --------------------
+    # ----- dtype and device conversions (section 12 defines _cast and the devices) ------------
     def float(self) -> "Tensor":
-        """This tensor as float32 (itself when it already is)."""
-        return self.to(np.float32)
+        """This tensor as float32 (itself when it already is); recorded, so gradients flow back."""
+        return _cast(self, np.float32, "float")
 
     def double(self) -> "Tensor":
         """This tensor as float64 (itself when it already is)."""
-        return self.to(np.float64)
+        return _cast(self, np.float64, "double")
+
+    def half(self) -> "Tensor":
+        """This tensor as float16."""
+        return _cast(self, np.float16, "half")
 
     def long(self) -> "Tensor":
         """This tensor as int64 (itself when it already is); floats are truncated toward zero."""
-        return self.to(np.int64)
+        return _cast(self, np.int64, "long")
 
-    def to(self, dtype) -> "Tensor":
-        """This tensor as `dtype`; to("cpu") returns it unchanged (TinyTorch runs on the CPU)."""
-        if isinstance(dtype, str) and dtype.split(":")[0] == "cpu":
-            return self
-        resolved = _resolve_dtype(dtype, "to")
-        return self if self.dtype == resolved else Tensor(self.data.astype(resolved))
+    def int(self) -> "Tensor":
+        """This tensor as int32; floats are truncated toward zero."""
+        return _cast(self, np.int32, "int")
+
+    def bool(self) -> "Tensor":
+        """This tensor as bool: True where an element is non-zero."""
+        return _cast(self, np.bool_, "bool")
+
+    def to(self, *args, **kwargs) -> "Tensor":
+        """to(dtype), to(device), to(device, dtype), to(other_tensor): converted, or self when nothing changes.
+
+        Devices: "cpu" (or device("cpu")) is the only one; "cuda" and "mps" raise a clear error.
+        A dtype change is recorded, so a cast tensor that requires grad keeps its gradient flowing.
+        """
+        return _convert(self, "to", *args, **kwargs)
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        """This tensor in `other`'s dtype."""
+        return _cast(self, _like(other, "type_as").dtype, "type_as")
+
+    def cpu(self) -> "Tensor":
+        """Itself: TinyTorch tensors always live on the CPU."""
+        return self
+
+    @property
+    def device(self):
+        """Where the tensor lives: always device(type='cpu')."""
+        return CPU
+
+    is_cuda = False
 
     # ----- shapes: views and rearrangements (6e) ----------------------------------------------
     def reshape(self, *shape) -> "Tensor":
@@ -1480,6 +1563,8 @@ class Tensor:
         index = _unwrap_index(index)
         try:
             out = self.data[index]
+            if not isinstance(out, np.ndarray):  # one element: NumPy gives a copy; with `...` a 0-d view
+                out = self.data[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
         except (IndexError, TypeError, ValueError) as error:
             raise IndexError(f"getitem: {error} (tensor shape {self.shape}, index {index!r})") from None
         # Hint: `out` is already computed (so bad indices raise a clear IndexError above); wrap it
@@ -1516,6 +1601,141 @@ class Tensor:
     def unbind(self, dim: int = 0) -> tuple:
         """Every slice along `dim`, that dimension removed: (3, 4).unbind(0) -> three (4,) views."""
         return unbind(self, dim)
+
+    # ----- copies, transposes and new tensors (section 12) ------------------------------------
+    def clone(self) -> "Tensor":
+        """A copy with its own memory (same layout); recorded, so gradients flow back to self."""
+        return Tensor.from_op(self.data.copy(order="K"), "clone", (self,))
+
+    def t(self) -> "Tensor":
+        """The transpose of a matrix (tensors with at most 2 dimensions; 0-d and 1-d come back as they are)."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with at most 2 dimensions, got shape {self.shape}; "
+                             "use .mT to transpose the last two dimensions, or .transpose(dim0, dim1)")
+        return self.transpose(0, 1) if self.ndim == 2 else self.permute(*range(self.ndim))
+
+    @property
+    def mT(self) -> "Tensor":
+        """The last two dimensions swapped (a batch of matrices, each transposed). A view."""
+        if self.ndim < 2:
+            raise ValueError(f"mT: needs at least 2 dimensions (a matrix or a batch of them), got shape {self.shape}")
+        return self.transpose(-2, -1)
+
+    def new_zeros(self, *size, dtype=None, requires_grad: bool = False) -> "Tensor":
+        """Zeros of the given size, with this tensor's dtype unless `dtype` says otherwise."""
+        return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad: bool = False) -> "Tensor":
+        """Ones of the given size, with this tensor's dtype unless `dtype` says otherwise."""
+        return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False) -> "Tensor":
+        """`fill_value` everywhere, with this tensor's dtype unless `dtype` says otherwise."""
+        return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, requires_grad: bool = False) -> "Tensor":
+        """A copy of `data` with this tensor's dtype unless `dtype` says otherwise."""
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def repeat(self, *sizes) -> "Tensor":
+        """Tile the tensor: (2, 3).repeat(2, 1) -> (4, 3); extra leading sizes add dimensions."""
+        return repeat(self, *sizes)
+
+    # ----- selections, sorting and tests (section 13) -----------------------------------------
+    def maximum(self, other) -> "Tensor":
+        """Elementwise larger of self and other (broadcast); ties share the gradient evenly."""
+        return maximum(self, other)
+
+    def minimum(self, other) -> "Tensor":
+        """Elementwise smaller of self and other (broadcast); ties share the gradient evenly."""
+        return minimum(self, other)
+
+    def gather(self, dim: int, index) -> "Tensor":
+        """out[i][j] = self[index[i][j]][j] for dim=0 (and likewise for other dims). out.shape == index.shape."""
+        return gather(self, dim, index)
+
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False):
+        """(values, indices) sorted along `dim`; equal elements keep their order."""
+        return sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> "Tensor":
+        """The indices that sort the tensor along `dim`."""
+        return sort(self, dim, descending, stable).indices
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+        """(values, indices) of the k largest (or smallest) elements along `dim`, best first."""
+        return topk(self, k, dim, largest, sorted)
+
+    def isnan(self) -> "Tensor":
+        """True where an element is NaN (a bool tensor)."""
+        return Tensor(np.isnan(self.data))
+
+    def isinf(self) -> "Tensor":
+        """True where an element is +inf or -inf."""
+        return Tensor(np.isinf(self.data))
+
+    def isfinite(self) -> "Tensor":
+        """True where an element is neither NaN nor infinite."""
+        return Tensor(np.isfinite(self.data))
+
+    def softmax(self, dim: int) -> "Tensor":
+        """Module 02's softmax along `dim` (x.softmax(-1) as in PyTorch)."""
+        from tinytorch.core.activations import softmax
+        return softmax(self, dim=dim)
+
+    def log_softmax(self, dim: int) -> "Tensor":
+        """Module 02's log_softmax along `dim`."""
+        from tinytorch.core.activations import log_softmax
+        return log_softmax(self, dim=dim)
+
+    # ----- in-place operations (section 15) ---------------------------------------------------
+    def add_(self, other, *, alpha=1) -> "Tensor":
+        """self += alpha * other, in place (other broadcasts to self's shape). Returns self."""
+        return _arithmetic_(self, "add", other, alpha)
+
+    def sub_(self, other, *, alpha=1) -> "Tensor":
+        """self -= alpha * other, in place. Returns self."""
+        return _arithmetic_(self, "sub", other, alpha)
+
+    def mul_(self, other) -> "Tensor":
+        """self *= other, in place. Returns self."""
+        return _arithmetic_(self, "mul", other, 1)
+
+    def div_(self, other) -> "Tensor":
+        """self /= other, in place (floating-point tensors only). Returns self."""
+        return _arithmetic_(self, "div", other, 1)
+
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_  # x += y changes x itself
+
+    def zero_(self) -> "Tensor":
+        """Set every element to 0, in place. Returns self."""
+        return fill_(self, 0, "zero_")
+
+    def fill_(self, value) -> "Tensor":
+        """Set every element to `value` (a number or a 0-d tensor), in place. Returns self."""
+        return fill_(self, value, "fill_")
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        """clamp(min, max), in place. Returns self."""
+        return clamp_(self, min, max)
+
+    clip_ = clamp_
+
+    def copy_(self, src) -> "Tensor":
+        """Copy `src` (broadcast to self's shape, converted to self's dtype) into self. Returns self."""
+        return copy_(self, src)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> "Tensor":
+        """Fill with samples from the uniform distribution on [a, b), in place. Returns self."""
+        return random_(self, "uniform_", a, b, generator)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> "Tensor":
+        """Fill with samples from N(mean, std²), in place. Returns self."""
+        return random_(self, "normal_", mean, std, generator)
+
+    def __setitem__(self, index, value) -> None:
+        """x[index] = value: write into the selected elements (value broadcasts; cast to self's dtype)."""
+        setitem_(self, index, value)
 
 
 # %% [markdown]
@@ -2288,7 +2508,835 @@ def test_unit_masks_and_pieces():
 test_unit_masks_and_pieces()
 
 # %% [markdown]
-# ## 12. Putting it together
+# ## 12. Conversions: dtypes, devices and copies
+#
+# Everyday PyTorch code converts all the time: `x.float()` before a loss, `labels.long()` for
+# class indices, `model.to(device)`, `x.clone()` before changing a copy. Three ideas:
+#
+# - **A cast is an operation.** `y = x.double()` makes a new tensor, and if `x` requires grad the
+#   result must lead back to it, or mixed-precision code silently loses its gradients. We record
+#   a `cast` node; its gradient is the incoming gradient converted back to `x`'s dtype (the
+#   engine converts every gradient to its input's dtype anyway). Casts to integers or bool are
+#   not recorded: such a tensor cannot carry a gradient, so it starts a new leaf.
+# - **A device says where the numbers live.** PyTorch scripts begin with
+#   `device = torch.device("cuda" if torch.cuda.is_available() else "cpu")` and move everything
+#   with `.to(device)`. TinyTorch computes with NumPy on the CPU, so `device("cpu")` is the only
+#   device you can use: `.to("cpu")` returns the tensor itself, and `.to("cuda")` says plainly that
+#   TinyTorch runs on the CPU (you *can* write `device("cuda")`, as in PyTorch; using it is the error).
+# - **`clone()` copies, and the copy is recorded.** Unlike `tensor(x)` (a fresh leaf), the clone
+#   of a tensor that requires grad passes its gradient back; its memory layout is kept.
+
+# %%
+#| export
+class device:
+    """Where a tensor lives, PyTorch-style: device("cpu"), device("cuda:0"), device("cuda", 1).
+
+    Only the CPU is available in TinyTorch; other devices can be named (scripts do, before
+    checking) but check_device refuses to move anything there.
+    """
+
+    KNOWN = ("cpu", "cuda", "mps")
+
+    def __init__(self, type, index=None) -> None:
+        if isinstance(type, device):
+            type, index = type.type, type.index if index is None else index
+        if not isinstance(type, str):
+            raise TypeError(f"device: expected a device name such as 'cpu', got {type!r}")
+        name, _, number = type.partition(":")
+        if name not in self.KNOWN:
+            raise ValueError(f"device: unknown device type {name!r} in {type!r} "
+                             f"(expected one of {', '.join(self.KNOWN)})")
+        if number:
+            if not number.isdigit() or index is not None:
+                raise ValueError(f"device: invalid device string {type!r} (expected e.g. 'cuda:0')")
+            index = int(number)
+        if index is not None and (isinstance(index, bool) or not isinstance(index, numbers.Integral) or index < 0):
+            raise ValueError(f"device: index must be a non-negative int, got {index!r}")
+        self.type, self.index = name, None if index is None else int(index)
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{index})"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
+CPU = device("cpu")
+
+
+def check_device(value, where: str) -> device:
+    """The CPU device from "cpu", "cpu:0", device("cpu") or None; a clear RuntimeError for any other.
+
+    Module.to(device) and Tensor.to(device) both call it.
+    """
+    if value is None:
+        return CPU
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = device("cuda", value)  # PyTorch reads a bare int as a CUDA device index
+    try:
+        found = value if isinstance(value, device) else device(value)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{where}: {error}") from None
+    if found.type != "cpu":
+        raise RuntimeError(f"{where}: TinyTorch runs on the CPU only, so device {str(found)!r} is not available "
+                           "(tinytorch.cuda.is_available() is False). Use 'cpu', or write device-agnostic code: "
+                           "device = 'cuda' if torch.cuda.is_available() else 'cpu'")
+    return found
+
+
+def _cast(input: Tensor, dtype, where: str) -> Tensor:
+    """`input` in `dtype` (itself when it already is). Float results are recorded as op "cast"."""
+    dtype = _resolve_dtype(dtype, where)
+    if input.dtype == dtype:
+        return input
+    data = input.data.astype(dtype)
+    if dtype.kind != "f":
+        return Tensor(data)  # integers and bools carry no gradient: a new leaf
+    # Hint: record op "cast" with input (input,) and nothing saved: backward converts the
+    #       gradient back to the input's dtype (the engine does that for every input anyway).
+    ### BEGIN SOLUTION
+    return Tensor.from_op(data, "cast", (input,))
+    ### END SOLUTION
+
+
+def _is_device_name(value) -> bool:
+    return isinstance(value, device) or (isinstance(value, str) and value.partition(":")[0] in device.KNOWN)
+
+
+def _convert(input: Tensor, where: str, *args, dtype=None, device=None, non_blocking: bool = False,
+             copy: bool = False) -> Tensor:
+    """Tensor.to's argument forms: (dtype), (device), (device, dtype), (tensor), dtype=/device= keywords."""
+    target_device, target_dtype = device, dtype
+    for arg in args:
+        if isinstance(arg, Tensor):
+            target_dtype = arg.dtype
+        elif _is_device_name(arg) or (isinstance(arg, numbers.Integral) and not isinstance(arg, bool)):
+            target_device = arg
+        elif target_dtype is None:
+            target_dtype = arg
+        else:
+            raise TypeError(f"{where}: unexpected argument {arg!r} (expected a dtype, a device or a tensor)")
+    check_device(target_device, where)
+    out = input if target_dtype is None else _cast(input, target_dtype, where)
+    return out.clone() if copy and out is input else out
+
+
+def repeat(input: Tensor, *sizes) -> Tensor:
+    """Tile `input` sizes[i] times along dimension i (np.tile); more sizes than dims add leading dims.
+
+    Shapes: (2, 3).repeat(2, 1) -> (4, 3); (3,).repeat(2, 2) -> (2, 6). Built from recorded ops:
+    each dimension gets a new size-1 dimension in front, which expand stretches; reshape merges.
+    """
+    sizes = _parse_shape(sizes, "repeat")
+    if len(sizes) < input.ndim:
+        raise ValueError(f"repeat: needs at least one size per dimension ({input.ndim}), got {sizes}")
+    shape = (1,) * (len(sizes) - input.ndim) + input.shape
+    interleaved = tuple(n for size in shape for n in (1, size))
+    stretched = tuple(n for count, size in zip(sizes, shape) for n in (count, size))
+    merged = tuple(count * size for count, size in zip(sizes, shape))
+    return input.reshape(*interleaved).expand(*stretched).reshape(*merged)
+
+
+# %%
+#| test
+def test_unit_conversions():
+    """Recorded casts, devices, clone, t/mT, new_* and repeat."""
+    w = Tensor(np.array([1.5, -2.0], dtype=np.float32), requires_grad=True)
+    d = w.double()
+    assert d.dtype == np.float64 and d._ctx is not None and d._ctx.op == "cast", \
+        f"w.double() of a tensor that requires grad must record op 'cast', got {d._ctx!r}"
+    assert w.float() is w, "a cast to the same dtype returns the tensor itself"
+    assert w.long().tolist() == [1, -2] and w.long()._ctx is None, "an int64 cast is a new leaf (no gradient)"
+    assert w.to(float64).dtype == np.float64 and w.to("cpu") is w and w.to(CPU, float16).dtype == np.float16
+    assert w.type_as(Tensor([1])).dtype == np.int64 and w.cpu() is w and w.device == device("cpu")
+    for bad in ("cuda", "mps", device("cuda", 1)):
+        try:
+            w.to(bad)
+        except RuntimeError as error:
+            assert "CPU" in str(error), f"the error for {bad!r} should say TinyTorch runs on the CPU: {error}"
+        else:
+            raise AssertionError(f"w.to({bad!r}) must raise: TinyTorch has no GPU")
+    assert repr(device("cuda:1")) == "device(type='cuda', index=1)" and str(device("cpu")) == "cpu"
+    c = w.clone()
+    assert not np.shares_memory(c.data, w.data) and c._ctx.op == "clone", "clone copies and is recorded"
+    m = Tensor(np.arange(6.0).reshape(2, 3))
+    assert m.t().shape == (3, 2) and Tensor(np.ones((2, 3, 4))).mT.shape == (2, 4, 3)
+    assert m.new_zeros(2, 2).dtype == np.float64 and m.new_ones((3,)).tolist() == [1, 1, 1]
+    _expect(Tensor([1, 2]).repeat(2, 2), [[1, 2, 1, 2], [1, 2, 1, 2]], "Tensor([1, 2]).repeat(2, 2)")
+    _expect(m.repeat(2, 1), np.tile(m.data, (2, 1)), "m.repeat(2, 1)")
+    print("✅ conversions: recorded casts, devices, clone, t/mT, new_* and repeat work")
+
+
+test_unit_conversions()
+
+# %% [markdown]
+# ## 13. Selecting, sorting and comparing
+#
+# - `maximum(a, b)` / `minimum(a, b)` compare two tensors element by element (with
+#   broadcasting) — unlike `max()`, which reduces one tensor. Where the two are equal, either
+#   could have "won", so PyTorch gives each half of the gradient; we do the same.
+# - `gather(input, dim, index)` picks, along `dim`, the element that `index` names: for a 2-D
+#   input and `dim=1`, `out[i][j] = input[i][index[i][j]]`. It is how you read the log-probability
+#   of each sample's label, and the output has the index's shape.
+# - `sort(dim)` returns `(values, indices)`; `topk(k)` the `k` largest (or smallest) of them —
+#   what top-k sampling in a language model does with its logits. Both pick elements, so both
+#   are recorded as `gather` and send each gradient back to the element it came from.
+#
+# ```
+#  x = [[0.1, 0.7, 0.2],        x.topk(2, dim=1)  ->  values  [[0.7, 0.2], [0.9, 0.5]]
+#       [0.5, 0.9, 0.4]]                              indices [[1, 2],     [1, 0]]
+#                               x.gather(1, indices) == values
+# ```
+
+# %%
+#| export
+def _elementwise_pair(input, other, op: str):
+    """(input, other) as Tensors in their common dtype, shapes checked: the arrays come third and fourth."""
+    _like(input, op)
+    other, a, b = input._operands(other, op)
+    return input, other, a, b
+
+
+def maximum(input: Tensor, other) -> Tensor:
+    """The elementwise larger of input and other (broadcast). NaN wins, as in PyTorch."""
+    input, other, a, b = _elementwise_pair(input, other, "maximum")
+    return Tensor.from_op(np.maximum(a, b), "maximum", (input, other))
+
+
+def minimum(input: Tensor, other) -> Tensor:
+    """The elementwise smaller of input and other (broadcast). NaN wins, as in PyTorch."""
+    input, other, a, b = _elementwise_pair(input, other, "minimum")
+    return Tensor.from_op(np.minimum(a, b), "minimum", (input, other))
+
+
+def _index_array(index, where: str) -> np.ndarray:
+    if not isinstance(index, Tensor) or index.dtype.kind not in "iu":
+        found = index.dtype if isinstance(index, Tensor) else type(index).__name__
+        raise TypeError(f"{where}: index must be an integer Tensor (int64), got {found}")
+    return index.data
+
+
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
+    """Values along `dim` picked by `index`: out[i][j] = input[i][index[i][j]] for dim=1.
+
+    index has input's number of dimensions and, outside `dim`, sizes no larger than input's;
+    out.shape == index.shape. Recorded as op "gather" (saved: dim, index).
+    """
+    _like(input, "gather")
+    positions = _index_array(index, "gather")
+    axis = _normalize_dim(dim, input.ndim, "gather")
+    if positions.ndim != input.ndim:
+        raise ValueError(f"gather: index must have as many dimensions as input ({input.ndim}), "
+                         f"got index shape {positions.shape}")
+    for d, (have, want) in enumerate(zip(input.shape, positions.shape)):
+        if d != axis and want > have:
+            raise ValueError(f"gather: index shape {positions.shape} is larger than input shape {input.shape} "
+                             f"at dimension {d} (only the gathered dimension {axis} may differ freely)")
+    size = input.shape[axis]
+    if positions.size and (positions.min() < -size or positions.max() >= size):
+        raise IndexError(f"gather: index values must lie in [{-size}, {size - 1}] for dimension {axis} "
+                         f"of size {size}, got values from {positions.min()} to {positions.max()}")
+    positions = positions % max(size, 1)
+    part = input.data[tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(positions.shape))]
+    out = np.take_along_axis(part, positions, axis=axis)
+    return Tensor.from_op(out, "gather", (input,), dim=axis, index=positions, unique=False)
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False):
+    """(values, indices) of `input` sorted along `dim`; equal elements keep their original order.
+
+    NaN counts as the largest value (last ascending, first descending), as in PyTorch.
+    """
+    _like(input, "sort")
+    if input.ndim == 0:
+        return ValuesIndices(input.clone(), Tensor(np.zeros((), dtype=np.int64)))
+    axis = _normalize_dim(dim, input.ndim, "sort")
+    if descending:  # a stable ascending sort of the reversed data, reversed, keeps ties in order
+        size = input.shape[axis]
+        flipped = np.argsort(np.flip(input.data, axis), axis=axis, kind="stable")
+        order = np.flip(size - 1 - flipped, axis)
+    else:
+        order = np.argsort(input.data, axis=axis, kind="stable")
+    values = np.take_along_axis(input.data, order, axis=axis)
+    out = Tensor.from_op(values, "gather", (input,), dim=axis, index=order, unique=True)
+    return ValuesIndices(out, Tensor(order.astype(np.int64)))
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """(values, indices) of the k largest (largest=True) or smallest elements along `dim`, in order.
+
+    Shapes: input (B, V), k -> values (B, k), indices (B, k) int64. (Always sorted.)
+    """
+    _like(input, "topk")
+    axis = _normalize_dim(dim, input.ndim, "topk")
+    size = input.shape[axis] if input.ndim else 1
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= k <= size:
+        raise ValueError(f"topk: k must be an int in [0, {size}] (the size of dimension {axis}), got {k!r}")
+    values, indices = sort(input, axis, descending=largest)
+    if input.ndim == 0:
+        return ValuesIndices(values, indices)
+    first_k = (slice(None),) * axis + (slice(0, int(k)),)
+    return ValuesIndices(values[first_k], indices[first_k])
+
+
+# %%
+#| test
+def test_unit_selecting_and_sorting():
+    """maximum/minimum, gather, sort and topk: values, indices and records."""
+    a, b = Tensor([1.0, 5.0, 3.0]), Tensor([2.0, 5.0, 1.0])
+    _expect(maximum(a, b), [2, 5, 3], "maximum(a, b)")
+    _expect(a.minimum(b), [1, 5, 1], "a.minimum(b)")
+    _expect(a.max(b), [2, 5, 3], "a.max(b) with a tensor is maximum")
+    x = Tensor([[0.1, 0.7, 0.2], [0.5, 0.9, 0.4]])
+    values, indices = x.topk(2, dim=1)
+    _expect(values, [[0.7, 0.2], [0.9, 0.5]], "x.topk(2).values")
+    _expect(indices, [[1, 2], [1, 0]], "x.topk(2).indices", dtype=np.int64)
+    _expect(x.gather(1, indices), values.data, "x.gather(1, indices)")
+    _expect(x.gather(0, Tensor([[1, 0, 1]])), [[0.5, 0.7, 0.4]], "x.gather(0, [[1, 0, 1]])")
+    s = Tensor([3, 1, 2, 1]).sort(descending=True)
+    assert s.values.tolist() == [3, 2, 1, 1] and s.indices.tolist() == [0, 2, 1, 3], \
+        f"descending sort keeps ties in their original order: got {s.indices.tolist()}"
+    assert Tensor([2.0, float("nan"), 1.0]).sort().indices.tolist() == [2, 0, 1], "NaN sorts last (largest)"
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    assert maximum(w, 1.5)._ctx.op == "maximum" and w.sort().values._ctx.op == "gather"
+    assert Tensor([1.0, float("nan"), float("inf")]).isfinite().tolist() == [True, False, False]
+    print("✅ selecting and sorting: maximum/minimum, gather, sort and topk work")
+
+
+test_unit_selecting_and_sorting()
+
+# %% [markdown]
+# ## 14. Random integers, sampling, and NumPy interop
+#
+# A language model generates text by **sampling**: the softmax turns logits into probabilities,
+# and `multinomial(probs, 1)` draws the next token id with exactly those chances. Training loops
+# shuffle with `randperm(n)` and pick random batches with `randint(high, size)`. All of them use
+# the generator that `manual_seed` resets, so a seeded run draws the same numbers every time.
+#
+# `multinomial` draws several samples without replacement by the "Gumbel top-k" trick: add
+# independent Gumbel noise `-log(-log(u))` to each log-weight and keep the `k` largest. That is
+# the same distribution as drawing one item at a time and removing it, but it is one vectorised
+# step for a whole batch of rows.
+#
+# From NumPy: `from_numpy(a)` wraps an array **without copying** (changing one changes the other),
+# `as_tensor(data)` shares when it can and copies only when it must (a list, another dtype), and
+# `tensor(data)` always copies. `allclose` and `equal` answer with a Python bool.
+
+# %%
+#| export
+def _generator_or_default(generator, where: str) -> np.random.Generator:
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(f"{where}: generator must be a numpy.random.Generator (for example the one "
+                        f"manual_seed returns), got {type(generator).__name__}")
+    return generator or _generator
+
+
+def _integer_argument(value, name: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{where}: {name} must be an int, got {value!r}")
+    return int(value)
+
+
+def randint(*args, size=None, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """Random integers in [low, high): randint(high, size) or randint(low, high, size). int64."""
+    if size is None and args and isinstance(args[-1], (tuple, list)):
+        *args, size = args
+    if size is None or not 1 <= len(args) <= 2:
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size), e.g. "
+                        f"randint(10, (3,)); got arguments {args!r} and size={size!r}")
+    low, high = (0, args[0]) if len(args) == 1 else args
+    low, high = _integer_argument(low, "low", "randint"), _integer_argument(high, "high", "randint")
+    if high <= low:
+        raise ValueError(f"randint: high ({high}) must be larger than low ({low})")
+    shape = _parse_shape((size,), "randint")
+    dtype = _resolve_dtype(dtype, "randint") or np.dtype(np.int64)
+    rng = _generator_or_default(generator, "randint")
+    return Tensor(rng.integers(low, high, shape).astype(dtype), requires_grad=requires_grad)
+
+
+def randperm(n: int, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0 .. n-1 (int64)."""
+    n = _integer_argument(n, "n", "randperm")
+    if n < 0:
+        raise ValueError(f"randperm: n must be non-negative, got {n}")
+    dtype = _resolve_dtype(dtype, "randperm") or np.dtype(np.int64)
+    rng = _generator_or_default(generator, "randperm")
+    return Tensor(rng.permutation(n).astype(dtype), requires_grad=requires_grad)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
+    """Draw category indices with probabilities proportional to the (non-negative) weights in `input`.
+
+    Shapes: (C,) -> (num_samples,); (B, C) -> (B, num_samples), int64. The weights need not sum to 1.
+    Without replacement each category is drawn at most once (num_samples <= C).
+    """
+    _like(input, "multinomial")
+    num_samples = _integer_argument(num_samples, "num_samples", "multinomial")
+    if input.ndim not in (1, 2) or input.dtype.kind != "f":
+        raise ValueError(f"multinomial: input must be a 1-D or 2-D floating-point tensor of weights, "
+                         f"got shape {input.shape} and dtype {input.dtype}")
+    weights = input.data.reshape(-1, input.shape[-1]).astype(np.float64)
+    categories = weights.shape[1]
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError("multinomial: weights must be finite and non-negative (inf, nan or a negative value found)")
+    if (weights.sum(axis=1) <= 0).any():
+        raise ValueError("multinomial: every row of weights must have a positive sum")
+    if num_samples <= 0 or (not replacement and num_samples > categories):
+        raise ValueError(f"multinomial: num_samples must be in [1, {categories}] without replacement "
+                         f"(at least 1 with replacement), got {num_samples}")
+    rng = _generator_or_default(generator, "multinomial")
+    rows = weights.shape[0]
+    if replacement:  # inverse CDF: one searchsorted over all rows, each shifted by its row number
+        cdf = np.cumsum(weights, axis=1)
+        cdf /= cdf[:, -1:]
+        cdf[:, -1] = 1.0
+        offsets = np.arange(rows)[:, None]
+        picks = np.searchsorted((cdf + offsets).ravel(), (rng.random((rows, num_samples)) + offsets).ravel(),
+                                side="right").reshape(rows, num_samples) - offsets * categories
+        picks = np.minimum(picks, categories - 1)
+    else:  # Gumbel top-k; zero weights get keys far below any positive one, so they come last
+        gumbel = -np.log(-np.log(rng.random((rows, categories)) * (1 - 1e-12) + 1e-300))
+        with np.errstate(divide="ignore"):
+            keys = np.where(weights > 0, np.log(weights), -1e4) + gumbel
+        picks = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    picks = picks.astype(np.int64)
+    return Tensor(picks[0] if input.ndim == 1 else picks)
+
+
+def full_like(input: Tensor, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+    """`fill_value` everywhere, with input's shape and dtype (unless given): full_like(i64, 2.7) -> 2s."""
+    _like(input, "full_like")
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def rand_like(input: Tensor, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Uniform samples in [0, 1) with input's shape and dtype (floating point)."""
+    _like(input, "rand_like")
+    dtype = _resolve_dtype(dtype, "rand_like") or input.dtype
+    if dtype.kind != "f":
+        raise TypeError(f"rand_like: random samples need a floating-point dtype, got {dtype}")
+    return rand(*input.shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
+
+
+def randn_like(input: Tensor, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Standard normal samples with input's shape and dtype (floating point)."""
+    _like(input, "randn_like")
+    dtype = _resolve_dtype(dtype, "randn_like") or input.dtype
+    if dtype.kind != "f":
+        raise TypeError(f"randn_like: random samples need a floating-point dtype, got {dtype}")
+    return randn(*input.shape, dtype=dtype, requires_grad=requires_grad, generator=generator)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A Tensor that shares `array`'s memory and dtype (no copy): changing one changes the other."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def as_tensor(data, dtype=None) -> Tensor:
+    """`data` as a Tensor, sharing memory when it can (a Tensor or ndarray of the right dtype), else a copy."""
+    if isinstance(data, Tensor):
+        return data if dtype is None else _cast(data, dtype, "as_tensor")
+    return Tensor(_to_array(data, _resolve_dtype(dtype, "as_tensor"), "as_tensor"))
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+    """True when |input - other| <= atol + rtol * |other| everywhere (shapes broadcast)."""
+    _like(input, "allclose")
+    _like(other, "allclose")
+    _broadcast_for("allclose", input.shape, other.shape)
+    return bool(np.allclose(input.data, other.data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    """True when both tensors have the same shape and the same elements."""
+    _like(input, "equal")
+    _like(other, "equal")
+    return input.shape == other.shape and bool(np.array_equal(input.data, other.data))
+
+
+# %%
+#| test
+def test_unit_sampling_and_numpy():
+    """randint/randperm/multinomial are seeded and in range; from_numpy shares, as_tensor only when it can."""
+    manual_seed(0)
+    first = randint(3, 7, (50,))
+    assert first.dtype == np.int64 and 3 <= first.data.min() and first.data.max() < 7
+    manual_seed(0)
+    assert randint(3, 7, (50,)).tolist() == first.tolist(), "manual_seed must make randint reproducible"
+    assert sorted(randperm(6).tolist()) == list(range(6))
+    probs = Tensor([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
+    drawn = multinomial(probs, 1)
+    assert drawn.shape == (2, 1) and drawn[0, 0].item() == 1 and drawn[1, 0].item() in (0, 2)
+    counts = np.bincount(multinomial(Tensor([1.0, 3.0]), 4000, replacement=True).data, minlength=2)
+    assert abs(counts[1] / 4000 - 0.75) < 0.04, f"weights 1:3 should give about 75% ones, got {counts}"
+    assert sorted(multinomial(Tensor([1.0, 2.0, 3.0]), 3).tolist()) == [0, 1, 2], "no repeats without replacement"
+    array = np.zeros(3, dtype=np.float32)
+    shared = from_numpy(array)
+    array[0] = 5.0
+    assert shared[0].item() == 5.0, "from_numpy must share memory with the array"
+    assert as_tensor(array).data is array and as_tensor([1, 2]).dtype == np.int64
+    assert allclose(Tensor([1.0, 2.0]), Tensor([1.0, 2.0 + 1e-9])) and not equal(Tensor([1, 2]), Tensor([1, 3]))
+    assert full_like(Tensor([1, 2]), 2.7).tolist() == [2, 2] and randn_like(zeros(2, 3)).shape == (2, 3)
+    print("✅ sampling and NumPy interop: randint/randperm/multinomial, from_numpy/as_tensor, allclose/equal work")
+
+
+test_unit_sampling_and_numpy()
+
+# %% [markdown]
+# ## 15. In-place operations and the version counter
+#
+# `x.add_(1)`, `x += 1`, `x.zero_()`, `x[0] = 5`: operations ending in `_` (and the augmented
+# operators) **change the tensor itself** instead of making a new one. They save memory and are
+# what optimizers are made of (`p -= lr * p.grad`). They also threaten autograd, in two ways,
+# and PyTorch guards against both with a rule each:
+#
+# **1. A leaf that requires grad may not be changed in place while the graph is being built.**
+# A weight `w` is a leaf; if `w.mul_(2)` were allowed in a forward pass, the graph would describe
+# a `w` that no longer exists. So it raises — *unless* grad mode is off: under `no_grad()` nothing
+# is recorded, and that is exactly how an optimizer step is written:
+#
+# ```python
+# with no_grad():
+#     w -= lr * w.grad          # changes w's memory; nothing is recorded
+# ```
+#
+# **2. A tensor that a recorded op still needs must not change before backward.** `y = w * x`
+# records `mul(w, x)`: its gradient for `w` is `g · x`, read from `x` *during backward*. Change
+# `x` in place between the forward and the backward pass and the gradient would be computed from
+# the wrong numbers — silently. Every tensor therefore carries a **version counter**, shared by
+# all views of the same memory; every in-place op adds 1 to it. `from_op` writes down each input's
+# version in the Node (or `None` while the program has made no in-place change at all, so that
+# ordinary training pays nothing for the check), and backward compares before it uses a rule:
+#
+# ```
+#  x = randn(3)            x: version 0
+#  y = w * x               Node(mul, inputs=(w, x), versions=(0, 0))
+#  x.add_(1)               x: version 1
+#  y.sum().backward()      mul's input 1 is at version 1, expected 0  ->  RuntimeError
+# ```
+#
+# (PyTorch checks only the tensors a rule reads; we check every input, so TinyTorch may refuse a
+# backward that PyTorch would allow — never compute a wrong one. Changing `.data` directly, as our
+# optimizers do, bypasses the counter: that is PyTorch's `.data` too, and the reason to use it only
+# where no graph needs the old values.)
+#
+# **In place on a tensor inside the graph.** `h = layer(x); h += skip` (ResNet) changes a
+# non-leaf. We record it: the old value of `h` becomes a hidden tensor that keeps `h`'s history,
+# `h`'s memory gets the new value, and `h` gets a new Node (`add(old_h, skip)`). For `mul_`,
+# `div_` and `clamp_` the hidden tensor keeps a copy of the old numbers, because their gradient
+# reads them — so in a graph these save no memory, they only keep PyTorch's meaning. Views of a
+# tensor in the graph (`h[0].add_(1)`, `h.T.mul_(2)`) cannot be recorded this way and raise.
+
+# %%
+#| export
+_EVERYWHERE = None  # set below: a 0-d True mask, for fill_ recorded as masked_fill
+
+
+def _leaf_error(where: str) -> RuntimeError:
+    return RuntimeError(f"{where}: a leaf Variable that requires grad is being used in an in-place operation. "
+                        "Wrap the update in `with no_grad():` (as an optimizer step does), or use the "
+                        "out-of-place form (w = w * 2).")
+
+
+def _must_record(tensor: Tensor, where: str, *others) -> bool:
+    """Whether an in-place op on `tensor` must be recorded in the graph; raises PyTorch's errors.
+
+    Rule 1: a leaf that requires grad may not be changed while grad mode is on.
+    """
+    if not grad_mode.enabled:
+        return False
+    involved = tensor.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others)
+    if not involved:
+        return False
+    # Hints: - a leaf (tensor._ctx is None) that requires grad: raise _leaf_error(where).
+    #        - a view (tensor._is_view) cannot be recorded: raise a RuntimeError that says so and
+    #          suggests the out-of-place form or no_grad().
+    #        - otherwise return True: the caller records the op.
+    ### BEGIN SOLUTION
+    if tensor.requires_grad and tensor._ctx is None:
+        raise _leaf_error(where)
+    if tensor._is_view:
+        raise RuntimeError(f"{where}: in-place on a view of a tensor that is part of the graph (a slice, "
+                           "transpose or reshape of it) is not supported by TinyTorch's autograd; use the "
+                           "out-of-place form (y = y + 1), or do it under no_grad()")
+    return True
+    ### END SOLUTION
+
+
+def _bump(tensor: Tensor) -> Tensor:
+    """Count one in-place change of `tensor`'s memory (shared by all its views). Returns tensor."""
+    tensor._counter().value += 1
+    inplace_changes.value += 1
+    return tensor
+
+
+def _writable(tensor: Tensor, where: str) -> np.ndarray:
+    if not tensor.data.flags.writeable:
+        raise RuntimeError(f"{where}: this tensor's memory cannot be written: more than one element refers to "
+                           "a single memory location (an expand() or broadcast view). clone() it first.")
+    return tensor.data
+
+
+def _fits(tensor: Tensor, shape: tuple, dtype, where: str) -> None:
+    """An in-place result must keep the tensor's shape, and its dtype category (no float into int)."""
+    if shape != tuple(tensor.shape):
+        raise RuntimeError(f"{where}: the result would have shape {shape}, but an in-place op must keep the "
+                           f"tensor's shape {tensor.shape} (the other operand must broadcast to it)")
+    if dtype is not None and _CATEGORY[np.dtype(dtype).kind] > _CATEGORY[tensor.dtype.kind]:
+        raise RuntimeError(f"{where}: result type {np.dtype(dtype)} can't be cast to the desired output type "
+                           f"{tensor.dtype}; convert first (x = x.float()) or use the out-of-place form")
+
+
+def _rebase(tensor: Tensor, where: str, compute, keep_old_values: bool) -> Tensor:
+    """Record an in-place op on a graph tensor: `compute(old)` is the new value of `tensor`.
+
+    `old` takes over tensor's history (and a copy of its numbers when the op's gradient reads
+    them); tensor's memory gets the new numbers and tensor gets the new Node.
+    """
+    old = Tensor.__new__(Tensor)
+    old.data = tensor.data.copy() if keep_old_values else tensor.data
+    old.grad, old._ctx, old.requires_grad = None, tensor._ctx, tensor.requires_grad
+    # (old gets no version counter of its own: nobody changes it in place, it stays at version 0)
+    result = compute(old)
+    _fits(tensor, result.shape, result.dtype, where)
+    np.copyto(_writable(tensor, where), result.data, casting="unsafe")
+    tensor._ctx, tensor.requires_grad = result._ctx, result.requires_grad
+    return _bump(tensor)
+
+
+_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "div": np.divide}
+
+
+def _arithmetic_(tensor: Tensor, op: str, other, alpha) -> Tensor:
+    """add_/sub_/mul_/div_ (and += -= *= /=): tensor op= alpha * other, in place."""
+    where = op + "_"
+    other = tensor._coerce(other, where)
+    if alpha != 1:
+        other = other * alpha
+    if _must_record(tensor, where, other):
+        forward = {"add": Tensor.__add__, "sub": Tensor.__sub__, "mul": Tensor.__mul__, "div": Tensor.__truediv__}[op]
+        return _rebase(tensor, where, lambda old: forward(old, other), keep_old_values=op in ("mul", "div"))
+    shape = tensor.shape if other.shape == tensor.shape else _broadcast_for(where, tensor.shape, other.shape)
+    result_dtype = _result_dtype(tensor, other) if other.dtype != tensor.dtype else tensor.dtype
+    if op == "div" and result_dtype.kind != "f":
+        result_dtype = np.dtype(DEFAULT_FLOAT)  # true division
+    _fits(tensor, shape, result_dtype, where)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _UFUNCS[op](tensor.data, other.data, out=_writable(tensor, where), casting="same_kind")
+    return _bump(tensor)
+
+
+def fill_(tensor: Tensor, value, where: str = "fill_") -> Tensor:
+    """Every element of `tensor` set to `value` (a number or a 0-d Tensor), in place."""
+    if isinstance(value, Tensor):
+        if value.ndim != 0:
+            raise RuntimeError(f"{where}: value must be a number or a 0-d tensor, got shape {value.shape}")
+    elif isinstance(value, complex) or not isinstance(value, (numbers.Real, np.bool_)):
+        raise TypeError(f"{where}: value must be a number or a 0-d Tensor, got {value!r}")
+    if _must_record(tensor, where, value):
+        return _rebase(tensor, where, lambda old: old.masked_fill(_EVERYWHERE, value), keep_old_values=False)
+    _writable(tensor, where)[...] = value.data if isinstance(value, Tensor) else value
+    return _bump(tensor)
+
+
+def clamp_(tensor: Tensor, min=None, max=None) -> Tensor:
+    """tensor.clamp(min, max), written into tensor's own memory."""
+    if _must_record(tensor, "clamp_"):
+        return _rebase(tensor, "clamp_", lambda old: old.clamp(min, max), keep_old_values=True)
+    result = tensor.clamp(min, max)  # checks the bounds, and gives the result dtype
+    _fits(tensor, result.shape, result.dtype, "clamp_")
+    np.copyto(_writable(tensor, "clamp_"), result.data)
+    return _bump(tensor)
+
+
+def copy_(tensor: Tensor, src) -> Tensor:
+    """src (broadcast to tensor's shape, cast to its dtype) copied into tensor's memory."""
+    if isinstance(src, np.ndarray):
+        src = Tensor(src)
+    _like(src, "copy_")
+    shape = _broadcast_for("copy_", tensor.shape, src.shape)
+    _fits(tensor, shape, None, "copy_")  # any dtype may be copied in (converted), as in PyTorch
+    if _must_record(tensor, "copy_", src):  # recorded as where(True, src, old): old gets no gradient
+        return _rebase(tensor, "copy_", lambda old: where(_EVERYWHERE, _cast(src, tensor.dtype, "copy_"), old),
+                       keep_old_values=False)
+    np.copyto(_writable(tensor, "copy_"), src.data, casting="unsafe")
+    return _bump(tensor)
+
+
+def random_(tensor: Tensor, where: str, a, b, generator) -> Tensor:
+    """uniform_(a, b) and normal_(mean=a, std=b): fill a floating-point tensor with samples, in place."""
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"{where}: needs a floating-point tensor, got {tensor.dtype}")
+    for name, value in (("first", a), ("second", b)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{where}: the {name} parameter must be a number, got {value!r}")
+    if where == "normal_" and b < 0:
+        raise ValueError(f"{where}: std must be non-negative, got {b}")
+    if _must_record(tensor, where):
+        raise RuntimeError(f"{where}: filling a tensor that is part of the graph with random numbers is not "
+                           "recorded; make a new tensor instead (rand_like / randn_like)")
+    rng = _generator_or_default(generator, where)
+    samples = rng.uniform(a, b, tensor.shape) if where == "uniform_" else rng.normal(a, b, tensor.shape)
+    np.copyto(_writable(tensor, where), samples, casting="unsafe")
+    return _bump(tensor)
+
+
+def setitem_(tensor: Tensor, index, value) -> None:
+    """tensor[index] = value (value broadcasts to the selection and is cast to tensor's dtype)."""
+    if isinstance(value, Tensor):
+        array = value.data
+    elif isinstance(value, (numbers.Real, np.bool_, np.ndarray)) and not isinstance(value, complex):
+        array = value
+    else:
+        raise TypeError(f"setitem: value must be a Tensor, a number or an ndarray, got {type(value).__name__}")
+    if _must_record(tensor, "setitem", value):
+        raise RuntimeError("setitem: x[index] = value on a tensor that is part of the graph is not recorded by "
+                           "TinyTorch; build the result out of place (where(mask, value, x), masked_fill, cat)")
+    try:
+        _writable(tensor, "setitem")[_unwrap_index(index)] = array
+    except (IndexError, ValueError, TypeError) as error:
+        raise IndexError(f"setitem: {error} (tensor shape {tensor.shape}, index {index!r})") from None
+    _bump(tensor)
+
+
+_EVERYWHERE = Tensor(np.ones((), dtype=np.bool_))
+
+
+# %%
+#| test
+def test_unit_inplace_and_versions():
+    """In-place ops change the tensor itself, follow PyTorch's two safety rules, and count versions."""
+    x = Tensor([1.0, 2.0, 3.0])
+    before = x.data
+    x += 1
+    x.mul_(2).sub_(Tensor([1.0, 1.0, 1.0]), alpha=2)
+    assert x.data is before and x.tolist() == [2.0, 4.0, 6.0], \
+        f"in-place ops must write into the same memory: got {x.tolist()}, same array: {x.data is before}"
+    assert x._version == 3, f"three in-place ops should give version 3, got {x._version}"
+    view = x[1:]
+    view.zero_()
+    x[0].fill_(7.0)
+    assert x.tolist() == [7.0, 0.0, 0.0] and x._version == 5, "views (even x[0]) share memory and version counter"
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    try:
+        w.add_(1)
+    except RuntimeError as error:
+        assert "leaf Variable that requires grad" in str(error), f"PyTorch's message expected, got: {error}"
+    else:
+        raise AssertionError("w.add_(1) on a leaf that requires grad must raise outside no_grad")
+    grad_mode.enabled = False
+    try:
+        w -= 0.5 * Tensor([2.0, 2.0])  # what an optimizer step does under no_grad
+    finally:
+        grad_mode.enabled = True
+    assert w.tolist() == [0.0, 1.0], f"under no_grad the update must change w itself, got {w.tolist()}"
+    y = w * x[:2]
+    assert y._ctx.versions == (w._version, x._version), "from_op must record each input's version"
+    h = w * 2.0
+    h += Tensor([1.0, 1.0])
+    assert h._ctx.op == "add" and h.requires_grad, "in place on a graph tensor is recorded as a new node"
+    for bad in (lambda: Tensor([1, 2]).add_(0.5), lambda: zeros(3).add_(ones(2, 3)),
+                lambda: zeros(3, 1).expand(3, 4).add_(1), lambda: (w * 1.0)[0].mul_(2)):
+        try:
+            bad()
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("int += float, a broadcast result, an expanded tensor and a view in the graph "
+                                 "must each raise RuntimeError")
+    print("✅ in-place ops: memory, versions, the leaf rule and recorded graph updates work")
+
+
+test_unit_inplace_and_versions()
+
+# %% [markdown]
+# ## 16. Function forms: `torch.sum(x)` as well as `x.sum()`
+#
+# PyTorch offers most methods twice: `x.sum(dim=1)` and `torch.sum(x, dim=1)`, `torch.max(x, 1)`
+# (values and indices), `torch.exp(x)`. The function forms below just call the method, after
+# checking that their first argument is a Tensor. Four of them share their names with Python
+# built-ins (`sum`, `max`, `min`, `abs`, and `all`/`any`): defining `sum` in this file would hide
+# Python's `sum` from every function here, so they are called `tensor_sum`, `tensor_max`, … and
+# `tinytorch/__init__.py` exports them under PyTorch's names, so `tinytorch.sum` is `tensor_sum`.
+
+# %%
+#| export
+def _function_form(name: str):
+    """torch.NAME(input, ...) as input.NAME(...), with a clear error when input is not a Tensor."""
+    method = getattr(Tensor, name)
+
+    def function(input, *args, **kwargs):
+        return method(_like(input, name), *args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"{name}(input, ...) is input.{name}(...): " + (method.__doc__ or "").strip()
+    return function
+
+
+exp = _function_form("exp")
+log = _function_form("log")
+sqrt = _function_form("sqrt")
+clamp = _function_form("clamp")
+clip = _function_form("clip")
+matmul = _function_form("matmul")
+flatten = _function_form("flatten")
+reshape = _function_form("reshape")
+transpose = _function_form("transpose")
+permute = _function_form("permute")
+squeeze = _function_form("squeeze")
+unsqueeze = _function_form("unsqueeze")
+mean = _function_form("mean")
+var = _function_form("var")
+std = _function_form("std")
+argmax = _function_form("argmax")
+argmin = _function_form("argmin")
+isnan = _function_form("isnan")
+isinf = _function_form("isinf")
+isfinite = _function_form("isfinite")
+numel = _function_form("numel")
+tensor_sum = _function_form("sum")
+tensor_max = _function_form("max")  # tensor_max(x) -> value; (x, dim) -> (values, indices); (x, y) -> maximum
+tensor_min = _function_form("min")
+tensor_abs = _function_form("abs")
+tensor_all = _function_form("all")
+tensor_any = _function_form("any")
+
+
+# %%
+#| test
+def test_unit_function_forms():
+    """The function forms give the methods' results and reject a non-Tensor first argument."""
+    x = Tensor([[1.0, 5.0], [3.0, 2.0]])
+    _expect(tensor_sum(x, dim=1), [6, 5], "tensor_sum(x, dim=1)")
+    values, indices = tensor_max(x, 1)
+    _expect(values, [5, 3], "tensor_max(x, 1).values")
+    _expect(indices, [1, 0], "tensor_max(x, 1).indices")
+    _expect(tensor_max(x, Tensor([2.0, 2.0])), [[2, 5], [3, 2]], "tensor_max(x, y) is maximum")
+    _expect(transpose(x, 0, 1), x.data.T, "transpose(x, 0, 1)")
+    _expect(clamp(x, max=2.5), [[1, 2.5], [2.5, 2]], "clamp(x, max=2.5)")
+    assert tensor_all(x > 0).item() and not tensor_any(x > 9).item() and numel(x) == 4
+    try:
+        exp([1.0, 2.0])
+    except TypeError as error:
+        assert "exp" in str(error), f"the error should name the function: {error}"
+    else:
+        raise AssertionError("exp([1.0, 2.0]) must raise TypeError: the function forms take Tensors")
+    print("✅ function forms: tensor_sum/max/min/abs/all/any, exp, clamp, transpose, ... work")
+
+
+test_unit_function_forms()
+
+# %% [markdown]
+# ## 17. Putting it together
 #
 # One forward pass of a linear layer on a batch, `y = x @ Wᵀ + b`, and a loss. Then we walk the
 # record from the loss back to the leaves — exactly the walk module 05 makes, except that it will
@@ -2317,7 +3365,7 @@ while stack_:                          # depth-first walk over the recorded grap
         stack_.extend((parent, depth + 1) for parent in reversed(ctx.inputs))
 
 # %% [markdown]
-# ## 13. Systems analysis: measure it on your machine
+# ## 18. Systems analysis: measure it on your machine
 #
 # The numbers below are measured live, on your computer, each time you run this module. They answer
 # four questions a framework engineer asks constantly: does this operation copy? What does
@@ -2462,7 +3510,7 @@ print(f"x.T.sum(dim=1) (same work, transposed):     {t_sum_t * 1e3:7.2f} ms   ({
 # arrange convolution data so the innermost loop runs along contiguous memory.
 
 # %% [markdown]
-# ## 14. Reflection questions
+# ## 19. Reflection questions
 #
 # Answer each in a few sentences in the cell below it. There are no hidden tests for these; they
 # are graded by hand.

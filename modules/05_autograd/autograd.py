@@ -54,7 +54,7 @@ from typing import Callable
 import numpy as np
 
 from tinytorch.core.activations import erf
-from tinytorch.core.tensor import Node, Tensor, grad_mode, is_grad_enabled
+from tinytorch.core.tensor import Node, Tensor, grad_mode, inplace_changes, is_grad_enabled
 
 # %% [markdown]
 # ## 1. The chain rule, one node at a time
@@ -794,6 +794,101 @@ def test_unit_elementwise_and_shape_rules():
 test_unit_elementwise_and_shape_rules()
 
 # %% [markdown]
+# ### Casts, copies, elementwise maximum/minimum and gather
+#
+# | op | gradient | note |
+# |---|---|---|
+# | cast | g (the engine converts it back to a's dtype) | `x.double()`, `x.float()`, `x.to(dtype)` |
+# | clone | g | |
+# | maximum | a: g where a > b, g/2 where a == b; b: the rest | ties split evenly, as in PyTorch |
+# | minimum | a: g where a < b, g/2 where a == b; b: the rest | |
+# | gather | zeros of a.shape with g put back at `index` along `dim` | also `sort` and `topk` |
+#
+# Why split ties? Where `a == b`, `maximum` is not differentiable: nudging `a` up moves the
+# output, nudging it down does not. PyTorch gives each side half, which is the average of the two
+# one-sided derivatives and keeps `maximum(a, b) + minimum(a, b) = a + b` true for the gradients.
+# `gather` is indexing along one dimension: where an index repeats (only possible in a user's
+# `gather`; `sort` and `topk` pick each element once) the contributions must add, so the rule
+# uses `np.add.at` there and the faster `np.put_along_axis` when the op saved `unique=True`.
+
+# %%
+#| export
+def cast_backward(node: Node, grad: np.ndarray):
+    """out = a.to(dtype)  ->  (g,); the engine converts g to a's dtype."""
+    return (grad,)
+
+
+def clone_backward(node: Node, grad: np.ndarray):
+    """out = a.clone()  ->  (g,)."""
+    return (grad,)
+
+
+def _pick_backward(node: Node, grad: np.ndarray, a_wins: np.ndarray):
+    """Shared body of maximum/minimum: g to the winner, g/2 to each side of a tie."""
+    # Hint: a's share is 1 where a wins, 0.5 where a == b, 0 elsewhere; b gets the rest (1 - share).
+    #       Skip an input that does not want a gradient (_wants).
+    ### BEGIN SOLUTION
+    a, b = node.inputs
+    share = a_wins.astype(grad.dtype)
+    share += 0.5 * (a.data == b.data)
+    return (grad * share if _wants(node, 0) else None,
+            grad * (1 - share) if _wants(node, 1) else None)
+    ### END SOLUTION
+
+
+def maximum_backward(node: Node, grad: np.ndarray):
+    """out = maximum(a, b)  ->  g to the larger side; ties share it evenly."""
+    a, b = node.inputs
+    return _pick_backward(node, grad, a.data > b.data)
+
+
+def minimum_backward(node: Node, grad: np.ndarray):
+    """out = minimum(a, b)  ->  g to the smaller side; ties share it evenly."""
+    a, b = node.inputs
+    return _pick_backward(node, grad, a.data < b.data)
+
+
+def gather_backward(node: Node, grad: np.ndarray):
+    """out = a.gather(dim, index)  ->  zeros of a.shape with g added back at index along dim."""
+    (a,) = node.inputs
+    dim, index = node.saved["dim"], node.saved["index"]
+    out = np.zeros(a.shape, dtype=grad.dtype)
+    part = out[tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(index.shape))]
+    if node.saved["unique"]:
+        np.put_along_axis(part, index, grad, axis=dim)
+    else:  # an index may repeat: every contribution must add
+        positions = list(np.indices(index.shape, sparse=True))
+        positions[dim] = index
+        np.add.at(part, tuple(positions), grad)
+    return (out,)
+
+
+# %%
+#| test
+GRADIENT_RULE_UNDER_TEST.update(cast=cast_backward, clone=clone_backward, maximum=maximum_backward,
+                                minimum=minimum_backward, gather=gather_backward)
+
+
+def test_unit_selection_rules():
+    from tinytorch.core.tensor import maximum, minimum
+    a = Tensor(np.array([1.0, 2.0, 2.0]), requires_grad=True)
+    b = Tensor(np.array([2.0, 2.0, 1.0]), requires_grad=True)
+    g = np.array([1.0, 2.0, 4.0])
+    _rule_check("maximum (tie in the middle)", maximum(a, b), g, [[0, 1, 4], [1, 1, 0]])
+    _rule_check("minimum", minimum(a, b), g, [[1, 1, 0], [0, 1, 4]])
+    _rule_check("cast", a.float(), np.ones(3, np.float32), [np.ones(3)])
+    _rule_check("clone", a.clone(), g, [g])
+    x = Tensor(np.array([[1.0, 5.0, 3.0], [4.0, 0.0, 2.0]]), requires_grad=True)
+    _rule_check("gather with a repeated index", x.gather(1, Tensor(np.array([[1, 1], [0, 2]]))),
+                np.array([[1.0, 2.0], [3.0, 4.0]]), [[[0, 3, 0], [3, 0, 4]]])
+    _rule_check("sort (unique indices)", x.sort(descending=True).values, np.arange(1.0, 7.0).reshape(2, 3),
+                [[[3, 1, 2], [4, 6, 5]]])
+    print("✅ cast, clone, maximum/minimum (ties split evenly) and gather rules agree")
+
+
+test_unit_selection_rules()
+
+# %% [markdown]
 # ## 7. Activations (module 02)
 #
 # Module 02's activations are elementwise (or, for softmax, rowwise). Their rules:
@@ -1120,6 +1215,8 @@ GRADIENT_RULES: dict[str, Callable[[Node, np.ndarray], tuple]] = {
     "reshape": reshape_backward, "permute": permute_backward, "expand": expand_backward,
     "cat": cat_backward, "stack": stack_backward, "getitem": getitem_backward,
     "masked_fill": masked_fill_backward, "where": where_backward, "tril": tril_backward, "triu": triu_backward,
+    "cast": cast_backward, "clone": clone_backward, "maximum": maximum_backward, "minimum": minimum_backward,
+    "gather": gather_backward,
     "relu": relu_backward, "leaky_relu": leaky_relu_backward, "sigmoid": sigmoid_backward,
     "tanh": tanh_backward, "gelu": gelu_backward, "silu": silu_backward,
     "softmax": softmax_backward, "log_softmax": log_softmax_backward,
@@ -1173,6 +1270,21 @@ GRADIENT_RULES: dict[str, Callable[[Node, np.ndarray], tuple]] = {
 # built-in rule as a fresh, writable array that shares no memory with `grad` or with the other
 # gradients of the same node. Owned arrays are added into in place and handed to a leaf's
 # `.grad` without a copy; anything else is copied exactly once, when it must be.
+#
+# ### Checking that nothing changed in place
+#
+# Module 01's in-place ops (`x.add_(1)`, `x += 1`, `x.zero_()`) add 1 to a tensor's **version
+# counter**, which all views of the same memory share, and `from_op` stores in every Node the
+# version of each input it read (`node.versions`) and, for ops that saved their output, the
+# output's counter and version (`node.out_version`). A rule reads its inputs' `.data` *now*, during
+# backward; if one was changed in place after the forward pass, the rule would compute a wrong
+# gradient from the new numbers without any sign of trouble. So before running a rule, the engine
+# compares, and refuses with PyTorch's message:
+#
+# ```
+# one of the variables needed for gradient computation has been modified by an inplace operation:
+# the float32 tensor of shape (3,) that is input 1 of 'mul' is at version 1; expected version 0 instead.
+# ```
 #
 # ### Freeing the graph
 #
@@ -1243,6 +1355,43 @@ def _initial_gradient(tensor: Tensor, gradient) -> tuple[np.ndarray, bool]:
     return seed, False
 
 
+def _modified_error(tensor: Tensor, role: str, op, found: int, expected: int) -> RuntimeError:
+    name = op if isinstance(op, str) else getattr(op, "__name__", repr(op))
+    return RuntimeError(
+        f"backward: one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: the {tensor.dtype} tensor of shape {tuple(tensor.shape)} that is {role} of {name!r} is at "
+        f"version {found}; expected version {expected} instead. Do the in-place change after backward(), or "
+        "use the out-of-place form (y = y + 1 instead of y += 1).")
+
+
+def _check_versions(node: Node) -> None:
+    """Raise _modified_error when an input (or the saved output) of `node` changed in place since recording.
+
+    node.versions holds each input's version at recording time (one int per node.inputs), or None
+    when the program had made no in-place change yet (every input was at version 0);
+    node.out_version is None or (counter, version) for the op's own output.
+    """
+    if node.versions is None and not inplace_changes.value:
+        return  # no in-place change anywhere, ever: nothing can have moved (the common case, free)
+    # Hints: - expected versions: node.versions, or all 0 when it is None. Compare each input's
+    #          tensor._version with its expected version; on a difference raise
+    #          _modified_error(tensor, f"input {i}", node.op, found, expected).
+    #        - node.out_version, when not None, is (counter, expected): the same check for the output,
+    #          whose array is node.saved["out"] (wrap it in a Tensor for the message).
+    ### BEGIN SOLUTION
+    expected_versions = node.versions or (0,) * len(node.inputs)
+    for position, (tensor, expected) in enumerate(zip(node.inputs, expected_versions)):
+        found = tensor._version
+        if found != expected:
+            raise _modified_error(tensor, f"input {position}", node.op, found, expected)
+    if node.out_version is not None:
+        counter, expected = node.out_version
+        if counter.value != expected:
+            shown = Tensor(node.saved["out"])
+            raise _modified_error(shown, "the output (saved for backward)", node.op, counter.value, expected)
+    ### END SOLUTION
+
+
 def _input_gradients(node: Node, grad: np.ndarray) -> tuple[tuple, bool]:
     """Run the node's rule: (one gradient or None per input, whether the rule is a built-in one)."""
     op = node.op
@@ -1296,7 +1445,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
     # Hint: 1. Check tensor.requires_grad (RuntimeError), get the seed with _initial_gradient.
     #       2. order = _topological_order(tensor); grads = {id(tensor): (seed, owned)}.
     #       3. Pop tensors from the END of order (root first). A leaf (no _ctx) stores its
-    #          gradient with _store_leaf_gradient. A non-leaf runs _input_gradients, then for
+    #          gradient with _store_leaf_gradient. A non-leaf calls _check_versions(node) and
+    #          runs _input_gradients, then for
     #          each input that requires grad: unbroadcast to its shape, cast to its dtype,
     #          decide whether the array is owned, and _accumulate it.
     #       4. Unless retain_graph, empty the node: node.inputs = (); node.saved = None.
@@ -1319,6 +1469,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
         if node is None:
             _store_leaf_gradient(current, grad, owned)
             continue
+        _check_versions(node)
         input_grads, builtin = _input_gradients(node, grad)
         input_grads = [g.data if isinstance(g, Tensor) else g if g is None or isinstance(g, np.ndarray)
                        else np.asarray(g) for g in input_grads]
@@ -1424,6 +1575,12 @@ test_unit_backward_engine()
 # Each works as a context manager and as a decorator (with or without parentheses for `no_grad`
 # and `enable_grad`), like PyTorch. `set_grad_enabled(mode)` also takes effect immediately when
 # called as a plain function. The flag is global to the process (PyTorch's is per thread).
+#
+# `no_grad()` is also what makes an in-place update of a weight legal. `w -= lr * w.grad` calls
+# module 01's in-place `__isub__`: with grad mode on it raises ("a leaf Variable that requires grad
+# is being used in an in-place operation"), because a leaf of the graph would change under it;
+# inside `with no_grad():` it writes the new values into `w`'s own memory, records nothing, and
+# adds 1 to `w`'s version counter (so a graph that still needed the old `w` refuses to backward).
 
 # %%
 #| export
@@ -1866,8 +2023,18 @@ test_unit_gradcheck()
 
 # %%
 #| test
+def _inplace_chain(a, b):
+    """Module 01's recorded in-place ops on a non-leaf: each one rebinds the graph correctly."""
+    h = a * 1.0
+    h += b
+    h.mul_(b)
+    h.clamp_(-1.0, 1.0)
+    h -= 0.5
+    return h.div_(2.0)
+
+
 def test_unit_every_op_gradcheck():
-    from tinytorch.core.tensor import cat, stack, where
+    from tinytorch.core.tensor import cat, maximum, minimum, stack, where
     rng = np.random.default_rng(1)
 
     def leaf(*shape, low=None):
@@ -1907,6 +2074,11 @@ def test_unit_every_op_gradcheck():
         "tril/triu batched": (lambda a: a.tril(-1) + a.triu(1) * 2, [leaf(2, 3, 3)]),
         "split/chunk/unbind": (lambda a: a.split([1, 3], dim=1)[1] * a.chunk(2)[1].sum() + a.unbind(1)[0][0],
                                [leaf(4, 4)]),
+        "clone, repeat": (lambda a: a.clone().repeat(2, 1) * 2, [leaf(2, 3)]),
+        "maximum/minimum": (lambda a, b: maximum(a, b) + minimum(a, b * 2), [leaf(2, 3), leaf(3)]),
+        "gather, sort, topk": (lambda a: a.gather(1, Tensor(np.array([[0, 0], [2, 1]]))).sum()
+                               + a.sort(dim=0).values[0].sum() + a.topk(2).values.sum(), [leaf(2, 3)]),
+        "in-place on a graph tensor": (lambda a, b: _inplace_chain(a, b), [leaf(2, 3), leaf(3)]),
     }
     for name, (fn, inputs) in cases.items():
         try:
@@ -1920,7 +2092,11 @@ def test_unit_every_op_gradcheck():
     backward(edge.clamp(-0.5, 0.5).sum())
     assert np.allclose(edge.grad.data, [0, 1, 1, 1, 0]), (
         f"clamp passes the gradient at the bounds (PyTorch), got {edge.grad.data}")
-    print(f"✅ gradcheck passes for {len(cases)} op compositions, plus max ties and clamp bounds")
+    single = Tensor(np.array([1.5, -2.0], dtype=np.float32), requires_grad=True)
+    backward((single.double() * 3.0).sum())  # float64 arithmetic on a float32 leaf
+    assert single.grad.dtype == np.float32 and np.allclose(single.grad.data, 3.0), (
+        f"a cast passes the gradient back in the input's dtype: expected float32 3s, got {single.grad!r}")
+    print(f"✅ gradcheck passes for {len(cases)} op compositions, plus max ties, clamp bounds and casts")
 
 
 test_unit_every_op_gradcheck()
@@ -2111,8 +2287,12 @@ print(f"10,000-op chain: forward {(_built - _start) * 1e3:.1f} ms, "
 # *Your answer:*
 
 # %% [markdown]
-# **Q5.** An optimizer step `w = w - lr * w.grad` run with gradients enabled records a graph.
-# Describe concretely what goes wrong over several training steps, and how `no_grad()` fixes it.
+# **Q5.** Two ways to write an optimizer step: `w = w - lr * w.grad` (a new tensor bound to the
+# name `w`) and `w -= lr * w.grad` (in place). Run each with gradients enabled: what happens to the
+# first over several training steps (what does the new `w` record, is it still a leaf, where does
+# the next `backward()` put its gradient), and why does the second raise at once? Now run both
+# inside `with no_grad():` — which one really updates the weight that the model and the optimizer
+# hold, and which one only rebinds a local name?
 
 # %% [markdown]
 # *Your answer:*

@@ -166,8 +166,17 @@ def test_mixed_inputs_record_when_any_requires_grad():
 def test_non_differentiable_results_are_never_recorded():
     w = leaf()
     for out in [w > 1.0, w == w, w.argmax(), w.argmin(dim=0), w.max(dim=0).indices, w.detach(),
-                w.float().double(), w.long()]:
+                w.long(), w.int(), w.bool(), w.isnan(), w.sort().indices]:
         assert out._ctx is None and not out.requires_grad
+
+
+def test_float_casts_are_recorded_so_gradients_flow_back():
+    """PyTorch records x.double() (ToCopyBackward); integer and bool casts start a new leaf."""
+    w = leaf()
+    assert w.float() is w, "a cast to the tensor's own dtype returns the tensor itself"
+    for out in [w.double(), w.half(), w.to(np.float64), w.to("cpu", np.float16), w.type_as(Tensor(np.zeros(1)))]:
+        assert out._ctx is not None and out._ctx.op == "cast" and out._ctx.inputs == (w,)
+    assert w.double().float()._ctx.op == "cast"
 
 
 def test_from_op_directly():

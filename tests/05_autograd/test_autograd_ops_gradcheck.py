@@ -11,9 +11,10 @@ import importlib
 import numpy as np
 import pytest
 
+import tinytorch.core.tensor as tt
 from tinytorch.core import activations as A
 from tinytorch.core.autograd import GRADIENT_RULES, GradcheckError, backward, gradcheck
-from tinytorch.core.tensor import Tensor, cat, stack, tril, where
+from tinytorch.core.tensor import Tensor, cat, maximum, minimum, stack, tril, where
 
 rng = np.random.default_rng(5)
 
@@ -138,6 +139,20 @@ CASES = {
     "chunk": (lambda a: cat(list(a.chunk(3, dim=0))[::-1]), lambda: [t(5, 2)]),
     "unbind": (lambda a: stack([p * (i + 1) for i, p in enumerate(a.unbind(-1))]), lambda: [t(2, 3)]),
     "contiguous view": (lambda a: a.transpose(1, 2).contiguous().view(2, -1), lambda: [t(2, 3, 4)]),
+    # conversions and selections (PyTorch compatibility)
+    "clone": (lambda a: a.clone() * a, lambda: [t(2, 3)]),
+    "clone of a transpose": (lambda a: a.T.clone(), lambda: [t(2, 3)]),
+    "cast float64 to float64 and back": (lambda a: a.to(tt.float64).double(), lambda: [t(3)]),
+    "repeat": (lambda a: a.repeat(2, 1, 3), lambda: [t(2, 3)]),
+    "maximum": (lambda a, b: maximum(a, b), lambda: [t(2, 3), t(3)]),
+    "minimum scalar": (lambda a: minimum(a, 0.2), lambda: [t(3, 4, away_from=0.2)]),
+    "max with a tensor": (lambda a, b: a.max(b) * a.min(b), lambda: [t(4), t(4)]),
+    "gather": (lambda a: a.gather(1, Tensor(np.array([[0, 0, 2], [1, 1, 1]]))), lambda: [t(2, 3)]),
+    "gather dim 0 smaller index": (lambda a: a.gather(0, Tensor(np.array([[2, 0]]))), lambda: [t(3, 4)]),
+    "sort descending": (lambda a: a.sort(dim=0, descending=True).values, lambda: [distinct(3, 4)]),
+    "topk": (lambda a: a.topk(2, dim=-1).values, lambda: [distinct(3, 5)]),
+    "topk smallest": (lambda a: a.topk(3, largest=False).values, lambda: [distinct(6)]),
+    "t and mT": (lambda a, b: a.t() @ b.mT[0], lambda: [t(3, 2), t(2, 4, 3)]),
     "causal attention scores": (
         lambda q, k: A.softmax((q @ k.transpose(-2, -1)).masked_fill(tril(Tensor(np.ones((3, 3)))) == 0,
                                                                      float("-inf")), dim=-1),
@@ -213,7 +228,8 @@ def test_every_op_with_a_rule_is_checked_here():
     covered = {
         "add", "sub", "mul", "div", "neg", "pow", "matmul", "sum", "mean", "max", "min", "var",
         "exp", "sqrt", "log", "abs", "clamp", "reshape", "permute", "expand", "cat", "stack",
-        "getitem", "masked_fill", "where", "tril", "triu", "relu", "leaky_relu", "sigmoid", "tanh",
+        "getitem", "masked_fill", "where", "tril", "triu", "cast", "clone", "maximum", "minimum", "gather",
+        "relu", "leaky_relu", "sigmoid", "tanh",
         "gelu", "silu", "softmax", "log_softmax", "nll_loss", "binary_cross_entropy",
         "binary_cross_entropy_with_logits",
     }

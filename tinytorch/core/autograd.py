@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from tinytorch.core.activations import erf
-from tinytorch.core.tensor import Node, Tensor, grad_mode, is_grad_enabled
+from tinytorch.core.tensor import Node, Tensor, grad_mode, inplace_changes, is_grad_enabled
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -318,6 +318,54 @@ def triu_backward(node: Node, grad: np.ndarray):
     return (np.triu(grad, node.saved["diagonal"]),)
 
 
+def cast_backward(node: Node, grad: np.ndarray):
+    """out = a.to(dtype)  ->  (g,); the engine converts g to a's dtype."""
+    return (grad,)
+
+
+def clone_backward(node: Node, grad: np.ndarray):
+    """out = a.clone()  ->  (g,)."""
+    return (grad,)
+
+
+def _pick_backward(node: Node, grad: np.ndarray, a_wins: np.ndarray):
+    """Shared body of maximum/minimum: g to the winner, g/2 to each side of a tie."""
+    # Hint: a's share is 1 where a wins, 0.5 where a == b, 0 elsewhere; b gets the rest (1 - share).
+    #       Skip an input that does not want a gradient (_wants).
+    a, b = node.inputs
+    share = a_wins.astype(grad.dtype)
+    share += 0.5 * (a.data == b.data)
+    return (grad * share if _wants(node, 0) else None,
+            grad * (1 - share) if _wants(node, 1) else None)
+
+
+def maximum_backward(node: Node, grad: np.ndarray):
+    """out = maximum(a, b)  ->  g to the larger side; ties share it evenly."""
+    a, b = node.inputs
+    return _pick_backward(node, grad, a.data > b.data)
+
+
+def minimum_backward(node: Node, grad: np.ndarray):
+    """out = minimum(a, b)  ->  g to the smaller side; ties share it evenly."""
+    a, b = node.inputs
+    return _pick_backward(node, grad, a.data < b.data)
+
+
+def gather_backward(node: Node, grad: np.ndarray):
+    """out = a.gather(dim, index)  ->  zeros of a.shape with g added back at index along dim."""
+    (a,) = node.inputs
+    dim, index = node.saved["dim"], node.saved["index"]
+    out = np.zeros(a.shape, dtype=grad.dtype)
+    part = out[tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(index.shape))]
+    if node.saved["unique"]:
+        np.put_along_axis(part, index, grad, axis=dim)
+    else:  # an index may repeat: every contribution must add
+        positions = list(np.indices(index.shape, sparse=True))
+        positions[dim] = index
+        np.add.at(part, tuple(positions), grad)
+    return (out,)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     """σ(x) = e^min(x,0) / (1 + e^-|x|): no overflow, full precision in both tails, no branches."""
     return np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
@@ -464,6 +512,8 @@ GRADIENT_RULES: dict[str, Callable[[Node, np.ndarray], tuple]] = {
     "reshape": reshape_backward, "permute": permute_backward, "expand": expand_backward,
     "cat": cat_backward, "stack": stack_backward, "getitem": getitem_backward,
     "masked_fill": masked_fill_backward, "where": where_backward, "tril": tril_backward, "triu": triu_backward,
+    "cast": cast_backward, "clone": clone_backward, "maximum": maximum_backward, "minimum": minimum_backward,
+    "gather": gather_backward,
     "relu": relu_backward, "leaky_relu": leaky_relu_backward, "sigmoid": sigmoid_backward,
     "tanh": tanh_backward, "gelu": gelu_backward, "silu": silu_backward,
     "softmax": softmax_backward, "log_softmax": log_softmax_backward,
@@ -528,6 +578,41 @@ def _initial_gradient(tensor: Tensor, gradient) -> tuple[np.ndarray, bool]:
     return seed, False
 
 
+def _modified_error(tensor: Tensor, role: str, op, found: int, expected: int) -> RuntimeError:
+    name = op if isinstance(op, str) else getattr(op, "__name__", repr(op))
+    return RuntimeError(
+        f"backward: one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: the {tensor.dtype} tensor of shape {tuple(tensor.shape)} that is {role} of {name!r} is at "
+        f"version {found}; expected version {expected} instead. Do the in-place change after backward(), or "
+        "use the out-of-place form (y = y + 1 instead of y += 1).")
+
+
+def _check_versions(node: Node) -> None:
+    """Raise _modified_error when an input (or the saved output) of `node` changed in place since recording.
+
+    node.versions holds each input's version at recording time (one int per node.inputs), or None
+    when the program had made no in-place change yet (every input was at version 0);
+    node.out_version is None or (counter, version) for the op's own output.
+    """
+    if node.versions is None and not inplace_changes.value:
+        return  # no in-place change anywhere, ever: nothing can have moved (the common case, free)
+    # Hints: - expected versions: node.versions, or all 0 when it is None. Compare each input's
+    #          tensor._version with its expected version; on a difference raise
+    #          _modified_error(tensor, f"input {i}", node.op, found, expected).
+    #        - node.out_version, when not None, is (counter, expected): the same check for the output,
+    #          whose array is node.saved["out"] (wrap it in a Tensor for the message).
+    expected_versions = node.versions or (0,) * len(node.inputs)
+    for position, (tensor, expected) in enumerate(zip(node.inputs, expected_versions)):
+        found = tensor._version
+        if found != expected:
+            raise _modified_error(tensor, f"input {position}", node.op, found, expected)
+    if node.out_version is not None:
+        counter, expected = node.out_version
+        if counter.value != expected:
+            shown = Tensor(node.saved["out"])
+            raise _modified_error(shown, "the output (saved for backward)", node.op, counter.value, expected)
+
+
 def _input_gradients(node: Node, grad: np.ndarray) -> tuple[tuple, bool]:
     """Run the node's rule: (one gradient or None per input, whether the rule is a built-in one)."""
     op = node.op
@@ -581,7 +666,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
     # Hint: 1. Check tensor.requires_grad (RuntimeError), get the seed with _initial_gradient.
     #       2. order = _topological_order(tensor); grads = {id(tensor): (seed, owned)}.
     #       3. Pop tensors from the END of order (root first). A leaf (no _ctx) stores its
-    #          gradient with _store_leaf_gradient. A non-leaf runs _input_gradients, then for
+    #          gradient with _store_leaf_gradient. A non-leaf calls _check_versions(node) and
+    #          runs _input_gradients, then for
     #          each input that requires grad: unbroadcast to its shape, cast to its dtype,
     #          decide whether the array is owned, and _accumulate it.
     #       4. Unless retain_graph, empty the node: node.inputs = (); node.saved = None.
@@ -603,6 +689,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False) -> None:
         if node is None:
             _store_leaf_gradient(current, grad, owned)
             continue
+        _check_versions(node)
         input_grads, builtin = _input_gradients(node, grad)
         input_grads = [g.data if isinstance(g, Tensor) else g if g is None or isinstance(g, np.ndarray)
                        else np.asarray(g) for g in input_grads]

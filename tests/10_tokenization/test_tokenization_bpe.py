@@ -178,6 +178,9 @@ def test_bad_arguments(trained):
         trained.decode(np.array([-5]))
     with pytest.raises(TypeError, match="special_tokens must be a list"):
         BPETokenizer(special_tokens="<|endoftext|>")
+    assert BPETokenizer(special_tokens=None).vocab_size == 256
+    with pytest.raises(ValueError, match=r"special_tokens\[0\] must be a non-empty str of valid Unicode"):
+        BPETokenizer(special_tokens=["\ud800"])
     with pytest.raises(TypeError, match="special must be True or False"):
         trained.encode("x", special="yes")
 

@@ -65,6 +65,15 @@ def _as_ids(ids, vocab_size: int, where: str, name: str = "ids") -> np.ndarray:
     return array.astype(np.int64, copy=False)
 
 
+def _is_utf8_text(text: str) -> bool:
+    """False for strings UTF-8 cannot encode (lone surrogates such as '\ud800')."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _write_json(path, payload: dict) -> None:
     """Write `payload` as UTF-8 JSON atomically (a temporary file renamed into place)."""
     data = json.dumps(payload, ensure_ascii=False, indent=1).encode("utf-8")
@@ -345,10 +354,11 @@ class BPETokenizer:
         if isinstance(special_tokens, str):
             raise TypeError("BPETokenizer: special_tokens must be a list of strings, got one str; "
                             f"write special_tokens=[{special_tokens!r}]")
-        specials = list(special_tokens)
+        specials = list(special_tokens) if special_tokens is not None else []
         for position, token in enumerate(specials):
-            if not isinstance(token, str) or not token:
-                raise ValueError(f"BPETokenizer: special_tokens[{position}] must be a non-empty str, got {token!r}")
+            if not isinstance(token, str) or not token or not _is_utf8_text(token):
+                raise ValueError(f"BPETokenizer: special_tokens[{position}] must be a non-empty str of valid "
+                                 f"Unicode, got {token!r}")
         if len(set(specials)) != len(specials):
             raise ValueError(f"BPETokenizer: special_tokens repeat a token: {specials}")
         self.special_tokens = specials
@@ -397,11 +407,17 @@ class BPETokenizer:
             print(f"BPETokenizer.train: {len(merges)} merges, vocab_size {self.vocab_size}")
         return self
 
-    def _encode_chunk(self, chunk: str) -> list:
+    def encode_chunk(self, chunk: str) -> list:
+        """The ids of one pre-split chunk: its UTF-8 bytes with the learned merges applied by rank."""
         cached = self._cache.get(chunk)
         if cached is not None:
             return cached
         ids = list(chunk.encode("utf-8"))
+        # Hint: self.ranks maps a pair to its merge rank (0 = learned first); merge `rank` made token
+        #       256 + rank. While at least two ids are left: among the adjacent pairs, find the one with
+        #       the lowest rank (pairs that were never merged rank as infinity); stop if none was merged,
+        #       else ids = merge_pair(ids, pair, 256 + rank). Why the lowest rank first? Training created
+        #       the tokens in that order, so a later merge may need the token an earlier one makes.
         ranks = self.ranks
         while len(ids) > 1:
             pair = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, len(ranks)))
@@ -419,11 +435,10 @@ class BPETokenizer:
         _check_text(text, "BPETokenizer.encode")
         if not isinstance(special, bool):
             raise TypeError(f"BPETokenizer.encode: special must be True or False, got {special!r}")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as error:
-            raise ValueError(f"BPETokenizer.encode: text is not valid Unicode for UTF-8 ({error.reason} at "
-                             f"position {error.start}: {text[error.start]!r}); byte-level BPE needs UTF-8") from None
+        if not _is_utf8_text(text):
+            position = next(i for i, ch in enumerate(text) if not _is_utf8_text(ch))
+            raise ValueError(f"BPETokenizer.encode: text is not valid Unicode for UTF-8 (a lone surrogate "
+                             f"{text[position]!r} at position {position}); byte-level BPE needs UTF-8")
         parts = self._special_split.split(text) if special and self._special_split is not None else [text]
         ids = []
         for k, part in enumerate(parts):
@@ -431,7 +446,7 @@ class BPETokenizer:
                 ids.append(self.special_ids[part])
             else:
                 for chunk in split_chunks(part):
-                    ids.extend(self._encode_chunk(chunk))
+                    ids.extend(self.encode_chunk(chunk))
         return ids
 
     def decode_bytes(self, ids) -> bytes:

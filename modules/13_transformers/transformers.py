@@ -419,6 +419,10 @@ test_unit_transformer_block()
 # (`attn.c_proj` and `mlp.c_proj`) by `1/sqrt(2·n_layer)` keeps the stream's scale independent of
 # depth. With small logits at the start, the model predicts nearly uniformly, so the initial loss
 # is close to `ln(vocab_size)` — the first number to check when a training run starts.
+#
+# The cell below also holds `sample_next` and `GPT.generate`, which section 4 explains, and
+# `optimizer_groups`: nanoGPT decays only the weight matrices (and the embedding tables), never
+# biases or LayerNorm gains, whose job is to set a scale and an offset, not to fit noise.
 
 # %%
 #| export

@@ -7,7 +7,7 @@ Run it with a Python that has torch 2.13 (the tests never import torch; CI only 
 Everything is float64 and small. Keys are `<case>/<what>`, arrays only (no pickle):
 
 emb_*:   weight, ids, padding_idx (-100 = None), out, gout, grad_weight        F.embedding
-sdpa_*:  query, key, value, attn_mask (absent = None; bool or float), is_causal, scale (nan = None),
+sdpa_*:  query, key, value, attn_mask (absent = None; bool or float), is_causal, enable_gqa, scale (nan = None),
          out, gout, grad_query, grad_key, grad_value, grad_attn_mask (float masks only)
 mha_*:   state/<name> for every state_dict entry (flattened as state.<name>), query, key, value
          (key/value absent = self-attention on query), key_padding_mask, attn_mask, batch_first, bias,
@@ -95,6 +95,13 @@ SDPA = {
                                        mask_grad=True),
     "sdpa_float_minus_inf_row": dict(q=(1, 2, 4, 3), k=(1, 2, 4, 3), v=(1, 2, 4, 3), mask=minus_inf_row),
     "sdpa_float_scale": dict(q=(2, 4, 3), k=(2, 5, 3), v=(2, 5, 4), mask=randn(2, 4, 5), scale=0.8, mask_grad=True),
+    "sdpa_gqa": dict(q=(2, 6, 4, 3), k=(2, 2, 5, 3), v=(2, 2, 5, 2), gqa=True),
+    "sdpa_gqa_causal": dict(q=(1, 4, 5, 3), k=(1, 2, 5, 3), v=(1, 2, 5, 3), gqa=True, is_causal=True),
+    "sdpa_gqa_head_mask": dict(q=(2, 6, 4, 3), k=(2, 3, 5, 3), v=(2, 3, 5, 2), gqa=True, mask=randn(6, 4, 5),
+                               mask_grad=True),
+    "sdpa_gqa_batch_bool_mask": dict(q=(2, 4, 4, 3), k=(2, 1, 6, 3), v=(2, 1, 6, 3), gqa=True,
+                                     mask=rng.random((2, 1, 4, 6)) > 0.3),
+    "sdpa_gqa_3d": dict(q=(6, 4, 3), k=(2, 5, 3), v=(2, 5, 2), gqa=True),
 }
 for name, spec in SDPA.items():
     q, k, v = t(randn(*spec["q"])), t(randn(*spec["k"])), t(randn(*spec["v"]))
@@ -103,7 +110,7 @@ for name, spec in SDPA.items():
     if mask is not None:
         mask_t = torch.tensor(mask) if mask.dtype == bool else t(mask, grad=spec.get("mask_grad", False))
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_t, is_causal=spec.get("is_causal", False),
-                                         scale=spec.get("scale"))
+                                         scale=spec.get("scale"), enable_gqa=spec.get("gqa", False))
     gout = randn(*out.shape)
     out.backward(torch.tensor(gout))
     extra = {}
@@ -111,7 +118,7 @@ for name, spec in SDPA.items():
         extra["attn_mask"] = mask
         if mask_t.requires_grad:
             extra["grad_attn_mask"] = mask_t.grad
-    save(name, query=q, key=k, value=v, is_causal=spec.get("is_causal", False),
+    save(name, query=q, key=k, value=v, is_causal=spec.get("is_causal", False), enable_gqa=spec.get("gqa", False),
          scale=np.nan if spec.get("scale") is None else spec["scale"], out=out, gout=gout, grad_query=q.grad,
          grad_key=k.grad, grad_value=v.grad, **extra)
 

@@ -35,6 +35,7 @@ def test_fixtures_cover_every_kind():
     assert len(sdpa) >= 15 and len(named("mha_")) >= 9 and len(named("csa_")) >= 3
     assert any(CASES[n]["attn_mask"].dtype == bool for n in sdpa if "attn_mask" in CASES[n])
     assert any("grad_attn_mask" in CASES[n] for n in sdpa) and any(CASES[n]["is_causal"] for n in sdpa)
+    assert sum(bool(CASES[n]["enable_gqa"]) for n in sdpa) >= 5
 
 
 @pytest.mark.parametrize("name", named("sdpa_"))
@@ -45,7 +46,8 @@ def test_sdpa_matches_pytorch(name):
     if "attn_mask" in case:
         mask = Tensor(case["attn_mask"].copy(), requires_grad="grad_attn_mask" in case)
     scale = None if math.isnan(case["scale"]) else float(case["scale"])
-    out = scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=bool(case["is_causal"]), scale=scale)
+    out = scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=bool(case["is_causal"]), scale=scale,
+                                       enable_gqa=bool(case["enable_gqa"]))
     close(out, case["out"], "forward")
     out.backward(Tensor(case["gout"]))
     for key, tensor in (("query", q), ("key", k), ("value", v)):

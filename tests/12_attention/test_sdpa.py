@@ -260,3 +260,41 @@ def test_one_dimensional_mask_covers_every_query(dtype):
     kwargs = {"allowed": np.broadcast_to(row, (3, 5))} if dtype is bool else {"bias": np.broadcast_to(row, (3, 5))}
     np.testing.assert_allclose(out.data, per_query(q.data, k.data, v.data, **kwargs), rtol=1e-10, atol=1e-12)
     assert gradcheck(lambda q, k, v: scaled_dot_product_attention(q, k, v, attn_mask=Tensor(row)), (q, k, v))
+
+
+def test_grouped_query_attention_equals_repeated_heads():
+    q, k, v = tensors((2, 6, 4, 3), (2, 2, 5, 3), (2, 2, 5, 2))
+    mask = rng.standard_normal((6, 4, 5))
+
+    def repeated(t):
+        return Tensor(np.repeat(t.data, 3, axis=-3))  # key/value head j serves query heads 3j, 3j+1, 3j+2
+    for kwargs in ({}, {"is_causal": True}, {"attn_mask": Tensor(mask)}, {"attn_mask": Tensor(mask[0] > 0)}):
+        grouped = scaled_dot_product_attention(q, k, v, enable_gqa=True, **kwargs)
+        plain = scaled_dot_product_attention(q, repeated(k), repeated(v), **kwargs)
+        assert grouped.shape == (2, 6, 4, 2)
+        np.testing.assert_allclose(grouped.data, plain.data, rtol=1e-12, atol=1e-12)
+    same = scaled_dot_product_attention(q, q, q, enable_gqa=True)
+    np.testing.assert_array_equal(same.data, scaled_dot_product_attention(q, q, q).data)
+
+
+@needs_autograd
+def test_grouped_query_attention_gradcheck():
+    q, k, v = tensors((1, 4, 3, 2), (1, 2, 4, 2), (1, 2, 4, 3), grad=True)
+    mask = Tensor(rng.standard_normal((4, 3, 4)), requires_grad=True)
+    assert gradcheck(lambda q, k, v, m: scaled_dot_product_attention(q, k, v, attn_mask=m, enable_gqa=True),
+                     (q, k, v, mask))
+    assert gradcheck(lambda q, k, v: scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True), (q, k, v))
+
+
+def test_grouped_query_attention_errors():
+    q, k, v = tensors((2, 6, 4, 3), (2, 4, 5, 3), (2, 4, 5, 2))
+    with pytest.raises(ValueError, match=r"key/value heads \(4 and 4\) must be equal and divide the query heads \(6\)"):
+        scaled_dot_product_attention(q, k, v, enable_gqa=True)
+    with pytest.raises(ValueError, match="enable_gqa=True needs a head dimension"):
+        scaled_dot_product_attention(*tensors((4, 3), (5, 3), (5, 2)), enable_gqa=True)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        scaled_dot_product_attention(q, k[:, :2], v[:, :2], attn_mask=Tensor(np.zeros((4, 4, 5))), enable_gqa=True)
+    with pytest.raises(TypeError, match="enable_gqa must be True or False"):
+        scaled_dot_product_attention(q, k, v, enable_gqa="yes")
+    with pytest.raises(ValueError, match="do not broadcast; for fewer key/value heads .* pass enable_gqa=True"):
+        scaled_dot_product_attention(q, k[:, :2], v[:, :2])

@@ -35,8 +35,10 @@ def _check_qkv(query, key, value, where: str) -> tuple[int, int, int]:
     try:
         broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
     except ValueError:
+        hint = ("; for fewer key/value heads than query heads pass enable_gqa=True"
+                if query.ndim >= 3 and key.ndim >= 3 and query.shape[-3] != key.shape[-3] else "")
         raise ValueError(f"{where}: the batch dimensions of query {tuple(query.shape)}, key {tuple(key.shape)} "
-                         f"and value {tuple(value.shape)} do not broadcast") from None
+                         f"and value {tuple(value.shape)} do not broadcast{hint}") from None
     return query.shape[-2], key.shape[-2], query.shape[-1]
 
 
@@ -221,17 +223,52 @@ class ScaledDotProductAttention(Function):
         return grads + (None, None, None, None)
 
 
+def _grouped_query_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask, dropout_p, is_causal, scale,
+                             where: str) -> Tensor:
+    """enable_gqa: Hk key/value heads shared by groups of Hq/Hk query heads (dimension -3), as in PyTorch."""
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor) or t.ndim < 3:
+            raise ValueError(f"{where}: enable_gqa=True needs a head dimension: {name} must be (..., H, length, "
+                             f"features), got {getattr(t, 'shape', type(t).__name__)}")
+    heads, kv_heads = query.shape[-3], key.shape[-3]
+    if value.shape[-3] != kv_heads or heads % kv_heads:
+        raise ValueError(f"{where}: with enable_gqa=True the number of key/value heads ({kv_heads} and "
+                         f"{value.shape[-3]}) must be equal and divide the query heads ({heads})")
+    groups = heads // kv_heads
+    if groups == 1:  # as many key/value heads as query heads: plain attention
+        return scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+    length, keys = query.shape[-2], key.shape[-2]
+    if isinstance(attn_mask, Tensor) and not is_causal:  # (other cases fail in the call below, with a message)
+        full = broadcast_shapes(query.shape[:-3], key.shape[:-3]) + (heads, length, keys)
+        _check_mask(attn_mask, full, query.dtype, where)
+        if attn_mask.ndim >= 3:  # split its head dimension (H or 1) the way the queries are split
+            mask_heads = attn_mask.shape[-3]
+            split = (kv_heads, groups) if mask_heads == heads else (1, 1)
+            attn_mask = attn_mask.reshape(*attn_mask.shape[:-3], *split, length, keys)
+    # queries (..., Hk, G, L, E) against keys (..., Hk, 1, S, E): broadcasting shares each key head
+    grouped = query.reshape(*query.shape[:-3], kv_heads, groups, length, query.shape[-1])
+    out = scaled_dot_product_attention(grouped, key.unsqueeze(-3), value.unsqueeze(-3), attn_mask, dropout_p,
+                                       is_causal, scale)
+    return out.reshape(*query.shape[:-3], heads, length, value.shape[-1])
+
+
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None,
-                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None) -> Tensor:
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
     """softmax(query·keyᵀ·scale + mask)·value, like torch.nn.functional.scaled_dot_product_attention.
 
     query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev). attn_mask: bool
     (True = may attend) or float (added), broadcastable to (..., L, S); is_causal: the lower
     triangular mask (not together with attn_mask); scale: default 1/sqrt(E). dropout_p drops
     attention weights with the package's generator (pass 0.0 outside training, as in PyTorch).
-    A query with every key masked gets a zero row, as in PyTorch 2.13.
+    enable_gqa: key/value may have fewer heads (dimension -3) than query, each shared by a group of
+    query heads. A query with every key masked gets a zero row, as in PyTorch 2.13.
     """
     where = "scaled_dot_product_attention"
+    if not isinstance(enable_gqa, (bool, np.bool_)):
+        raise TypeError(f"{where}: enable_gqa must be True or False, got {enable_gqa!r}")
+    if enable_gqa:
+        return _grouped_query_attention(query, key, value, attn_mask, dropout_p, is_causal, scale, where)
     length, keys, features = _check_qkv(query, key, value, where)
     scale = _resolve_scale(scale, features, where)
     dropout_p = _check_probability(dropout_p, where)

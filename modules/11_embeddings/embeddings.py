@@ -35,8 +35,9 @@
 #
 # **Prerequisites:** modules 01–05 (`Tensor`, `Module`/`Parameter`, autograd with `Function`
 # and `gradcheck`) and module 10 (what token ids are). **Exports to:**
-# `tinytorch/text/embeddings.py`, re-exported by `tinytorch.nn` (`Embedding`, ...) and
-# `tinytorch.nn.functional` (`embedding`).
+# `tinytorch/text/embeddings.py`, re-exported by `tinytorch.nn` (`Embedding`,
+# `PositionalEmbedding`, `SinusoidalPositionalEncoding`), `tinytorch.nn.functional` (`embedding`)
+# and `tinytorch.text` (all of them and `RotaryEmbedding`).
 
 # %%
 #| default_exp text.embeddings

@@ -19,11 +19,14 @@ exception). The report file is JSON, read back by tito/module_cmds.py.
 """
 
 from __future__ import annotations
+import __future__
 
 import argparse
 import ast
 import builtins
+import functools
 import json
+import operator
 import os
 import re
 import sys
@@ -37,6 +40,9 @@ from tito.notebook import parse_cells
 
 STUB_MESSAGE = re.compile(r"^(?P<name>.+?) is not implemented yet, see (?P<module>modules/\S+)")
 RUNNABLE = {"export", "test", "analysis", "code"}
+FUTURE_FLAGS = functools.reduce(
+    operator.or_, (getattr(__future__, name).compiler_flag for name in __future__.all_feature_names), 0
+)
 
 
 @dataclass
@@ -116,6 +122,7 @@ def run_module(module_file: Path, root: Path, pattern: str | None = None, echo=p
     sys.argv = [str(module_file)]
     os.environ.setdefault("MPLBACKEND", "Agg")  # a plot in an analysis cell must never block
     outcomes: list[Outcome] = []
+    future_flags = 0
     for index, cell in enumerate(cells):
         if cell.kind not in RUNNABLE:
             continue
@@ -132,7 +139,11 @@ def run_module(module_file: Path, root: Path, pattern: str | None = None, echo=p
                 continue
         started = time.perf_counter()
         try:
-            exec(compile(source, str(module_file), "exec", dont_inherit=True), namespace)
+            code = compile(source, str(module_file), "exec", flags=future_flags, dont_inherit=True)
+            # `from __future__ import annotations` in an early cell holds for the whole file when
+            # it runs as a script (and in Jupyter), so it must carry over to the later cells here.
+            future_flags |= code.co_flags & FUTURE_FLAGS
+            exec(code, namespace)
         except KeyboardInterrupt:
             raise
         except BaseException as error:  # learner code may raise anything, SystemExit included

@@ -105,3 +105,19 @@ def test_a_failure_caused_by_an_earlier_module_names_it(fake_repo, tito):
     assert code == 1
     assert "FAIL  tests/01_tensor" in out
     assert "revisit module 01 first (`tito module test 01`)" in out
+
+
+def test_a_future_import_holds_for_the_cells_after_it(fake_repo, kit, tito):
+    # As in a script (one compile unit) and in Jupyter: an early `from __future__ import
+    # annotations` makes later cells' annotations lazy, so a class can name itself in them.
+    kit.write(fake_repo, "modules/03_chain/chain.py",
+              "# %%\nfrom __future__ import annotations\n\n# %%\n#| default_exp core.chain\n\n"
+              "# %%\n#| export\nclass Link:\n    def then(self, other: Link | None) -> Link:\n"
+              "        return other or self\n\n\n# %%\n#| test\ndef test_unit_link():\n"
+              "    assert Link().then(None) is not None\n    print('test_unit_link: ok')\n\n\n"
+              "test_unit_link()\n")
+    kit.write(fake_repo, "tests/03_chain/test_chain.py",
+              "from tinytorch.core.chain import Link\n\n\ndef test_link():\n    assert Link()\n")
+    code, out, _ = tito(fake_repo, "module", "test", "03")
+    assert code == 0, out
+    assert "1 test cell(s): 1 passed" in out

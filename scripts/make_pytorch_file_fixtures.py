@@ -40,4 +40,5 @@ torch.save(state, FIXTURES / "torch_state_dict.pt")
 
 values = {name: (t.detach().float() if t.dtype == torch.bfloat16 else t.detach()).numpy() for name, t in state.items()}
 np.savez(FIXTURES / "torch_state_dict_values.npz", **values, __order__=np.array(list(state)))
-print(f"wrote torch_state_dict.pt ({(FIXTURES / 'torch_state_dict.pt').stat().st_size} bytes), torch {torch.__version__}")
+size = (FIXTURES / "torch_state_dict.pt").stat().st_size
+print(f"wrote torch_state_dict.pt ({size} bytes), torch {torch.__version__}")

@@ -86,6 +86,7 @@ from tinytorch.core.tensor import tensor_max as max, tensor_min as min, tensor_s
 from tinytorch.core.tensor import bool_ as bool, float16 as half, float32 as float, float64 as double  # noqa: A004
 from tinytorch.core.tensor import int16 as short, int32 as int, int64 as long  # noqa: A004
 
+from tinytorch.core.tensor import device  # noqa: E402  (torch.device: only "cpu" can be used)
 from tinytorch.core.training import load, save  # torch.save / torch.load, without pickle
 
 # Subpackages with PyTorch's names, so `tt.nn.Linear` works like `torch.nn.Linear`.

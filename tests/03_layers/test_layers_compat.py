@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from support import load_torch_cases, needs_autograd
 
+import tinytorch
 from tinytorch.core.autograd import gradcheck
 from tinytorch.core.layers import (
     Dense,
@@ -21,7 +22,7 @@ from tinytorch.core.layers import (
     one_hot,
     pad,
 )
-from tinytorch.core.tensor import Tensor, manual_seed
+from tinytorch.core.tensor import Tensor, device, manual_seed
 
 CASES = load_torch_cases("torch_compat.npz")
 
@@ -40,7 +41,7 @@ class WithBuffers(Module):
 # ----- Module.to and friends ------------------------------------------------------------------------
 @pytest.mark.parametrize("call", [
     lambda m: m.to("cpu"), lambda m: m.to("cpu:0"), lambda m: m.to(device="cpu"), lambda m: m.cpu(),
-    lambda m: m.to("cpu", non_blocking=True),
+    lambda m: m.to("cpu", non_blocking=True), lambda m: m.to(device("cpu")), lambda m: m.to(tinytorch.device("cpu")),
 ])
 def test_to_cpu_returns_the_module_and_changes_nothing(call):
     model = WithBuffers()
@@ -50,12 +51,18 @@ def test_to_cpu_returns_the_module_and_changes_nothing(call):
     assert all(after[k].dtype == v.dtype and np.array_equal(after[k], v) for k, v in before.items())
 
 
-@pytest.mark.parametrize("device", ["cuda", "cuda:0", "mps"])
-def test_to_an_accelerator_is_a_clear_error(device):
+@pytest.mark.parametrize("target", ["cuda", "cuda:0", "mps", 0, device("cuda", 1)])
+def test_to_an_accelerator_is_a_clear_error(target):
+    with pytest.raises(RuntimeError, match="TinyTorch runs on the CPU"):
+        WithBuffers().to(target)
+    model = WithBuffers()
     with pytest.raises(RuntimeError, match="CPU"):
-        WithBuffers().to(device)
-    with pytest.raises(RuntimeError, match="CPU"):
-        WithBuffers().to(device, np.float64)
+        model.to(target, np.float64)
+    assert model.fc.weight.dtype == np.float32, "a refused move changes nothing (not even the dtype)"
+
+
+def test_cuda_namespace_says_there_is_no_gpu():
+    assert tinytorch.cuda.is_available() is False and tinytorch.cuda.device_count() == 0
 
 
 def test_cuda_is_a_clear_error():

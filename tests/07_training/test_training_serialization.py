@@ -254,3 +254,26 @@ def test_state_dict_through_safetensors_into_a_model(tmp_path):
 
 def test_fixture_path_exists():
     assert Path(FIXTURES / "reference.safetensors").stat().st_size < 4096, "the committed fixture stays small"
+
+
+def test_safe_open_reads_one_tensor_at_a_time(tmp_path):
+    from tinytorch.core.training import safe_open
+
+    path = tmp_path / "m.safetensors"
+    save_file({"a": np.arange(4, dtype=np.float32), "b": np.ones((2, 2), np.int64)}, path, metadata={"k": "v"})
+    with safe_open(path, framework="pt") as file:
+        assert sorted(file.keys()) == ["a", "b"] and file.metadata() == {"k": "v"}
+        assert file.get_tensor("b").tolist() == [[1, 1], [1, 1]] and isinstance(file.get_tensor("a"), Tensor)
+        with pytest.raises(KeyError, match="no tensor named 'c'"):
+            file.get_tensor("c")
+    with safe_open(path, framework="np") as file:
+        assert isinstance(file.get_tensor("a"), np.ndarray)
+    with safe_open(FIXTURES / "reference.safetensors") as file:
+        assert file.get_tensor("brain").dtype == np.float32
+    with pytest.raises(ValueError, match="framework"):
+        safe_open(path, framework="jax")
+    with pytest.raises(RuntimeError, match="CPU"):
+        safe_open(path, device="cuda")
+    path.write_bytes(forge(GOOD, bytes(11)))
+    with pytest.raises(SerializationError, match="truncated"):
+        safe_open(path)

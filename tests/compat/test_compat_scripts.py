@@ -25,7 +25,6 @@ RTOL, ATOL = 1e-4, 1e-5
 # until they are taken off this list.
 KNOWN_GAPS = {
     "custom_function": "autograd.Function.forward/backward receive ndarrays, not Tensors (module 05): x.clamp fails",
-    "mlp_sgd_steplr": "tinytorch.device is not exported yet (module 01)",
 }
 
 

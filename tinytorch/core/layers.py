@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tinytorch.core import activations
-from tinytorch.core.tensor import Tensor, cat, default_generator
+from tinytorch.core.tensor import Tensor, cat, check_device, default_generator, device
 
 
 class Parameter(Tensor):
@@ -41,13 +41,6 @@ def _indent(text: str, spaces: int) -> str:
     return "\n".join(lines[:1] + [" " * spaces + line for line in lines[1:]])
 
 
-def _check_device(device, where: str) -> None:
-    # TEMPORARY until module 01's device helper lands
-    name = str(getattr(device, "type", device)).split(":")[0]
-    if name != "cpu":
-        raise RuntimeError(f"{where}: TinyTorch runs on the CPU only, got device {device!r}")
-
-
 def _parse_to_arguments(args: tuple, kwargs: dict, where: str):
     """(device or None, floating dtype or None) from the ways PyTorch's .to() can be called."""
     unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}
@@ -55,12 +48,12 @@ def _parse_to_arguments(args: tuple, kwargs: dict, where: str):
         raise TypeError(f"{where}: unexpected keyword argument(s) {', '.join(sorted(unknown))}")
     if len(args) > 2:
         raise TypeError(f"{where}: expected at most (device, dtype), got {len(args)} positional arguments")
-    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    target, dtype = kwargs.get("device"), kwargs.get("dtype")
     for arg in args:
         if isinstance(arg, Tensor):  # to(other): other's dtype (and device, always the CPU)
             dtype = arg.dtype
-        elif isinstance(arg, str) or type(arg).__name__ == "device":
-            device = arg
+        elif isinstance(arg, (str, device)) or (isinstance(arg, numbers.Integral) and not isinstance(arg, bool)):
+            target = arg  # a device: "cpu", device("cpu"), or an int (PyTorch's CUDA index)
         else:
             dtype = arg
     if dtype is not None:
@@ -71,7 +64,7 @@ def _parse_to_arguments(args: tuple, kwargs: dict, where: str):
                             f"got {dtype!r}") from None
         if dtype.kind != "f":
             raise TypeError(f"{where}: nn.Module.to only accepts floating point dtypes, got {dtype}")
-    return device, dtype
+    return target, dtype
 
 
 class Module:
@@ -362,9 +355,8 @@ class Module:
         error) and nothing moves. A floating-point dtype casts every floating-point parameter and
         buffer in place: the Parameter objects stay the same, only their arrays change.
         """
-        device, dtype = _parse_to_arguments(args, kwargs, f"{type(self).__name__}.to")
-        if device is not None:
-            _check_device(device, f"{type(self).__name__}.to")
+        target, dtype = _parse_to_arguments(args, kwargs, f"{type(self).__name__}.to")
+        check_device(target, f"{type(self).__name__}.to")
         if dtype is not None:
             self._cast_floating(dtype)
         return self
@@ -375,7 +367,7 @@ class Module:
 
     def cuda(self, device=None) -> Module:
         """Always an error: TinyTorch has no GPU backend."""
-        _check_device("cuda" if device is None else device, f"{type(self).__name__}.cuda")
+        check_device("cuda" if device is None else device, f"{type(self).__name__}.cuda")
         return self
 
     def float(self) -> Module:

@@ -20,10 +20,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.layers import _check_device
 from tinytorch.core.losses import CrossEntropyLoss  # noqa: F401  (also importable from here, as the course text does)
 from tinytorch.core.optimizers import clip_grad_norm_, flatten_state_dict, unflatten_state_dict
-from tinytorch.core.tensor import Tensor, default_generator
+from tinytorch.core.tensor import Tensor, check_device, default_generator
 
 
 def _array(values, name: str, where: str) -> np.ndarray:
@@ -1141,7 +1140,7 @@ def _check_map_location(map_location, where: str) -> None:
         return  # a function (storage, location) -> storage: every storage is already on the CPU
     targets = map_location.values() if isinstance(map_location, Mapping) else [map_location]
     for target in targets:
-        _check_device(target, where)
+        check_device(target, where)
 
 
 def save(obj, f) -> None:
@@ -1342,45 +1341,69 @@ def _parse_safetensors_header(raw: bytes, file_size: int, source: str) -> tuple[
     return entries, metadata, 8 + length
 
 
-def _read_safetensors(filename, where: str):
-    path = os.fspath(filename)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{where}: no such file: {path!r}")
-    size = os.path.getsize(path)
-    with open(path, "rb") as file:
-        head = file.read(8)
-        length = int.from_bytes(head, "little") if len(head) == 8 else 0
-        raw = head + file.read(min(length, _ST_MAX_HEADER + 1))
-        entries, metadata, start = _parse_safetensors_header(raw, size, f"{where}({path!r})")
-        arrays = {}
-        for name, (dtype, shape, begin, end) in entries.items():
-            file.seek(start + begin)
-            code = "<u2" if dtype == "BF16" else _ST_DTYPES[dtype]
-            count = (end - begin) // np.dtype(code).itemsize
-            flat = np.fromfile(file, dtype=code, count=count) if count else np.empty(0, dtype=code)
-            if len(flat) != count:  # the file changed under us since the size check
-                raise SerializationError(f"{where}({path!r}): {name!r} is truncated")
-            if dtype == "BF16":  # bfloat16 is the top half of a float32: widen it exactly
-                flat = (flat.astype(np.uint32) << 16).view(np.float32)
-            arrays[name] = flat.astype(flat.dtype.newbyteorder("="), copy=False).reshape(shape)
-    return arrays, metadata
+class safe_open:
+    """safetensors' reader: `with safe_open(path, framework="pt") as f: f.keys(), f.get_tensor(name),
+    f.metadata()`. The whole header is checked when the file opens; get_tensor reads one tensor.
+    framework "pt" gives Tensors, "np"/"numpy" ndarrays; device must be the CPU."""
+
+    def __init__(self, filename, framework: str = "pt", device="cpu"):
+        check_device(device, "safe_open")
+        if framework not in ("pt", "np", "numpy"):
+            raise ValueError(f"safe_open: framework must be 'pt' or 'np', got {framework!r}")
+        self.path, self.framework = os.fspath(filename), framework
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"safe_open: no such file: {self.path!r}")
+        self._where = f"safe_open({self.path!r})"
+        self._file = open(self.path, "rb")
+        try:
+            head = self._file.read(8)
+            length = int.from_bytes(head, "little") if len(head) == 8 else 0
+            raw = head + self._file.read(min(length, _ST_MAX_HEADER + 1))
+            self._entries, self._metadata, self._start = _parse_safetensors_header(
+                raw, os.path.getsize(self.path), self._where)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def keys(self) -> list:
+        return list(self._entries)
+
+    def metadata(self) -> dict:
+        return dict(self._metadata)
+
+    def get_tensor(self, name: str):
+        if name not in self._entries:
+            raise KeyError(f"{self._where}: no tensor named {name!r}; the file has {', '.join(self._entries)}")
+        dtype, shape, begin, end = self._entries[name]
+        code = "<u2" if dtype == "BF16" else _ST_DTYPES[dtype]
+        count = (end - begin) // np.dtype(code).itemsize
+        self._file.seek(self._start + begin)
+        flat = np.fromfile(self._file, dtype=code, count=count) if count else np.empty(0, dtype=code)
+        if len(flat) != count:  # the file changed under us since its size was checked
+            raise SerializationError(f"{self._where}: {name!r} is truncated")
+        if dtype == "BF16":  # bfloat16 is the top half of a float32: widen it exactly
+            flat = (flat.astype(np.uint32) << 16).view(np.float32)
+        array = flat.astype(flat.dtype.newbyteorder("="), copy=False).reshape(shape)
+        return Tensor(array) if self.framework == "pt" else array
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> safe_open:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def load_file(filename, device="cpu") -> dict:
     """Read a .safetensors file into {name: Tensor}; BF16 becomes float32 (exactly). Everything is
     checked before any tensor is read; a lying or truncated file raises SerializationError."""
-    _check_device(device, "load_file")
-    arrays, _ = _read_safetensors(filename, "load_file")
-    return {name: Tensor(array) for name, array in arrays.items()}
+    with safe_open(filename, "pt", device) as file:
+        return {name: file.get_tensor(name) for name in file.keys()}
 
 
 def load_file_metadata(filename) -> dict:
     """The __metadata__ dict (str -> str) of a .safetensors file, checked like load_file checks it."""
-    path = os.fspath(filename)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"load_file_metadata: no such file: {path!r}")
-    with open(path, "rb") as file:
-        head = file.read(8)
-        length = int.from_bytes(head, "little") if len(head) == 8 else 0
-        raw = head + file.read(min(length, _ST_MAX_HEADER + 1))
-    return _parse_safetensors_header(raw, os.path.getsize(path), f"load_file_metadata({path!r})")[1]
+    with safe_open(filename) as file:
+        return file.metadata()

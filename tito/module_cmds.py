@@ -176,8 +176,7 @@ def check_pytest(root: Path, module: ModuleInfo, timeout: float, pattern: str | 
     selection = ["-k", pattern] if pattern else []
     print(f"--- pytest {shown}{' -k ' + pattern if pattern else ''}")
     command = [sys.executable, "-m", "pytest", shown, *selection, "-q", "-rfE", "--tb=short", "--color=no"]
-    # A wide "terminal", so pytest's one-line summaries keep the values instead of ending in "...".
-    outcome = run_streaming(command, root, {**repo_env(root), "COLUMNS": "400"}, timeout)
+    outcome = run_streaming(command, root, repo_env(root), timeout)
     totals = pytest_totals(outcome.output) or "no summary line"
     if outcome.timed_out:
         return Check(

@@ -111,7 +111,7 @@ def test_a_future_import_holds_for_the_cells_after_it(fake_repo, kit, tito):
     # As in a script (one compile unit) and in Jupyter: an early `from __future__ import
     # annotations` makes later cells' annotations lazy, so a class can name itself in them.
     kit.write(fake_repo, "modules/03_chain/chain.py",
-              "# %%\nfrom __future__ import annotations\n\n# %%\n#| default_exp core.chain\n\n"
+              "# %%\n#| default_exp core.chain\n\n# %%\n#| export\nfrom __future__ import annotations\n\n"
               "# %%\n#| export\nclass Link:\n    def then(self, other: Link | None) -> Link:\n"
               "        return other or self\n\n\n# %%\n#| test\ndef test_unit_link():\n"
               "    assert Link().then(None) is not None\n    print('test_unit_link: ok')\n\n\n"

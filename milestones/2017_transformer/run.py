@@ -25,9 +25,9 @@ iterations and cosine decay to 1e-4 over 2,000 iterations, betas (0.9, 0.99), we
 matrices, gradient clipping at 1.0), for which nanoGPT reports a validation loss of 1.88.
 There is no --device option: everything runs on the CPU, in NumPy.
 
-Options: --iters, --eval-interval, --eval-batches, --eval-questions, --batch-size, --lr, --seed,
---checkpoint PATH, --no-checkpoint, --load PATH (skip training, use a saved model), --chat, --quiet,
---json.
+Options: --iters, --eval-interval, --eval-batches, --eval-questions, --sample-chars, --batch-size,
+--lr, --seed, --checkpoint PATH, --no-checkpoint, --load PATH (skip training, use a saved model),
+--chat, --quiet, --json.
 """
 
 MILESTONE = {
@@ -319,6 +319,8 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=RECIPE["batch_size"], help="sequences per step (12)")
     parser.add_argument("--lr", type=float, default=RECIPE["lr"], help="peak learning rate (1e-3)")
     parser.add_argument("--seed", type=int, default=2017, help="random seed (default 2017)")
+    parser.add_argument("--sample-chars", type=int, default=500, metavar="N",
+                        help="shakespeare: characters of the sample printed at the end (default 500)")
     parser.add_argument("--eval-questions", type=int, metavar="N",
                         help="tinytalks: answer only the first N held-out questions of each split (default: all)")
     parser.add_argument("--checkpoint", type=Path, help="where to save the trained model (default "
@@ -329,6 +331,8 @@ def parse_args(argv) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print the results as JSON (last line)")
     parser.add_argument("--quiet", action="store_true", help="only the summary (and the JSON)")
     args = parser.parse_args(argv)
+    if args.sample_chars < 1:
+        parser.error("--sample-chars must be at least 1")
     if args.eval_questions is not None and args.eval_questions < 1:
         parser.error("--eval-questions must be at least 1")
     if args.iters < 1 or args.eval_interval < 1 or args.eval_batches < 1 or args.batch_size < 1:
@@ -397,8 +401,9 @@ def main(argv=None) -> dict:
     known = set(task.tokenizer.decode(list(range(task.tokenizer.vocab_size))))
     sample_rng = np.random.default_rng(args.seed + 4)
     if args.task == "shakespeare":
-        sample = complete(model, task.tokenizer, ["\n"], 500, temperature=0.8, top_k=40, generator=sample_rng)[0]
-        say("\nA sample (500 characters, temperature 0.8, top-k 40), after a newline:\n" + "-" * 80)
+        sample = complete(model, task.tokenizer, ["\n"], args.sample_chars, temperature=0.8, top_k=40,
+                          generator=sample_rng)[0]
+        say(f"\nA sample ({args.sample_chars} characters, temperature 0.8, top-k 40), after a newline:\n" + "-" * 80)
         say(sample)
         say("-" * 80)
         result["sample"] = sample[:200]

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "milestones/2017_transformer/run.py"
-QUICK = ("--iters", "6", "--eval-interval", "3", "--eval-batches", "1", "--batch-size", "4")
+QUICK = ("--iters", "4", "--eval-interval", "2", "--eval-batches", "1", "--batch-size", "4")
 KEYS = {"milestone", "task", "params", "seed", "iters", "train_loss", "val_loss", "train_time_s", "tokens_per_s",
         "wall_time_s", "vocab_size"}
 
@@ -40,15 +40,16 @@ def result_of(proc: subprocess.CompletedProcess) -> dict:
 
 def test_shakespeare_trains_saves_and_loads_back(tmp_path):
     checkpoint = tmp_path / "gpt.npz"
-    proc = run(*QUICK, "--checkpoint", str(checkpoint), "--json")
+    proc = run(*QUICK, "--sample-chars", "40", "--checkpoint", str(checkpoint), "--json")
     result = result_of(proc)
-    assert set(result) >= KEYS and result["task"] == "shakespeare" and result["iters"] == 6
+    assert set(result) >= KEYS and result["task"] == "shakespeare" and result["iters"] == 4
     assert result["vocab_size"] == 65 and result["params"] == 804_096, "nanoGPT's Shakespeare model: 0.80M"
     assert 0 < result["val_loss"] < 4.5 and result["tokens_per_s"] > 0
     assert 0 < result["train_time_s"] <= result["wall_time_s"]
     assert "iter | train loss" in proc.stdout and "A sample" in proc.stdout
     assert checkpoint.is_file() and result["checkpoint"] == str(checkpoint)
-    loaded = result_of(run("--load", str(checkpoint), "--eval-batches", "1", "--json", "--quiet"))
+    loaded = result_of(run("--load", str(checkpoint), "--eval-batches", "1", "--sample-chars", "10", "--json",
+                           "--quiet"))
     assert loaded["iters"] == 0 and loaded["loaded"] == str(checkpoint)
     assert abs(loaded["val_loss"] - result["val_loss"]) < 0.3, "the loaded model is the trained one"
 
@@ -83,7 +84,7 @@ def test_bad_arguments_are_clear_errors():
 @pytest.mark.parametrize("task", ["shakespeare"])
 def test_tito_milestone_run_2017(task):
     proc = run(command=[sys.executable, "-m", "tito.main", "milestone", "run", "2017", "--force", "--json", "--",
-                        "--task", task, *QUICK, "--no-checkpoint", "--quiet"])
+                        "--task", task, *QUICK, "--sample-chars", "10", "--no-checkpoint", "--quiet"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["task"] == task and result["iters"] == 6
+    assert result["task"] == task and result["iters"] == 4

@@ -168,7 +168,8 @@ class MLP(Module):
         # All positions of all sequences go through the same two matrices: as one (B·T, E) matrix
         # they make one large matmul each, which BLAS runs faster than a batch of B small ones.
         rows = x.reshape(-1, x.shape[-1])
-        # Hint: c_fc, then gelu (exact, module 02), then c_proj, then dropout, on `rows`.
+        # Hint: set `out` to `rows` passed through c_fc, then gelu (exact, module 02), then c_proj,
+        #       then dropout.
         out = self.dropout(self.c_proj(gelu(self.c_fc(rows))))
         return out.reshape(x.shape)
 

@@ -137,6 +137,12 @@ MHA = {
     "mha_float_masks_3d": dict(E=6, H=2, L=3, S=4, N=2, batch_first=True, attn_mask=randn(4, 3, 4),
                                key_padding_mask=randn(2, 4)),
     "mha_unbatched": dict(E=6, H=3, L=4, S=4, N=None, batch_first=False, self_attention=True),
+    # a sequence whose every key is padding: PyTorch gives nan with need_weights, zero attention without
+    "mha_fully_padded_weights": dict(E=4, H=2, L=3, S=3, N=2, batch_first=True, self_attention=True,
+                                     key_padding_mask=np.array([[1, 1, 1], [0, 0, 1]], dtype=bool)),
+    "mha_fully_padded_no_weights": dict(E=4, H=2, L=3, S=3, N=2, batch_first=True, self_attention=True,
+                                        need_weights=False,
+                                        key_padding_mask=np.array([[1, 1, 1], [0, 0, 1]], dtype=bool)),
 }
 for name, spec in MHA.items():
     E, H, L, S, N = spec["E"], spec["H"], spec["L"], spec["S"], spec["N"]

@@ -27,12 +27,15 @@ def named(prefix: str) -> list[str]:
 
 
 def close(got: Tensor, want: np.ndarray, what: str) -> None:
-    np.testing.assert_allclose(got.data, want, rtol=RTOL, atol=ATOL, err_msg=what)
+    """Equal within float64 rounding; nan only where PyTorch has nan."""
+    np.testing.assert_allclose(got.data, want, rtol=RTOL, atol=ATOL, err_msg=what, equal_nan=True)
 
 
 def test_fixtures_cover_every_kind():
     sdpa = named("sdpa_")
-    assert len(sdpa) >= 15 and len(named("mha_")) >= 9 and len(named("csa_")) >= 3
+    assert len(sdpa) >= 15 and len(named("mha_")) >= 11 and len(named("csa_")) >= 3
+    assert np.isnan(CASES["mha_fully_padded_weights"]["out"]).any(), "PyTorch: nan for a fully padded sequence"
+    assert not np.isnan(CASES["mha_fully_padded_no_weights"]["out"]).any(), "... but zeros without need_weights"
     assert any(CASES[n]["attn_mask"].dtype == bool for n in sdpa if "attn_mask" in CASES[n])
     assert any("grad_attn_mask" in CASES[n] for n in sdpa) and any(CASES[n]["is_causal"] for n in sdpa)
     assert sum(bool(CASES[n]["enable_gqa"]) for n in sdpa) >= 5
@@ -75,15 +78,16 @@ def test_multihead_attention_loads_a_pytorch_state_dict(name):
         key, value = (Tensor(case[k].copy(), requires_grad=True) for k in ("key", "value"))
     else:
         key = value = query
-    out, weights = mha(query, key, value, key_padding_mask=_mask(case, "key_padding_mask"),
-                       need_weights=bool(case["need_weights"]), attn_mask=_mask(case, "attn_mask"),
-                       average_attn_weights=bool(case["average"]))
-    close(out, case["out"], "output")
-    if "weights" in case:
-        close(weights, case["weights"], "attention weights")
-    else:
-        assert weights is None
-    out.backward(Tensor(case["gout"]))
+    with np.errstate(invalid="ignore"):  # the fully padded cases: nan, exactly where PyTorch has nan
+        out, weights = mha(query, key, value, key_padding_mask=_mask(case, "key_padding_mask"),
+                           need_weights=bool(case["need_weights"]), attn_mask=_mask(case, "attn_mask"),
+                           average_attn_weights=bool(case["average"]))
+        close(out, case["out"], "output")
+        if "weights" in case:
+            close(weights, case["weights"], "attention weights")
+        else:
+            assert weights is None
+        out.backward(Tensor(case["gout"]))
     close(query.grad, case["grad_query"], "gradient of query")
     if "key" in case:
         close(key.grad, case["grad_key"], "gradient of key")

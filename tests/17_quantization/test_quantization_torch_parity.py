@@ -1,6 +1,6 @@
-"""Modules 17-18 against PyTorch 2.13 (values in tests/fixtures/torch_quantization.npz, made by
+"""Module 17 against PyTorch 2.13 (values in tests/fixtures/torch_quantization.npz, made by
 scripts/make_compression_fixtures.py): quantize_per_tensor/per_channel codes, fake quantization
-forward and straight-through backward, and the distillation loss with its gradient."""
+forward and straight-through backward."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from support import load_torch_cases
 
 from tinytorch.core.tensor import Tensor
-from tinytorch.systems import compression as C
 from tinytorch.systems import quantization as Q
 
 CASES = load_torch_cases("torch_quantization.npz")
@@ -42,14 +41,3 @@ def test_fake_quantize_matches_pytorch_forward_and_backward(name):
     np.testing.assert_allclose(out.data, case["out"], rtol=1e-6, atol=1e-6)
     out.backward(Tensor(case["gout"]))
     np.testing.assert_array_equal(x.grad.data, case["grad_x"])
-
-
-@pytest.mark.parametrize("name", sorted(k for k in CASES if k.startswith("distill_")))
-def test_distillation_loss_matches_pytorch(name):
-    case = CASES[name]
-    student = Tensor(case["student"], requires_grad=True)
-    loss = C.distillation_loss(student, Tensor(case["teacher"]), Tensor(case["target"]),
-                               float(case["temperature"]), float(case["alpha"]))
-    np.testing.assert_allclose(loss.item(), float(case["loss"]), rtol=1e-12)
-    loss.backward()
-    np.testing.assert_allclose(student.grad.data, case["grad_student"], rtol=1e-10, atol=1e-12)

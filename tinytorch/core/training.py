@@ -1378,8 +1378,8 @@ class safe_open:
         code = "<u2" if dtype == "BF16" else _ST_DTYPES[dtype]
         count = (end - begin) // np.dtype(code).itemsize
         self._file.seek(self._start + begin)
-        flat = np.fromfile(self._file, dtype=code, count=count) if count else np.empty(0, dtype=code)
-        if len(flat) != count:  # the file changed under us since its size was checked
+        flat = np.empty(count, dtype=code)  # read straight into the array: one copy, from the OS
+        if self._file.readinto(memoryview(flat).cast("B")) != flat.nbytes:  # the file changed since it was checked
             raise SerializationError(f"{self._where}: {name!r} is truncated")
         if dtype == "BF16":  # bfloat16 is the top half of a float32: widen it exactly
             flat = (flat.astype(np.uint32) << 16).view(np.float32)

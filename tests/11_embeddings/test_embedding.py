@@ -144,3 +144,39 @@ def test_bad_arguments():
         embedding(Tensor(np.array([0])), Tensor(np.zeros(3)))
     with pytest.raises(TypeError, match="weight must be floating point"):
         embedding(Tensor(np.array([0])), Tensor(np.zeros((3, 2), dtype=np.int64)))
+
+
+
+class _AddWithoutAt:
+    """np.add with everything but .at (which fails the test when called)."""
+
+    reduceat = staticmethod(np.add.reduceat)
+
+    def __call__(self, *args, **kwargs):
+        return np.add(*args, **kwargs)
+
+    def at(self, *args, **kwargs):
+        raise AssertionError("np.add.at is the teaching reference; the layer's backward must not call it")
+
+
+class _NumpyWithoutAddAt:
+    add = _AddWithoutAt()
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@needs_autograd
+@pytest.mark.parametrize("vocab", [65, 50257])  # the one-hot path and the sorted-runs path
+def test_backward_does_not_use_np_add_at(vocab, monkeypatch):
+    import tinytorch.text.embeddings as module
+
+    layer = Embedding(vocab, 8)
+    ids = Tensor(np.random.default_rng(0).integers(0, 40, (12, 64)))  # 768 tokens, many repeats
+    out = layer(ids)
+    monkeypatch.setattr(module, "np", _NumpyWithoutAddAt())
+    out.backward(Tensor(np.ones(out.shape, dtype=np.float32)))
+    counts = np.bincount(ids.data.ravel(), minlength=vocab)
+    np.testing.assert_allclose(layer.weight.grad.data, np.repeat(counts[:, None], 8, axis=1))
+    with pytest.raises(AssertionError, match="teaching reference"):  # the proxy does catch a call
+        module.embedding_backward_reference(ids.data.ravel(), np.ones((768, 8)), vocab)

@@ -7,6 +7,7 @@ import json
 import numbers
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -676,6 +677,7 @@ def quantize_dynamic(model: Module, bits: int = 8, activation_bits: int = 8, per
 QUANTIZED_FORMAT = "tinytorch-quantized"
 QUANTIZED_VERSION = 1
 _QMETA = "__tinytorch_quantized__"
+_QMETA_LIMIT = 64 << 20  # a description never needs more: refuse to inflate a "zip bomb" further
 
 
 def pack_bits(q: np.ndarray, bits: int, qmin: int) -> np.ndarray:
@@ -748,8 +750,10 @@ def save_quantized(path, model: Module) -> str:
     meta = {"format": QUANTIZED_FORMAT, "version": QUANTIZED_VERSION, "model": type(model).__name__,
             "layers": {name: _layer_record(layer) for name, layer in layers.items()}, "entries": entries}
     arrays = {f"blob/{name}": np.concatenate(parts) for name, parts in blobs.items()}
-    # The description as UTF-8 bytes: a NumPy unicode string would spend 4 bytes per character.
-    arrays[_QMETA] = np.frombuffer(json.dumps(meta, separators=(",", ":")).encode(), dtype=np.uint8)
+    # The description as zlib-compressed UTF-8 bytes (a NumPy unicode string would spend 4 bytes per
+    # character, and for a small model the raw JSON is a few percent of the file).
+    text = json.dumps(meta, separators=(",", ":")).encode()
+    arrays[_QMETA] = np.frombuffer(zlib.compress(text, 9), dtype=np.uint8)
     _atomic_write(path, lambda file: np.savez(file, **arrays))
     return os.fspath(path)
 
@@ -772,8 +776,12 @@ def _read_quantized(path: str) -> tuple[dict, dict]:
     try:
         if description.dtype != np.uint8 or description.ndim != 1:
             raise ValueError(f"expected UTF-8 bytes, got {description.dtype} of shape {description.shape}")
-        meta = json.loads(description.tobytes().decode())
-    except (ValueError, TypeError) as error:
+        inflate = zlib.decompressobj()
+        text = inflate.decompress(description.tobytes(), _QMETA_LIMIT)
+        if inflate.unconsumed_tail:
+            raise ValueError(f"the description inflates to more than {_QMETA_LIMIT} bytes")
+        meta = json.loads(text.decode())
+    except (ValueError, TypeError, zlib.error) as error:
         raise QuantizedFileError(f"load_quantized: {path!r} has an unreadable description: {error}") from error
     if not isinstance(meta, dict) or meta.get("format") != QUANTIZED_FORMAT:
         raise QuantizedFileError(f"load_quantized: {path!r} has the wrong format marker")

@@ -38,14 +38,14 @@ def test_pytorch_positional_batch_size_shuffle_drop_last():
 
 
 @pytest.mark.parametrize("args, kwargs, error, message", [
-    ((X, Y, 4), {}, TypeError, "must all be arrays or Tensors; pass batch_size=..."),
-    ((TensorDataset(X), 4, True, False, None), {}, TypeError, "at most"),
-    ((X, Y[:9]), {}, ValueError, "size mismatch"),
-    ((X, Y), {"batch_size": 0}, ValueError, "batch_size"),
+    (lambda: (X, Y, 4), {}, TypeError, "must all be arrays or Tensors; pass batch_size=..."),
+    (lambda: (TensorDataset(X), 4, True, False, None), {}, TypeError, "at most"),
+    (lambda: (X, Y[:9]), {}, ValueError, "size mismatch"),
+    (lambda: (X, Y), {"batch_size": 0}, ValueError, "batch_size"),
 ])
 def test_bad_arguments(args, kwargs, error, message):
     with pytest.raises(error, match=message):
-        DataLoader(*args, **kwargs)
+        DataLoader(*args(), **kwargs)
 
 
 def test_torch_utils_data_namespace():

@@ -29,7 +29,8 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 def shared(make):
     folder = make.shared_datasets()
     if folder is None:
-        pytest.skip("no local copy of the official MNIST files (set TINYTORCH_DATA to a folder holding mnist/, or provide ../shared/datasets)")
+        pytest.skip("no local copy of the official MNIST files "
+                    "(set TINYTORCH_DATA to a folder holding mnist/, or provide ../shared/datasets)")
     return folder
 
 

@@ -344,7 +344,8 @@ def _batch_to_tensors(fields, where: str = "get_batch"):
 #
 # `DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None,
 # generator=None, seed=None)` — PyTorch's signature, minus worker processes, plus `seed` as a
-# shortcut for "my own generator seeded with this".
+# shortcut for "my own generator seeded with this". (`num_workers=` and `pin_memory=` are accepted,
+# so PyTorch scripts run unchanged, and change nothing: every batch is built in this process.)
 #
 # - `len(loader)` is the number of batches: `ceil(N / B)`, or `floor(N / B)` with `drop_last`.
 # - Each `iter(loader)` is one epoch. With `shuffle=True` it draws a **new permutation** of
@@ -386,10 +387,12 @@ class DataLoader:
     `generator` (an np.random.Generator), from a private generator seeded with `seed`, or from
     the global default generator (so manual_seed makes the order repeatable).
     DataLoader(inputs, targets, batch_size=...) with arrays or Tensors batches TensorDataset(inputs, targets).
+    num_workers and pin_memory are accepted for PyTorch scripts: every batch is built in this
+    process (the batches are the same; worker processes would only overlap loading with compute).
     """
 
     def __init__(self, dataset, *arrays, batch_size=1, shuffle=False, drop_last=False, collate_fn=None,
-                 generator=None, seed=None):
+                 generator=None, seed=None, num_workers=0, pin_memory=False):
         if arrays and not isinstance(arrays[0], (np.ndarray, Tensor)):  # PyTorch's (ds, batch_size, shuffle, ...)
             if len(arrays) > 3:
                 raise TypeError(f"DataLoader: at most (dataset, batch_size, shuffle, drop_last) positionally, "
@@ -414,6 +417,10 @@ class DataLoader:
         if collate_fn is not None and not callable(collate_fn):
             raise TypeError(f"DataLoader: collate_fn must be callable (it receives the list of samples "
                             f"of one batch), got {type(collate_fn).__name__}")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be an int >= 0, got {num_workers!r}")
+        _check_flag(pin_memory, "pin_memory")
+        self.num_workers = int(num_workers)  # accepted from PyTorch scripts; batches are built in this process
         if generator is not None and seed is not None:
             raise ValueError("DataLoader: pass generator or seed, not both")
         if generator is not None and not isinstance(generator, np.random.Generator):

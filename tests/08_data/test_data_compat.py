@@ -54,3 +54,13 @@ def test_torch_utils_data_namespace():
     train, val = data.random_split(data.TensorDataset(X, Y), [0.8, 0.2], generator=np.random.default_rng(0))
     assert (len(train), len(val)) == (8, 2) and isinstance(train, data.Subset)
     assert issubclass(data.TensorDataset, data.Dataset)
+
+
+def test_num_workers_and_pin_memory_are_accepted_and_change_nothing():
+    plain = [b[0].data for b in DataLoader(X, Y, batch_size=4)]
+    workers = [b[0].data for b in DataLoader(X, Y, batch_size=4, num_workers=4, pin_memory=True)]
+    assert all(np.array_equal(a, b) for a, b in zip(plain, workers)) and len(plain) == len(workers)
+    with pytest.raises(ValueError, match="num_workers must be an int >= 0"):
+        DataLoader(X, Y, num_workers=-1)
+    with pytest.raises(TypeError, match="pin_memory must be True or False"):
+        DataLoader(X, Y, pin_memory="yes")

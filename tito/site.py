@@ -32,6 +32,7 @@ from tito.errors import TitoError
 from tito.export import find_modules, select_modules
 from tito.fileio import write_atomically
 from tito.procs import repo_env
+from tito.regions import MARKER
 
 LOCAL_MATHJAX = Path("/usr/share/javascript/mathjax")
 DEFAULT_OUT = Path("build") / "site"
@@ -85,7 +86,10 @@ def _mathjax_settings(source: Path) -> str:
     return (
         'html_static_path = ["_mathjax"]\n'
         'mathjax_path = "MathJax.js?config=TeX-AMS_CHTML"\n'
-        'mathjax2_config = {"showMathMenu": False}'
+        # MyST-NB marks notebook sections tex2jax_ignore and math spans `math`: process those.
+        'mathjax2_config = {"showMathMenu": False, "tex2jax": {"inlineMath": [["\\\\(", "\\\\)"]], '
+        '"displayMath": [["\\\\[", "\\\\]"]], "processEscapes": True, '
+        '"ignoreClass": "document|tex2jax_ignore|mathjax_ignore", "processClass": "math|output_area"}}'
     )
 
 
@@ -93,6 +97,12 @@ def _notebook(module, target: Path) -> None:
     import jupytext
 
     notebook = jupytext.read(module.source, fmt="py:percent")
+    # The export target is plumbing, and the solution markers are noise on a page (a student
+    # release has no regions left, so nothing changes there).
+    notebook.cells = [c for c in notebook.cells if not c.source.lstrip().startswith("#| default_exp")]
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.source = "\n".join(line for line in cell.source.splitlines() if not MARKER.match(line))
     notebook.metadata.pop("jupytext", None)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     jupytext.write(notebook, target, fmt="ipynb")
@@ -257,8 +267,8 @@ def check(html_dir: Path, screenshots: Path | None = None) -> tuple[int, list[st
             problems.append(f"{name}: the page did not finish loading")
         if name.startswith("chapters/") and 'class="highlight' not in static:
             problems.append(f"{name}: no highlighted code")
-        if 'class="math' in static and "MathJax" not in dom and "mjx-" not in dom:
-            problems.append(f"{name}: math did not render (MathJax did not run)")
+        if 'class="math' in static and "MJXc-" not in dom and "mjx-chtml" not in dom:
+            problems.append(f"{name}: math did not render (MathJax produced no typeset output)")
     shots = []
     if screenshots is not None:
         shots.append(screenshot(html_dir / "index.html", screenshots / "home.png"))

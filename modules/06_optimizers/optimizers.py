@@ -142,7 +142,9 @@ for _lr in (0.1, 1.0, 1.9, 2.1):
 # Each group is a plain dict holding its parameters and a full copy of every hyperparameter (the
 # group's own values, the defaults for the rest). Learning-rate schedulers (section 9) work by
 # rewriting `group["lr"]` between steps. A parameter may appear in only one group: two groups
-# would update it twice per step.
+# would update it twice per step. `add_param_group` adds a group later (to unfreeze a layer, say);
+# an optimizer may even start with none, `Adam(lr=1e-3)`, and get its parameters from a `Trainer`
+# (module 07) — until then its `step()` refuses to run, rather than silently doing nothing.
 #
 # **State** is the optimizer's memory per parameter: SGD's momentum buffer, Adam's two moment
 # estimates and step count. It is keyed by the parameter object itself (tensors hash by identity),

@@ -1953,6 +1953,10 @@ def save(obj, f) -> None:
     """
     if isinstance(obj, Mapping) and _SAVED in obj:
         raise ValueError(f"save: the key {_SAVED!r} is reserved for the file's format marker")
+    if callable(getattr(obj, "state_dict", None)):
+        raise TypeError(f"save: a whole {type(obj).__name__} object can only be stored as a pickle (code); save "
+                        f"its {type(obj).__name__.lower()}.state_dict() instead and rebuild the object in code, "
+                        "which is also what PyTorch recommends")
     arrays = flatten_state_dict(obj, prefix="obj/")
     arrays[_SAVED] = np.array(json.dumps({"format": SAVE_FORMAT, "version": SAVE_VERSION}))
     if hasattr(f, "write"):

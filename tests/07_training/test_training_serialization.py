@@ -277,3 +277,13 @@ def test_safe_open_reads_one_tensor_at_a_time(tmp_path):
     path.write_bytes(forge(GOOD, bytes(11)))
     with pytest.raises(SerializationError, match="truncated"):
         safe_open(path)
+
+
+def test_saving_a_whole_model_or_optimizer_asks_for_its_state_dict(tmp_path):
+    from tinytorch.core.optimizers import SGD
+
+    model = mlp()
+    for obj in (model, SGD(model.parameters(), lr=0.1)):
+        with pytest.raises(TypeError, match=r"state_dict\(\) instead"):
+            save(obj, tmp_path / "whole.pt")
+    assert not list(tmp_path.iterdir())

@@ -1332,6 +1332,10 @@ def _parse_safetensors_header(raw: bytes, file_size: int, source: str) -> tuple[
             raise SerializationError(f"{source}: {name!r} of shape {shape} and dtype {dtype} needs {expected:,} "
                                      f"bytes, but its data_offsets {offsets} span {offsets[1] - offsets[0]:,}")
         entries[name] = (dtype, tuple(shape), offsets[0], offsets[1])
+    # Hint: walk the entries sorted by (begin, end), keeping `covered` = where the previous tensor
+    #       ended (0 at first). Each tensor must begin exactly there: begin < covered overlaps the
+    #       previous tensor, begin > covered leaves a gap. Raise SerializationError naming the tensor,
+    #       its begin and `covered`; then covered = end. The check after the loop compares the total.
     covered = 0
     for name, (_, _, begin, end) in sorted(entries.items(), key=lambda item: (item[1][2], item[1][3])):
         if begin != covered:

@@ -2259,6 +2259,15 @@ def test_unit_save_load_and_safetensors():
             assert "truncated" in str(error), f"a truncated file should be called truncated: {error}"
         else:
             raise AssertionError("a truncated safetensors file must raise SerializationError")
+        lying = json.dumps({"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
+                            "b": {"dtype": "U8", "shape": [4], "data_offsets": [2, 6]}}).encode()
+        weights.write_bytes(len(lying).to_bytes(8, "little") + lying + bytes(6))
+        try:
+            load_file(weights)
+        except SerializationError as error:
+            assert "overlaps" in str(error) and "'b'" in str(error), f"name the overlapping tensor: {error}"
+        else:
+            raise AssertionError("tensors whose byte ranges overlap must be refused (check the tiling loop)")
     print("✅ save/load round trip (no pickle; pickles refused), safetensors written, read and validated")
 
 

@@ -2267,6 +2267,8 @@ def load_pytorch_file(f, source: str | None = None):
     callable besides the tensor rebuilders, storages whose size does not match, views outside them.
     """
     where = source or ("load_pytorch_file" if hasattr(f, "read") else f"load_pytorch_file({os.fspath(f)!r})")
+    if not hasattr(f, "read") and not os.path.isfile(f):
+        raise FileNotFoundError(f"{where}: no such file")
     try:
         archive = zipfile.ZipFile(f)
         names = archive.namelist()

@@ -93,7 +93,7 @@ HOSTILE = {
     "exits_at_import": "import os\nos._exit(0)",
     "sys_exits_at_import": "import sys\nsys.exit(0)",
     "segfaults": "import os\nos.abort()",
-    "memory_bomb": "_hoard = []\nwhile True:\n    _hoard.append(bytearray(64 << 20))",
+    "memory_bomb": "_hoard = []\nwhile True:\n    _hoard.append(bytearray(256 << 20))",
     # Bounded on purpose: at most 2**7 = 128 processes even with no limit at all, each of which
     # sleeps and exits by itself; the original process reports how many forks were refused.
     "fork_bomb": (

@@ -37,7 +37,7 @@ def graded(tmp_path_factory):
         "--hidden-tests", str(base / "hidden"),
         "--rubric", str(base / "rubric.toml"),
         "--gradebook", str(gradebook),
-        "--jobs", "2", "--timeout", "8", "--cpu", "6", "--memory", "1024", "--processes", "24",
+        "--jobs", "2", "--timeout", "12", "--cpu", "10", "--memory", "1024", "--processes", "24",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=instructor, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -111,7 +111,8 @@ class Grader:
             "report_fd": "{report_fd}",
             "workspace": str(ws),
             "site": self.site,
-            "writable": [str(ws / name) for name in workspace.CHILD_WRITABLE],
+            "writable": [str(ws)],
+            "protected": [str(ws / name) for name in workspace.INSTRUCTOR_PARTS],
             "unreadable": [str(self.root), str(self.gradebook_path.parent)]
             + ([str(self.hidden)] if self.hidden else []),
             "limits": {

@@ -116,11 +116,21 @@ def apply_limits(limits: dict) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
 
 
-def _as_path(value) -> str | None:
+def _as_path(value, dir_fd=None) -> str | None:
+    """The absolute, resolved path an audited call touches; None for a bare file descriptor.
+
+    A relative path with `dir_fd` is relative to that folder (shutil.rmtree works this way),
+    not to the current directory.
+    """
     if isinstance(value, (str, bytes)) or hasattr(value, "__fspath__"):
         path = os.fsdecode(os.fspath(value))
+        if isinstance(dir_fd, int) and not os.path.isabs(path):
+            try:
+                path = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+            except OSError:
+                pass
         return os.path.realpath(path)
-    return None  # a file descriptor or None: nothing to judge by name
+    return None
 
 
 def _under(path: str, roots: tuple[str, ...]) -> bool:
@@ -128,29 +138,32 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
 
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
-# audit event -> positions of its path arguments; every one of these changes the file system
+# audit event -> (position of a path argument, position of its dir_fd or None), for every
+# event that changes the file system
 CHANGES = {
-    "os.remove": (0,),
-    "os.rmdir": (0,),
-    "os.rename": (0, 1),
-    "os.truncate": (0,),
-    "os.chmod": (0,),
-    "os.chown": (0,),
-    "os.link": (0, 1),
-    "os.symlink": (1,),
-    "os.utime": (0,),
-    "os.mkdir": (0,),
-    "shutil.rmtree": (0,),
+    "os.remove": ((0, 1),),
+    "os.rmdir": ((0, 1),),
+    "os.rename": ((0, 2), (1, 3)),
+    "os.truncate": ((0, None),),
+    "os.chmod": ((0, 2),),
+    "os.chown": ((0, 3),),
+    "os.link": ((0, 2), (1, 3)),
+    "os.symlink": ((1, 2),),
+    "os.utime": ((0, 3),),
+    "os.mkdir": ((0, 2),),
+    "shutil.rmtree": ((0, 1),),
 }
 
 
-def install_guard(writable: list[str], unreadable: list[str], readable: list[str], report) -> None:
-    """Refuse (PermissionError) and report writes outside `writable` and reads of `unreadable`.
+def install_guard(writable: list[str], protected: list[str], unreadable: list[str], readable: list[str], report):
+    """Refuse (PermissionError) and report changes outside `writable` or inside `protected`,
+    and reads of `unreadable`.
 
     `readable` carves exceptions out of `unreadable` (the interpreter's site-packages may live
     inside the instructor's repository, in its .venv). `/dev/` stays writable (/dev/null).
     """
     can_write = tuple(os.path.realpath(p) for p in writable) + ("/dev",)
+    fixed = tuple(os.path.realpath(p) for p in protected)
     secret_places = tuple(os.path.realpath(p) for p in unreadable)
     allowed = tuple(os.path.realpath(p) for p in readable)
     busy = []  # re-entrancy: reporting must not be judged again
@@ -164,6 +177,9 @@ def install_guard(writable: list[str], unreadable: list[str], readable: list[str
                 busy.clear()
         raise PermissionError(f"the grader does not allow this: {what}")
 
+    def may_change(path: str) -> bool:
+        return _under(path, can_write) and not _under(path, fixed)
+
     def hook(event: str, args: tuple) -> None:
         if event == "open":
             path = _as_path(args[0])
@@ -171,18 +187,21 @@ def install_guard(writable: list[str], unreadable: list[str], readable: list[str
                 return
             mode, flags = args[1], args[2] if len(args) > 2 else 0
             writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool((flags or 0) & WRITE_FLAGS)
-            if writes and not _under(path, can_write):
+            if writes and not may_change(path):
                 refuse(f"open({path!r}, {mode or flags!r}) outside the learner's files")
             if _under(path, secret_places) and not _under(path, allowed):
                 refuse(f"open({path!r}) reads the instructor's files")
         elif event in CHANGES:
-            for position in CHANGES[event]:
-                path = _as_path(args[position]) if position < len(args) else None
-                if path is not None and not _under(path, can_write):
+            for position, fd_position in CHANGES[event]:
+                if position >= len(args):
+                    continue
+                dir_fd = args[fd_position] if fd_position is not None and fd_position < len(args) else None
+                path = _as_path(args[position], dir_fd)
+                if path is not None and not may_change(path):
                     refuse(f"{event}({path!r}) outside the learner's files")
         elif event == "sqlite3.connect":
             path = _as_path(args[0])
-            if path is not None and not _under(path, can_write):
+            if path is not None and not may_change(path):
                 refuse(f"sqlite3.connect({path!r}) outside the learner's files")
 
     sys.addaudithook(hook)
@@ -330,7 +349,7 @@ def main(argv: list[str]) -> None:
     sys.path[:0] = [config["workspace"]]
     sys.path.extend(config["site"])
     os.chdir(config["workspace"])
-    install_guard(config["writable"], config["unreadable"], config["site"], channel.send)
+    install_guard(config["writable"], config["protected"], config["unreadable"], config["site"], channel.send)
     _import_watched()
     import pytest
 

@@ -39,6 +39,7 @@ MAX_FILE_BYTES = 8 << 20
 LEARNER_PARTS = ("modules", "tinytorch")
 CHILD_WRITABLE = ("modules", "tinytorch", ".tmp", ".home")
 PYTEST_INI = "pytest.ini"  # the grader's: a learner's pyproject.toml never configures pytest here
+INSTRUCTOR_PARTS = ("tests", "datasets", PYTEST_INI)  # read-only to the child; everything else in ws is its
 
 
 class SubmissionError(TitoError):
@@ -291,8 +292,13 @@ def _copy_tests(instructor: Path, module: ModuleInfo, hidden: Path | None, ws: P
 
 
 def _set_permissions(ws: Path, owner: tuple[int, int] | None) -> None:
-    """Learner parts: the child's. Everything else: read-only to it (by owner, or by mode)."""
-    os.chmod(ws, 0o755)
+    """Learner parts: the child's. Everything else: read-only to it (by owner, or by mode).
+
+    The workspace root itself is sticky and world-writable, like /tmp: tests that write into
+    the current folder can, but nobody but root can rename or delete tests/, datasets/ or
+    pytest.ini there.
+    """
+    os.chmod(ws, 0o1777 if owner else 0o755)
     for folder, dirs, files in os.walk(ws):
         top = Path(folder).relative_to(ws).parts[:1]
         writable = bool(top) and top[0] in CHILD_WRITABLE

@@ -96,14 +96,19 @@ TASKS = {
 class TextTask:
     """One task's text as token ids: a tokenizer, training and validation ids, and how to draw batches."""
 
-    def __init__(self, name: str, tokenizer, train_ids: np.ndarray, val_ids: np.ndarray, starts=None, extra=None):
+    def __init__(self, name: str, tokenizer, train_ids: np.ndarray, val_ids: np.ndarray, starts=None,
+                 answers=None, extra=None):
         self.name, self.tokenizer = name, tokenizer
         self.train_ids, self.val_ids = train_ids, val_ids
         self.starts = starts  # tinytalks: {"train": offsets of turn starts, "val": ...}; else None
+        self.answers = answers  # tinytalks: {"train": True where a character belongs to an answer, ...}
         self.extra = extra or {}
 
     def batch(self, split: str, block_size: int, batch_size: int, generator):
-        """(x, y) int64 (B, T): windows of the split's ids, y shifted by one. tinytalks windows start at a turn."""
+        """(x, y) int64 (B, T): windows of the split's ids, y shifted by one.
+
+        tinytalks windows start at a turn, and only answer characters are targets: the questions are
+        context to read, not text to predict (y is -1, the loss's ignore_index, on them)."""
         ids = self.train_ids if split == "train" else self.val_ids
         if self.starts is None:
             return batch_blocks(ids, block_size, batch_size, generator=generator)
@@ -112,7 +117,8 @@ class TextTask:
         picked = starts[generator.integers(0, len(starts), batch_size)]
         rows = picked[:, None] + np.arange(block_size + 1)
         window = ids[rows]
-        return tt.tensor(window[:, :-1]), tt.tensor(window[:, 1:])
+        targets = np.where(self.answers[split][rows[:, 1:]], window[:, 1:], -1)
+        return tt.tensor(window[:, :-1]), tt.tensor(targets)
 
 
 def encode(tokenizer, text: str) -> np.ndarray:
@@ -135,14 +141,17 @@ def load_task(name: str, seed: int) -> TextTask:
     splits = load_tinytalks()
     rng = np.random.default_rng(seed)
     tokenizer = CharTokenizer.from_text("".join(render_tinytalks(pairs) for pairs in splits.values()))
-    ids, starts = {}, {}
+    ids, starts, answers = {}, {}, {}
     for split in ("train", "val"):
         pairs = [splits[split][i] for i in rng.permutation(len(splits[split]))]
         turns = [render_tinytalks([pair]) for pair in pairs]
         lengths = np.array([len(t) for t in turns])
         starts[split] = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         ids[split] = encode(tokenizer, "".join(turns))
-    return TextTask(name, tokenizer, ids["train"], ids["val"], starts=starts,
+        # Per character: False for "Q: question\nA: ", True for "answer\n".
+        answers[split] = np.concatenate([np.arange(len(t)) >= len(tinytalks_prompt(q)) for t, (q, _) in
+                                         zip(turns, pairs)])
+    return TextTask(name, tokenizer, ids["train"], ids["val"], starts=starts, answers=answers,
                     extra={"pairs": {k: len(v) for k, v in splits.items()}, "test": splits["test"],
                            "val": splits["val"]})
 

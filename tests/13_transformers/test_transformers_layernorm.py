@@ -124,3 +124,24 @@ def test_bad_inputs_name_the_argument():
         LayerNorm(3, eps=-1.0)
     with pytest.raises(TypeError, match="dtype"):
         LayerNorm(3, dtype=np.int32)
+
+
+@needs_autograd
+def test_function_matches_the_same_formula_built_from_recorded_ops():
+    # The slow way (module 01's ops, module 05's rules) is the oracle for the one-Function way.
+    x = f64(4, 6)
+    w = Tensor(RNG.standard_normal(6), requires_grad=True)
+    b = Tensor(RNG.standard_normal(6), requires_grad=True)
+    centred = x - x.mean(-1, keepdim=True)
+    spread = ((centred * centred).mean(-1, keepdim=True) + 1e-5).sqrt()
+    composed = centred / spread * w + b
+    gout = Tensor(RNG.standard_normal((4, 6)))
+    composed.backward(gout)
+    expected = [t.grad.data.copy() for t in (x, w, b)]
+    for t in (x, w, b):
+        t.grad = None
+    fused = layer_norm(x, 6, w, b)
+    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12, atol=1e-12)
+    fused.backward(gout)
+    for t, want in zip((x, w, b), expected):
+        np.testing.assert_allclose(t.grad.data, want, rtol=1e-10, atol=1e-12)

@@ -94,7 +94,7 @@
 #
 # This recipe is what makes many operations free. The transpose of `x` is the *same block* read
 # with shape `(3, 2)` and strides `(1, 3)`: nothing is copied, only the recipe changes. Such a
-# result is a **view**. We will come back to views in section 6.
+# result is a **view**. We will come back to views in section 7e.
 #
 # Our `Tensor` keeps its numbers in one NumPy array, `tensor.data`, which holds exactly this
 # block + shape + strides + dtype.
@@ -441,7 +441,7 @@ _VIEW_OPS = frozenset({"reshape", "permute", "expand", "getitem"})
 # | `(2, 0)` | `(1,)` | `(2, 0)` | size 1 stretches to 0 too |
 # | `(4, 3)` | `(4,)` | **error** | 3 vs 4 in the last dimension |
 #
-# Stretching costs no memory: NumPy reads the same value again with a stride of 0 (section 6
+# Stretching costs no memory: NumPy reads the same value again with a stride of 0 (section 18
 # measures this). It also hides a classic bug: predictions of shape `(N, 1)` minus targets of shape
 # `(N,)` broadcast to `(N, N)` — a loss computed over N² pairs, with no error. Always know your
 # shapes.
@@ -606,147 +606,20 @@ def test_unit_broadcast_shapes():
 test_unit_broadcast_shapes()
 
 # %% [markdown]
-# ## 6. The ideas behind the operations
+# ## 6. The Tensor class: its core
 #
-# The `Tensor` class below holds the numbers and offers every operation as a method. Before you
-# fill it in, here are the ideas each group of methods rests on.
+# `Tensor` holds the numbers and offers every operation as a method. It is a big class, so it is
+# written in parts, each followed by its test. This cell is the core, and it is given: storage
+# (`data`, `requires_grad`, `grad`), `from_op`, the properties (`shape`, `dtype`, `size()`,
+# `stride()`, …), conversions, comparisons, and the helpers every binary operation starts with.
+# It also lists the one-line methods whose work is done by functions of later sections
+# (`x.masked_fill(...)` calls `masked_fill(x, ...)` from section 11, and so on).
 #
-# ### 6a. Elementwise arithmetic and reflected operators
-#
-# `a + b`, `a - b`, `a * b`, `a / b`, `-a` and `a ** b` work element by element, with
-# broadcasting. `*` is the elementwise product, not the matrix product (that is `@`).
-#
-# Python calls `a.__add__(b)` for `a + b`. For `2 - x`, it first tries `int.__sub__(2, x)`, which
-# does not know tensors, then calls **`x.__rsub__(2)`**: the *reflected* operator. The order
-# matters for `-`, `/` and `**`: `x.__rsub__(2)` must compute `2 - x`, not `x - 2`. Our reflected
-# operators wrap the number as a tensor and call the normal operator on it, so `2 - x` is recorded
-# as `sub(Tensor(2), x)`.
-#
-# Each binary method starts with the same helper, `self._operands(other, name)`, which turns
-# `other` into a Tensor (numbers take this tensor's dtype, section 2), checks that the shapes
-# broadcast (section 4), and returns the two NumPy arrays already converted to the result dtype. Your
-# part is the NumPy operation and the record.
-#
-# ### 6b. Matrix multiplication
-#
-# `a @ b` follows NumPy's and PyTorch's `matmul`:
-#
-# ```
-#  (n,)  @ (n,)          -> ()            dot product
-#  (m, n) @ (n,)         -> (m,)          matrix · vector
-#  (m, n) @ (n, p)       -> (m, p)        out[i, j] = sum_k a[i, k] * b[k, j]
-#  (b, m, n) @ (b, n, p) -> (b, m, p)     one product per batch index; batch dims broadcast:
-#  (b, m, n) @ (n, p)    -> (b, m, p)     the same matrix for every batch element
-# ```
-#
-# ```
-#                          b: (n, p)
-#                         ┌──────┬─┬──────┐
-#                         │      │ │      │
-#                       n │      │j│      │   column j of b
-#                         │      │ │      │
-#                         └──────┴─┴──────┘
-#       a: (m, n)           out: (m, p)
-#     ┌─────────────┐     ┌──────┬─┬──────┐
-#     │             │     │      │ │      │
-#   m ├─── row i ───┤   m ├──────┼•┼──────┤   out[i, j] = (row i of a) · (column j of b)
-#     │             │     │      │ │      │              = n multiplications + n additions
-#     └─────────────┘     └──────┴─┴──────┘
-#
-#  m·p outputs × 2n operations each = 2·m·n·p floating-point operations (FLOPs)
-# ```
-#
-# The inner sizes must agree (`n`): that is the most common shape error in deep learning, so the
-# message must say which sizes disagree. PyTorch requires both operands to have the same dtype.
-#
-# ### 6c. Reductions: sum, mean, max, var … along dimensions
-#
-# A reduction combines many numbers into one. With `dim`, it combines along that dimension only,
-# and that dimension disappears — unless `keepdim=True` keeps it with size 1:
-#
-# ```
-#  x = [[1, 2, 3],      x.sum()                     -> 21                  shape ()
-#       [4, 5, 6]]      x.sum(dim=0)                -> [5, 7, 9]           shape (3,)  (down the rows)
-#                       x.sum(dim=1)                -> [6, 15]             shape (2,)  (across columns)
-#  shape (2, 3)         x.sum(dim=1, keepdim=True)  -> [[6], [15]]         shape (2, 1)
-#                       x.sum(dim=(0, 1))           -> 21                  several dims at once
-# ```
-#
-# `keepdim=True` exists for broadcasting: `x - x.mean(dim=1, keepdim=True)` subtracts each row's
-# mean from that row, because `(2, 3) - (2, 1)` broadcasts; `(2, 3) - (2,)` would not.
-#
-# `max(dim=d)` returns two tensors: the values and *where* they were (`indices`, int64), like
-# PyTorch's `(values, indices)`. `argmax` returns only the indices — that is how a classifier turns
-# scores into a predicted class. `var` divides by `N - correction` with `correction=1` by default
-# (the unbiased estimate), exactly as PyTorch; `std` is its square root. Summing integers gives int64
-# (a sum of many int8 values would overflow int8); `mean`, `var` and `std` need floating point.
-#
-# ### 6d. Elementwise math
-#
-# `exp`, `log`, `sqrt`, `abs` and `clamp` apply a function to every element. They follow IEEE and
-# PyTorch conventions instead of raising: `log(0) = -inf`, `log(-1) = nan`, `sqrt(-1) = nan`.
-# Integer tensors are converted to float32 first (`exp` of an integer is not an integer).
-# `clamp(min, max)` limits every element to `[min, max]` — the heart of ReLU, `clamp(min=0)`.
-#
-# ### 6e. Shapes, views and copies
-#
-# Remember the recipe from section 1: one block of memory, read with a shape and strides. Many shape
-# operations only write a new recipe — the result is a **view** that shares memory with the input:
-#
-# ```
-#  x = arange(6).reshape(2, 3)        memory: │0│1│2│3│4│5│
-#
-#  expression           shape   strides   reads                       result
-#  x                    (2, 3)  (3, 1)    [[0, 1, 2], [3, 4, 5]]
-#  x.reshape(3, 2)      (3, 2)  (2, 1)    [[0, 1], [2, 3], [4, 5]]    view
-#  x.T                  (3, 2)  (1, 3)    [[0, 3], [1, 4], [2, 5]]    view: strides swapped
-#  x[:, ::2]            (2, 2)  (3, 2)    [[0, 2], [3, 5]]            view: bigger step
-#  x[1]                 (3,)    (1,)      [3, 4, 5]                   view: starts at element 3
-#  x[:1].expand(4, 3)   (4, 3)  (0, 1)    row 0, four times           view: stride 0 repeats
-#  x.T.reshape(6)       (6,)    (1,)      [0, 3, 1, 4, 2, 5]          COPY: no single stride
-#                                                                     walks 0, 3, 1, 4, 2, 5
-# ```
-#
-# A view costs nothing (no matter how big the tensor); a copy reads and writes every element. A
-# tensor is **contiguous** when its recipe reads the block in order (strides of a fresh row-major
-# array). PyTorch promises a view for `view`, `permute`/`transpose`/`T`, `expand`, `squeeze`,
-# `unsqueeze`, basic slicing, and `reshape`/`flatten` of a contiguous tensor; `reshape` of a
-# non-contiguous tensor copies when it must. **`view` never copies**: when no strides can express
-# the new shape, it raises and tells you to use `reshape` (or `.contiguous().view(...)`).
-#
-# All shape operations are recorded: `reshape` (also for `view`, `flatten`, `squeeze`,
-# `unsqueeze`), `permute` (also for `transpose` and `T`) and `expand`. Their gradients are shape
-# operations too: reshape back, permute back, sum over the expanded dimensions.
-#
-# ### 6f. Indexing
-#
-# `x[...]` follows NumPy and PyTorch:
-#
-# - **basic indexing** — ints, slices `a:b:c`, `None` (new dimension of size 1) and `...` — gives a
-#   view: `x[0]`, `x[:, 1:3]`, `x[..., None]`;
-# - **advanced indexing** — int lists/tensors or bool masks — gathers elements into a copy:
-#   `x[[0, 2]]` (rows 0 and 2), `embeddings[token_ids]`, `x[x > 0]` (the positive elements, 1-D).
-#
-# The recorded `getitem` saves the index, so module 05 can send each gradient back to the element
-# it came from.
-
-# %% [markdown]
-# ## 7. The Tensor class
-#
-# Here it is. Sections marked in the class follow the ideas above; your parts are:
-#
-# | section | you implement | checked by |
-# |---|---|---|
-# | arithmetic (6a) | `__add__`, `__sub__`, `__mul__`, `__truediv__`, `__neg__`, `__pow__` | `test_unit_arithmetic` |
-# | matrix multiplication (6b) | `__matmul__` | `test_unit_matmul` |
-# | reductions (6c) | `sum`, `mean`, `var` | `test_unit_reductions` |
-# | elementwise math (6d) | `exp`, `log`, `sqrt`, `abs`, `clamp` | `test_unit_elementwise` |
-# | shapes (6e) | `reshape`, `permute`, `expand` | `test_unit_views` |
-# | indexing (6f) | `__getitem__` | `test_unit_indexing` |
-#
-# Everything else (storage, properties, comparisons, `max`/`min`, `view`, `transpose`, `flatten`,
-# …) is given: read it, it shows the patterns you need. Work through one section at a time: write
-# it, run this cell again, then run its test cell below.
+# Section 7 then adds the operations, one group per cell. A Python class cannot be split across
+# notebook cells, so each group is a small class of its own (`_Arithmetic`, `_Reductions`, …) and
+# the call `_extend(Tensor, _Arithmetic)` right after it copies its methods into `Tensor`. After
+# that there is no difference: `Tensor.__add__` *is* the `__add__` you wrote in `_Arithmetic`.
+# (So in your copy, "`_Arithmetic.__add__ is not implemented yet`" means `Tensor.__add__`.)
 
 # %%
 #| export
@@ -994,114 +867,6 @@ class Tensor:
             a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
         return other, a, b
 
-    # ----- arithmetic (6a) --------------------------------------------------------------------
-    def __add__(self, other) -> "Tensor":
-        """a + b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b).
-
-        Example: Tensor([[1., 2.], [3., 4.]]) + Tensor([10., 20.]) -> [[11., 22.], [13., 24.]]
-        """
-        other, a, b = self._operands(other, "add")
-        # Hint: `a` and `b` are the two NumPy arrays (already in the result dtype); NumPy adds them
-        #       with broadcasting. Wrap the result and record the op with the two *Tensors*:
-        #           return Tensor.from_op(<result array>, "add", (self, other))
-        ### BEGIN SOLUTION
-        return Tensor.from_op(a + b, "add", (self, other))
-        ### END SOLUTION
-
-    def __sub__(self, other) -> "Tensor":
-        """a - b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b)."""
-        other, a, b = self._operands(other, "sub")
-        if a.dtype == np.bool_:
-            raise TypeError("sub: subtracting two bool tensors is not supported (as in PyTorch); "
-                            "convert them first, e.g. a.long() - b.long()")
-        # Hint: like __add__, with op name "sub" (inputs in order: self, other).
-        ### BEGIN SOLUTION
-        return Tensor.from_op(a - b, "sub", (self, other))
-        ### END SOLUTION
-
-    def __mul__(self, other) -> "Tensor":
-        """a * b elementwise (not the matrix product, that is @), with broadcasting."""
-        other, a, b = self._operands(other, "mul")
-        # Hint: like __add__, with op name "mul".
-        ### BEGIN SOLUTION
-        return Tensor.from_op(a * b, "mul", (self, other))
-        ### END SOLUTION
-
-    def __truediv__(self, other) -> "Tensor":
-        """a / b elementwise, with broadcasting; true division, so int / int gives float32.
-
-        x / 0 gives inf (or nan for 0 / 0) without a warning, as in PyTorch.
-        """
-        other, a, b = self._operands(other, "div")
-        if a.dtype.kind != "f":
-            a, b = a.astype(DEFAULT_FLOAT), b.astype(DEFAULT_FLOAT)
-        # Hint: like __add__, with op name "div".
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ### BEGIN SOLUTION
-            return Tensor.from_op(a / b, "div", (self, other))
-            ### END SOLUTION
-
-    def __neg__(self) -> "Tensor":
-        """-a elementwise. Shape: unchanged."""
-        if self.dtype == np.bool_:
-            raise TypeError("neg: negating a bool tensor with - is not supported (as in PyTorch); "
-                            "for logical not write x == False, or convert first with x.long()")
-        # Hint: one input, so record (self,) — note the comma that makes it a tuple. Op name "neg".
-        ### BEGIN SOLUTION
-        return Tensor.from_op(-self.data, "neg", (self,))
-        ### END SOLUTION
-
-    def __pow__(self, exponent) -> "Tensor":
-        """a ** b elementwise; b is usually a number (x ** 2) but may be a tensor (broadcast).
-
-        Integer tensors raised to negative integers are an error, as in PyTorch.
-        """
-        exponent, a, b = self._operands(exponent, "pow")
-        if a.dtype.kind in "iub" and (b < 0).any():
-            raise ValueError("pow: integers to negative integer powers are not allowed (as in "
-                             "PyTorch); use a float tensor, e.g. x.float() ** -1")
-        # Hint: backward needs the result too (d(a**b)/db = a**b * log a), so save it:
-        #           out = ...
-        #           return Tensor.from_op(out, "pow", (self, exponent), out=out)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ### BEGIN SOLUTION
-            out = a ** b
-            return Tensor.from_op(out, "pow", (self, exponent), out=out)
-            ### END SOLUTION
-
-    def __radd__(self, other) -> "Tensor":
-        return self._coerce(other, "add").__add__(self)
-
-    def __rsub__(self, other) -> "Tensor":
-        return self._coerce(other, "sub").__sub__(self)
-
-    def __rmul__(self, other) -> "Tensor":
-        return self._coerce(other, "mul").__mul__(self)
-
-    def __rtruediv__(self, other) -> "Tensor":
-        return self._coerce(other, "div").__truediv__(self)
-
-    def __rpow__(self, other) -> "Tensor":
-        return self._coerce(other, "pow").__pow__(self)
-
-    def add(self, other) -> "Tensor":
-        return self + other
-
-    def sub(self, other) -> "Tensor":
-        return self - other
-
-    def mul(self, other) -> "Tensor":
-        return self * other
-
-    def div(self, other) -> "Tensor":
-        return self / other
-
-    def neg(self) -> "Tensor":
-        return -self
-
-    def pow(self, exponent) -> "Tensor":
-        return self ** exponent
-
     # ----- comparisons (not recorded: a bool result has no gradient) -------------------------
     def _compare(self, other, numpy_op, name: str) -> "Tensor":
         other, a, b = self._operands(other, name)
@@ -1136,254 +901,6 @@ class Tensor:
         return self._compare(other, np.not_equal, "ne")
 
     lt, le, gt, ge = __lt__, __le__, __gt__, __ge__
-
-    # ----- matrix multiplication (6b) ---------------------------------------------------------
-    def __matmul__(self, other) -> "Tensor":
-        """Matrix product with NumPy/PyTorch rules.
-
-        (n,) @ (n,) -> ()    (m, n) @ (n,) -> (m,)    (n,) @ (n, p) -> (p,)    (m, n) @ (n, p) -> (m, p)
-        (..., m, n) @ (..., n, p) -> (..., m, p), batch dimensions broadcast.
-        """
-        other = self._coerce(other, "matmul")
-        a, b = self.shape, other.shape
-        if len(a) == 0 or len(b) == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a} and {b}")
-        if self.dtype != other.dtype:
-            raise TypeError(f"matmul: both operands must have the same dtype (as in PyTorch), got "
-                            f"{self.dtype} and {other.dtype}; convert one, e.g. with .float()")
-        inner_a, inner_b = a[-1], b[-2] if len(b) > 1 else b[0]
-        if inner_a != inner_b:
-            raise ValueError(f"matmul: shapes {a} and {b} do not fit: the last dimension of the first "
-                             f"({inner_a}) must equal the {'second-to-last' if len(b) > 1 else 'only'} "
-                             f"dimension of the second ({inner_b})")
-        try:
-            if len(a) > 2 and len(b) > 2:
-                broadcast_shapes(a[:-2], b[:-2])
-        except ValueError:
-            raise ValueError(f"matmul: the batch dimensions {a[:-2]} and {b[:-2]} of shapes {a} and "
-                             f"{b} cannot be broadcast") from None
-        # Hint: np.matmul (or the @ operator on the arrays) implements every case above.
-        #       Record op "matmul" with inputs (self, other); nothing needs saving.
-        ### BEGIN SOLUTION
-        return Tensor.from_op(np.matmul(self.data, other.data), "matmul", (self, other))
-        ### END SOLUTION
-
-    def __rmatmul__(self, other) -> "Tensor":
-        return self._coerce(other, "matmul").__matmul__(self)
-
-    def matmul(self, other) -> "Tensor":
-        return self @ other
-
-    # ----- reductions (6c) --------------------------------------------------------------------
-    def _reduce_axes(self, dim, axis, where: str):
-        """Dims to reduce as a sorted tuple (None for all); `axis=` is NumPy's name for `dim=`."""
-        if axis is not None:
-            if dim is not None:
-                raise TypeError(f"{where}: pass dim or axis, not both")
-            dim = axis
-        if self.ndim == 0:
-            _normalize_dims(dim, 0, where)  # still reject nonsense like dim=3
-            return None
-        return _normalize_dims(dim, self.ndim, where)
-
-    def sum(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
-        """Sum over `dim` (an int, a tuple of ints, or None for every element).
-
-        Shapes for x of shape (2, 3): x.sum() -> (); x.sum(dim=1) -> (2,);
-        x.sum(dim=1, keepdim=True) -> (2, 1). Integer and bool tensors sum to int64.
-        """
-        axes = self._reduce_axes(dim, axis, "sum")
-        dtype = np.int64 if self.dtype.kind in "biu" else None
-        # Hints: - `axes` is already checked: None (all) or a sorted tuple of non-negative dims.
-        #        - NumPy: self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
-        #        - record op "sum" with saved values dim=axes and keepdim=keepdim
-        ### BEGIN SOLUTION
-        out = self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
-        return Tensor.from_op(out, "sum", (self,), dim=axes, keepdim=keepdim)
-        ### END SOLUTION
-
-    def mean(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
-        """Mean over `dim` (same shapes as sum); floating-point tensors only, as in PyTorch."""
-        axes = self._reduce_axes(dim, axis, "mean")
-        if self.dtype.kind != "f":
-            raise TypeError(f"mean: needs a floating-point tensor, got {self.dtype}; convert with .float()")
-        # Hint: like sum (NumPy's .mean takes the same axis= and keepdims=); op "mean",
-        #       saved dim=axes and keepdim=keepdim.
-        ### BEGIN SOLUTION
-        out = self.data.mean(axis=axes, keepdims=keepdim)
-        return Tensor.from_op(out, "mean", (self,), dim=axes, keepdim=keepdim)
-        ### END SOLUTION
-
-    def _extreme(self, name: str, dim, keepdim: bool):
-        """Shared body of max/min: the value (dim=None) or (values, indices) along `dim`."""
-        pick = np.argmax if name == "max" else np.argmin
-        if dim is None:
-            if self.numel() == 0:
-                raise ValueError(f"{name}: the tensor is empty, so it has no {name}imum")
-            out = self.data.max() if name == "max" else self.data.min()
-            return Tensor.from_op(out, name, (self,), dim=None, keepdim=False, indices=None)
-        axis = _normalize_dim(dim, self.ndim, name)
-        if self.ndim == 0:
-            values = Tensor.from_op(self.data.copy(), name, (self,), dim=None, keepdim=False, indices=None)
-            return MinMax(values, Tensor(np.zeros((), dtype=np.int64)))
-        if self.shape[axis] == 0:
-            raise ValueError(f"{name}: dimension {axis} has size 0, so there is no {name}imum along it")
-        indices = pick(self.data, axis=axis, keepdims=True)
-        values = np.take_along_axis(self.data, indices, axis=axis)
-        shown = indices
-        if not keepdim:
-            values, shown = values.squeeze(axis), indices.squeeze(axis)
-        out = Tensor.from_op(values, name, (self,), dim=axis, keepdim=keepdim, indices=indices)
-        return MinMax(out, Tensor(shown.astype(np.int64)))
-
-    def max(self, dim=None, keepdim: bool = False):
-        """The largest element; with `dim`, a (values, indices) pair along that dimension.
-
-        With a Tensor instead of a dim, the elementwise maximum (PyTorch's x.max(other)).
-        """
-        if isinstance(dim, Tensor):
-            return maximum(self, dim)
-        return self._extreme("max", dim, keepdim)
-
-    def min(self, dim=None, keepdim: bool = False):
-        """The smallest element; with `dim`, a (values, indices) pair along that dimension.
-
-        With a Tensor instead of a dim, the elementwise minimum (PyTorch's x.min(other)).
-        """
-        if isinstance(dim, Tensor):
-            return minimum(self, dim)
-        return self._extreme("min", dim, keepdim)
-
-    def _arg_extreme(self, name: str, dim, keepdim: bool) -> "Tensor":
-        pick = np.argmax if name == "argmax" else np.argmin
-        if dim is None:
-            if self.numel() == 0:
-                raise ValueError(f"{name}: the tensor is empty; there is no index to return")
-            index = np.asarray(pick(self.data), dtype=np.int64)
-            return Tensor(index.reshape((1,) * self.ndim) if keepdim else index)
-        axis = _normalize_dim(dim, self.ndim, name)
-        if self.ndim == 0:
-            return Tensor(np.zeros((), dtype=np.int64))
-        if self.shape[axis] == 0:
-            raise ValueError(f"{name}: dimension {axis} has size 0; there is no index to return")
-        return Tensor(pick(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
-
-    def argmax(self, dim=None, keepdim: bool = False) -> "Tensor":
-        """Index of the largest element (of the flattened tensor when dim is None). int64, not recorded."""
-        return self._arg_extreme("argmax", dim, keepdim)
-
-    def argmin(self, dim=None, keepdim: bool = False) -> "Tensor":
-        """Index of the smallest element (of the flattened tensor when dim is None). int64, not recorded."""
-        return self._arg_extreme("argmin", dim, keepdim)
-
-    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
-            axis=None) -> "Tensor":
-        """Variance over `dim`: sum((x - mean)²) / (N - correction), N elements per result.
-
-        correction=1 (the default, the same as unbiased=True) is the unbiased estimate;
-        correction=0 (unbiased=False) divides by N. Shapes as for sum.
-        """
-        axes = self._reduce_axes(dim, axis, "var")
-        if self.dtype.kind != "f":
-            raise TypeError(f"var: needs a floating-point tensor, got {self.dtype}; convert with .float()")
-        if unbiased is not None:
-            if correction is not None:
-                raise TypeError("var: pass unbiased or correction, not both")
-            if not isinstance(unbiased, (bool, np.bool_)):
-                raise TypeError(f"var: unbiased must be True or False, got {unbiased!r}")
-            correction = 1 if unbiased else 0
-        correction = 1 if correction is None else correction
-        if isinstance(correction, bool) or not isinstance(correction, numbers.Integral) or correction < 0:
-            raise ValueError(f"var: correction must be a non-negative int, got {correction!r}")
-        correction = int(correction)
-        # Hint: NumPy's .var takes axis=, keepdims= and ddof= (ddof is PyTorch's correction).
-        #       Record op "var" with saved dim=axes, keepdim=keepdim, correction=correction.
-        with np.errstate(divide="ignore", invalid="ignore"):  # N - correction <= 0 gives nan or inf
-            ### BEGIN SOLUTION
-            out = self.data.var(axis=axes, ddof=correction, keepdims=keepdim)
-            return Tensor.from_op(out, "var", (self,), dim=axes, keepdim=keepdim, correction=correction)
-            ### END SOLUTION
-
-    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
-            axis=None) -> "Tensor":
-        """Standard deviation: the square root of var (so its gradient comes for free)."""
-        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis).sqrt()
-
-    # ----- elementwise math (6d) --------------------------------------------------------------
-    def _float_data(self) -> np.ndarray:
-        """The data as floating point: integer and bool tensors become float32, as in PyTorch."""
-        return self.data if self.dtype.kind == "f" else self.data.astype(DEFAULT_FLOAT)
-
-    def exp(self) -> "Tensor":
-        """e ** x elementwise. Shape: unchanged."""
-        x = self._float_data()
-        # Hint: compute on `x` (np.exp); d(e^x)/dx = e^x, so save the result:
-        #       return Tensor.from_op(out, "exp", (self,), out=out)
-        with np.errstate(over="ignore"):  # exp(1000) = inf, as in PyTorch
-            ### BEGIN SOLUTION
-            out = np.exp(x)
-            return Tensor.from_op(out, "exp", (self,), out=out)
-            ### END SOLUTION
-
-    def log(self) -> "Tensor":
-        """Natural logarithm elementwise: log 0 = -inf, log of a negative = nan (as in PyTorch)."""
-        x = self._float_data()
-        # Hint: np.log on `x`; op "log", nothing saved (backward uses the input: d(log x)/dx = 1/x).
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ### BEGIN SOLUTION
-            return Tensor.from_op(np.log(x), "log", (self,))
-            ### END SOLUTION
-
-    def sqrt(self) -> "Tensor":
-        """Square root elementwise; sqrt of a negative = nan. Saves its output."""
-        x = self._float_data()
-        # Hint: np.sqrt on `x`; op "sqrt", saved out=<result> (d(sqrt x)/dx = 1 / (2 sqrt x)).
-        with np.errstate(invalid="ignore"):
-            ### BEGIN SOLUTION
-            out = np.sqrt(x)
-            return Tensor.from_op(out, "sqrt", (self,), out=out)
-            ### END SOLUTION
-
-    def abs(self) -> "Tensor":
-        """|x| elementwise; keeps the dtype (integers stay integers)."""
-        # Hint: np.abs on self.data; op "abs", nothing saved.
-        ### BEGIN SOLUTION
-        return Tensor.from_op(np.abs(self.data), "abs", (self,))
-        ### END SOLUTION
-
-    def __abs__(self) -> "Tensor":
-        return self.abs()
-
-    def clamp(self, min=None, max=None) -> "Tensor":
-        """Limit every element to [min, max] (either bound may be None; min > max gives max).
-
-        An integer tensor with a float bound becomes float32, as in PyTorch.
-        """
-        if min is None and max is None:
-            raise ValueError("clamp: give at least one of min and max")
-        for name, bound in (("min", min), ("max", max)):
-            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
-                raise TypeError(f"clamp: {name} must be a number or None, got {bound!r}")
-        floats = any(isinstance(b, (float, np.floating)) for b in (min, max))
-        x = self._float_data() if floats else self.data
-        as_number = float if x.dtype.kind == "f" else int
-        low = None if min is None else as_number(min)
-        high = None if max is None else as_number(max)
-        # Hints: - `x` is the data in the result dtype; `low`/`high` are the bounds as Python numbers
-        #          (or None: skip that side).
-        #        - np.maximum(x, low) raises everything below low up to low; np.minimum(..., high)
-        #          then brings everything above high down to high.
-        #        - record op "clamp" with saved min=low and max=high.
-        ### BEGIN SOLUTION
-        out = x
-        if low is not None:
-            out = np.maximum(out, low)
-        if high is not None:
-            out = np.minimum(out, high)
-        return Tensor.from_op(out, "clamp", (self,), min=low, max=high)
-        ### END SOLUTION
-
-    clip = clamp
 
     # ----- dtype and device conversions (section 12 defines _cast and the devices) ------------
     def float(self) -> "Tensor":
@@ -1432,146 +949,6 @@ class Tensor:
         return CPU
 
     is_cuda = False
-
-    # ----- shapes: views and rearrangements (6e) ----------------------------------------------
-    def reshape(self, *shape) -> "Tensor":
-        """Same elements in row-major order, new shape; one size may be -1 (inferred).
-
-        reshape(2, 3) and reshape((2, 3)) both work. Shapes: (6,) -> (2, 3); (2, 3) -> (-1,) = (6,).
-        A view when the memory layout allows it, a copy otherwise.
-        """
-        shape = _parse_shape(shape, "reshape", allow_minus_one=True)
-        shape = _infer_size(shape, self.numel(), "reshape", self.shape)
-        # Hint: `shape` is now a full, checked tuple (no -1). NumPy's reshape returns a view when it
-        #       can. Record op "reshape" with input (self,); nothing is saved (backward reshapes the
-        #       gradient back to the input's shape, which it reads from the input).
-        ### BEGIN SOLUTION
-        return Tensor.from_op(self.data.reshape(shape), "reshape", (self,))
-        ### END SOLUTION
-
-    def view(self, *shape) -> "Tensor":
-        """reshape that never copies: raises when the memory layout cannot express the new shape."""
-        out = self.reshape(*shape)
-        if out.numel() > 1 and not np.may_share_memory(out.data, self.data):
-            raise ValueError(f"view: a tensor of shape {self.shape} with strides {self.stride()} cannot "
-                             f"be viewed as {out.shape} without copying; use .reshape(...), which "
-                             "copies when it must, or .contiguous().view(...)")
-        return out
-
-    def contiguous(self) -> "Tensor":
-        """This tensor with its elements laid out row-major in one block (itself when they already are)."""
-        if self.data.flags.c_contiguous:
-            return self
-        return Tensor.from_op(np.ascontiguousarray(self.data), "reshape", (self,))
-
-    def permute(self, *dims) -> "Tensor":
-        """Reorder dimensions: result.shape[i] == self.shape[dims[i]]. Always a view.
-
-        Example: x of shape (2, 3, 4); x.permute(2, 0, 1) has shape (4, 2, 3).
-        """
-        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
-        axes = tuple(_normalize_dim(d, self.ndim, "permute") for d in dims) if self.ndim else ()
-        if sorted(axes) != list(range(self.ndim)):
-            raise ValueError(f"permute: dims {dims} must name each of the {self.ndim} dimensions "
-                             f"exactly once (a reordering of 0..{self.ndim - 1})")
-        # Hint: `axes` is a checked tuple of non-negative dims. NumPy's transpose(axes) reorders
-        #       dimensions without copying. Record op "permute" with saved dims=axes.
-        ### BEGIN SOLUTION
-        return Tensor.from_op(self.data.transpose(axes), "permute", (self,), dims=axes)
-        ### END SOLUTION
-
-    def transpose(self, dim0: int, dim1: int) -> "Tensor":
-        """Swap two dimensions (a view)."""
-        axes = list(range(self.ndim))
-        a = _normalize_dim(dim0, self.ndim, "transpose")
-        b = _normalize_dim(dim1, self.ndim, "transpose")
-        if self.ndim < 2:
-            return self.permute(*axes)
-        axes[a], axes[b] = axes[b], axes[a]
-        return self.permute(*axes)
-
-    @property
-    def T(self) -> "Tensor":
-        """All dimensions reversed (the matrix transpose for 2-D tensors)."""
-        return self.permute(*reversed(range(self.ndim)))
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        """Merge dimensions start_dim..end_dim into one: (2, 3, 4).flatten(1) -> (2, 12)."""
-        if self.ndim == 0:
-            return self.reshape(1)
-        start = _normalize_dim(start_dim, self.ndim, "flatten")
-        end = _normalize_dim(end_dim, self.ndim, "flatten")
-        if start > end:
-            raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
-        merged = 1
-        for size in self.shape[start:end + 1]:
-            merged *= size
-        return self.reshape(*(self.shape[:start] + (merged,) + self.shape[end + 1:]))
-
-    def squeeze(self, dim=None) -> "Tensor":
-        """Drop dimensions of size 1: all of them, or only those named by `dim` (int or tuple)."""
-        if dim is None:
-            shape = tuple(s for s in self.shape if s != 1)
-        elif self.ndim == 0:
-            _normalize_dims(dim, 0, "squeeze")
-            shape = ()
-        else:
-            axes = _normalize_dims(dim, self.ndim, "squeeze") or ()
-            shape = tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1))
-        return self.reshape(*shape)
-
-    def unsqueeze(self, dim: int) -> "Tensor":
-        """Insert a dimension of size 1 at position `dim` (-ndim-1 <= dim <= ndim): (3,) -> (1, 3)."""
-        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-            raise TypeError(f"unsqueeze: dim must be an int, got {dim!r}")
-        if not -self.ndim - 1 <= dim <= self.ndim:
-            raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {self.ndim} "
-                             f"dimension(s) (expected {-self.ndim - 1} <= dim <= {self.ndim})")
-        axis = dim % (self.ndim + 1)
-        return self.reshape(*(self.shape[:axis] + (1,) + self.shape[axis:]))
-
-    def expand(self, *sizes) -> "Tensor":
-        """Broadcast to a bigger shape without copying; -1 keeps a size. A read-only view.
-
-        Example: (3, 1).expand(3, 4) -> (3, 4), (3,).expand(2, 3) -> (2, 3). Only size-1
-        dimensions can grow; new dimensions go in front.
-        """
-        sizes = _parse_shape(sizes, "expand", allow_minus_one=True)
-        if len(sizes) < self.ndim:
-            raise ValueError(f"expand: the new shape {sizes} has fewer dimensions than the tensor's "
-                             f"shape {self.shape}")
-        lead = len(sizes) - self.ndim
-        if -1 in sizes[:lead]:
-            raise ValueError(f"expand: -1 (keep the size) is only allowed for existing dimensions, "
-                             f"got {sizes} for shape {self.shape}")
-        target = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
-        for i, size in enumerate(self.shape):
-            if size != 1 and size != target[lead + i]:
-                raise ValueError(f"expand: cannot expand shape {self.shape} to {sizes}: dimension "
-                                 f"{lead + i} has size {size}, and only size-1 dimensions can grow")
-        # Hint: `target` is the full new shape. np.broadcast_to(array, shape) builds a view whose
-        #       repeated dimensions have stride 0. Record op "expand"; nothing is saved.
-        ### BEGIN SOLUTION
-        return Tensor.from_op(np.broadcast_to(self.data, target), "expand", (self,))
-        ### END SOLUTION
-
-    # ----- indexing (6f) ----------------------------------------------------------------------
-    def __getitem__(self, index) -> "Tensor":
-        """x[...] with NumPy's basic (ints, slices, None, ...: a view) and advanced (int or bool
-        arrays/Tensors: a copy) indexing.
-        """
-        index = _unwrap_index(index)
-        try:
-            out = self.data[index]
-            if not isinstance(out, np.ndarray):  # one element: NumPy gives a copy; with `...` a 0-d view
-                out = self.data[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
-        except (IndexError, TypeError, ValueError) as error:
-            raise IndexError(f"getitem: {error} (tensor shape {self.shape}, index {index!r})") from None
-        # Hint: `out` is already computed (so bad indices raise a clear IndexError above); wrap it
-        #       and record op "getitem" with saved index=index (Tensors inside were unwrapped).
-        ### BEGIN SOLUTION
-        return Tensor.from_op(out, "getitem", (self,), index=index)
-        ### END SOLUTION
 
     # ----- masks, triangles and pieces (section 11 defines the functions) ---------------------
     def masked_fill(self, mask, value) -> "Tensor":
@@ -1738,12 +1115,22 @@ class Tensor:
         setitem_(self, index, value)
 
 
-# %% [markdown]
-# ## 8. Checking the Tensor class
-#
-# The tests below check one section each. When one fails, its message says what was expected, what
-# came back and where to look. A small helper compares a Tensor with expected values and explains
-# a mismatch.
+_CLASS_BOOKKEEPING = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__firstlineno__",
+                      "__static_attributes__"}
+
+
+def _extend(cls: type, part: type) -> None:
+    """Copy the methods of `part` (one group of operations, written in its own cell) into `cls`.
+
+    Each copied function is renamed `cls.name` (Tensor.__add__), so tracebacks read as usual.
+    """
+    for name, value in vars(part).items():
+        if name in _CLASS_BOOKKEEPING:
+            continue
+        if callable(value) and hasattr(value, "__qualname__"):
+            value.__qualname__ = f"{cls.__name__}.{name}"
+        setattr(cls, name, value)
+
 
 # %%
 def _expect(got, want, what: str, cause: str = "", dtype=None) -> None:
@@ -1781,6 +1168,157 @@ def test_unit_tensor_basics():
 
 
 test_unit_tensor_basics()
+
+# %% [markdown]
+# ## 7. The operations, part by part
+#
+# Each part below starts with the idea it rests on, then the code (your part is the body that, in
+# your copy, is a single `raise NotImplementedError(...)`), then its test:
+#
+# | part | you implement | checked by |
+# |---|---|---|
+# | 7a arithmetic | `__add__`, `__sub__`, `__mul__`, `__truediv__`, `__neg__`, `__pow__` | `test_unit_arithmetic` |
+# | 7b matrix multiplication | `__matmul__` | `test_unit_matmul` |
+# | 7c elementwise math | `exp`, `log`, `sqrt`, `abs`, `clamp` | `test_unit_elementwise` |
+# | 7d reductions (`std` is `var(...).sqrt()`, so 7c comes first) | `sum`, `mean`, `var` | `test_unit_reductions` |
+# | 7e shapes | `reshape`, `permute`, `expand` | `test_unit_views` |
+# | 7f indexing | `__getitem__` | `test_unit_indexing` |
+#
+# Everything else in the parts (`max`/`min`, `view`, `transpose`, `flatten`, the reflected
+# operators, …) is given: read it, it shows the patterns you need. Write one part, run its cell,
+# then run the test right after it.
+
+# %% [markdown]
+# ### 7a. Elementwise arithmetic and reflected operators
+#
+# `a + b`, `a - b`, `a * b`, `a / b`, `-a` and `a ** b` work element by element, with
+# broadcasting. `*` is the elementwise product, not the matrix product (that is `@`).
+#
+# Python calls `a.__add__(b)` for `a + b`. For `2 - x`, it first tries `int.__sub__(2, x)`, which
+# does not know tensors, then calls **`x.__rsub__(2)`**: the *reflected* operator. The order
+# matters for `-`, `/` and `**`: `x.__rsub__(2)` must compute `2 - x`, not `x - 2`. Our reflected
+# operators wrap the number as a tensor and call the normal operator on it, so `2 - x` is recorded
+# as `sub(Tensor(2), x)`.
+#
+# Each binary method starts with the same helper, `self._operands(other, name)`, which turns
+# `other` into a Tensor (numbers take this tensor's dtype, section 2), checks that the shapes
+# broadcast (section 4), and returns the two NumPy arrays already converted to the result dtype. Your
+# part is the NumPy operation and the record.
+
+# %%
+#| export
+class _Arithmetic:
+    """Section 7a: elementwise arithmetic and the reflected operators (copied into Tensor by _extend)."""
+
+    def __add__(self, other) -> "Tensor":
+        """a + b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b).
+
+        Example: Tensor([[1., 2.], [3., 4.]]) + Tensor([10., 20.]) -> [[11., 22.], [13., 24.]]
+        """
+        other, a, b = self._operands(other, "add")
+        # Hint: `a` and `b` are the two NumPy arrays (already in the result dtype); NumPy adds them
+        #       with broadcasting. Wrap the result and record the op with the two *Tensors*:
+        #           return Tensor.from_op(<result array>, "add", (self, other))
+        ### BEGIN SOLUTION
+        return Tensor.from_op(a + b, "add", (self, other))
+        ### END SOLUTION
+
+    def __sub__(self, other) -> "Tensor":
+        """a - b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b)."""
+        other, a, b = self._operands(other, "sub")
+        if a.dtype == np.bool_:
+            raise TypeError("sub: subtracting two bool tensors is not supported (as in PyTorch); "
+                            "convert them first, e.g. a.long() - b.long()")
+        # Hint: like __add__, with op name "sub" (inputs in order: self, other).
+        ### BEGIN SOLUTION
+        return Tensor.from_op(a - b, "sub", (self, other))
+        ### END SOLUTION
+
+    def __mul__(self, other) -> "Tensor":
+        """a * b elementwise (not the matrix product, that is @), with broadcasting."""
+        other, a, b = self._operands(other, "mul")
+        # Hint: like __add__, with op name "mul".
+        ### BEGIN SOLUTION
+        return Tensor.from_op(a * b, "mul", (self, other))
+        ### END SOLUTION
+
+    def __truediv__(self, other) -> "Tensor":
+        """a / b elementwise, with broadcasting; true division, so int / int gives float32.
+
+        x / 0 gives inf (or nan for 0 / 0) without a warning, as in PyTorch.
+        """
+        other, a, b = self._operands(other, "div")
+        if a.dtype.kind != "f":
+            a, b = a.astype(DEFAULT_FLOAT), b.astype(DEFAULT_FLOAT)
+        # Hint: like __add__, with op name "div".
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ### BEGIN SOLUTION
+            return Tensor.from_op(a / b, "div", (self, other))
+            ### END SOLUTION
+
+    def __neg__(self) -> "Tensor":
+        """-a elementwise. Shape: unchanged."""
+        if self.dtype == np.bool_:
+            raise TypeError("neg: negating a bool tensor with - is not supported (as in PyTorch); "
+                            "for logical not write x == False, or convert first with x.long()")
+        # Hint: one input, so record (self,) — note the comma that makes it a tuple. Op name "neg".
+        ### BEGIN SOLUTION
+        return Tensor.from_op(-self.data, "neg", (self,))
+        ### END SOLUTION
+
+    def __pow__(self, exponent) -> "Tensor":
+        """a ** b elementwise; b is usually a number (x ** 2) but may be a tensor (broadcast).
+
+        Integer tensors raised to negative integers are an error, as in PyTorch.
+        """
+        exponent, a, b = self._operands(exponent, "pow")
+        if a.dtype.kind in "iub" and (b < 0).any():
+            raise ValueError("pow: integers to negative integer powers are not allowed (as in "
+                             "PyTorch); use a float tensor, e.g. x.float() ** -1")
+        # Hint: backward needs the result too (d(a**b)/db = a**b * log a), so save it:
+        #           out = ...
+        #           return Tensor.from_op(out, "pow", (self, exponent), out=out)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ### BEGIN SOLUTION
+            out = a ** b
+            return Tensor.from_op(out, "pow", (self, exponent), out=out)
+            ### END SOLUTION
+
+    def __radd__(self, other) -> "Tensor":
+        return self._coerce(other, "add").__add__(self)
+
+    def __rsub__(self, other) -> "Tensor":
+        return self._coerce(other, "sub").__sub__(self)
+
+    def __rmul__(self, other) -> "Tensor":
+        return self._coerce(other, "mul").__mul__(self)
+
+    def __rtruediv__(self, other) -> "Tensor":
+        return self._coerce(other, "div").__truediv__(self)
+
+    def __rpow__(self, other) -> "Tensor":
+        return self._coerce(other, "pow").__pow__(self)
+
+    def add(self, other) -> "Tensor":
+        return self + other
+
+    def sub(self, other) -> "Tensor":
+        return self - other
+
+    def mul(self, other) -> "Tensor":
+        return self * other
+
+    def div(self, other) -> "Tensor":
+        return self / other
+
+    def neg(self) -> "Tensor":
+        return -self
+
+    def pow(self, exponent) -> "Tensor":
+        return self ** exponent
+
+
+_extend(Tensor, _Arithmetic)
 
 
 # %%
@@ -1830,6 +1368,84 @@ def test_unit_comparisons():
 test_unit_comparisons()
 
 
+# %% [markdown]
+# ### 7b. Matrix multiplication
+#
+# `a @ b` follows NumPy's and PyTorch's `matmul`:
+#
+# ```
+#  (n,)  @ (n,)          -> ()            dot product
+#  (m, n) @ (n,)         -> (m,)          matrix · vector
+#  (m, n) @ (n, p)       -> (m, p)        out[i, j] = sum_k a[i, k] * b[k, j]
+#  (b, m, n) @ (b, n, p) -> (b, m, p)     one product per batch index; batch dims broadcast:
+#  (b, m, n) @ (n, p)    -> (b, m, p)     the same matrix for every batch element
+# ```
+#
+# ```
+#                          b: (n, p)
+#                         ┌──────┬─┬──────┐
+#                         │      │ │      │
+#                       n │      │j│      │   column j of b
+#                         │      │ │      │
+#                         └──────┴─┴──────┘
+#       a: (m, n)           out: (m, p)
+#     ┌─────────────┐     ┌──────┬─┬──────┐
+#     │             │     │      │ │      │
+#   m ├─── row i ───┤   m ├──────┼•┼──────┤   out[i, j] = (row i of a) · (column j of b)
+#     │             │     │      │ │      │              = n multiplications + n additions
+#     └─────────────┘     └──────┴─┴──────┘
+#
+#  m·p outputs × 2n operations each = 2·m·n·p floating-point operations (FLOPs)
+# ```
+#
+# The inner sizes must agree (`n`): that is the most common shape error in deep learning, so the
+# message must say which sizes disagree. PyTorch requires both operands to have the same dtype.
+
+# %%
+#| export
+class _MatMul:
+    """Section 7b: matrix multiplication (copied into Tensor by _extend)."""
+
+    def __matmul__(self, other) -> "Tensor":
+        """Matrix product with NumPy/PyTorch rules.
+
+        (n,) @ (n,) -> ()    (m, n) @ (n,) -> (m,)    (n,) @ (n, p) -> (p,)    (m, n) @ (n, p) -> (m, p)
+        (..., m, n) @ (..., n, p) -> (..., m, p), batch dimensions broadcast.
+        """
+        other = self._coerce(other, "matmul")
+        a, b = self.shape, other.shape
+        if len(a) == 0 or len(b) == 0:
+            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a} and {b}")
+        if self.dtype != other.dtype:
+            raise TypeError(f"matmul: both operands must have the same dtype (as in PyTorch), got "
+                            f"{self.dtype} and {other.dtype}; convert one, e.g. with .float()")
+        inner_a, inner_b = a[-1], b[-2] if len(b) > 1 else b[0]
+        if inner_a != inner_b:
+            raise ValueError(f"matmul: shapes {a} and {b} do not fit: the last dimension of the first "
+                             f"({inner_a}) must equal the {'second-to-last' if len(b) > 1 else 'only'} "
+                             f"dimension of the second ({inner_b})")
+        try:
+            if len(a) > 2 and len(b) > 2:
+                broadcast_shapes(a[:-2], b[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: the batch dimensions {a[:-2]} and {b[:-2]} of shapes {a} and "
+                             f"{b} cannot be broadcast") from None
+        # Hint: np.matmul (or the @ operator on the arrays) implements every case above.
+        #       Record op "matmul" with inputs (self, other); nothing needs saving.
+        ### BEGIN SOLUTION
+        return Tensor.from_op(np.matmul(self.data, other.data), "matmul", (self, other))
+        ### END SOLUTION
+
+    def __rmatmul__(self, other) -> "Tensor":
+        return self._coerce(other, "matmul").__matmul__(self)
+
+    def matmul(self, other) -> "Tensor":
+        return self @ other
+
+
+_extend(Tensor, _MatMul)
+
+
 # %%
 #| test
 def test_unit_matmul():
@@ -1853,6 +1469,286 @@ def test_unit_matmul():
 
 
 test_unit_matmul()
+
+
+# %% [markdown]
+# ### 7c. Elementwise math
+#
+# `exp`, `log`, `sqrt`, `abs` and `clamp` apply a function to every element. They follow IEEE and
+# PyTorch conventions instead of raising: `log(0) = -inf`, `log(-1) = nan`, `sqrt(-1) = nan`.
+# Integer tensors are converted to float32 first (`exp` of an integer is not an integer).
+# `clamp(min, max)` limits every element to `[min, max]` — the heart of ReLU, `clamp(min=0)`.
+
+# %%
+#| export
+class _ElementwiseMath:
+    """Section 7c: elementwise math: exp, log, sqrt, abs, clamp (copied into Tensor by _extend)."""
+
+    def _float_data(self) -> np.ndarray:
+        """The data as floating point: integer and bool tensors become float32, as in PyTorch."""
+        return self.data if self.dtype.kind == "f" else self.data.astype(DEFAULT_FLOAT)
+
+    def exp(self) -> "Tensor":
+        """e ** x elementwise. Shape: unchanged."""
+        x = self._float_data()
+        # Hint: compute on `x` (np.exp); d(e^x)/dx = e^x, so save the result:
+        #       return Tensor.from_op(out, "exp", (self,), out=out)
+        with np.errstate(over="ignore"):  # exp(1000) = inf, as in PyTorch
+            ### BEGIN SOLUTION
+            out = np.exp(x)
+            return Tensor.from_op(out, "exp", (self,), out=out)
+            ### END SOLUTION
+
+    def log(self) -> "Tensor":
+        """Natural logarithm elementwise: log 0 = -inf, log of a negative = nan (as in PyTorch)."""
+        x = self._float_data()
+        # Hint: np.log on `x`; op "log", nothing saved (backward uses the input: d(log x)/dx = 1/x).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ### BEGIN SOLUTION
+            return Tensor.from_op(np.log(x), "log", (self,))
+            ### END SOLUTION
+
+    def sqrt(self) -> "Tensor":
+        """Square root elementwise; sqrt of a negative = nan. Saves its output."""
+        x = self._float_data()
+        # Hint: np.sqrt on `x`; op "sqrt", saved out=<result> (d(sqrt x)/dx = 1 / (2 sqrt x)).
+        with np.errstate(invalid="ignore"):
+            ### BEGIN SOLUTION
+            out = np.sqrt(x)
+            return Tensor.from_op(out, "sqrt", (self,), out=out)
+            ### END SOLUTION
+
+    def abs(self) -> "Tensor":
+        """|x| elementwise; keeps the dtype (integers stay integers)."""
+        # Hint: np.abs on self.data; op "abs", nothing saved.
+        ### BEGIN SOLUTION
+        return Tensor.from_op(np.abs(self.data), "abs", (self,))
+        ### END SOLUTION
+
+    def __abs__(self) -> "Tensor":
+        return self.abs()
+
+    def clamp(self, min=None, max=None) -> "Tensor":
+        """Limit every element to [min, max] (either bound may be None; min > max gives max).
+
+        An integer tensor with a float bound becomes float32, as in PyTorch.
+        """
+        if min is None and max is None:
+            raise ValueError("clamp: give at least one of min and max")
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
+                raise TypeError(f"clamp: {name} must be a number or None, got {bound!r}")
+        floats = any(isinstance(b, (float, np.floating)) for b in (min, max))
+        x = self._float_data() if floats else self.data
+        as_number = float if x.dtype.kind == "f" else int
+        low = None if min is None else as_number(min)
+        high = None if max is None else as_number(max)
+        # Hints: - `x` is the data in the result dtype; `low`/`high` are the bounds as Python numbers
+        #          (or None: skip that side).
+        #        - np.maximum(x, low) raises everything below low up to low; np.minimum(..., high)
+        #          then brings everything above high down to high.
+        #        - record op "clamp" with saved min=low and max=high.
+        ### BEGIN SOLUTION
+        out = x
+        if low is not None:
+            out = np.maximum(out, low)
+        if high is not None:
+            out = np.minimum(out, high)
+        return Tensor.from_op(out, "clamp", (self,), min=low, max=high)
+        ### END SOLUTION
+
+    clip = clamp
+
+
+_extend(Tensor, _ElementwiseMath)
+
+
+# %%
+#| test
+def test_unit_elementwise():
+    """exp/log/sqrt/abs/clamp, including IEEE edge cases and int → float32."""
+    x = Tensor([0.0, 1.0, 4.0])
+    _expect(x.exp(), np.exp([0.0, 1.0, 4.0]), "exp", "Implement Tensor.exp with np.exp.", np.float32)
+    _expect(x.log(), [-np.inf, 0.0, np.log(4.0)], "log", "log(0) is -inf (no error, as in PyTorch).")
+    _expect(x.sqrt(), [0, 1, 2], "sqrt", "Implement Tensor.sqrt with np.sqrt.")
+    _expect(Tensor([-1.0]).sqrt(), [np.nan], "sqrt(-1)", "sqrt of a negative is nan.")
+    _expect(Tensor([-2, 3]).abs(), [2, 3], "abs of int64", "abs keeps integer dtypes.", np.int64)
+    _expect(Tensor([1, 2]).exp(), np.exp([1.0, 2.0]), "exp of an int tensor", "Integers become float32.",
+            np.float32)
+    y = Tensor([-2.0, 0.5, 3.0])
+    _expect(y.clamp(min=0.0), [0, 0.5, 3], "clamp(min=0)", "Implement Tensor.clamp: np.maximum for min.")
+    _expect(y.clamp(-1.0, 1.0), [-1, 0.5, 1], "clamp(-1, 1)", "np.minimum for max.")
+    _expect(y.clamp(max=0.0), [-2, 0, 0], "clamp(max=0)", "A missing bound (None) must be skipped.")
+    print("✅ elementwise math: exp/log/sqrt/abs/clamp work")
+
+
+test_unit_elementwise()
+
+
+# %% [markdown]
+# ### 7d. Reductions: sum, mean, max, var … along dimensions
+#
+# A reduction combines many numbers into one. With `dim`, it combines along that dimension only,
+# and that dimension disappears — unless `keepdim=True` keeps it with size 1:
+#
+# ```
+#  x = [[1, 2, 3],      x.sum()                     -> 21                  shape ()
+#       [4, 5, 6]]      x.sum(dim=0)                -> [5, 7, 9]           shape (3,)  (down the rows)
+#                       x.sum(dim=1)                -> [6, 15]             shape (2,)  (across columns)
+#  shape (2, 3)         x.sum(dim=1, keepdim=True)  -> [[6], [15]]         shape (2, 1)
+#                       x.sum(dim=(0, 1))           -> 21                  several dims at once
+# ```
+#
+# `keepdim=True` exists for broadcasting: `x - x.mean(dim=1, keepdim=True)` subtracts each row's
+# mean from that row, because `(2, 3) - (2, 1)` broadcasts; `(2, 3) - (2,)` would not.
+#
+# `max(dim=d)` returns two tensors: the values and *where* they were (`indices`, int64), like
+# PyTorch's `(values, indices)`. `argmax` returns only the indices — that is how a classifier turns
+# scores into a predicted class. `var` divides by `N - correction` with `correction=1` by default
+# (the unbiased estimate), exactly as PyTorch; `std` is its square root. Summing integers gives int64
+# (a sum of many int8 values would overflow int8); `mean`, `var` and `std` need floating point.
+
+# %%
+#| export
+class _Reductions:
+    """Section 7d: reductions: sum, mean, max/min, argmax/argmin, var/std (copied into Tensor by _extend)."""
+
+    def _reduce_axes(self, dim, axis, where: str):
+        """Dims to reduce as a sorted tuple (None for all); `axis=` is NumPy's name for `dim=`."""
+        if axis is not None:
+            if dim is not None:
+                raise TypeError(f"{where}: pass dim or axis, not both")
+            dim = axis
+        if self.ndim == 0:
+            _normalize_dims(dim, 0, where)  # still reject nonsense like dim=3
+            return None
+        return _normalize_dims(dim, self.ndim, where)
+
+    def sum(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
+        """Sum over `dim` (an int, a tuple of ints, or None for every element).
+
+        Shapes for x of shape (2, 3): x.sum() -> (); x.sum(dim=1) -> (2,);
+        x.sum(dim=1, keepdim=True) -> (2, 1). Integer and bool tensors sum to int64.
+        """
+        axes = self._reduce_axes(dim, axis, "sum")
+        dtype = np.int64 if self.dtype.kind in "biu" else None
+        # Hints: - `axes` is already checked: None (all) or a sorted tuple of non-negative dims.
+        #        - NumPy: self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+        #        - record op "sum" with saved values dim=axes and keepdim=keepdim
+        ### BEGIN SOLUTION
+        out = self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+        return Tensor.from_op(out, "sum", (self,), dim=axes, keepdim=keepdim)
+        ### END SOLUTION
+
+    def mean(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
+        """Mean over `dim` (same shapes as sum); floating-point tensors only, as in PyTorch."""
+        axes = self._reduce_axes(dim, axis, "mean")
+        if self.dtype.kind != "f":
+            raise TypeError(f"mean: needs a floating-point tensor, got {self.dtype}; convert with .float()")
+        # Hint: like sum (NumPy's .mean takes the same axis= and keepdims=); op "mean",
+        #       saved dim=axes and keepdim=keepdim.
+        ### BEGIN SOLUTION
+        out = self.data.mean(axis=axes, keepdims=keepdim)
+        return Tensor.from_op(out, "mean", (self,), dim=axes, keepdim=keepdim)
+        ### END SOLUTION
+
+    def _extreme(self, name: str, dim, keepdim: bool):
+        """Shared body of max/min: the value (dim=None) or (values, indices) along `dim`."""
+        pick = np.argmax if name == "max" else np.argmin
+        if dim is None:
+            if self.numel() == 0:
+                raise ValueError(f"{name}: the tensor is empty, so it has no {name}imum")
+            out = self.data.max() if name == "max" else self.data.min()
+            return Tensor.from_op(out, name, (self,), dim=None, keepdim=False, indices=None)
+        axis = _normalize_dim(dim, self.ndim, name)
+        if self.ndim == 0:
+            values = Tensor.from_op(self.data.copy(), name, (self,), dim=None, keepdim=False, indices=None)
+            return MinMax(values, Tensor(np.zeros((), dtype=np.int64)))
+        if self.shape[axis] == 0:
+            raise ValueError(f"{name}: dimension {axis} has size 0, so there is no {name}imum along it")
+        indices = pick(self.data, axis=axis, keepdims=True)
+        values = np.take_along_axis(self.data, indices, axis=axis)
+        shown = indices
+        if not keepdim:
+            values, shown = values.squeeze(axis), indices.squeeze(axis)
+        out = Tensor.from_op(values, name, (self,), dim=axis, keepdim=keepdim, indices=indices)
+        return MinMax(out, Tensor(shown.astype(np.int64)))
+
+    def max(self, dim=None, keepdim: bool = False):
+        """The largest element; with `dim`, a (values, indices) pair along that dimension.
+
+        With a Tensor instead of a dim, the elementwise maximum (PyTorch's x.max(other)).
+        """
+        if isinstance(dim, Tensor):
+            return maximum(self, dim)
+        return self._extreme("max", dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False):
+        """The smallest element; with `dim`, a (values, indices) pair along that dimension.
+
+        With a Tensor instead of a dim, the elementwise minimum (PyTorch's x.min(other)).
+        """
+        if isinstance(dim, Tensor):
+            return minimum(self, dim)
+        return self._extreme("min", dim, keepdim)
+
+    def _arg_extreme(self, name: str, dim, keepdim: bool) -> "Tensor":
+        pick = np.argmax if name == "argmax" else np.argmin
+        if dim is None:
+            if self.numel() == 0:
+                raise ValueError(f"{name}: the tensor is empty; there is no index to return")
+            index = np.asarray(pick(self.data), dtype=np.int64)
+            return Tensor(index.reshape((1,) * self.ndim) if keepdim else index)
+        axis = _normalize_dim(dim, self.ndim, name)
+        if self.ndim == 0:
+            return Tensor(np.zeros((), dtype=np.int64))
+        if self.shape[axis] == 0:
+            raise ValueError(f"{name}: dimension {axis} has size 0; there is no index to return")
+        return Tensor(pick(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+    def argmax(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """Index of the largest element (of the flattened tensor when dim is None). int64, not recorded."""
+        return self._arg_extreme("argmax", dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """Index of the smallest element (of the flattened tensor when dim is None). int64, not recorded."""
+        return self._arg_extreme("argmin", dim, keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+            axis=None) -> "Tensor":
+        """Variance over `dim`: sum((x - mean)²) / (N - correction), N elements per result.
+
+        correction=1 (the default, the same as unbiased=True) is the unbiased estimate;
+        correction=0 (unbiased=False) divides by N. Shapes as for sum.
+        """
+        axes = self._reduce_axes(dim, axis, "var")
+        if self.dtype.kind != "f":
+            raise TypeError(f"var: needs a floating-point tensor, got {self.dtype}; convert with .float()")
+        if unbiased is not None:
+            if correction is not None:
+                raise TypeError("var: pass unbiased or correction, not both")
+            if not isinstance(unbiased, (bool, np.bool_)):
+                raise TypeError(f"var: unbiased must be True or False, got {unbiased!r}")
+            correction = 1 if unbiased else 0
+        correction = 1 if correction is None else correction
+        if isinstance(correction, bool) or not isinstance(correction, numbers.Integral) or correction < 0:
+            raise ValueError(f"var: correction must be a non-negative int, got {correction!r}")
+        correction = int(correction)
+        # Hint: NumPy's .var takes axis=, keepdims= and ddof= (ddof is PyTorch's correction).
+        #       Record op "var" with saved dim=axes, keepdim=keepdim, correction=correction.
+        with np.errstate(divide="ignore", invalid="ignore"):  # N - correction <= 0 gives nan or inf
+            ### BEGIN SOLUTION
+            out = self.data.var(axis=axes, ddof=correction, keepdims=keepdim)
+            return Tensor.from_op(out, "var", (self,), dim=axes, keepdim=keepdim, correction=correction)
+            ### END SOLUTION
+
+    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+            axis=None) -> "Tensor":
+        """Standard deviation: the square root of var (so its gradient comes for free)."""
+        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis).sqrt()
+
+
+_extend(Tensor, _Reductions)
 
 
 # %%
@@ -1880,26 +1776,165 @@ def test_unit_reductions():
 test_unit_reductions()
 
 
+# %% [markdown]
+# ### 7e. Shapes, views and copies
+#
+# Remember the recipe from section 1: one block of memory, read with a shape and strides. Many shape
+# operations only write a new recipe — the result is a **view** that shares memory with the input:
+#
+# ```
+#  x = arange(6).reshape(2, 3)        memory: │0│1│2│3│4│5│
+#
+#  expression           shape   strides   reads                       result
+#  x                    (2, 3)  (3, 1)    [[0, 1, 2], [3, 4, 5]]
+#  x.reshape(3, 2)      (3, 2)  (2, 1)    [[0, 1], [2, 3], [4, 5]]    view
+#  x.T                  (3, 2)  (1, 3)    [[0, 3], [1, 4], [2, 5]]    view: strides swapped
+#  x[:, ::2]            (2, 2)  (3, 2)    [[0, 2], [3, 5]]            view: bigger step
+#  x[1]                 (3,)    (1,)      [3, 4, 5]                   view: starts at element 3
+#  x[:1].expand(4, 3)   (4, 3)  (0, 1)    row 0, four times           view: stride 0 repeats
+#  x.T.reshape(6)       (6,)    (1,)      [0, 3, 1, 4, 2, 5]          COPY: no single stride
+#                                                                     walks 0, 3, 1, 4, 2, 5
+# ```
+#
+# A view costs nothing (no matter how big the tensor); a copy reads and writes every element. A
+# tensor is **contiguous** when its recipe reads the block in order (strides of a fresh row-major
+# array). PyTorch promises a view for `view`, `permute`/`transpose`/`T`, `expand`, `squeeze`,
+# `unsqueeze`, basic slicing, and `reshape`/`flatten` of a contiguous tensor; `reshape` of a
+# non-contiguous tensor copies when it must. **`view` never copies**: when no strides can express
+# the new shape, it raises and tells you to use `reshape` (or `.contiguous().view(...)`).
+#
+# All shape operations are recorded: `reshape` (also for `view`, `flatten`, `squeeze`,
+# `unsqueeze`), `permute` (also for `transpose` and `T`) and `expand`. Their gradients are shape
+# operations too: reshape back, permute back, sum over the expanded dimensions.
+
 # %%
-#| test
-def test_unit_elementwise():
-    """exp/log/sqrt/abs/clamp, including IEEE edge cases and int → float32."""
-    x = Tensor([0.0, 1.0, 4.0])
-    _expect(x.exp(), np.exp([0.0, 1.0, 4.0]), "exp", "Implement Tensor.exp with np.exp.", np.float32)
-    _expect(x.log(), [-np.inf, 0.0, np.log(4.0)], "log", "log(0) is -inf (no error, as in PyTorch).")
-    _expect(x.sqrt(), [0, 1, 2], "sqrt", "Implement Tensor.sqrt with np.sqrt.")
-    _expect(Tensor([-1.0]).sqrt(), [np.nan], "sqrt(-1)", "sqrt of a negative is nan.")
-    _expect(Tensor([-2, 3]).abs(), [2, 3], "abs of int64", "abs keeps integer dtypes.", np.int64)
-    _expect(Tensor([1, 2]).exp(), np.exp([1.0, 2.0]), "exp of an int tensor", "Integers become float32.",
-            np.float32)
-    y = Tensor([-2.0, 0.5, 3.0])
-    _expect(y.clamp(min=0.0), [0, 0.5, 3], "clamp(min=0)", "Implement Tensor.clamp: np.maximum for min.")
-    _expect(y.clamp(-1.0, 1.0), [-1, 0.5, 1], "clamp(-1, 1)", "np.minimum for max.")
-    _expect(y.clamp(max=0.0), [-2, 0, 0], "clamp(max=0)", "A missing bound (None) must be skipped.")
-    print("✅ elementwise math: exp/log/sqrt/abs/clamp work")
+#| export
+class _Shapes:
+    """Section 7e: reshape/view, permute/transpose/T, flatten, squeeze/unsqueeze, expand (copied into Tensor)."""
+
+    def reshape(self, *shape) -> "Tensor":
+        """Same elements in row-major order, new shape; one size may be -1 (inferred).
+
+        reshape(2, 3) and reshape((2, 3)) both work. Shapes: (6,) -> (2, 3); (2, 3) -> (-1,) = (6,).
+        A view when the memory layout allows it, a copy otherwise.
+        """
+        shape = _parse_shape(shape, "reshape", allow_minus_one=True)
+        shape = _infer_size(shape, self.numel(), "reshape", self.shape)
+        # Hint: `shape` is now a full, checked tuple (no -1). NumPy's reshape returns a view when it
+        #       can. Record op "reshape" with input (self,); nothing is saved (backward reshapes the
+        #       gradient back to the input's shape, which it reads from the input).
+        ### BEGIN SOLUTION
+        return Tensor.from_op(self.data.reshape(shape), "reshape", (self,))
+        ### END SOLUTION
+
+    def view(self, *shape) -> "Tensor":
+        """reshape that never copies: raises when the memory layout cannot express the new shape."""
+        out = self.reshape(*shape)
+        if out.numel() > 1 and not np.may_share_memory(out.data, self.data):
+            raise ValueError(f"view: a tensor of shape {self.shape} with strides {self.stride()} cannot "
+                             f"be viewed as {out.shape} without copying; use .reshape(...), which "
+                             "copies when it must, or .contiguous().view(...)")
+        return out
+
+    def contiguous(self) -> "Tensor":
+        """This tensor with its elements laid out row-major in one block (itself when they already are)."""
+        if self.data.flags.c_contiguous:
+            return self
+        return Tensor.from_op(np.ascontiguousarray(self.data), "reshape", (self,))
+
+    def permute(self, *dims) -> "Tensor":
+        """Reorder dimensions: result.shape[i] == self.shape[dims[i]]. Always a view.
+
+        Example: x of shape (2, 3, 4); x.permute(2, 0, 1) has shape (4, 2, 3).
+        """
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        axes = tuple(_normalize_dim(d, self.ndim, "permute") for d in dims) if self.ndim else ()
+        if sorted(axes) != list(range(self.ndim)):
+            raise ValueError(f"permute: dims {dims} must name each of the {self.ndim} dimensions "
+                             f"exactly once (a reordering of 0..{self.ndim - 1})")
+        # Hint: `axes` is a checked tuple of non-negative dims. NumPy's transpose(axes) reorders
+        #       dimensions without copying. Record op "permute" with saved dims=axes.
+        ### BEGIN SOLUTION
+        return Tensor.from_op(self.data.transpose(axes), "permute", (self,), dims=axes)
+        ### END SOLUTION
+
+    def transpose(self, dim0: int, dim1: int) -> "Tensor":
+        """Swap two dimensions (a view)."""
+        axes = list(range(self.ndim))
+        a = _normalize_dim(dim0, self.ndim, "transpose")
+        b = _normalize_dim(dim1, self.ndim, "transpose")
+        if self.ndim < 2:
+            return self.permute(*axes)
+        axes[a], axes[b] = axes[b], axes[a]
+        return self.permute(*axes)
+
+    @property
+    def T(self) -> "Tensor":
+        """All dimensions reversed (the matrix transpose for 2-D tensors)."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        """Merge dimensions start_dim..end_dim into one: (2, 3, 4).flatten(1) -> (2, 12)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = _normalize_dim(start_dim, self.ndim, "flatten")
+        end = _normalize_dim(end_dim, self.ndim, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
+        merged = 1
+        for size in self.shape[start:end + 1]:
+            merged *= size
+        return self.reshape(*(self.shape[:start] + (merged,) + self.shape[end + 1:]))
+
+    def squeeze(self, dim=None) -> "Tensor":
+        """Drop dimensions of size 1: all of them, or only those named by `dim` (int or tuple)."""
+        if dim is None:
+            shape = tuple(s for s in self.shape if s != 1)
+        elif self.ndim == 0:
+            _normalize_dims(dim, 0, "squeeze")
+            shape = ()
+        else:
+            axes = _normalize_dims(dim, self.ndim, "squeeze") or ()
+            shape = tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1))
+        return self.reshape(*shape)
+
+    def unsqueeze(self, dim: int) -> "Tensor":
+        """Insert a dimension of size 1 at position `dim` (-ndim-1 <= dim <= ndim): (3,) -> (1, 3)."""
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+            raise TypeError(f"unsqueeze: dim must be an int, got {dim!r}")
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {self.ndim} "
+                             f"dimension(s) (expected {-self.ndim - 1} <= dim <= {self.ndim})")
+        axis = dim % (self.ndim + 1)
+        return self.reshape(*(self.shape[:axis] + (1,) + self.shape[axis:]))
+
+    def expand(self, *sizes) -> "Tensor":
+        """Broadcast to a bigger shape without copying; -1 keeps a size. A read-only view.
+
+        Example: (3, 1).expand(3, 4) -> (3, 4), (3,).expand(2, 3) -> (2, 3). Only size-1
+        dimensions can grow; new dimensions go in front.
+        """
+        sizes = _parse_shape(sizes, "expand", allow_minus_one=True)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"expand: the new shape {sizes} has fewer dimensions than the tensor's "
+                             f"shape {self.shape}")
+        lead = len(sizes) - self.ndim
+        if -1 in sizes[:lead]:
+            raise ValueError(f"expand: -1 (keep the size) is only allowed for existing dimensions, "
+                             f"got {sizes} for shape {self.shape}")
+        target = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+        for i, size in enumerate(self.shape):
+            if size != 1 and size != target[lead + i]:
+                raise ValueError(f"expand: cannot expand shape {self.shape} to {sizes}: dimension "
+                                 f"{lead + i} has size {size}, and only size-1 dimensions can grow")
+        # Hint: `target` is the full new shape. np.broadcast_to(array, shape) builds a view whose
+        #       repeated dimensions have stride 0. Record op "expand"; nothing is saved.
+        ### BEGIN SOLUTION
+        return Tensor.from_op(np.broadcast_to(self.data, target), "expand", (self,))
+        ### END SOLUTION
 
 
-test_unit_elementwise()
+_extend(Tensor, _Shapes)
 
 
 # %%
@@ -1934,6 +1969,45 @@ def test_unit_views():
 test_unit_views()
 
 
+# %% [markdown]
+# ### 7f. Indexing
+#
+# `x[...]` follows NumPy and PyTorch:
+#
+# - **basic indexing** — ints, slices `a:b:c`, `None` (new dimension of size 1) and `...` — gives a
+#   view: `x[0]`, `x[:, 1:3]`, `x[..., None]`;
+# - **advanced indexing** — int lists/tensors or bool masks — gathers elements into a copy:
+#   `x[[0, 2]]` (rows 0 and 2), `embeddings[token_ids]`, `x[x > 0]` (the positive elements, 1-D).
+#
+# The recorded `getitem` saves the index, so module 05 can send each gradient back to the element
+# it came from.
+
+# %%
+#| export
+class _Indexing:
+    """Section 7f: indexing: x[...] (copied into Tensor by _extend)."""
+
+    def __getitem__(self, index) -> "Tensor":
+        """x[...] with NumPy's basic (ints, slices, None, ...: a view) and advanced (int or bool
+        arrays/Tensors: a copy) indexing.
+        """
+        index = _unwrap_index(index)
+        try:
+            out = self.data[index]
+            if not isinstance(out, np.ndarray):  # one element: NumPy gives a copy; with `...` a 0-d view
+                out = self.data[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+        except (IndexError, TypeError, ValueError) as error:
+            raise IndexError(f"getitem: {error} (tensor shape {self.shape}, index {index!r})") from None
+        # Hint: `out` is already computed (so bad indices raise a clear IndexError above); wrap it
+        #       and record op "getitem" with saved index=index (Tensors inside were unwrapped).
+        ### BEGIN SOLUTION
+        return Tensor.from_op(out, "getitem", (self,), index=index)
+        ### END SOLUTION
+
+
+_extend(Tensor, _Indexing)
+
+
 # %%
 #| test
 def test_unit_indexing():
@@ -1956,6 +2030,13 @@ def test_unit_indexing():
 
 test_unit_indexing()
 
+
+# %% [markdown]
+# ## 8. Checking the record
+#
+# With every part in place, one last check: every operation records the op name and the saved
+# values that module 05's gradient rules expect (the table in `docs/autograd.md`), and only when
+# an input requires grad.
 
 # %%
 #| test

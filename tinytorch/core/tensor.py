@@ -538,102 +538,6 @@ class Tensor:
             a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
         return other, a, b
 
-    # ----- arithmetic (6a) --------------------------------------------------------------------
-    def __add__(self, other) -> "Tensor":
-        """a + b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b).
-
-        Example: Tensor([[1., 2.], [3., 4.]]) + Tensor([10., 20.]) -> [[11., 22.], [13., 24.]]
-        """
-        other, a, b = self._operands(other, "add")
-        # Hint: `a` and `b` are the two NumPy arrays (already in the result dtype); NumPy adds them
-        #       with broadcasting. Wrap the result and record the op with the two *Tensors*:
-        #           return Tensor.from_op(<result array>, "add", (self, other))
-        return Tensor.from_op(a + b, "add", (self, other))
-
-    def __sub__(self, other) -> "Tensor":
-        """a - b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b)."""
-        other, a, b = self._operands(other, "sub")
-        if a.dtype == np.bool_:
-            raise TypeError("sub: subtracting two bool tensors is not supported (as in PyTorch); "
-                            "convert them first, e.g. a.long() - b.long()")
-        # Hint: like __add__, with op name "sub" (inputs in order: self, other).
-        return Tensor.from_op(a - b, "sub", (self, other))
-
-    def __mul__(self, other) -> "Tensor":
-        """a * b elementwise (not the matrix product, that is @), with broadcasting."""
-        other, a, b = self._operands(other, "mul")
-        # Hint: like __add__, with op name "mul".
-        return Tensor.from_op(a * b, "mul", (self, other))
-
-    def __truediv__(self, other) -> "Tensor":
-        """a / b elementwise, with broadcasting; true division, so int / int gives float32.
-
-        x / 0 gives inf (or nan for 0 / 0) without a warning, as in PyTorch.
-        """
-        other, a, b = self._operands(other, "div")
-        if a.dtype.kind != "f":
-            a, b = a.astype(DEFAULT_FLOAT), b.astype(DEFAULT_FLOAT)
-        # Hint: like __add__, with op name "div".
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return Tensor.from_op(a / b, "div", (self, other))
-
-    def __neg__(self) -> "Tensor":
-        """-a elementwise. Shape: unchanged."""
-        if self.dtype == np.bool_:
-            raise TypeError("neg: negating a bool tensor with - is not supported (as in PyTorch); "
-                            "for logical not write x == False, or convert first with x.long()")
-        # Hint: one input, so record (self,) — note the comma that makes it a tuple. Op name "neg".
-        return Tensor.from_op(-self.data, "neg", (self,))
-
-    def __pow__(self, exponent) -> "Tensor":
-        """a ** b elementwise; b is usually a number (x ** 2) but may be a tensor (broadcast).
-
-        Integer tensors raised to negative integers are an error, as in PyTorch.
-        """
-        exponent, a, b = self._operands(exponent, "pow")
-        if a.dtype.kind in "iub" and (b < 0).any():
-            raise ValueError("pow: integers to negative integer powers are not allowed (as in "
-                             "PyTorch); use a float tensor, e.g. x.float() ** -1")
-        # Hint: backward needs the result too (d(a**b)/db = a**b * log a), so save it:
-        #           out = ...
-        #           return Tensor.from_op(out, "pow", (self, exponent), out=out)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            out = a ** b
-            return Tensor.from_op(out, "pow", (self, exponent), out=out)
-
-    def __radd__(self, other) -> "Tensor":
-        return self._coerce(other, "add").__add__(self)
-
-    def __rsub__(self, other) -> "Tensor":
-        return self._coerce(other, "sub").__sub__(self)
-
-    def __rmul__(self, other) -> "Tensor":
-        return self._coerce(other, "mul").__mul__(self)
-
-    def __rtruediv__(self, other) -> "Tensor":
-        return self._coerce(other, "div").__truediv__(self)
-
-    def __rpow__(self, other) -> "Tensor":
-        return self._coerce(other, "pow").__pow__(self)
-
-    def add(self, other) -> "Tensor":
-        return self + other
-
-    def sub(self, other) -> "Tensor":
-        return self - other
-
-    def mul(self, other) -> "Tensor":
-        return self * other
-
-    def div(self, other) -> "Tensor":
-        return self / other
-
-    def neg(self) -> "Tensor":
-        return -self
-
-    def pow(self, exponent) -> "Tensor":
-        return self ** exponent
-
     # ----- comparisons (not recorded: a bool result has no gradient) -------------------------
     def _compare(self, other, numpy_op, name: str) -> "Tensor":
         other, a, b = self._operands(other, name)
@@ -668,236 +572,6 @@ class Tensor:
         return self._compare(other, np.not_equal, "ne")
 
     lt, le, gt, ge = __lt__, __le__, __gt__, __ge__
-
-    # ----- matrix multiplication (6b) ---------------------------------------------------------
-    def __matmul__(self, other) -> "Tensor":
-        """Matrix product with NumPy/PyTorch rules.
-
-        (n,) @ (n,) -> ()    (m, n) @ (n,) -> (m,)    (n,) @ (n, p) -> (p,)    (m, n) @ (n, p) -> (m, p)
-        (..., m, n) @ (..., n, p) -> (..., m, p), batch dimensions broadcast.
-        """
-        other = self._coerce(other, "matmul")
-        a, b = self.shape, other.shape
-        if len(a) == 0 or len(b) == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a} and {b}")
-        if self.dtype != other.dtype:
-            raise TypeError(f"matmul: both operands must have the same dtype (as in PyTorch), got "
-                            f"{self.dtype} and {other.dtype}; convert one, e.g. with .float()")
-        inner_a, inner_b = a[-1], b[-2] if len(b) > 1 else b[0]
-        if inner_a != inner_b:
-            raise ValueError(f"matmul: shapes {a} and {b} do not fit: the last dimension of the first "
-                             f"({inner_a}) must equal the {'second-to-last' if len(b) > 1 else 'only'} "
-                             f"dimension of the second ({inner_b})")
-        try:
-            if len(a) > 2 and len(b) > 2:
-                broadcast_shapes(a[:-2], b[:-2])
-        except ValueError:
-            raise ValueError(f"matmul: the batch dimensions {a[:-2]} and {b[:-2]} of shapes {a} and "
-                             f"{b} cannot be broadcast") from None
-        # Hint: np.matmul (or the @ operator on the arrays) implements every case above.
-        #       Record op "matmul" with inputs (self, other); nothing needs saving.
-        return Tensor.from_op(np.matmul(self.data, other.data), "matmul", (self, other))
-
-    def __rmatmul__(self, other) -> "Tensor":
-        return self._coerce(other, "matmul").__matmul__(self)
-
-    def matmul(self, other) -> "Tensor":
-        return self @ other
-
-    # ----- reductions (6c) --------------------------------------------------------------------
-    def _reduce_axes(self, dim, axis, where: str):
-        """Dims to reduce as a sorted tuple (None for all); `axis=` is NumPy's name for `dim=`."""
-        if axis is not None:
-            if dim is not None:
-                raise TypeError(f"{where}: pass dim or axis, not both")
-            dim = axis
-        if self.ndim == 0:
-            _normalize_dims(dim, 0, where)  # still reject nonsense like dim=3
-            return None
-        return _normalize_dims(dim, self.ndim, where)
-
-    def sum(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
-        """Sum over `dim` (an int, a tuple of ints, or None for every element).
-
-        Shapes for x of shape (2, 3): x.sum() -> (); x.sum(dim=1) -> (2,);
-        x.sum(dim=1, keepdim=True) -> (2, 1). Integer and bool tensors sum to int64.
-        """
-        axes = self._reduce_axes(dim, axis, "sum")
-        dtype = np.int64 if self.dtype.kind in "biu" else None
-        # Hints: - `axes` is already checked: None (all) or a sorted tuple of non-negative dims.
-        #        - NumPy: self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
-        #        - record op "sum" with saved values dim=axes and keepdim=keepdim
-        out = self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
-        return Tensor.from_op(out, "sum", (self,), dim=axes, keepdim=keepdim)
-
-    def mean(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
-        """Mean over `dim` (same shapes as sum); floating-point tensors only, as in PyTorch."""
-        axes = self._reduce_axes(dim, axis, "mean")
-        if self.dtype.kind != "f":
-            raise TypeError(f"mean: needs a floating-point tensor, got {self.dtype}; convert with .float()")
-        # Hint: like sum (NumPy's .mean takes the same axis= and keepdims=); op "mean",
-        #       saved dim=axes and keepdim=keepdim.
-        out = self.data.mean(axis=axes, keepdims=keepdim)
-        return Tensor.from_op(out, "mean", (self,), dim=axes, keepdim=keepdim)
-
-    def _extreme(self, name: str, dim, keepdim: bool):
-        """Shared body of max/min: the value (dim=None) or (values, indices) along `dim`."""
-        pick = np.argmax if name == "max" else np.argmin
-        if dim is None:
-            if self.numel() == 0:
-                raise ValueError(f"{name}: the tensor is empty, so it has no {name}imum")
-            out = self.data.max() if name == "max" else self.data.min()
-            return Tensor.from_op(out, name, (self,), dim=None, keepdim=False, indices=None)
-        axis = _normalize_dim(dim, self.ndim, name)
-        if self.ndim == 0:
-            values = Tensor.from_op(self.data.copy(), name, (self,), dim=None, keepdim=False, indices=None)
-            return MinMax(values, Tensor(np.zeros((), dtype=np.int64)))
-        if self.shape[axis] == 0:
-            raise ValueError(f"{name}: dimension {axis} has size 0, so there is no {name}imum along it")
-        indices = pick(self.data, axis=axis, keepdims=True)
-        values = np.take_along_axis(self.data, indices, axis=axis)
-        shown = indices
-        if not keepdim:
-            values, shown = values.squeeze(axis), indices.squeeze(axis)
-        out = Tensor.from_op(values, name, (self,), dim=axis, keepdim=keepdim, indices=indices)
-        return MinMax(out, Tensor(shown.astype(np.int64)))
-
-    def max(self, dim=None, keepdim: bool = False):
-        """The largest element; with `dim`, a (values, indices) pair along that dimension.
-
-        With a Tensor instead of a dim, the elementwise maximum (PyTorch's x.max(other)).
-        """
-        if isinstance(dim, Tensor):
-            return maximum(self, dim)
-        return self._extreme("max", dim, keepdim)
-
-    def min(self, dim=None, keepdim: bool = False):
-        """The smallest element; with `dim`, a (values, indices) pair along that dimension.
-
-        With a Tensor instead of a dim, the elementwise minimum (PyTorch's x.min(other)).
-        """
-        if isinstance(dim, Tensor):
-            return minimum(self, dim)
-        return self._extreme("min", dim, keepdim)
-
-    def _arg_extreme(self, name: str, dim, keepdim: bool) -> "Tensor":
-        pick = np.argmax if name == "argmax" else np.argmin
-        if dim is None:
-            if self.numel() == 0:
-                raise ValueError(f"{name}: the tensor is empty; there is no index to return")
-            index = np.asarray(pick(self.data), dtype=np.int64)
-            return Tensor(index.reshape((1,) * self.ndim) if keepdim else index)
-        axis = _normalize_dim(dim, self.ndim, name)
-        if self.ndim == 0:
-            return Tensor(np.zeros((), dtype=np.int64))
-        if self.shape[axis] == 0:
-            raise ValueError(f"{name}: dimension {axis} has size 0; there is no index to return")
-        return Tensor(pick(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
-
-    def argmax(self, dim=None, keepdim: bool = False) -> "Tensor":
-        """Index of the largest element (of the flattened tensor when dim is None). int64, not recorded."""
-        return self._arg_extreme("argmax", dim, keepdim)
-
-    def argmin(self, dim=None, keepdim: bool = False) -> "Tensor":
-        """Index of the smallest element (of the flattened tensor when dim is None). int64, not recorded."""
-        return self._arg_extreme("argmin", dim, keepdim)
-
-    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
-            axis=None) -> "Tensor":
-        """Variance over `dim`: sum((x - mean)²) / (N - correction), N elements per result.
-
-        correction=1 (the default, the same as unbiased=True) is the unbiased estimate;
-        correction=0 (unbiased=False) divides by N. Shapes as for sum.
-        """
-        axes = self._reduce_axes(dim, axis, "var")
-        if self.dtype.kind != "f":
-            raise TypeError(f"var: needs a floating-point tensor, got {self.dtype}; convert with .float()")
-        if unbiased is not None:
-            if correction is not None:
-                raise TypeError("var: pass unbiased or correction, not both")
-            if not isinstance(unbiased, (bool, np.bool_)):
-                raise TypeError(f"var: unbiased must be True or False, got {unbiased!r}")
-            correction = 1 if unbiased else 0
-        correction = 1 if correction is None else correction
-        if isinstance(correction, bool) or not isinstance(correction, numbers.Integral) or correction < 0:
-            raise ValueError(f"var: correction must be a non-negative int, got {correction!r}")
-        correction = int(correction)
-        # Hint: NumPy's .var takes axis=, keepdims= and ddof= (ddof is PyTorch's correction).
-        #       Record op "var" with saved dim=axes, keepdim=keepdim, correction=correction.
-        with np.errstate(divide="ignore", invalid="ignore"):  # N - correction <= 0 gives nan or inf
-            out = self.data.var(axis=axes, ddof=correction, keepdims=keepdim)
-            return Tensor.from_op(out, "var", (self,), dim=axes, keepdim=keepdim, correction=correction)
-
-    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
-            axis=None) -> "Tensor":
-        """Standard deviation: the square root of var (so its gradient comes for free)."""
-        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis).sqrt()
-
-    # ----- elementwise math (6d) --------------------------------------------------------------
-    def _float_data(self) -> np.ndarray:
-        """The data as floating point: integer and bool tensors become float32, as in PyTorch."""
-        return self.data if self.dtype.kind == "f" else self.data.astype(DEFAULT_FLOAT)
-
-    def exp(self) -> "Tensor":
-        """e ** x elementwise. Shape: unchanged."""
-        x = self._float_data()
-        # Hint: compute on `x` (np.exp); d(e^x)/dx = e^x, so save the result:
-        #       return Tensor.from_op(out, "exp", (self,), out=out)
-        with np.errstate(over="ignore"):  # exp(1000) = inf, as in PyTorch
-            out = np.exp(x)
-            return Tensor.from_op(out, "exp", (self,), out=out)
-
-    def log(self) -> "Tensor":
-        """Natural logarithm elementwise: log 0 = -inf, log of a negative = nan (as in PyTorch)."""
-        x = self._float_data()
-        # Hint: np.log on `x`; op "log", nothing saved (backward uses the input: d(log x)/dx = 1/x).
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return Tensor.from_op(np.log(x), "log", (self,))
-
-    def sqrt(self) -> "Tensor":
-        """Square root elementwise; sqrt of a negative = nan. Saves its output."""
-        x = self._float_data()
-        # Hint: np.sqrt on `x`; op "sqrt", saved out=<result> (d(sqrt x)/dx = 1 / (2 sqrt x)).
-        with np.errstate(invalid="ignore"):
-            out = np.sqrt(x)
-            return Tensor.from_op(out, "sqrt", (self,), out=out)
-
-    def abs(self) -> "Tensor":
-        """|x| elementwise; keeps the dtype (integers stay integers)."""
-        # Hint: np.abs on self.data; op "abs", nothing saved.
-        return Tensor.from_op(np.abs(self.data), "abs", (self,))
-
-    def __abs__(self) -> "Tensor":
-        return self.abs()
-
-    def clamp(self, min=None, max=None) -> "Tensor":
-        """Limit every element to [min, max] (either bound may be None; min > max gives max).
-
-        An integer tensor with a float bound becomes float32, as in PyTorch.
-        """
-        if min is None and max is None:
-            raise ValueError("clamp: give at least one of min and max")
-        for name, bound in (("min", min), ("max", max)):
-            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
-                raise TypeError(f"clamp: {name} must be a number or None, got {bound!r}")
-        floats = any(isinstance(b, (float, np.floating)) for b in (min, max))
-        x = self._float_data() if floats else self.data
-        as_number = float if x.dtype.kind == "f" else int
-        low = None if min is None else as_number(min)
-        high = None if max is None else as_number(max)
-        # Hints: - `x` is the data in the result dtype; `low`/`high` are the bounds as Python numbers
-        #          (or None: skip that side).
-        #        - np.maximum(x, low) raises everything below low up to low; np.minimum(..., high)
-        #          then brings everything above high down to high.
-        #        - record op "clamp" with saved min=low and max=high.
-        out = x
-        if low is not None:
-            out = np.maximum(out, low)
-        if high is not None:
-            out = np.minimum(out, high)
-        return Tensor.from_op(out, "clamp", (self,), min=low, max=high)
-
-    clip = clamp
 
     # ----- dtype and device conversions (section 12 defines _cast and the devices) ------------
     def float(self) -> "Tensor":
@@ -946,138 +620,6 @@ class Tensor:
         return CPU
 
     is_cuda = False
-
-    # ----- shapes: views and rearrangements (6e) ----------------------------------------------
-    def reshape(self, *shape) -> "Tensor":
-        """Same elements in row-major order, new shape; one size may be -1 (inferred).
-
-        reshape(2, 3) and reshape((2, 3)) both work. Shapes: (6,) -> (2, 3); (2, 3) -> (-1,) = (6,).
-        A view when the memory layout allows it, a copy otherwise.
-        """
-        shape = _parse_shape(shape, "reshape", allow_minus_one=True)
-        shape = _infer_size(shape, self.numel(), "reshape", self.shape)
-        # Hint: `shape` is now a full, checked tuple (no -1). NumPy's reshape returns a view when it
-        #       can. Record op "reshape" with input (self,); nothing is saved (backward reshapes the
-        #       gradient back to the input's shape, which it reads from the input).
-        return Tensor.from_op(self.data.reshape(shape), "reshape", (self,))
-
-    def view(self, *shape) -> "Tensor":
-        """reshape that never copies: raises when the memory layout cannot express the new shape."""
-        out = self.reshape(*shape)
-        if out.numel() > 1 and not np.may_share_memory(out.data, self.data):
-            raise ValueError(f"view: a tensor of shape {self.shape} with strides {self.stride()} cannot "
-                             f"be viewed as {out.shape} without copying; use .reshape(...), which "
-                             "copies when it must, or .contiguous().view(...)")
-        return out
-
-    def contiguous(self) -> "Tensor":
-        """This tensor with its elements laid out row-major in one block (itself when they already are)."""
-        if self.data.flags.c_contiguous:
-            return self
-        return Tensor.from_op(np.ascontiguousarray(self.data), "reshape", (self,))
-
-    def permute(self, *dims) -> "Tensor":
-        """Reorder dimensions: result.shape[i] == self.shape[dims[i]]. Always a view.
-
-        Example: x of shape (2, 3, 4); x.permute(2, 0, 1) has shape (4, 2, 3).
-        """
-        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
-        axes = tuple(_normalize_dim(d, self.ndim, "permute") for d in dims) if self.ndim else ()
-        if sorted(axes) != list(range(self.ndim)):
-            raise ValueError(f"permute: dims {dims} must name each of the {self.ndim} dimensions "
-                             f"exactly once (a reordering of 0..{self.ndim - 1})")
-        # Hint: `axes` is a checked tuple of non-negative dims. NumPy's transpose(axes) reorders
-        #       dimensions without copying. Record op "permute" with saved dims=axes.
-        return Tensor.from_op(self.data.transpose(axes), "permute", (self,), dims=axes)
-
-    def transpose(self, dim0: int, dim1: int) -> "Tensor":
-        """Swap two dimensions (a view)."""
-        axes = list(range(self.ndim))
-        a = _normalize_dim(dim0, self.ndim, "transpose")
-        b = _normalize_dim(dim1, self.ndim, "transpose")
-        if self.ndim < 2:
-            return self.permute(*axes)
-        axes[a], axes[b] = axes[b], axes[a]
-        return self.permute(*axes)
-
-    @property
-    def T(self) -> "Tensor":
-        """All dimensions reversed (the matrix transpose for 2-D tensors)."""
-        return self.permute(*reversed(range(self.ndim)))
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
-        """Merge dimensions start_dim..end_dim into one: (2, 3, 4).flatten(1) -> (2, 12)."""
-        if self.ndim == 0:
-            return self.reshape(1)
-        start = _normalize_dim(start_dim, self.ndim, "flatten")
-        end = _normalize_dim(end_dim, self.ndim, "flatten")
-        if start > end:
-            raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
-        merged = 1
-        for size in self.shape[start:end + 1]:
-            merged *= size
-        return self.reshape(*(self.shape[:start] + (merged,) + self.shape[end + 1:]))
-
-    def squeeze(self, dim=None) -> "Tensor":
-        """Drop dimensions of size 1: all of them, or only those named by `dim` (int or tuple)."""
-        if dim is None:
-            shape = tuple(s for s in self.shape if s != 1)
-        elif self.ndim == 0:
-            _normalize_dims(dim, 0, "squeeze")
-            shape = ()
-        else:
-            axes = _normalize_dims(dim, self.ndim, "squeeze") or ()
-            shape = tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1))
-        return self.reshape(*shape)
-
-    def unsqueeze(self, dim: int) -> "Tensor":
-        """Insert a dimension of size 1 at position `dim` (-ndim-1 <= dim <= ndim): (3,) -> (1, 3)."""
-        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
-            raise TypeError(f"unsqueeze: dim must be an int, got {dim!r}")
-        if not -self.ndim - 1 <= dim <= self.ndim:
-            raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {self.ndim} "
-                             f"dimension(s) (expected {-self.ndim - 1} <= dim <= {self.ndim})")
-        axis = dim % (self.ndim + 1)
-        return self.reshape(*(self.shape[:axis] + (1,) + self.shape[axis:]))
-
-    def expand(self, *sizes) -> "Tensor":
-        """Broadcast to a bigger shape without copying; -1 keeps a size. A read-only view.
-
-        Example: (3, 1).expand(3, 4) -> (3, 4), (3,).expand(2, 3) -> (2, 3). Only size-1
-        dimensions can grow; new dimensions go in front.
-        """
-        sizes = _parse_shape(sizes, "expand", allow_minus_one=True)
-        if len(sizes) < self.ndim:
-            raise ValueError(f"expand: the new shape {sizes} has fewer dimensions than the tensor's "
-                             f"shape {self.shape}")
-        lead = len(sizes) - self.ndim
-        if -1 in sizes[:lead]:
-            raise ValueError(f"expand: -1 (keep the size) is only allowed for existing dimensions, "
-                             f"got {sizes} for shape {self.shape}")
-        target = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
-        for i, size in enumerate(self.shape):
-            if size != 1 and size != target[lead + i]:
-                raise ValueError(f"expand: cannot expand shape {self.shape} to {sizes}: dimension "
-                                 f"{lead + i} has size {size}, and only size-1 dimensions can grow")
-        # Hint: `target` is the full new shape. np.broadcast_to(array, shape) builds a view whose
-        #       repeated dimensions have stride 0. Record op "expand"; nothing is saved.
-        return Tensor.from_op(np.broadcast_to(self.data, target), "expand", (self,))
-
-    # ----- indexing (6f) ----------------------------------------------------------------------
-    def __getitem__(self, index) -> "Tensor":
-        """x[...] with NumPy's basic (ints, slices, None, ...: a view) and advanced (int or bool
-        arrays/Tensors: a copy) indexing.
-        """
-        index = _unwrap_index(index)
-        try:
-            out = self.data[index]
-            if not isinstance(out, np.ndarray):  # one element: NumPy gives a copy; with `...` a 0-d view
-                out = self.data[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
-        except (IndexError, TypeError, ValueError) as error:
-            raise IndexError(f"getitem: {error} (tensor shape {self.shape}, index {index!r})") from None
-        # Hint: `out` is already computed (so bad indices raise a clear IndexError above); wrap it
-        #       and record op "getitem" with saved index=index (Tensors inside were unwrapped).
-        return Tensor.from_op(out, "getitem", (self,), index=index)
 
     # ----- masks, triangles and pieces (section 11 defines the functions) ---------------------
     def masked_fill(self, mask, value) -> "Tensor":
@@ -1242,6 +784,517 @@ class Tensor:
     def __setitem__(self, index, value) -> None:
         """x[index] = value: write into the selected elements (value broadcasts; cast to self's dtype)."""
         setitem_(self, index, value)
+
+
+_CLASS_BOOKKEEPING = {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__firstlineno__",
+                      "__static_attributes__"}
+
+
+def _extend(cls: type, part: type) -> None:
+    """Copy the methods of `part` (one group of operations, written in its own cell) into `cls`.
+
+    Each copied function is renamed `cls.name` (Tensor.__add__), so tracebacks read as usual.
+    """
+    for name, value in vars(part).items():
+        if name in _CLASS_BOOKKEEPING:
+            continue
+        if callable(value) and hasattr(value, "__qualname__"):
+            value.__qualname__ = f"{cls.__name__}.{name}"
+        setattr(cls, name, value)
+
+
+class _Arithmetic:
+    """Section 7a: elementwise arithmetic and the reflected operators (copied into Tensor by _extend)."""
+
+    def __add__(self, other) -> "Tensor":
+        """a + b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b).
+
+        Example: Tensor([[1., 2.], [3., 4.]]) + Tensor([10., 20.]) -> [[11., 22.], [13., 24.]]
+        """
+        other, a, b = self._operands(other, "add")
+        # Hint: `a` and `b` are the two NumPy arrays (already in the result dtype); NumPy adds them
+        #       with broadcasting. Wrap the result and record the op with the two *Tensors*:
+        #           return Tensor.from_op(<result array>, "add", (self, other))
+        return Tensor.from_op(a + b, "add", (self, other))
+
+    def __sub__(self, other) -> "Tensor":
+        """a - b elementwise, with broadcasting. Shapes: a, b -> broadcast_shapes(a, b)."""
+        other, a, b = self._operands(other, "sub")
+        if a.dtype == np.bool_:
+            raise TypeError("sub: subtracting two bool tensors is not supported (as in PyTorch); "
+                            "convert them first, e.g. a.long() - b.long()")
+        # Hint: like __add__, with op name "sub" (inputs in order: self, other).
+        return Tensor.from_op(a - b, "sub", (self, other))
+
+    def __mul__(self, other) -> "Tensor":
+        """a * b elementwise (not the matrix product, that is @), with broadcasting."""
+        other, a, b = self._operands(other, "mul")
+        # Hint: like __add__, with op name "mul".
+        return Tensor.from_op(a * b, "mul", (self, other))
+
+    def __truediv__(self, other) -> "Tensor":
+        """a / b elementwise, with broadcasting; true division, so int / int gives float32.
+
+        x / 0 gives inf (or nan for 0 / 0) without a warning, as in PyTorch.
+        """
+        other, a, b = self._operands(other, "div")
+        if a.dtype.kind != "f":
+            a, b = a.astype(DEFAULT_FLOAT), b.astype(DEFAULT_FLOAT)
+        # Hint: like __add__, with op name "div".
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return Tensor.from_op(a / b, "div", (self, other))
+
+    def __neg__(self) -> "Tensor":
+        """-a elementwise. Shape: unchanged."""
+        if self.dtype == np.bool_:
+            raise TypeError("neg: negating a bool tensor with - is not supported (as in PyTorch); "
+                            "for logical not write x == False, or convert first with x.long()")
+        # Hint: one input, so record (self,) — note the comma that makes it a tuple. Op name "neg".
+        return Tensor.from_op(-self.data, "neg", (self,))
+
+    def __pow__(self, exponent) -> "Tensor":
+        """a ** b elementwise; b is usually a number (x ** 2) but may be a tensor (broadcast).
+
+        Integer tensors raised to negative integers are an error, as in PyTorch.
+        """
+        exponent, a, b = self._operands(exponent, "pow")
+        if a.dtype.kind in "iub" and (b < 0).any():
+            raise ValueError("pow: integers to negative integer powers are not allowed (as in "
+                             "PyTorch); use a float tensor, e.g. x.float() ** -1")
+        # Hint: backward needs the result too (d(a**b)/db = a**b * log a), so save it:
+        #           out = ...
+        #           return Tensor.from_op(out, "pow", (self, exponent), out=out)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = a ** b
+            return Tensor.from_op(out, "pow", (self, exponent), out=out)
+
+    def __radd__(self, other) -> "Tensor":
+        return self._coerce(other, "add").__add__(self)
+
+    def __rsub__(self, other) -> "Tensor":
+        return self._coerce(other, "sub").__sub__(self)
+
+    def __rmul__(self, other) -> "Tensor":
+        return self._coerce(other, "mul").__mul__(self)
+
+    def __rtruediv__(self, other) -> "Tensor":
+        return self._coerce(other, "div").__truediv__(self)
+
+    def __rpow__(self, other) -> "Tensor":
+        return self._coerce(other, "pow").__pow__(self)
+
+    def add(self, other) -> "Tensor":
+        return self + other
+
+    def sub(self, other) -> "Tensor":
+        return self - other
+
+    def mul(self, other) -> "Tensor":
+        return self * other
+
+    def div(self, other) -> "Tensor":
+        return self / other
+
+    def neg(self) -> "Tensor":
+        return -self
+
+    def pow(self, exponent) -> "Tensor":
+        return self ** exponent
+
+
+_extend(Tensor, _Arithmetic)
+
+
+class _MatMul:
+    """Section 7b: matrix multiplication (copied into Tensor by _extend)."""
+
+    def __matmul__(self, other) -> "Tensor":
+        """Matrix product with NumPy/PyTorch rules.
+
+        (n,) @ (n,) -> ()    (m, n) @ (n,) -> (m,)    (n,) @ (n, p) -> (p,)    (m, n) @ (n, p) -> (m, p)
+        (..., m, n) @ (..., n, p) -> (..., m, p), batch dimensions broadcast.
+        """
+        other = self._coerce(other, "matmul")
+        a, b = self.shape, other.shape
+        if len(a) == 0 or len(b) == 0:
+            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a} and {b}")
+        if self.dtype != other.dtype:
+            raise TypeError(f"matmul: both operands must have the same dtype (as in PyTorch), got "
+                            f"{self.dtype} and {other.dtype}; convert one, e.g. with .float()")
+        inner_a, inner_b = a[-1], b[-2] if len(b) > 1 else b[0]
+        if inner_a != inner_b:
+            raise ValueError(f"matmul: shapes {a} and {b} do not fit: the last dimension of the first "
+                             f"({inner_a}) must equal the {'second-to-last' if len(b) > 1 else 'only'} "
+                             f"dimension of the second ({inner_b})")
+        try:
+            if len(a) > 2 and len(b) > 2:
+                broadcast_shapes(a[:-2], b[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: the batch dimensions {a[:-2]} and {b[:-2]} of shapes {a} and "
+                             f"{b} cannot be broadcast") from None
+        # Hint: np.matmul (or the @ operator on the arrays) implements every case above.
+        #       Record op "matmul" with inputs (self, other); nothing needs saving.
+        return Tensor.from_op(np.matmul(self.data, other.data), "matmul", (self, other))
+
+    def __rmatmul__(self, other) -> "Tensor":
+        return self._coerce(other, "matmul").__matmul__(self)
+
+    def matmul(self, other) -> "Tensor":
+        return self @ other
+
+
+_extend(Tensor, _MatMul)
+
+
+class _ElementwiseMath:
+    """Section 7c: elementwise math: exp, log, sqrt, abs, clamp (copied into Tensor by _extend)."""
+
+    def _float_data(self) -> np.ndarray:
+        """The data as floating point: integer and bool tensors become float32, as in PyTorch."""
+        return self.data if self.dtype.kind == "f" else self.data.astype(DEFAULT_FLOAT)
+
+    def exp(self) -> "Tensor":
+        """e ** x elementwise. Shape: unchanged."""
+        x = self._float_data()
+        # Hint: compute on `x` (np.exp); d(e^x)/dx = e^x, so save the result:
+        #       return Tensor.from_op(out, "exp", (self,), out=out)
+        with np.errstate(over="ignore"):  # exp(1000) = inf, as in PyTorch
+            out = np.exp(x)
+            return Tensor.from_op(out, "exp", (self,), out=out)
+
+    def log(self) -> "Tensor":
+        """Natural logarithm elementwise: log 0 = -inf, log of a negative = nan (as in PyTorch)."""
+        x = self._float_data()
+        # Hint: np.log on `x`; op "log", nothing saved (backward uses the input: d(log x)/dx = 1/x).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return Tensor.from_op(np.log(x), "log", (self,))
+
+    def sqrt(self) -> "Tensor":
+        """Square root elementwise; sqrt of a negative = nan. Saves its output."""
+        x = self._float_data()
+        # Hint: np.sqrt on `x`; op "sqrt", saved out=<result> (d(sqrt x)/dx = 1 / (2 sqrt x)).
+        with np.errstate(invalid="ignore"):
+            out = np.sqrt(x)
+            return Tensor.from_op(out, "sqrt", (self,), out=out)
+
+    def abs(self) -> "Tensor":
+        """|x| elementwise; keeps the dtype (integers stay integers)."""
+        # Hint: np.abs on self.data; op "abs", nothing saved.
+        return Tensor.from_op(np.abs(self.data), "abs", (self,))
+
+    def __abs__(self) -> "Tensor":
+        return self.abs()
+
+    def clamp(self, min=None, max=None) -> "Tensor":
+        """Limit every element to [min, max] (either bound may be None; min > max gives max).
+
+        An integer tensor with a float bound becomes float32, as in PyTorch.
+        """
+        if min is None and max is None:
+            raise ValueError("clamp: give at least one of min and max")
+        for name, bound in (("min", min), ("max", max)):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, numbers.Real)):
+                raise TypeError(f"clamp: {name} must be a number or None, got {bound!r}")
+        floats = any(isinstance(b, (float, np.floating)) for b in (min, max))
+        x = self._float_data() if floats else self.data
+        as_number = float if x.dtype.kind == "f" else int
+        low = None if min is None else as_number(min)
+        high = None if max is None else as_number(max)
+        # Hints: - `x` is the data in the result dtype; `low`/`high` are the bounds as Python numbers
+        #          (or None: skip that side).
+        #        - np.maximum(x, low) raises everything below low up to low; np.minimum(..., high)
+        #          then brings everything above high down to high.
+        #        - record op "clamp" with saved min=low and max=high.
+        out = x
+        if low is not None:
+            out = np.maximum(out, low)
+        if high is not None:
+            out = np.minimum(out, high)
+        return Tensor.from_op(out, "clamp", (self,), min=low, max=high)
+
+    clip = clamp
+
+
+_extend(Tensor, _ElementwiseMath)
+
+
+class _Reductions:
+    """Section 7d: reductions: sum, mean, max/min, argmax/argmin, var/std (copied into Tensor by _extend)."""
+
+    def _reduce_axes(self, dim, axis, where: str):
+        """Dims to reduce as a sorted tuple (None for all); `axis=` is NumPy's name for `dim=`."""
+        if axis is not None:
+            if dim is not None:
+                raise TypeError(f"{where}: pass dim or axis, not both")
+            dim = axis
+        if self.ndim == 0:
+            _normalize_dims(dim, 0, where)  # still reject nonsense like dim=3
+            return None
+        return _normalize_dims(dim, self.ndim, where)
+
+    def sum(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
+        """Sum over `dim` (an int, a tuple of ints, or None for every element).
+
+        Shapes for x of shape (2, 3): x.sum() -> (); x.sum(dim=1) -> (2,);
+        x.sum(dim=1, keepdim=True) -> (2, 1). Integer and bool tensors sum to int64.
+        """
+        axes = self._reduce_axes(dim, axis, "sum")
+        dtype = np.int64 if self.dtype.kind in "biu" else None
+        # Hints: - `axes` is already checked: None (all) or a sorted tuple of non-negative dims.
+        #        - NumPy: self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+        #        - record op "sum" with saved values dim=axes and keepdim=keepdim
+        out = self.data.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+        return Tensor.from_op(out, "sum", (self,), dim=axes, keepdim=keepdim)
+
+    def mean(self, dim=None, keepdim: bool = False, *, axis=None) -> "Tensor":
+        """Mean over `dim` (same shapes as sum); floating-point tensors only, as in PyTorch."""
+        axes = self._reduce_axes(dim, axis, "mean")
+        if self.dtype.kind != "f":
+            raise TypeError(f"mean: needs a floating-point tensor, got {self.dtype}; convert with .float()")
+        # Hint: like sum (NumPy's .mean takes the same axis= and keepdims=); op "mean",
+        #       saved dim=axes and keepdim=keepdim.
+        out = self.data.mean(axis=axes, keepdims=keepdim)
+        return Tensor.from_op(out, "mean", (self,), dim=axes, keepdim=keepdim)
+
+    def _extreme(self, name: str, dim, keepdim: bool):
+        """Shared body of max/min: the value (dim=None) or (values, indices) along `dim`."""
+        pick = np.argmax if name == "max" else np.argmin
+        if dim is None:
+            if self.numel() == 0:
+                raise ValueError(f"{name}: the tensor is empty, so it has no {name}imum")
+            out = self.data.max() if name == "max" else self.data.min()
+            return Tensor.from_op(out, name, (self,), dim=None, keepdim=False, indices=None)
+        axis = _normalize_dim(dim, self.ndim, name)
+        if self.ndim == 0:
+            values = Tensor.from_op(self.data.copy(), name, (self,), dim=None, keepdim=False, indices=None)
+            return MinMax(values, Tensor(np.zeros((), dtype=np.int64)))
+        if self.shape[axis] == 0:
+            raise ValueError(f"{name}: dimension {axis} has size 0, so there is no {name}imum along it")
+        indices = pick(self.data, axis=axis, keepdims=True)
+        values = np.take_along_axis(self.data, indices, axis=axis)
+        shown = indices
+        if not keepdim:
+            values, shown = values.squeeze(axis), indices.squeeze(axis)
+        out = Tensor.from_op(values, name, (self,), dim=axis, keepdim=keepdim, indices=indices)
+        return MinMax(out, Tensor(shown.astype(np.int64)))
+
+    def max(self, dim=None, keepdim: bool = False):
+        """The largest element; with `dim`, a (values, indices) pair along that dimension.
+
+        With a Tensor instead of a dim, the elementwise maximum (PyTorch's x.max(other)).
+        """
+        if isinstance(dim, Tensor):
+            return maximum(self, dim)
+        return self._extreme("max", dim, keepdim)
+
+    def min(self, dim=None, keepdim: bool = False):
+        """The smallest element; with `dim`, a (values, indices) pair along that dimension.
+
+        With a Tensor instead of a dim, the elementwise minimum (PyTorch's x.min(other)).
+        """
+        if isinstance(dim, Tensor):
+            return minimum(self, dim)
+        return self._extreme("min", dim, keepdim)
+
+    def _arg_extreme(self, name: str, dim, keepdim: bool) -> "Tensor":
+        pick = np.argmax if name == "argmax" else np.argmin
+        if dim is None:
+            if self.numel() == 0:
+                raise ValueError(f"{name}: the tensor is empty; there is no index to return")
+            index = np.asarray(pick(self.data), dtype=np.int64)
+            return Tensor(index.reshape((1,) * self.ndim) if keepdim else index)
+        axis = _normalize_dim(dim, self.ndim, name)
+        if self.ndim == 0:
+            return Tensor(np.zeros((), dtype=np.int64))
+        if self.shape[axis] == 0:
+            raise ValueError(f"{name}: dimension {axis} has size 0; there is no index to return")
+        return Tensor(pick(self.data, axis=axis, keepdims=keepdim).astype(np.int64))
+
+    def argmax(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """Index of the largest element (of the flattened tensor when dim is None). int64, not recorded."""
+        return self._arg_extreme("argmax", dim, keepdim)
+
+    def argmin(self, dim=None, keepdim: bool = False) -> "Tensor":
+        """Index of the smallest element (of the flattened tensor when dim is None). int64, not recorded."""
+        return self._arg_extreme("argmin", dim, keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+            axis=None) -> "Tensor":
+        """Variance over `dim`: sum((x - mean)²) / (N - correction), N elements per result.
+
+        correction=1 (the default, the same as unbiased=True) is the unbiased estimate;
+        correction=0 (unbiased=False) divides by N. Shapes as for sum.
+        """
+        axes = self._reduce_axes(dim, axis, "var")
+        if self.dtype.kind != "f":
+            raise TypeError(f"var: needs a floating-point tensor, got {self.dtype}; convert with .float()")
+        if unbiased is not None:
+            if correction is not None:
+                raise TypeError("var: pass unbiased or correction, not both")
+            if not isinstance(unbiased, (bool, np.bool_)):
+                raise TypeError(f"var: unbiased must be True or False, got {unbiased!r}")
+            correction = 1 if unbiased else 0
+        correction = 1 if correction is None else correction
+        if isinstance(correction, bool) or not isinstance(correction, numbers.Integral) or correction < 0:
+            raise ValueError(f"var: correction must be a non-negative int, got {correction!r}")
+        correction = int(correction)
+        # Hint: NumPy's .var takes axis=, keepdims= and ddof= (ddof is PyTorch's correction).
+        #       Record op "var" with saved dim=axes, keepdim=keepdim, correction=correction.
+        with np.errstate(divide="ignore", invalid="ignore"):  # N - correction <= 0 gives nan or inf
+            out = self.data.var(axis=axes, ddof=correction, keepdims=keepdim)
+            return Tensor.from_op(out, "var", (self,), dim=axes, keepdim=keepdim, correction=correction)
+
+    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+            axis=None) -> "Tensor":
+        """Standard deviation: the square root of var (so its gradient comes for free)."""
+        return self.var(dim, unbiased, keepdim, correction=correction, axis=axis).sqrt()
+
+
+_extend(Tensor, _Reductions)
+
+
+class _Shapes:
+    """Section 7e: reshape/view, permute/transpose/T, flatten, squeeze/unsqueeze, expand (copied into Tensor)."""
+
+    def reshape(self, *shape) -> "Tensor":
+        """Same elements in row-major order, new shape; one size may be -1 (inferred).
+
+        reshape(2, 3) and reshape((2, 3)) both work. Shapes: (6,) -> (2, 3); (2, 3) -> (-1,) = (6,).
+        A view when the memory layout allows it, a copy otherwise.
+        """
+        shape = _parse_shape(shape, "reshape", allow_minus_one=True)
+        shape = _infer_size(shape, self.numel(), "reshape", self.shape)
+        # Hint: `shape` is now a full, checked tuple (no -1). NumPy's reshape returns a view when it
+        #       can. Record op "reshape" with input (self,); nothing is saved (backward reshapes the
+        #       gradient back to the input's shape, which it reads from the input).
+        return Tensor.from_op(self.data.reshape(shape), "reshape", (self,))
+
+    def view(self, *shape) -> "Tensor":
+        """reshape that never copies: raises when the memory layout cannot express the new shape."""
+        out = self.reshape(*shape)
+        if out.numel() > 1 and not np.may_share_memory(out.data, self.data):
+            raise ValueError(f"view: a tensor of shape {self.shape} with strides {self.stride()} cannot "
+                             f"be viewed as {out.shape} without copying; use .reshape(...), which "
+                             "copies when it must, or .contiguous().view(...)")
+        return out
+
+    def contiguous(self) -> "Tensor":
+        """This tensor with its elements laid out row-major in one block (itself when they already are)."""
+        if self.data.flags.c_contiguous:
+            return self
+        return Tensor.from_op(np.ascontiguousarray(self.data), "reshape", (self,))
+
+    def permute(self, *dims) -> "Tensor":
+        """Reorder dimensions: result.shape[i] == self.shape[dims[i]]. Always a view.
+
+        Example: x of shape (2, 3, 4); x.permute(2, 0, 1) has shape (4, 2, 3).
+        """
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        axes = tuple(_normalize_dim(d, self.ndim, "permute") for d in dims) if self.ndim else ()
+        if sorted(axes) != list(range(self.ndim)):
+            raise ValueError(f"permute: dims {dims} must name each of the {self.ndim} dimensions "
+                             f"exactly once (a reordering of 0..{self.ndim - 1})")
+        # Hint: `axes` is a checked tuple of non-negative dims. NumPy's transpose(axes) reorders
+        #       dimensions without copying. Record op "permute" with saved dims=axes.
+        return Tensor.from_op(self.data.transpose(axes), "permute", (self,), dims=axes)
+
+    def transpose(self, dim0: int, dim1: int) -> "Tensor":
+        """Swap two dimensions (a view)."""
+        axes = list(range(self.ndim))
+        a = _normalize_dim(dim0, self.ndim, "transpose")
+        b = _normalize_dim(dim1, self.ndim, "transpose")
+        if self.ndim < 2:
+            return self.permute(*axes)
+        axes[a], axes[b] = axes[b], axes[a]
+        return self.permute(*axes)
+
+    @property
+    def T(self) -> "Tensor":
+        """All dimensions reversed (the matrix transpose for 2-D tensors)."""
+        return self.permute(*reversed(range(self.ndim)))
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        """Merge dimensions start_dim..end_dim into one: (2, 3, 4).flatten(1) -> (2, 12)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = _normalize_dim(start_dim, self.ndim, "flatten")
+        end = _normalize_dim(end_dim, self.ndim, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim ({end_dim})")
+        merged = 1
+        for size in self.shape[start:end + 1]:
+            merged *= size
+        return self.reshape(*(self.shape[:start] + (merged,) + self.shape[end + 1:]))
+
+    def squeeze(self, dim=None) -> "Tensor":
+        """Drop dimensions of size 1: all of them, or only those named by `dim` (int or tuple)."""
+        if dim is None:
+            shape = tuple(s for s in self.shape if s != 1)
+        elif self.ndim == 0:
+            _normalize_dims(dim, 0, "squeeze")
+            shape = ()
+        else:
+            axes = _normalize_dims(dim, self.ndim, "squeeze") or ()
+            shape = tuple(s for i, s in enumerate(self.shape) if not (i in axes and s == 1))
+        return self.reshape(*shape)
+
+    def unsqueeze(self, dim: int) -> "Tensor":
+        """Insert a dimension of size 1 at position `dim` (-ndim-1 <= dim <= ndim): (3,) -> (1, 3)."""
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+            raise TypeError(f"unsqueeze: dim must be an int, got {dim!r}")
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with {self.ndim} "
+                             f"dimension(s) (expected {-self.ndim - 1} <= dim <= {self.ndim})")
+        axis = dim % (self.ndim + 1)
+        return self.reshape(*(self.shape[:axis] + (1,) + self.shape[axis:]))
+
+    def expand(self, *sizes) -> "Tensor":
+        """Broadcast to a bigger shape without copying; -1 keeps a size. A read-only view.
+
+        Example: (3, 1).expand(3, 4) -> (3, 4), (3,).expand(2, 3) -> (2, 3). Only size-1
+        dimensions can grow; new dimensions go in front.
+        """
+        sizes = _parse_shape(sizes, "expand", allow_minus_one=True)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"expand: the new shape {sizes} has fewer dimensions than the tensor's "
+                             f"shape {self.shape}")
+        lead = len(sizes) - self.ndim
+        if -1 in sizes[:lead]:
+            raise ValueError(f"expand: -1 (keep the size) is only allowed for existing dimensions, "
+                             f"got {sizes} for shape {self.shape}")
+        target = tuple(self.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+        for i, size in enumerate(self.shape):
+            if size != 1 and size != target[lead + i]:
+                raise ValueError(f"expand: cannot expand shape {self.shape} to {sizes}: dimension "
+                                 f"{lead + i} has size {size}, and only size-1 dimensions can grow")
+        # Hint: `target` is the full new shape. np.broadcast_to(array, shape) builds a view whose
+        #       repeated dimensions have stride 0. Record op "expand"; nothing is saved.
+        return Tensor.from_op(np.broadcast_to(self.data, target), "expand", (self,))
+
+
+_extend(Tensor, _Shapes)
+
+
+class _Indexing:
+    """Section 7f: indexing: x[...] (copied into Tensor by _extend)."""
+
+    def __getitem__(self, index) -> "Tensor":
+        """x[...] with NumPy's basic (ints, slices, None, ...: a view) and advanced (int or bool
+        arrays/Tensors: a copy) indexing.
+        """
+        index = _unwrap_index(index)
+        try:
+            out = self.data[index]
+            if not isinstance(out, np.ndarray):  # one element: NumPy gives a copy; with `...` a 0-d view
+                out = self.data[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+        except (IndexError, TypeError, ValueError) as error:
+            raise IndexError(f"getitem: {error} (tensor shape {self.shape}, index {index!r})") from None
+        # Hint: `out` is already computed (so bad indices raise a clear IndexError above); wrap it
+        #       and record op "getitem" with saved index=index (Tensors inside were unwrapped).
+        return Tensor.from_op(out, "getitem", (self,), index=index)
+
+
+_extend(Tensor, _Indexing)
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:

@@ -351,10 +351,11 @@ class TransformerBlock(Module):
         self.ln_2 = LayerNorm(n_embd, bias=bias)
         self.mlp = MLP(n_embd, dropout=dropout, bias=bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        # Hint: two residual updates, each reading the stream through its own LayerNorm.
+    def forward(self, x: Tensor, kv_cache=None, layer_idx: int = 0) -> Tensor:
+        # Hint: two residual updates, each reading the stream through its own LayerNorm. Pass
+        #       kv_cache and layer_idx on to self.attn (module 15's KV cache; None and 0 otherwise).
         ### BEGIN SOLUTION
-        x = x + self.attn(self.ln_1(x))
+        x = x + self.attn(self.ln_1(x), kv_cache, layer_idx)
         x = x + self.mlp(self.ln_2(x))
         return x
         ### END SOLUTION
@@ -533,21 +534,25 @@ class GPT(Module):
             raise ValueError(f"GPT.forward: {name} must be an integer Tensor of shape (B, T), got {got}")
         return idx.shape
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None):
+    def forward(self, idx: Tensor, targets: Tensor | None = None, kv_cache=None):
+        """kv_cache: a module-15 KVCache (inference): idx holds only the tokens after the cached ones."""
         batch, t = self._check_idx(idx, "idx")
-        if t > self.config.block_size:
-            raise ValueError(f"GPT.forward: idx has a context of {t} tokens, longer than block_size="
+        start = 0 if kv_cache is None else kv_cache.length  # positions already in the cache
+        if start + t > self.config.block_size:
+            cached = f" after the {start} cached ones" if start else ""
+            raise ValueError(f"GPT.forward: idx has a context of {t} tokens{cached}, longer than block_size="
                              f"{self.config.block_size}; crop it to the last {self.config.block_size} tokens "
                              f"(idx[:, -{self.config.block_size}:])")
         if targets is not None and tuple(self._check_idx(targets, "targets")) != (batch, t):
             raise ValueError(f"GPT.forward: targets must have idx's shape {(batch, t)}, got {tuple(targets.shape)}")
-        # Hint: x = drop(wte(idx) + wpe(positions 0..t-1)); the blocks; ln_f; then lm_head on the
-        #       (B*T, n_embd) matrix of positions gives logits (B*T, V). With targets: cross entropy
-        #       against targets reshaped to (B*T,), ignore_index=-1 (-1 marks "no target here").
+        # Hint: x = drop(wte(idx) + wpe(positions start..start+t-1)); the blocks (block i gets
+        #       kv_cache and its index i); ln_f; then lm_head on the (B*T, n_embd) matrix of positions
+        #       gives logits (B*T, V). With targets: cross entropy against targets reshaped to (B*T,),
+        #       ignore_index=-1 (-1 marks "no target here").
         ### BEGIN SOLUTION
-        x = self.drop(self.wte(idx) + self.wpe(arange(t)))
-        for block in self.blocks:
-            x = block(x)
+        x = self.drop(self.wte(idx) + self.wpe(arange(start, start + t)))
+        for i, block in enumerate(self.blocks):
+            x = block(x, kv_cache, i)
         logits = self.lm_head(self.ln_f(x).reshape(batch * t, self.config.n_embd))
         loss = None
         if targets is not None:
@@ -556,13 +561,17 @@ class GPT(Module):
         return logits.reshape(batch, t, self.config.vocab_size), loss
 
     def generate(self, idx: Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 generator: np.random.Generator | None = None) -> Tensor:
+                 generator: np.random.Generator | None = None, use_cache: bool = True) -> Tensor:
         """Extend idx (B, T) by max_new_tokens sampled tokens -> (B, T + max_new_tokens) int64.
 
         The context is cropped to the last block_size tokens; temperature 0 is greedy; sampling uses
         `generator` (default: the package generator, seeded by tinytorch.manual_seed). Runs in eval
-        mode without recording a graph, and restores the training mode afterwards.
+        mode without recording a graph, and restores the training mode afterwards. use_cache: keep
+        keys and values in module 15's KV cache (same tokens, far faster); False runs the whole
+        context through the model every step.
         """
+        if not isinstance(use_cache, bool):
+            raise TypeError(f"GPT.generate: use_cache must be True or False, got {use_cache!r}")
         self._check_idx(idx, "idx")
         max_new_tokens = _check_int(max_new_tokens, "max_new_tokens", "GPT.generate", minimum=0)
         if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature >= 0:
@@ -574,6 +583,8 @@ class GPT(Module):
         self.eval()
         try:
             with no_grad():
+                if use_cache and max_new_tokens:
+                    return Tensor(self._generate_cached(tokens, max_new_tokens, temperature, top_k, rng))
                 # Hint: each step: crop to the last block_size tokens, forward, take the logits of
                 #       the LAST position, sample_next, append the new column.
                 ### BEGIN SOLUTION
@@ -586,6 +597,23 @@ class GPT(Module):
         finally:
             self.train(was_training)
         return Tensor(tokens)
+
+    def _generate_cached(self, tokens: np.ndarray, steps: int, temperature, top_k, rng) -> np.ndarray:
+        """generate's loop with module 15's KV cache (imported here: module 15 comes after this one)."""
+        hint = "GPT.generate uses module 15's KV cache by default; pass use_cache=False to generate without it"
+        try:
+            from tinytorch.systems.memoization import KVCache, next_token_logits
+        except ImportError as error:
+            raise ImportError(f"{hint} (tinytorch.systems.memoization, see modules/15_memoization)") from error
+        # The context never grows past block_size, nor past the prompt plus all but the last new token.
+        cache = KVCache.for_model(self, tokens.shape[0], min(self.config.block_size, tokens.shape[1] + steps - 1))
+        try:
+            for _ in range(steps):
+                chosen = sample_next(next_token_logits(self, tokens, cache), temperature, top_k, rng)
+                tokens = np.hstack([tokens, chosen[:, None]])
+        except NotImplementedError as error:
+            raise NotImplementedError(f"{error} ({hint})") from error
+        return tokens
 
     def optimizer_groups(self, weight_decay: float) -> list[dict]:
         """Parameter groups for AdamW: decay the matrices (2-D and up: Linear and Embedding weights),
@@ -624,7 +652,7 @@ def test_unit_gpt():
         assert "9" in str(error) and "block_size=8" in str(error), str(error)
     else:
         raise AssertionError("a context of 9 tokens with block_size=8 must raise ValueError")
-    out = model.generate(Tensor(np.zeros((2, 1), dtype=np.int64)), 12, temperature=0)
+    out = model.generate(Tensor(np.zeros((2, 1), dtype=np.int64)), 12, temperature=0, use_cache=False)
     assert out.shape == (2, 13), f"generate(…, 12) on (2, 1) gives (2, 13), got {out.shape}"
     assert np.array_equal(out.data[0], out.data[1]), "greedy decoding of two equal prompts must agree"
     print("✅ GPT: tied head, parameter count, GPT-2 init, loss ≈ ln(V) at start, block_size check, generate")
@@ -656,7 +684,8 @@ test_unit_gpt()
 #
 # `generate` runs in eval mode under `no_grad()` (no dropout, no graph) and restores the mode it
 # found. Each new token costs a full forward pass over the whole context; module 15 removes most of
-# that work with a key-value cache.
+# that work with a key-value cache, which `generate` uses by default (`use_cache=True`). The loop
+# you write here is `use_cache=False`: use it until module 15 is done (the tests below do).
 
 # %%
 #| test
@@ -674,8 +703,8 @@ def test_unit_generate():
     manual_seed(0)
     model = GPT(GPTConfig(block_size=4, vocab_size=7, n_layer=1, n_head=1, n_embd=8))
     start = Tensor(np.array([[1, 2, 3]]))
-    a = model.generate(start, 6, generator=np.random.default_rng(5)).data
-    b = model.generate(start, 6, generator=np.random.default_rng(5)).data
+    a = model.generate(start, 6, generator=np.random.default_rng(5), use_cache=False).data
+    b = model.generate(start, 6, generator=np.random.default_rng(5), use_cache=False).data
     assert a.shape == (1, 9) and np.array_equal(a, b), "the same generator seed must give the same text"
     assert np.array_equal(a[:, :3], start.data), "generate keeps the prompt in front"
     print("✅ sampling: top-k, temperature, greedy, seeded generation longer than block_size")

@@ -3,4 +3,5 @@
 Each submodule is generated from its module (systems.profiling for module 14, and so on).
 """
 
-from tinytorch.systems import compression, quantization  # noqa: E402,F401  (modules 17, 18)
+from tinytorch.systems import compression, memoization, quantization  # noqa: E402,F401  (modules 15, 17, 18)
+from tinytorch.systems.memoization import KVCache  # noqa: E402,F401

@@ -538,8 +538,15 @@ class CausalSelfAttention(Module):
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
         return split_heads(q, self.n_head), split_heads(k, self.n_head), split_heads(v, self.n_head)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, kv_cache=None, layer_idx: int = 0) -> Tensor:
+        """x (B, T, n_embd) -> (B, T, n_embd). kv_cache: a module-15 KVCache (inference only): x holds
+        only the new tokens, their keys and values are appended to layer `layer_idx` of the cache, and
+        they attend to every cached position (see modules/15_memoization)."""
         self._check_input(x)
+        if kv_cache is not None:
+            from tinytorch.systems.memoization import cached_attention  # module 15 made the cache
+
+            return cached_attention(self, x, kv_cache, layer_idx)
         batch, length, width = x.shape
         # Hint: qkv = self.c_attn(x viewed as (B·T, E)) viewed as (B, T, 3E); y =
         #       FusedCausalAttention.apply(qkv, n_head, dropout_p, default_generator()) with dropout_p =

@@ -185,9 +185,10 @@ class TransformerBlock(Module):
         self.ln_2 = LayerNorm(n_embd, bias=bias)
         self.mlp = MLP(n_embd, dropout=dropout, bias=bias)
 
-    def forward(self, x: Tensor) -> Tensor:
-        # Hint: two residual updates, each reading the stream through its own LayerNorm.
-        x = x + self.attn(self.ln_1(x))
+    def forward(self, x: Tensor, kv_cache=None, layer_idx: int = 0) -> Tensor:
+        # Hint: two residual updates, each reading the stream through its own LayerNorm. Pass
+        #       kv_cache and layer_idx on to self.attn (module 15's KV cache; None and 0 otherwise).
+        x = x + self.attn(self.ln_1(x), kv_cache, layer_idx)
         x = x + self.mlp(self.ln_2(x))
         return x
 
@@ -294,20 +295,24 @@ class GPT(Module):
             raise ValueError(f"GPT.forward: {name} must be an integer Tensor of shape (B, T), got {got}")
         return idx.shape
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None):
+    def forward(self, idx: Tensor, targets: Tensor | None = None, kv_cache=None):
+        """kv_cache: a module-15 KVCache (inference): idx holds only the tokens after the cached ones."""
         batch, t = self._check_idx(idx, "idx")
-        if t > self.config.block_size:
-            raise ValueError(f"GPT.forward: idx has a context of {t} tokens, longer than block_size="
+        start = 0 if kv_cache is None else kv_cache.length  # positions already in the cache
+        if start + t > self.config.block_size:
+            cached = f" after the {start} cached ones" if start else ""
+            raise ValueError(f"GPT.forward: idx has a context of {t} tokens{cached}, longer than block_size="
                              f"{self.config.block_size}; crop it to the last {self.config.block_size} tokens "
                              f"(idx[:, -{self.config.block_size}:])")
         if targets is not None and tuple(self._check_idx(targets, "targets")) != (batch, t):
             raise ValueError(f"GPT.forward: targets must have idx's shape {(batch, t)}, got {tuple(targets.shape)}")
-        # Hint: x = drop(wte(idx) + wpe(positions 0..t-1)); the blocks; ln_f; then lm_head on the
-        #       (B*T, n_embd) matrix of positions gives logits (B*T, V). With targets: cross entropy
-        #       against targets reshaped to (B*T,), ignore_index=-1 (-1 marks "no target here").
-        x = self.drop(self.wte(idx) + self.wpe(arange(t)))
-        for block in self.blocks:
-            x = block(x)
+        # Hint: x = drop(wte(idx) + wpe(positions start..start+t-1)); the blocks (block i gets
+        #       kv_cache and its index i); ln_f; then lm_head on the (B*T, n_embd) matrix of positions
+        #       gives logits (B*T, V). With targets: cross entropy against targets reshaped to (B*T,),
+        #       ignore_index=-1 (-1 marks "no target here").
+        x = self.drop(self.wte(idx) + self.wpe(arange(start, start + t)))
+        for i, block in enumerate(self.blocks):
+            x = block(x, kv_cache, i)
         logits = self.lm_head(self.ln_f(x).reshape(batch * t, self.config.n_embd))
         loss = None
         if targets is not None:
@@ -315,13 +320,17 @@ class GPT(Module):
         return logits.reshape(batch, t, self.config.vocab_size), loss
 
     def generate(self, idx: Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 generator: np.random.Generator | None = None) -> Tensor:
+                 generator: np.random.Generator | None = None, use_cache: bool = True) -> Tensor:
         """Extend idx (B, T) by max_new_tokens sampled tokens -> (B, T + max_new_tokens) int64.
 
         The context is cropped to the last block_size tokens; temperature 0 is greedy; sampling uses
         `generator` (default: the package generator, seeded by tinytorch.manual_seed). Runs in eval
-        mode without recording a graph, and restores the training mode afterwards.
+        mode without recording a graph, and restores the training mode afterwards. use_cache: keep
+        keys and values in module 15's KV cache (same tokens, far faster); False runs the whole
+        context through the model every step.
         """
+        if not isinstance(use_cache, bool):
+            raise TypeError(f"GPT.generate: use_cache must be True or False, got {use_cache!r}")
         self._check_idx(idx, "idx")
         max_new_tokens = _check_int(max_new_tokens, "max_new_tokens", "GPT.generate", minimum=0)
         if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature >= 0:
@@ -333,6 +342,8 @@ class GPT(Module):
         self.eval()
         try:
             with no_grad():
+                if use_cache and max_new_tokens:
+                    return Tensor(self._generate_cached(tokens, max_new_tokens, temperature, top_k, rng))
                 # Hint: each step: crop to the last block_size tokens, forward, take the logits of
                 #       the LAST position, sample_next, append the new column.
                 for _ in range(max_new_tokens):
@@ -343,6 +354,23 @@ class GPT(Module):
         finally:
             self.train(was_training)
         return Tensor(tokens)
+
+    def _generate_cached(self, tokens: np.ndarray, steps: int, temperature, top_k, rng) -> np.ndarray:
+        """generate's loop with module 15's KV cache (imported here: module 15 comes after this one)."""
+        hint = "GPT.generate uses module 15's KV cache by default; pass use_cache=False to generate without it"
+        try:
+            from tinytorch.systems.memoization import KVCache, next_token_logits
+        except ImportError as error:
+            raise ImportError(f"{hint} (tinytorch.systems.memoization, see modules/15_memoization)") from error
+        # The context never grows past block_size, nor past the prompt plus all but the last new token.
+        cache = KVCache.for_model(self, tokens.shape[0], min(self.config.block_size, tokens.shape[1] + steps - 1))
+        try:
+            for _ in range(steps):
+                chosen = sample_next(next_token_logits(self, tokens, cache), temperature, top_k, rng)
+                tokens = np.hstack([tokens, chosen[:, None]])
+        except NotImplementedError as error:
+            raise NotImplementedError(f"{error} ({hint})") from error
+        return tokens
 
     def optimizer_groups(self, weight_decay: float) -> list[dict]:
         """Parameter groups for AdamW: decay the matrices (2-D and up: Linear and Embedding weights),

@@ -46,12 +46,13 @@
 #| export
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor, is_grad_enabled
-from tinytorch.text.attention import merge_heads, scaled_dot_product_attention
+from tinytorch.core.tensor import Tensor, default_generator, is_grad_enabled
+from tinytorch.text.attention import _heads_view, attention_forward
 
 # %% [markdown]
 # ## 1. Where the time goes without a cache
@@ -319,10 +320,18 @@ test_unit_offset_causal_mask()
 #
 # `CausalSelfAttention.forward(x, kv_cache, layer_idx)` (module 12) hands a cached call to
 # `cached_attention`: `x` holds only the new tokens `(B, T_new, E)`. Their q, k, v come from the
-# same `c_attn` projection as always (`attn.projections(x)`, each `(B, H, T_new, D)`); the new
-# k and v are appended to the cache, and the new queries attend to **all** cached keys and
-# values with the offset mask. Then the heads are merged and `c_proj` mixes them, exactly as in
-# the uncached path — so the result for the new positions must be the same numbers.
+# same `c_attn` projection as always (each `(B, H, T_new, D)`); the new k and v are appended to
+# the cache, and the new queries attend to **all** cached keys and values with the offset mask.
+# Then the heads are merged and `c_proj` mixes them, exactly as in the uncached path — so the
+# result for the new positions must be the same numbers.
+#
+# In Tensor ops that is `c_proj(merge_heads(scaled_dot_product_attention(q, k_all, v_all,
+# attn_mask=mask)))` with `q, k, v = attn.projections(x)`. A decode step, though, does so little
+# arithmetic (one position) that the *bookkeeping* of a dozen Tensor ops per layer — shape
+# parsing, views, checks — costs as much as the matmuls. Since no graph is recorded, we do what
+# module 12's `FusedCausalAttention` does: take the heads as strided views of the packed
+# `(B, T_new, 3E)` projection and call the array function `attention_forward` directly, writing
+# its output straight into the merged `(B, T_new, E)` layout.
 
 # %%
 #| export
@@ -337,19 +346,29 @@ def cached_attention(attn, x: Tensor, cache: KVCache, layer_idx: int) -> Tensor:
                            "so call the model under tinytorch.no_grad() (GPT.generate does)")
     if not all(hasattr(cache, name) for name in ("update", "lengths", "max_len")):  # a KVCache, or one like it
         raise TypeError(f"CausalSelfAttention: kv_cache must be a KVCache (module 15), got {type(cache).__name__}")
-    new = x.shape[1]
+    batch, new, width = x.shape
+    heads = attn.n_head
     dropout_p = attn.dropout if attn.training else 0.0
-    # Hint: q, k, v = attn.projections(x); k_all, v_all = cache.update(layer_idx, k, v); the mask is
-    #       offset_causal_mask(new, number of keys) as a Tensor (or None); y =
-    #       scaled_dot_product_attention(q, k_all, v_all, attn_mask=..., dropout_p=dropout_p);
-    #       return attn.resid_dropout(attn.c_proj(merge_heads(y))).
+    # No graph is recorded here, so the work runs on arrays, as in FusedCausalAttention (module 12):
+    # every Tensor op a decode step avoids is Python overhead saved on each token of each layer.
+    # Hint: qkv = attn.c_attn(x viewed as (B·T_new, E)).data viewed as (B, T_new, 3E); q, k, v =
+    #       _heads_view(its thirds, heads) (views, (B, H, T_new, D)); k_all, v_all =
+    #       cache.update(layer_idx, Tensor(k), Tensor(v)); the offset mask as an additive bias
+    #       (0 where True, -inf where False; None stays None); out = np.empty((B, T_new, E));
+    #       attention_forward(q, k_all.data, v_all.data, bias, 1/sqrt(D), False, dropout_p,
+    #       default_generator(), out=_heads_view(out, heads)); then c_proj on Tensor(out) viewed as
+    #       (B·T_new, E), viewed back to (B, T_new, E), and attn.resid_dropout.
     ### BEGIN SOLUTION
-    q, k, v = attn.projections(x)
-    k_all, v_all = cache.update(layer_idx, k, v)
+    qkv = attn.c_attn(x.reshape(batch * new, width)).data.reshape(batch, new, 3 * width)
+    q, k, v = (_heads_view(qkv[..., i * width:(i + 1) * width], heads) for i in range(3))
+    k_all, v_all = cache.update(layer_idx, Tensor(k), Tensor(v))
     mask = offset_causal_mask(new, k_all.shape[2])
-    y = scaled_dot_product_attention(q, k_all, v_all, attn_mask=None if mask is None else Tensor(mask),
-                                     dropout_p=dropout_p)
-    return attn.resid_dropout(attn.c_proj(merge_heads(y)))
+    bias = None if mask is None else np.where(mask, 0, -np.inf).astype(qkv.dtype)
+    out = np.empty((batch, new, width), dtype=qkv.dtype)
+    attention_forward(q, k_all.data, v_all.data, bias, 1.0 / math.sqrt(width // heads), False, dropout_p,
+                      default_generator(), out=_heads_view(out, heads))
+    mixed = attn.c_proj(Tensor(out).reshape(batch * new, width)).reshape(batch, new, width)
+    return attn.resid_dropout(mixed)
     ### END SOLUTION
 
 

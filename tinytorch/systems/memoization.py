@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
-from tinytorch.core.tensor import Tensor, is_grad_enabled
-from tinytorch.text.attention import merge_heads, scaled_dot_product_attention
+from tinytorch.core.tensor import Tensor, default_generator, is_grad_enabled
+from tinytorch.text.attention import _heads_view, attention_forward
 
 
 def _check_count(value, name: str, where: str, minimum: int = 1) -> int:
@@ -157,18 +158,28 @@ def cached_attention(attn, x: Tensor, cache: KVCache, layer_idx: int) -> Tensor:
                            "so call the model under tinytorch.no_grad() (GPT.generate does)")
     if not all(hasattr(cache, name) for name in ("update", "lengths", "max_len")):  # a KVCache, or one like it
         raise TypeError(f"CausalSelfAttention: kv_cache must be a KVCache (module 15), got {type(cache).__name__}")
-    new = x.shape[1]
+    batch, new, width = x.shape
+    heads = attn.n_head
     dropout_p = attn.dropout if attn.training else 0.0
-    # Hint: q, k, v = attn.projections(x); k_all, v_all = cache.update(layer_idx, k, v); the mask is
-    #       offset_causal_mask(new, number of keys) as a Tensor (or None); y =
-    #       scaled_dot_product_attention(q, k_all, v_all, attn_mask=..., dropout_p=dropout_p);
-    #       return attn.resid_dropout(attn.c_proj(merge_heads(y))).
-    q, k, v = attn.projections(x)
-    k_all, v_all = cache.update(layer_idx, k, v)
+    # No graph is recorded here, so the work runs on arrays, as in FusedCausalAttention (module 12):
+    # every Tensor op a decode step avoids is Python overhead saved on each token of each layer.
+    # Hint: qkv = attn.c_attn(x viewed as (B·T_new, E)).data viewed as (B, T_new, 3E); q, k, v =
+    #       _heads_view(its thirds, heads) (views, (B, H, T_new, D)); k_all, v_all =
+    #       cache.update(layer_idx, Tensor(k), Tensor(v)); the offset mask as an additive bias
+    #       (0 where True, -inf where False; None stays None); out = np.empty((B, T_new, E));
+    #       attention_forward(q, k_all.data, v_all.data, bias, 1/sqrt(D), False, dropout_p,
+    #       default_generator(), out=_heads_view(out, heads)); then c_proj on Tensor(out) viewed as
+    #       (B·T_new, E), viewed back to (B, T_new, E), and attn.resid_dropout.
+    qkv = attn.c_attn(x.reshape(batch * new, width)).data.reshape(batch, new, 3 * width)
+    q, k, v = (_heads_view(qkv[..., i * width:(i + 1) * width], heads) for i in range(3))
+    k_all, v_all = cache.update(layer_idx, Tensor(k), Tensor(v))
     mask = offset_causal_mask(new, k_all.shape[2])
-    y = scaled_dot_product_attention(q, k_all, v_all, attn_mask=None if mask is None else Tensor(mask),
-                                     dropout_p=dropout_p)
-    return attn.resid_dropout(attn.c_proj(merge_heads(y)))
+    bias = None if mask is None else np.where(mask, 0, -np.inf).astype(qkv.dtype)
+    out = np.empty((batch, new, width), dtype=qkv.dtype)
+    attention_forward(q, k_all.data, v_all.data, bias, 1.0 / math.sqrt(width // heads), False, dropout_p,
+                      default_generator(), out=_heads_view(out, heads))
+    mixed = attn.c_proj(Tensor(out).reshape(batch * new, width)).reshape(batch, new, width)
+    return attn.resid_dropout(mixed)
 
 
 def next_token_logits(model, tokens: np.ndarray, cache: KVCache) -> np.ndarray:

@@ -1738,6 +1738,14 @@ test_unit_grad_mode()
 # `Tensor.from_op(out, cls, tensor_inputs, ctx=ctx)`. The engine sees `node.op` is a `Function`
 # subclass and calls its `backward` with the same `ctx`. Non-tensor arguments (a stride, a
 # padding) pass through to `forward` unchanged and get no gradient.
+#
+# One difference from PyTorch, on purpose: our `forward` and `backward` see **arrays**, because the
+# ops that need a `Function` (convolution, pooling, fused kernels) are NumPy code and wrapping
+# every array in a Tensor would only cost time. A PyTorch script's own Function writes Tensor code
+# (`x.clamp(min=0) ** 2`); for it there is `TensorFunction`, the same class with PyTorch's calling
+# convention — forward and backward receive Tensors and return Tensors, both run under `no_grad`.
+# `tinytorch.autograd.Function` is `TensorFunction`, so `torch.autograd.Function` subclasses run
+# unchanged. The two differ only in `_forward_arguments` and `_run_backward` below.
 
 # %%
 #| export
@@ -1774,14 +1782,15 @@ class Function:
         """Run forward on the unwrapped arguments and record a Node whose op is this class."""
         # Hint: build a FunctionCtx; collect the Tensor arguments (tensor_inputs) and their
         #       positions (ctx._tensor_positions) and ctx.needs_input_grad (one bool per argument);
-        #       call cls.forward(ctx, *arrays, **kwargs) inside `with no_grad():`; unwrap a Tensor
-        #       result; return Tensor.from_op(out, cls, tensor_inputs, ctx=ctx).
+        #       call cls.forward(ctx, *cls._forward_arguments(args), **kwargs) inside
+        #       `with no_grad():`; unwrap a Tensor result; return
+        #       Tensor.from_op(out, cls, tensor_inputs, ctx=ctx).
         ### BEGIN SOLUTION
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx._tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         tensor_inputs = tuple(args[i] for i in ctx._tensor_positions)
-        raw = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        raw = cls._forward_arguments(args)
         with no_grad():
             out = cls.forward(ctx, *raw, **kwargs)
         if isinstance(out, Tensor):
@@ -1791,15 +1800,45 @@ class Function:
         return Tensor.from_op(out, cls, tensor_inputs, ctx=ctx)
         ### END SOLUTION
 
+    @staticmethod
+    def _forward_arguments(args: tuple) -> tuple:
+        """What forward receives: each Tensor argument's array, other arguments unchanged."""
+        return tuple(a.data if isinstance(a, Tensor) else a for a in args)
+
+    @classmethod
+    def _run_backward(cls, ctx: FunctionCtx, grad: np.ndarray) -> tuple:
+        """backward's gradients as a tuple (arrays or None)."""
+        grads = cls.backward(ctx, grad)
+        return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
+
     @classmethod
     def _gradients(cls, ctx: FunctionCtx, grad: np.ndarray) -> tuple:
         """Call backward and line its result up with the Tensor inputs (engine helper)."""
-        grads = cls.backward(ctx, grad)
-        grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
+        grads = cls._run_backward(ctx, grad)
         positions = ctx._tensor_positions
         if len(grads) == len(ctx.needs_input_grad) != len(positions):  # one per argument
             grads = tuple(grads[i] for i in positions)
         return grads
+
+
+class TensorFunction(Function):
+    """Function with PyTorch's calling convention (tinytorch.autograd.Function is this class).
+
+    forward(ctx, *args) receives Tensor arguments as Tensors (run under no_grad, so nothing inside
+    is recorded) and returns a Tensor; ctx.save_for_backward keeps Tensors; backward(ctx,
+    grad_output) receives a Tensor and returns one Tensor (or None) per input, also under no_grad.
+    """
+
+    @staticmethod
+    def _forward_arguments(args: tuple) -> tuple:
+        return args
+
+    @classmethod
+    def _run_backward(cls, ctx: FunctionCtx, grad: np.ndarray) -> tuple:
+        with no_grad():
+            grads = cls.backward(ctx, Tensor(grad))
+        grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
+        return tuple(g.data if isinstance(g, Tensor) else g for g in grads)
 
 
 # %%
@@ -1829,6 +1868,20 @@ class _ScaledAdd(Function):
         return grad_output, None, ctx.alpha * grad_output  # one per argument, as in PyTorch
 
 
+class _SquaredReLU(TensorFunction):
+    """PyTorch-style: Tensor code in forward and backward."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0.0) ** 2
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * 2 * x.clamp(min=0.0)
+
+
 def test_unit_function():
     x = Tensor(np.array([1.0, -2.0]), requires_grad=True)
     y = _Cube.apply(x)
@@ -1843,7 +1896,11 @@ def test_unit_function():
         f"ScaledAdd: expected grads 1 and 0.5, got {a.grad.data} and {b.grad.data}")
     with no_grad():
         assert _Cube.apply(x)._ctx is None, "under no_grad, Function.apply must not record"
-    print("✅ Function subclasses record themselves and their backward feeds the engine")
+    z = Tensor(np.array([-1.0, 0.5, 2.0]), requires_grad=True)
+    backward(_SquaredReLU.apply(z).sum())
+    assert np.allclose(z.grad.data, [0.0, 1.0, 4.0]), (
+        f"TensorFunction (PyTorch's convention, Tensors in and out): expected [0, 1, 4], got {z.grad.data}")
+    print("✅ Function and TensorFunction subclasses record themselves and their backward feeds the engine")
 
 
 test_unit_function()

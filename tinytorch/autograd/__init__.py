@@ -4,7 +4,6 @@ Re-exports only; the code is tinytorch/core/autograd.py, generated from modules/
 """
 
 from tinytorch.core.autograd import (
-    Function,
     FunctionCtx,
     GradcheckError,
     backward,
@@ -14,3 +13,8 @@ from tinytorch.core.autograd import (
     no_grad,
     set_grad_enabled,
 )
+
+# torch.autograd.Function passes Tensors to forward/backward: that is TensorFunction. (The course's own
+# ops subclass tinytorch.core.autograd.Function, which passes arrays.)
+from tinytorch.core.autograd import Function as ArrayFunction  # noqa: E402,F401
+from tinytorch.core.autograd import TensorFunction as Function  # noqa: E402,F401

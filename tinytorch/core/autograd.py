@@ -823,13 +823,14 @@ class Function:
         """Run forward on the unwrapped arguments and record a Node whose op is this class."""
         # Hint: build a FunctionCtx; collect the Tensor arguments (tensor_inputs) and their
         #       positions (ctx._tensor_positions) and ctx.needs_input_grad (one bool per argument);
-        #       call cls.forward(ctx, *arrays, **kwargs) inside `with no_grad():`; unwrap a Tensor
-        #       result; return Tensor.from_op(out, cls, tensor_inputs, ctx=ctx).
+        #       call cls.forward(ctx, *cls._forward_arguments(args), **kwargs) inside
+        #       `with no_grad():`; unwrap a Tensor result; return
+        #       Tensor.from_op(out, cls, tensor_inputs, ctx=ctx).
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         ctx._tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         tensor_inputs = tuple(args[i] for i in ctx._tensor_positions)
-        raw = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        raw = cls._forward_arguments(args)
         with no_grad():
             out = cls.forward(ctx, *raw, **kwargs)
         if isinstance(out, Tensor):
@@ -838,15 +839,45 @@ class Function:
             out = np.asarray(out)
         return Tensor.from_op(out, cls, tensor_inputs, ctx=ctx)
 
+    @staticmethod
+    def _forward_arguments(args: tuple) -> tuple:
+        """What forward receives: each Tensor argument's array, other arguments unchanged."""
+        return tuple(a.data if isinstance(a, Tensor) else a for a in args)
+
+    @classmethod
+    def _run_backward(cls, ctx: FunctionCtx, grad: np.ndarray) -> tuple:
+        """backward's gradients as a tuple (arrays or None)."""
+        grads = cls.backward(ctx, grad)
+        return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
+
     @classmethod
     def _gradients(cls, ctx: FunctionCtx, grad: np.ndarray) -> tuple:
         """Call backward and line its result up with the Tensor inputs (engine helper)."""
-        grads = cls.backward(ctx, grad)
-        grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
+        grads = cls._run_backward(ctx, grad)
         positions = ctx._tensor_positions
         if len(grads) == len(ctx.needs_input_grad) != len(positions):  # one per argument
             grads = tuple(grads[i] for i in positions)
         return grads
+
+
+class TensorFunction(Function):
+    """Function with PyTorch's calling convention (tinytorch.autograd.Function is this class).
+
+    forward(ctx, *args) receives Tensor arguments as Tensors (run under no_grad, so nothing inside
+    is recorded) and returns a Tensor; ctx.save_for_backward keeps Tensors; backward(ctx,
+    grad_output) receives a Tensor and returns one Tensor (or None) per input, also under no_grad.
+    """
+
+    @staticmethod
+    def _forward_arguments(args: tuple) -> tuple:
+        return args
+
+    @classmethod
+    def _run_backward(cls, ctx: FunctionCtx, grad: np.ndarray) -> tuple:
+        with no_grad():
+            grads = cls.backward(ctx, Tensor(grad))
+        grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
+        return tuple(g.data if isinstance(g, Tensor) else g for g in grads)
 
 
 class GradcheckError(RuntimeError):

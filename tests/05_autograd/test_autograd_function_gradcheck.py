@@ -161,3 +161,37 @@ def test_gradcheck_leaves_inputs_and_their_grads_as_they_were():
     gradcheck(Cube.apply, [x])
     np.testing.assert_array_equal(x.data, before)
     np.testing.assert_array_equal(x.grad.data, 7.0)
+
+
+# ----- TensorFunction: PyTorch's calling convention (tinytorch.autograd.Function) ---------------
+def test_tinytorch_autograd_function_is_the_tensor_convention():
+    import tinytorch.autograd
+    from tinytorch.core.autograd import Function, TensorFunction
+
+    assert tinytorch.autograd.Function is TensorFunction and issubclass(TensorFunction, Function)
+
+
+def test_tensor_function_sees_tensors_and_passes_gradcheck():
+    from tinytorch.core.autograd import TensorFunction
+
+    seen = {}
+
+    class ScaledSoftplus(TensorFunction):
+        @staticmethod
+        def forward(ctx, x, scale):
+            seen["forward"] = (type(x).__name__, scale)
+            ctx.save_for_backward(x)
+            ctx.scale = scale
+            return (x.exp() + 1.0).log() * scale
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            seen["backward"] = type(grad_output).__name__
+            (x,) = ctx.saved_tensors
+            return grad_output * ctx.scale / ((-x).exp() + 1.0), None
+
+    x = double(3, 2)
+    assert gradcheck(lambda t: ScaledSoftplus.apply(t, 2.5), [x])
+    assert seen == {"forward": ("Tensor", 2.5), "backward": "Tensor"}
+    out = ScaledSoftplus.apply(x, 1.0)
+    assert out._ctx.op is ScaledSoftplus and out.requires_grad

@@ -1,5 +1,6 @@
 """GPT.generate and sample_next (module 13): greedy decoding, temperature, top-k, seeded sampling,
-cropping to block_size, mode restoring and bad arguments."""
+cropping to block_size, mode restoring and bad arguments. These test module 13's own loop
+(use_cache=False); tests/15_memoization checks that the KV cache gives the same tokens."""
 
 from __future__ import annotations
 
@@ -33,35 +34,36 @@ def greedy_by_hand(m: GPT, tokens: np.ndarray, steps: int) -> np.ndarray:
 def test_greedy_is_deterministic_and_is_the_argmax():
     m = model()
     start = prompt([1, 2], [3, 4])
-    first = m.generate(start, 5, temperature=0).data
+    first = m.generate(start, 5, temperature=0, use_cache=False).data
     assert first.shape == (2, 7) and first.dtype == np.int64
     assert np.array_equal(first[:, :2], start.data), "the prompt is kept"
-    assert np.array_equal(m.generate(start, 5, temperature=0).data, first)
+    assert np.array_equal(m.generate(start, 5, temperature=0, use_cache=False).data, first)
     assert np.array_equal(first, greedy_by_hand(m, start.data, 5))
-    assert np.array_equal(m.generate(start, 5, top_k=1).data, first), "top_k=1 is greedy too"
+    assert np.array_equal(m.generate(start, 5, top_k=1, use_cache=False).data, first), "top_k=1 is greedy too"
 
 
 def test_generation_crops_the_context_to_block_size():
     m = model(block_size=4)
     start = prompt([1, 2, 3, 4, 5, 6])  # already longer than block_size: only the last 4 count
-    out = m.generate(start, 6, temperature=0).data
+    out = m.generate(start, 6, temperature=0, use_cache=False).data
     assert out.shape == (1, 12)
     assert np.array_equal(out, greedy_by_hand(m, start.data, 6))
-    cropped = m.generate(prompt([3, 4, 5, 6]), 6, temperature=0).data
+    cropped = m.generate(prompt([3, 4, 5, 6]), 6, temperature=0, use_cache=False).data
     assert np.array_equal(out[:, 6:], cropped[:, 4:]), "tokens before the last block_size make no difference"
 
 
 def test_seeded_sampling_is_reproducible():
     m = model()
     start = prompt([0])
-    a = m.generate(start, 20, generator=np.random.default_rng(7)).data
-    b = m.generate(start, 20, generator=np.random.default_rng(7)).data
-    c = m.generate(start, 20, generator=np.random.default_rng(8)).data
+    a = m.generate(start, 20, generator=np.random.default_rng(7), use_cache=False).data
+    b = m.generate(start, 20, generator=np.random.default_rng(7), use_cache=False).data
+    c = m.generate(start, 20, generator=np.random.default_rng(8), use_cache=False).data
     assert np.array_equal(a, b) and not np.array_equal(a, c)
     tt.manual_seed(3)
-    d = m.generate(start, 20).data
+    d = m.generate(start, 20, use_cache=False).data
     tt.manual_seed(3)
-    assert np.array_equal(m.generate(start, 20).data, d), "the default generator follows tt.manual_seed"
+    again = m.generate(start, 20, use_cache=False).data
+    assert np.array_equal(again, d), "the default generator follows tt.manual_seed"
 
 
 def test_sample_next_respects_top_k_and_temperature():
@@ -82,12 +84,12 @@ def test_sample_next_respects_top_k_and_temperature():
 def test_generate_runs_in_eval_mode_without_a_graph_and_restores_the_mode():
     m = model()
     m.train()
-    out = m.generate(prompt([1]), 3)
+    out = m.generate(prompt([1]), 3, use_cache=False)
     assert m.training and not out.requires_grad
     m.eval()
-    m.generate(prompt([1]), 3)
+    m.generate(prompt([1]), 3, use_cache=False)
     assert not m.training
-    assert m.generate(prompt([1, 2]), 0).data.tolist() == [[1, 2]]
+    assert m.generate(prompt([1, 2]), 0, use_cache=False).data.tolist() == [[1, 2]]
 
 
 @pytest.mark.parametrize("kwargs, message", [

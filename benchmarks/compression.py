@@ -137,6 +137,7 @@ def main() -> dict:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--cnn-train-size", type=int, default=20000)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--student-epochs", type=int, default=0, help="distillation students (default: --epochs)")
     parser.add_argument("--only", default="", help="comma-separated parts: pruning, distillation, structured")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -154,7 +155,8 @@ def main() -> dict:
     if "pruning" in parts:
         result["pruning"] = pruning(mlp, fit_set, test_set, print)
     if "distillation" in parts:
-        result["distillation"] = distillation(mlp, fit_set, val_set, test_set, args.seeds, args.epochs, print)
+        result["distillation"] = distillation(mlp, fit_set, val_set, test_set, args.seeds,
+                                              args.student_epochs or args.epochs, print)
     if "structured" in parts:
         cnn_train, _ = load_data(args.dataset, args.cnn_train_size)
         result["structured"] = structured(milestone("1998_cnn").convbn2, cnn_train, test_set, print)

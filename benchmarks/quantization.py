@@ -95,7 +95,7 @@ def main() -> dict:
         qmodel = Q.quantize_model(model, calibration, observer=best)
         with tempfile.TemporaryDirectory() as folder:
             row.update(file_sizes(copy.deepcopy(model), qmodel, folder))
-        row.update(latency(model, qmodel, test_set, repeats_one=30, repeats_batch=7))
+        row.update(latency(model, qmodel, test_set, repeats_one=50, repeats_batch=15))
         result["models"][name] = row
         print(f"{args.dataset} {name}: float {row['float_accuracy']:.2%}; int8 " + ", ".join(
             f"{o} {row[f'int8_{o}_accuracy']:.2%}" for o in ("minmax", "percentile", "mse"))

@@ -576,8 +576,9 @@ test_unit_observers()
 #
 # We therefore cut the K dimension into blocks of at most 1024, multiply each block in float32
 # (exact), convert each block's result to int32 and add the blocks in int32 (exact up to 2^31,
-# i.e. K up to 131,072). The result is bit-identical to an int64 reference — the tests check it
-# on the worst case, every value at ±128, where one more element per block would already round.
+# i.e. K up to 131,071). The result is bit-identical to an int64 reference — the tests check it
+# on the worst case, every value at −128, where a full block sums to exactly 2^24: one element more
+# and a sum could pass the point beyond which float32 skips odd integers (2^24 + 1 rounds to 2^24).
 
 # %%
 #| export

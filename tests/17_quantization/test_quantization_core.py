@@ -117,7 +117,7 @@ def test_observer_errors():
 def test_block_bound_is_the_float32_exactness_limit():
     assert Q.BLOCK_K == 1024
     assert Q.BLOCK_K * 128 * 128 == 2**24
-    # one element more than a block can no longer be summed exactly in float32: the bound is real
+    # past 2^24, float32 skips odd integers, so a longer block could round: the bound is real
     assert np.float32(2**24) + np.float32(1) == np.float32(2**24)
 
 

@@ -117,3 +117,11 @@ def test_an_unfinished_module_15_points_to_use_cache_false(monkeypatch):
     with pytest.raises(NotImplementedError, match=r"see modules/15_memoization.*use_cache=False"):
         model().generate(prompt([1]), 3)
     assert model().generate(prompt([1]), 3, use_cache=False).shape == (1, 4)
+
+
+def test_a_cache_under_grad_mode_is_refused_by_the_model():
+    m = model().eval()
+    cache = KVCache.for_model(m, 1)
+    with pytest.raises(RuntimeError, match="KV cache is for inference.*no_grad"):
+        m(Tensor(np.zeros((1, 2), dtype=np.int64)), kv_cache=cache)
+    assert cache.length == 0, "nothing was stored"

@@ -72,6 +72,12 @@ def test_hidden_add_negative():
 
 def test_hidden_double_empty():
     assert double(Tensor([])).data.tolist() == []
+
+
+def test_hidden_needs_data():
+    import pytest
+
+    pytest.skip("no local copy of the data set")  # skips for the instructor too: worth 0 points
 """
 
 RUBRIC = """default_points = 1
@@ -85,7 +91,8 @@ match = "hidden/*"
 each = 1
 """
 
-MAX_POINTS = 6.0  # 3 (add) + 1 (double) + 2 hidden
+MAX_POINTS = 6.0  # 3 (add) + 1 (double) + 2 hidden; the hidden test that skips for everyone is worth 0
+TESTS_OWED = 5
 
 # Each value is module-level code that runs at import of the learner's tinytorch.core.tensor.
 HOSTILE = {
@@ -94,8 +101,8 @@ HOSTILE = {
     "sys_exits_at_import": "import sys\nsys.exit(0)",
     "segfaults": "import os\nos.abort()",
     "memory_bomb": "_hoard = []\nwhile True:\n    _hoard.append(bytearray(256 << 20))",
-    # Bounded on purpose: at most 2**7 = 128 processes even with no limit at all, each of which
-    # sleeps and exits by itself; the original process reports how many forks were refused.
+    # Bounded on purpose: at most 2**7 + 64 = 192 processes even with no limit at all, each of
+    # which sleeps and exits by itself; the original process reports how many forks were refused.
     "fork_bomb": (
         "import os, time\n"
         "_origin, _refused = os.getpid(), 0\n"
@@ -105,6 +112,13 @@ HOSTILE = {
         "            continue\n"
         "    except OSError:\n"
         "        _refused += 1\n"
+        "for _ in range(64 if os.getpid() == _origin else 0):\n"  # the origin goes on until refused
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            break\n"
+        "    except OSError:\n"
+        "        _refused += 1\n"
+        "        break\n"
         "if os.getpid() != _origin:\n"
         "    time.sleep(30)\n"
         "    os._exit(0)\n"

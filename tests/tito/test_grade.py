@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from grading_support import MAX_POINTS, make_class, make_instructor
+from grading_support import MAX_POINTS, TESTS_OWED, make_class, make_instructor
 
 from tito.errors import UsageError
 from tito.grading import harness
@@ -145,12 +145,12 @@ def test_a_run_killed_half_way_loses_nothing_and_resume_grades_the_rest(small_cl
     process.wait()
     before, counts = _graded(base)
     assert 1 <= len(before) < 5, "the grader should have been killed after the first student"
-    assert all(counts[student] == 4 for student in before), "a graded student has all four test rows"
+    assert all(counts[student] == TESTS_OWED for student in before), "a graded student has a row per test"
     done = _grade(base, instructor, "--resume")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"--resume: {len(before)} already graded" in done.stdout
     after, counts = _graded(base)
-    assert set(after) == {"ann", "ben", "cat", "dan", "eve"} and set(counts.values()) == {4}
+    assert set(after) == {"ann", "ben", "cat", "dan", "eve"} and set(counts.values()) == {TESTS_OWED}
     assert all(after[student] == before[student] for student in before), "resume regraded a finished student"
     assert after["ann"][0] == MAX_POINTS and after["ben"][0] == MAX_POINTS - 1 and after["dan"][0] == 0
 

@@ -59,7 +59,9 @@ def test_honest_students_get_exactly_their_points(graded):
     for student in ("ada", "bob"):
         assert rows[student].status == "complete", rows[student].reason
         assert rows[student].points == MAX_POINTS
-        assert all(test.outcome == "passed" for test in rows[student].tests)
+        outcomes = {test.test: test.outcome for test in rows[student].tests}
+        assert outcomes.pop("hidden/test_hidden_tensor.py::test_hidden_needs_data") == "skipped"
+        assert set(outcomes.values()) == {"passed"}
     buggy = {test.test: test for test in rows["cyd"].tests}
     assert rows["cyd"].points == MAX_POINTS - 1  # only test_double fails: x * 3 still adds and maps [] to []
     assert buggy["test_tensor.py::test_double"].outcome == "failed"

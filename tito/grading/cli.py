@@ -131,7 +131,7 @@ def grade(root: Path, args: argparse.Namespace, gradebook: Path) -> int:
         print(f"grading {module.tag}: {len(submissions)} submission(s), {args.jobs} at a time, sandbox runs as {mode}")
         print("reference run on the instructor's repository ...")
         for warning in grader.reference():
-            print(f"  warning: fails on the instructor's own solution: {warning}")
+            print(f"  warning: does not pass on the instructor's own solution, so worth 0 points: {warning}")
         print(f"  {len(grader.expected)} tests, {grader.max_points:g} points ({rubric.source})")
         done = book.start(
             module.tag, grader.fingerprint(), rubric.fingerprint(), grader.max_points, now_iso(), args.resume

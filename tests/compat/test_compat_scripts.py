@@ -21,17 +21,6 @@ HAVE_TORCH = importlib.util.find_spec("torch") is not None
 # (~1e-7 relative per op) and the drift grows over steps; 1e-4 relative still catches any real difference.
 RTOL, ATOL = 1e-4, 1e-5
 
-# Scripts that still hit a known gap in TinyTorch, with the reason; strict, so a fix makes them fail loudly
-# until they are taken off this list.
-KNOWN_GAPS = {
-    "custom_function": "autograd.Function.forward/backward receive ndarrays, not Tensors (module 05): x.clamp fails",
-}
-
-
-def _known_gap(script: Path):
-    reason = KNOWN_GAPS.get(script.stem)
-    return pytest.param(script, marks=pytest.mark.xfail(reason=reason, strict=True)) if reason else script
-
 
 def _compare(got: dict, want: dict, what: str) -> None:
     assert sorted(got) == sorted(want), f"{what}: results {sorted(got)} vs {sorted(want)}"
@@ -45,13 +34,13 @@ def test_every_script_has_pytorch_reference_values():
         "re-run scripts/make_compat_script_fixtures.py with torch after adding or changing a script")
 
 
-@pytest.mark.parametrize("script", [_known_gap(s) for s in SCRIPTS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_script_on_tinytorch_matches_pytorch(script):
     _compare(run_script(script, "tinytorch"), EXPECTED[script.stem], f"{script.stem} on TinyTorch vs PyTorch's fixture")
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed (CI): the fixture stands in for it")
-@pytest.mark.parametrize("script", [_known_gap(s) for s in SCRIPTS], ids=lambda p: p.stem)
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_script_on_both_frameworks_side_by_side(script):
     on_torch = run_script(script, "torch")
     _compare(on_torch, EXPECTED[script.stem], f"{script.stem}: PyTorch now vs its fixture")

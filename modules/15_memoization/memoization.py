@@ -578,10 +578,11 @@ plot_lines("kv_cache_memory_vs_context", contexts,
 # %% [markdown]
 # ## Reflection
 #
-# **Q1.** A 4-layer, 128-dim GPT generates 512 tokens from a 1-token prompt. Counting only the
-# matmuls of the projections and the MLP (24·d² FLOPs per position and layer), how many FLOPs
-# does the uncached loop spend, and how many the cached one? Where does the rest of the
-# measured difference (or lack of it) come from at this size?
+# **Q1.** A 4-layer, 128-dim GPT with block_size 512 generates 512 tokens from a 1-token
+# prompt. Counting only the matmuls of the projections and the MLP (24·d² FLOPs per position and
+# layer), how many FLOPs does the uncached loop spend, and how many the cached one? The measured
+# speed-up is far smaller than the FLOP ratio at this size: where does the rest of a decode
+# step's time go?
 
 # %% [markdown]
 # **Your answer:**

@@ -35,9 +35,10 @@ SETTINGS = [
 
 
 @pytest.mark.parametrize("kwargs", SETTINGS)
-@pytest.mark.parametrize("start, steps", [([[3]], 9), ([[1, 2, 3], [4, 5, 6]], 7), ([[1, 2, 3, 4], [5, 6, 7, 8]], 15)])
+@pytest.mark.parametrize("start, steps", [([[3]], 9), ([[1, 2, 3], [4, 5, 6]], 7), ([[1, 2, 3, 4], [5, 6, 7, 8]], 15),
+                                          ([list(range(12))], 3)])
 def test_cached_and_uncached_generation_give_identical_tokens(kwargs, start, steps):
-    m = model()  # block_size 10: the last case runs past it (context cropped, cache re-prefilled)
+    m = model()  # block_size 10: the last two cases run past it (context cropped, cache re-prefilled)
     plain = m.generate(prompt(*start), steps, generator=np.random.default_rng(11), use_cache=False, **kwargs)
     cached = m.generate(prompt(*start), steps, generator=np.random.default_rng(11), **kwargs)
     assert cached.data.dtype == np.int64 and cached.shape == plain.shape

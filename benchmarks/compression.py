@@ -137,6 +137,8 @@ def main() -> dict:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--cnn-train-size", type=int, default=20000)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--train-size", type=int, default=None,
+                        help="train the MLP parts on the first N of the 55,000 non-held-out images")
     parser.add_argument("--student-epochs", type=int, default=0, help="distillation students (default: --epochs)")
     parser.add_argument("--only", default="", help="comma-separated parts: pruning, distillation, structured")
     parser.add_argument("--json", action="store_true")
@@ -147,11 +149,14 @@ def main() -> dict:
     # The last 5,000 training images are held out to choose the distillation settings; all
     # models are trained on the other 55,000 and measured on the 10,000 test images.
     order = np.arange(len(train_set))
-    fit_set, val_set = Subset(train_set, order[:-5000].tolist()), Subset(train_set, order[-5000:].tolist())
+    fit_order = order[:-5000] if args.train_size is None else order[:min(args.train_size, len(order) - 5000)]
+    fit_set, val_set = Subset(train_set, fit_order.tolist()), Subset(train_set, order[-5000:].tolist())
+    result["mlp_train_images"] = len(fit_set)
     if parts & {"pruning", "distillation"}:
         manual_seed(0)
         mlp = train(milestone("1986_mlp").mlp(784, (512, 256), 10, 0.0), fit_set, args.epochs)
-        print(f"{args.dataset} MLP 784-512-256-10, {args.epochs} epochs: test accuracy {accuracy(mlp, test_set):.2%}")
+        print(f"{args.dataset} MLP 784-512-256-10, {args.epochs} epochs on {len(fit_set):,} images: test accuracy "
+              f"{accuracy(mlp, test_set):.2%}")
     if "pruning" in parts:
         result["pruning"] = pruning(mlp, fit_set, test_set, print)
     if "distillation" in parts:

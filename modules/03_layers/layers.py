@@ -40,10 +40,12 @@
 #| export
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 
@@ -171,6 +173,33 @@ def _parse_to_arguments(args: tuple, kwargs: dict, where: str):
     return target, dtype
 
 
+class RemovableHandle:
+    """What register_forward_hook / register_forward_pre_hook return: remove() unregisters the hook.
+
+    Also a context manager: `with model.register_forward_hook(h): model(x)` removes it on exit.
+    """
+
+    _ids = itertools.count()
+
+    def __init__(self, module: Module, attribute: str):
+        self.id = next(RemovableHandle._ids)
+        self._module, self._attribute = module, attribute
+
+    def remove(self) -> None:
+        """Unregister the hook (a second remove() does nothing, as in PyTorch)."""
+        hooks = self._module.__dict__.get(self._attribute)
+        if hooks is not None and self.id in hooks:
+            # A new dict, not a deletion in place: a running _call_with_hooks iterates a snapshot.
+            object.__setattr__(self._module, self._attribute, {k: v for k, v in hooks.items() if k != self.id})
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc_info) -> bool:
+        self.remove()
+        return False
+
+
 class Module:
     """Base class of every layer and model: subclass it, assign layers and Parameters as
     attributes in __init__ (after super().__init__()), and define forward()."""
@@ -187,7 +216,70 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        # The common case costs one dict-emptiness check: hooks are rare outside profiling/debugging.
+        if self._forward_pre_hooks or self._forward_hooks:
+            return self._call_with_hooks(args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ----- forward hooks (PyTorch's semantics; module 14's profiler is built on them) --------------
+    # Class-level empty defaults: a module without hooks pays no per-instance dict, and register_*
+    # gives the instance its own dict on first use (so the shared default is never mutated).
+    _forward_pre_hooks: dict = MappingProxyType({})
+    _forward_hooks: dict = MappingProxyType({})
+
+    def _add_hook(self, attribute: str, hook, prepend: bool, where: str) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{where}: hook must be callable, got {type(hook).__name__}")
+        hooks = dict(self.__dict__.get(attribute, {}))
+        handle = RemovableHandle(self, attribute)
+        hooks[handle.id] = hook
+        if prepend:  # dicts keep insertion order: rebuild with the new hook first
+            hooks = {handle.id: hook, **{k: v for k, v in hooks.items() if k != handle.id}}
+        object.__setattr__(self, attribute, hooks)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False) -> RemovableHandle:
+        """Call hook(module, args) before every forward; a non-None return replaces args.
+
+        `args` is the tuple of positional arguments (keyword arguments go to forward unchanged;
+        PyTorch's with_kwargs=True is not supported). A returned non-tuple becomes (value,).
+        Hooks run in registration order (prepend=True puts this one first). Returns a handle:
+        handle.remove(), or `with module.register_forward_pre_hook(h): ...`.
+        """
+        return self._add_hook("_forward_pre_hooks", hook, prepend, "register_forward_pre_hook")
+
+    def register_forward_hook(self, hook, *, prepend: bool = False) -> RemovableHandle:
+        """Call hook(module, args, output) after every forward; a non-None return replaces output.
+
+        Same ordering, handle and keyword-argument rules as register_forward_pre_hook.
+        """
+        return self._add_hook("_forward_hooks", hook, prepend, "register_forward_hook")
+
+    def _run_hook(self, kind: str, hook, *arguments):
+        try:
+            return hook(self, *arguments)
+        except Exception as error:
+            name = getattr(hook, "__qualname__", None) or repr(hook)
+            raise RuntimeError(f"{kind} {name!r} registered on {type(self).__name__} raised "
+                               f"{type(error).__name__}: {error}") from error
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict):
+        # Hint: run every pre-hook in order as hook(self, args); a non-None result replaces args
+        #       (wrap a non-tuple as (result,)). Call forward(*args, **kwargs). Then every forward
+        #       hook as hook(self, args, output); a non-None result replaces output. Call each hook
+        #       through self._run_hook(kind, hook, ...) so an error names the hook and the module.
+        ### BEGIN SOLUTION
+        for hook in tuple(self._forward_pre_hooks.values()):  # a copy: a hook may remove itself
+            result = self._run_hook("forward pre-hook", hook, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in tuple(self._forward_hooks.values()):
+            result = self._run_hook("forward hook", hook, args, output)
+            if result is not None:
+                output = result
+        return output
+        ### END SOLUTION
 
     # ----- registration ---------------------------------------------------------------------------
     def _require_init(self, what: str, name: str) -> None:
@@ -637,6 +729,48 @@ def test_unit_state_dict_train_repr():
 
 
 test_unit_state_dict_train_repr()
+
+# %% [markdown]
+# ### Forward hooks: watching a model without editing it
+#
+# `Module.__call__` is the one door every layer's forward goes through, which makes it the place to
+# let outside code *watch*: `register_forward_pre_hook(hook)` runs `hook(module, args)` just before
+# `forward`, `register_forward_hook(hook)` runs `hook(module, args, output)` just after. A hook that
+# returns something other than `None` replaces the arguments (pre-hook) or the output (hook), which
+# is how a profiler can tag tensors as they pass. Each call returns a handle; `handle.remove()` — or
+# leaving a `with` block — unregisters it. Module 14's profiler times and measures every layer this
+# way, without a single change to the layers themselves.
+#
+# ```
+#  model(x) ─► pre-hooks(module, args) ─► forward(*args) ─► hooks(module, args, output) ─► output
+# ```
+#
+# When no hook is registered, `__call__` costs one extra emptiness check, so ordinary training pays
+# (almost) nothing; an error inside a hook is re-raised naming the hook and the module it sat on.
+
+# %%
+#| test
+def test_unit_forward_hooks():
+    class AddOne(Module):
+        def forward(self, x):
+            return x + 1
+
+    layer = AddOne()
+    x = Tensor(np.ones((1, 2), dtype=np.float32))
+    events = []
+    pre = layer.register_forward_pre_hook(lambda module, args: events.append("pre"))
+    post = layer.register_forward_hook(lambda module, args, output: output * 0)
+    out = layer(x)
+    assert events == ["pre"], f"the pre-hook should run once before forward, events: {events}"
+    assert np.all(out.data == 0), ("a forward hook's non-None return should replace the output; "
+                                   "check that _call_with_hooks keeps the hook's result")
+    pre.remove()
+    post.remove()
+    assert np.any(layer(x).data != 0), "after handle.remove() the hook must no longer run"
+    print("Forward hooks: pre-hooks, output replacement and removable handles work")
+
+
+test_unit_forward_hooks()
 
 # %% [markdown]
 # ## 3. Initialisation — where the first weights come from
@@ -1331,33 +1465,49 @@ test_unit_sequential_dropout_flatten()
 class ReLU(activations.ReLU, Module):
     """max(0, x) elementwise, as a Module (nn.ReLU)."""
 
+    __call__ = Module.__call__  # hooks run for activations too (module 02's __call__ has none)
+
 
 class LeakyReLU(activations.LeakyReLU, Module):
     """x for x > 0, negative_slope * x otherwise, as a Module (nn.LeakyReLU)."""
+
+    __call__ = Module.__call__  # hooks run for activations too (module 02's __call__ has none)
 
 
 class Sigmoid(activations.Sigmoid, Module):
     """1 / (1 + exp(-x)) elementwise, as a Module (nn.Sigmoid)."""
 
+    __call__ = Module.__call__  # hooks run for activations too (module 02's __call__ has none)
+
 
 class Tanh(activations.Tanh, Module):
     """tanh(x) elementwise, as a Module (nn.Tanh)."""
+
+    __call__ = Module.__call__  # hooks run for activations too (module 02's __call__ has none)
 
 
 class GELU(activations.GELU, Module):
     """x * Phi(x), approximate='none' (erf) or 'tanh', as a Module (nn.GELU)."""
 
+    __call__ = Module.__call__  # hooks run for activations too (module 02's __call__ has none)
+
 
 class SiLU(activations.SiLU, Module):
     """x * sigmoid(x) elementwise, as a Module (nn.SiLU)."""
+
+    __call__ = Module.__call__  # hooks run for activations too (module 02's __call__ has none)
 
 
 class Softmax(activations.Softmax, Module):
     """softmax along `dim` (required), as a Module (nn.Softmax)."""
 
+    __call__ = Module.__call__  # hooks run for activations too (module 02's __call__ has none)
+
 
 class LogSoftmax(activations.LogSoftmax, Module):
     """log_softmax along `dim` (required), as a Module (nn.LogSoftmax)."""
+
+    __call__ = Module.__call__  # hooks run for activations too (module 02's __call__ has none)
 
 
 # module 02's class -> its Module twin: Sequential([activations.ReLU(), ...]) stores an nn.ReLU

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -259,9 +260,10 @@ def check(html_dir: Path, screenshots: Path | None = None) -> tuple[int, list[st
     if not pages:
         raise TitoError(f"{html_dir} holds no HTML pages; run `tito book build` first")
     problems = broken_links(html_dir)
-    for page in pages:
+    with ThreadPoolExecutor(max_workers=2) as pool:  # one Chromium per page, two at a time
+        doms = list(pool.map(rendered_dom, pages))
+    for page, dom in zip(pages, doms):
         static = page.read_text(encoding="utf-8", errors="replace")
-        dom = rendered_dom(page)
         name = page.relative_to(html_dir).as_posix()
         if "</body>" not in dom:
             problems.append(f"{name}: the page did not finish loading")

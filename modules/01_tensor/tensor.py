@@ -3215,7 +3215,9 @@ def _arithmetic_(tensor: Tensor, op: str, other, alpha) -> Tensor:
         result_dtype = np.dtype(DEFAULT_FLOAT)  # true division
     _fits(tensor, shape, result_dtype, where)
     with np.errstate(divide="ignore", invalid="ignore"):
-        _UFUNCS[op](tensor.data, other.data, out=_writable(tensor, where), casting="same_kind")
+        # casting="unsafe": _fits already refused a higher category, as PyTorch does; within one
+        # category PyTorch casts down (a uint8 tensor += an int64 one stays uint8)
+        _UFUNCS[op](tensor.data, other.data, out=_writable(tensor, where), casting="unsafe")
     return _bump(tensor)
 
 

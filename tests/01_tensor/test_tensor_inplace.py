@@ -48,6 +48,15 @@ def test_each_op_writes_into_the_same_memory_and_returns_self(update, want):
     assert x.dtype == np.float32 and x._version == 1
 
 
+def test_within_a_dtype_category_the_result_is_cast_down_as_in_pytorch():
+    small = Tensor(np.array([1, 2], dtype=np.uint8))
+    small.add_(Tensor([1, 2]))  # int64 operand
+    halves = Tensor(np.array([1.0, 2.0], dtype=np.float32))
+    halves.mul_(Tensor(np.array([0.5, 0.5])))  # float64 operand
+    assert small.dtype == np.uint8 and small.tolist() == [2, 4]
+    assert halves.dtype == np.float32 and halves.tolist() == [0.5, 1.0]
+
+
 def test_augmented_operators_are_in_place():
     x = floats(1, 2)
     alias = x

@@ -1,37 +1,38 @@
 """Build datasets/tinytalks.json.xz: a small question-answer dataset written by the TinyTorch project.
 
-    python datasets/build_tinytalks.py
+    python datasets/build_tinytalks.py [--out PATH]
 
 Nothing is downloaded or scraped: every question and answer comes from the tables and templates in
 this file, written for TinyTorch (same MIT licence as the code). The dataset exists so that a small
 character-level GPT (about 1M parameters, a few minutes on a laptop CPU) can learn to answer short
 questions, and so that its exact-match accuracy on *held-out* questions measures generalisation, not
-memorisation. So every held-out question is answerable from what training shows:
+memorisation of the question text. So every held-out question is answerable from what training shows:
+it is a fact (a capital, a colour, an opposite, an animal's sound, the day or month after or before
+another) asked in one of four phrasings that training uses for other facts of the same table, while
+training asks the same fact in at least two of the other phrasings. Greetings (small talk for the
+chat mode) and sums of two numbers 0..5 are all trained, none held out (see TRAIN_ONLY).
 
-- facts (capitals, colours, opposites, days, months, greetings, arithmetic facts) are asked with
-  several phrasings (templates); a held-out question is a fact asked in a phrasing that training
-  uses for other facts, while training asks the same fact in at least two other phrasings;
-- skills on words (spelling, first letter, last letter) are held out by word: the held-out words
-  never get that skill in training, but the skill is trained on many other words, so the answer
-  follows from the rule (copy the word's letters).
+How it got here (measured with a PyTorch probe of the milestone's model: 4 layers, 4 heads, 128
+dimensions, block 64, AdamW lr 1e-3 with warm-up and cosine decay, windows starting at a turn):
+a first version also had word skills held out by word (spell, first/last letter, plural, upper
+case, reverse, count letters), arithmetic up to 10 and the successor of 0..99. With 3,000 steps of
+batch 32 the model answered ~70% of the held-out questions; with the milestone's budget (2,000 steps
+of batch 12) only ~30-45%, even after shrinking the word list and tables: the model memorised each
+word's answer instead of learning to copy letters, and memorised too few sums. Facts asked in new
+phrasings were the part that generalised, so that is what this version holds out.
 
-A first version also asked for plurals, upper case, reversed words, letter counts and arithmetic
-up to 10; a ~0.8M-parameter character GPT trained for a few minutes (a PyTorch probe, same recipe
-as the milestone) answered only ~70% of its held-out questions, failing mostly on those skills, so
-they were left out and the arithmetic table shrunk to 0..5.
-
-Split rule (deterministic, no random generator): the SHA-256 of a key decides. For facts the key is
-"category|fact|template"; for word skills "skill|word". Bucket = first 8 hex digits mod 10: bucket 0
-is "val", bucket 1 is "test", the rest "train". Then two repairs, applied in a fixed order: a fact
-keeps at least two training phrasings (held-out phrasings move back to train, lowest hash first),
-and every template keeps at least one training fact. Pairs are stored in a fixed order (sorted by
-their key's hash) so that the file is byte-identical on every rebuild. Every rendered turn
-"Q: ...\\nA: ...\\n" is at most 64 characters, so a model with a 64-character context sees the whole
-question.
+Split rule (deterministic, no random generator): the SHA-256 of "category|fact|template" decides:
+first 8 hex digits mod 10 = 0 is "val", 1 is "test", the rest "train". Then two repairs, applied in
+a fixed order: a fact keeps at least two training phrasings (held-out phrasings move back to train,
+lowest hash first), and every phrasing keeps at least one training fact. Items are stored as
+[question, answer, category], sorted by their key's hash, so that the file is byte-identical on
+every rebuild. Every rendered turn "Q: ...\\nA: ...\\n" is at most 64 characters, so a model
+with a 64-character context sees the whole question.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import lzma
@@ -46,94 +47,62 @@ MAX_TURN_CHARS = 64
 
 CAPITALS = {
     "France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Portugal": "Lisbon",
-    "Japan": "Tokyo", "China": "Beijing", "India": "New Delhi", "Egypt": "Cairo", "Kenya": "Nairobi",
-    "Canada": "Ottawa", "Mexico": "Mexico City", "Brazil": "Brasilia", "Peru": "Lima", "Chile": "Santiago",
-    "Russia": "Moscow", "Greece": "Athens", "Norway": "Oslo", "Sweden": "Stockholm", "Finland": "Helsinki",
-    "Poland": "Warsaw", "Austria": "Vienna", "Ireland": "Dublin", "Cuba": "Havana", "Iran": "Tehran",
-    "Turkey": "Ankara", "Ghana": "Accra", "Nepal": "Kathmandu", "Thailand": "Bangkok", "Vietnam": "Hanoi",
-    "Denmark": "Copenhagen", "Hungary": "Budapest", "Belgium": "Brussels", "Argentina": "Buenos Aires",
-    "Australia": "Canberra", "Morocco": "Rabat",
+    "Japan": "Tokyo", "China": "Beijing", "Egypt": "Cairo", "Kenya": "Nairobi", "Canada": "Ottawa",
+    "Peru": "Lima", "Chile": "Santiago", "Russia": "Moscow", "Greece": "Athens", "Norway": "Oslo",
+    "Sweden": "Stockholm", "Poland": "Warsaw", "Austria": "Vienna", "Ireland": "Dublin", "Cuba": "Havana",
+    "Turkey": "Ankara", "Ghana": "Accra", "Thailand": "Bangkok", "Hungary": "Budapest",
 }
-CAPITAL_TEMPLATES = ["What is the capital of {}?", "Which city is the capital of {}?", "Name the capital of {}.",
-                     "Capital of {}?"]
-
 COLOURS = {
     "the sky": "blue", "grass": "green", "snow": "white", "coal": "black", "a banana": "yellow",
-    "a lemon": "yellow", "an orange": "orange", "a tomato": "red", "blood": "red", "milk": "white",
-    "the sea": "blue", "a leaf": "green", "a cherry": "red", "chocolate": "brown", "soil": "brown",
-    "a frog": "green", "the sun": "yellow", "a crow": "black", "a carrot": "orange", "a lime": "green",
-    "ash": "grey", "a plum": "purple", "an elephant": "grey", "a pumpkin": "orange", "cream": "white",
-    "a strawberry": "red", "a raven": "black", "a violet": "purple",
+    "a tomato": "red", "milk": "white", "the sea": "blue", "a leaf": "green", "a cherry": "red",
+    "chocolate": "brown", "a frog": "green", "the sun": "yellow", "a crow": "black", "a carrot": "orange",
+    "ash": "grey", "a plum": "purple", "a pumpkin": "orange", "soil": "brown", "a lemon": "yellow",
 }
-COLOUR_TEMPLATES = ["What colour is {}?", "What color is {}?", "Tell me the colour of {}.", "Name the colour of {}."]
-
 OPPOSITES = [
     ("hot", "cold"), ("big", "small"), ("up", "down"), ("fast", "slow"), ("happy", "sad"), ("old", "new"),
     ("day", "night"), ("open", "closed"), ("light", "dark"), ("early", "late"), ("full", "empty"),
     ("hard", "soft"), ("high", "low"), ("long", "short"), ("wet", "dry"), ("rich", "poor"),
-    ("strong", "weak"), ("thick", "thin"), ("loud", "quiet"), ("left", "right"), ("in", "out"),
-    ("win", "lose"), ("push", "pull"), ("true", "false"), ("near", "far"), ("buy", "sell"),
-    ("clean", "dirty"), ("asleep", "awake"), ("cheap", "expensive"), ("safe", "dangerous"),
+    ("strong", "weak"), ("loud", "quiet"), ("left", "right"), ("push", "pull"),
 ]
-OPPOSITE_TEMPLATES = ["What is the opposite of {}?", "Opposite of {}?", "Tell me the opposite of {}.",
-                      "What is the antonym of {}?"]
-
+SOUNDS = {
+    "a cow": "moo", "a dog": "woof", "a cat": "meow", "a duck": "quack", "a sheep": "baa", "a pig": "oink",
+    "a lion": "roar", "a snake": "hiss", "an owl": "hoot", "a bee": "buzz", "a horse": "neigh",
+    "a mouse": "squeak", "a frog": "croak", "a crow": "caw",
+}
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December"]
-AFTER_TEMPLATES = ["What comes after {}?", "What follows {}?", "Name the one after {}."]
-BEFORE_TEMPLATES = ["What comes before {}?", "What precedes {}?", "Name the one before {}."]
 
+# Every table is asked in four phrasings built the same way (a question, a "which" question, an
+# order, a bare phrase), so a phrasing learned on some facts carries over to the others.
+TEMPLATES = {
+    "capital": ["What is the capital of {}?", "Which city is the capital of {}?", "Name the capital of {}.",
+                "Capital of {}?"],
+    "colour": ["What colour is {}?", "Which colour is {}?", "Name the colour of {}.", "Colour of {}?"],
+    "opposite": ["What is the opposite of {}?", "Which word is the opposite of {}?", "Name the opposite of {}.",
+                 "Opposite of {}?"],
+    "sound": ["What sound does {} make?", "Which sound does {} make?", "Name the sound of {}.", "Sound of {}?"],
+    "after": ["What comes after {}?", "Which one comes after {}?", "Name the one after {}.", "After {}?"],
+    "before": ["What comes before {}?", "Which one comes before {}?", "Name the one before {}.", "Before {}?"],
+    "plus": ["What is {} plus {}?", "Which number is {} plus {}?", "Add {} and {}.", "{} + {} = ?"],
+}
+ARITHMETIC_MAX = 5  # sums of 0..5
+# Trained, never held out: a model this small learns the addition table too slowly (in the probe
+# described above it still got 15% of the *trained* sums wrong, off by one), so held-out sums would
+# measure memorisation speed rather than generalisation.
+TRAIN_ONLY = {"plus"}
+
+# Greetings are small talk for the chat mode: every phrasing is trained, none is held out (a new
+# phrasing of a greeting is a new sentence, not a new combination of things the model has seen).
 GREETINGS = {
-    "hello": ["Hello!", "Hi!", "Hey!", "Hello there!", "Hi there!", "Hey there!", "Good day!", "Greetings!"],
-    "how": ["How are you?", "How are you doing?", "How do you do?", "How is it going?", "How are things?",
-            "Are you well?", "How have you been?"],
-    "name": ["What is your name?", "Who are you?", "What are you called?", "Tell me your name.",
-             "What should I call you?", "Do you have a name?"],
-    "thanks": ["Thank you!", "Thanks!", "Thanks a lot!", "Thank you very much!", "Many thanks!",
-               "Thanks for the help!"],
-    "bye": ["Goodbye!", "Bye!", "See you later!", "Bye for now!", "See you soon!", "Good night!"],
-    "morning": ["Good morning!", "Morning!", "Good morning to you!", "A good morning to you!"],
+    "hello": ["Hello!", "Hi!", "Hey!", "Hello there!", "Hi there!", "Good day!"],
+    "how": ["How are you?", "How are you doing?", "How is it going?", "Are you well?"],
+    "name": ["What is your name?", "Who are you?", "What are you called?", "Tell me your name."],
+    "thanks": ["Thank you!", "Thanks!", "Thanks a lot!", "Thank you very much!"],
+    "bye": ["Goodbye!", "Bye!", "See you later!", "Good night!"],
 }
-GREETING_ANSWERS = {
-    "hello": "Hello! How can I help?", "how": "I am well, thank you.", "name": "I am TinyTalks.",
-    "thanks": "You are welcome.", "bye": "Goodbye!", "morning": "Good morning!",
-}
-
-ARITHMETIC_MAX = 5  # sums and differences of 0..5: a small table a small model can learn in minutes
-PLUS_TEMPLATES = ["What is {} plus {}?", "What is {} + {}?", "Add {} and {}.", "{} + {} = ?"]
-MINUS_TEMPLATES = ["What is {} minus {}?", "What is {} - {}?", "Subtract {1} from {0}.", "{} - {} = ?"]
-SUCCESSOR_TEMPLATES = ["What number comes after {}?", "What is {} plus one?", "Which number follows {}?"]
-
-# Common English words of 3-7 letters, written for this dataset. Word skills are held out by word.
-WORDS = """
-apple bread chair table house mouse horse tiger zebra camel eagle shark whale snake plant river
-stone cloud storm rain snow wind fire water earth light night money paper pencil window garden
-flower orange lemon grape melon peach berry cherry carrot potato onion garlic pepper salad pizza
-pasta cheese butter honey sugar salt coffee juice bottle glass plate spoon knife fork bowl cup
-clock watch phone radio music piano guitar drum violin song dance story book letter word page
-school teacher student friend family mother father sister brother baby child queen king prince
-castle tower bridge road street city town village farm field forest jungle desert island ocean
-beach wave boat ship train plane car truck bike wheel engine rocket planet moon star comet sun
-winter summer spring autumn morning evening lunch dinner supper party gift card game ball kite
-robot dragon ghost wizard magic spell dream sleep smile laugh voice heart brain hand foot finger
-nose mouth tooth hair eye ear arm leg knee back skin bone blood cat dog cow pig hen duck goat sheep
-lion bear wolf fox deer frog fish bird owl bee ant worm crab seal panda koala rabbit monkey donkey
-parrot turtle puppy kitten pony goose swan crow hawk duck shell sand rock hill lake pond cave
-valley canyon glacier volcano meadow orchard hammer nail saw drill brush comb soap towel pillow
-blanket sock shoe boot hat coat scarf glove shirt skirt dress belt ring button zipper pocket
-ticket market shop bank office bakery museum library garage kitchen bedroom bath door wall roof
-floor stairs lamp candle mirror sofa bench desk shelf box bag basket jar can kettle oven fridge
-toast jam soup rice bean corn wheat oat nut seed tree leaf root branch bush grass moss rose tulip
-daisy lily cactus fern ivy pine oak maple willow cedar palm bamboo silver gold iron copper tin
-""".split()
-WORDS = list(dict.fromkeys(WORDS))  # drop repeats, keep the order written
-
-WORD_SKILLS = {
-    "spell": (["Spell {}.", "How do you spell {}?"], lambda w: "-".join(w.upper())),
-    "first": (["What is the first letter of {}?", "First letter of {}?"], lambda w: w[0]),
-    "last": (["What is the last letter of {}?", "Last letter of {}?"], lambda w: w[-1]),
-}
+GREETING_ANSWERS = {"hello": "Hello! How can I help?", "how": "I am well, thank you.", "name": "I am TinyTalks.",
+                    "thanks": "You are welcome.", "bye": "Goodbye!"}
 
 
 def key_hash(key: str) -> int:
@@ -149,48 +118,47 @@ def fact_items() -> list:
     """(category, fact, template_index, question, answer) for every fact asked in every phrasing."""
     items = []
 
-    def ask(category, fact, templates, args, answer):
-        for index, template in enumerate(templates):
+    def ask(category, fact, args, answer):
+        for index, template in enumerate(TEMPLATES[category]):
             items.append((category, fact, index, template.format(*args), answer))
 
     for country, city in CAPITALS.items():
-        ask("capital", country, CAPITAL_TEMPLATES, (country,), city)
+        ask("capital", country, (country,), city)
     for thing, colour in COLOURS.items():
-        ask("colour", thing, COLOUR_TEMPLATES, (thing,), colour)
+        ask("colour", thing, (thing,), colour)
     for a, b in OPPOSITES:
-        ask("opposite", a, OPPOSITE_TEMPLATES, (a,), b)
-        ask("opposite", b, OPPOSITE_TEMPLATES, (b,), a)
+        ask("opposite", a, (a,), b)
+        ask("opposite", b, (b,), a)
+    for animal, sound in SOUNDS.items():
+        ask("sound", animal, (animal,), sound)
     for cycle in (DAYS, MONTHS):
         for i, name in enumerate(cycle):
-            ask("after", name, AFTER_TEMPLATES, (name,), cycle[(i + 1) % len(cycle)])
-            ask("before", name, BEFORE_TEMPLATES, (name,), cycle[i - 1])
-    for intent, phrasings in GREETINGS.items():
-        ask("greeting", intent, phrasings, (), GREETING_ANSWERS[intent])
+            ask("after", name, (name,), cycle[(i + 1) % len(cycle)])
+            ask("before", name, (name,), cycle[i - 1])
     for a in range(ARITHMETIC_MAX + 1):
         for b in range(ARITHMETIC_MAX + 1):
-            ask("plus", f"{a}+{b}", PLUS_TEMPLATES, (a, b), str(a + b))
-            if a >= b:
-                ask("minus", f"{a}-{b}", MINUS_TEMPLATES, (a, b), str(a - b))
-    for n in range(100):
-        ask("successor", str(n), SUCCESSOR_TEMPLATES, (n,), str(n + 1))
+            ask("plus", f"{a}+{b}", (a, b), str(a + b))
     return items
+
+
+def greeting_items() -> list:
+    return [("train", f"greeting|{intent}|{index}", phrasing, GREETING_ANSWERS[intent])
+            for intent, phrasings in GREETINGS.items() for index, phrasing in enumerate(phrasings)]
 
 
 def split_facts(items: list) -> list:
     """(split, key, question, answer) with the repairs described in the module docstring."""
     split = {}
     for category, fact, index, _, _ in items:
-        split[(category, fact, index)] = bucket(f"{category}|{fact}|{index}")
+        held_out_ok = category not in TRAIN_ONLY
+        split[(category, fact, index)] = bucket(f"{category}|{fact}|{index}") if held_out_ok else "train"
     by_fact = {}
     for category, fact, index, _, _ in items:
         by_fact.setdefault((category, fact), []).append(index)
     for (category, fact), indices in by_fact.items():
-        need = min(2, len(indices))  # a fact with one phrasing (number words) stays where its hash put it
-        if len(indices) == 1:
-            continue
         held = sorted((i for i in indices if split[(category, fact, i)] != "train"),
                       key=lambda i: key_hash(f"{category}|{fact}|{i}"))
-        while sum(split[(category, fact, i)] == "train" for i in indices) < need:
+        while sum(split[(category, fact, i)] == "train" for i in indices) < 2:
             split[(category, fact, held.pop(0))] = "train"
     trained_templates = {}
     for (category, fact, index), where in split.items():
@@ -203,19 +171,8 @@ def split_facts(items: list) -> list:
     return [(split[(c, f, i)], f"{c}|{f}|{i}", q, a) for c, f, i, q, a in items]
 
 
-def word_items() -> list:
-    rows = []
-    for skill, (templates, answer) in WORD_SKILLS.items():
-        for word in WORDS:
-            key = f"{skill}|{word}"
-            where = bucket(key)
-            template = templates[key_hash(key + "|template") % len(templates)]
-            rows.append((where, key, template.format(word), answer(word)))
-    return rows
-
-
 def build() -> dict:
-    rows = split_facts(fact_items()) + word_items()
+    rows = split_facts(fact_items()) + greeting_items()
     rows.sort(key=lambda row: (key_hash(row[1]), row[1]))
     splits = {"train": [], "val": [], "test": []}
     for where, key, question, answer in rows:
@@ -234,8 +191,10 @@ def encode(dataset: dict) -> bytes:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(HERE / "tinytalks.json.xz"))
+    out = Path(parser.parse_args().out)
     dataset = build()
-    out = HERE / "tinytalks.json.xz"
     temporary = out.with_name(out.name + ".tmp")
     temporary.write_bytes(encode(dataset))
     os.replace(temporary, out)

@@ -8,6 +8,7 @@ import hashlib
 import importlib.util
 import lzma
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_a_damaged_or_missing_shipped_file_is_a_clear_error(tmp_path, monkeypatc
 def test_tinytalks_splits_and_format():
     talks = T.load_tinytalks(categories=True)
     sizes = {name: len(items) for name, items in talks.items()}
-    assert sizes["train"] > 1500 and 150 < sizes["val"] < 400 and 150 < sizes["test"] < 400, sizes
+    assert sizes["train"] > 500 and 30 < sizes["val"] < 200 and 30 < sizes["test"] < 200, sizes
     questions = [q for items in talks.values() for q, _, _ in items]
     assert len(questions) == len(set(questions)), "a question belongs to one split only"
     for items in talks.values():
@@ -94,20 +95,28 @@ def test_tinytalks_splits_and_format():
 
 
 def test_tinytalks_held_out_questions_are_answerable_from_training():
-    """Facts held out in one phrasing are trained in two others; word skills are trained on other words."""
+    """A held-out question asks a trained fact in a phrasing that training uses for other facts."""
+    templates = build_module("build_tinytalks").TEMPLATES
+    patterns = {category: [re.compile(re.escape(t).replace(r"\{\}", "(.+)") + "$") for t in items]
+                for category, items in templates.items()}
+
+    def phrasing(question, category):
+        return next(k for k, pattern in enumerate(patterns[category]) if pattern.match(question))
+
     talks = T.load_tinytalks(categories=True)
-    train_answers = {}
+    trained = {}
     for q, a, category in talks["train"]:
-        train_answers.setdefault(category, []).append((q, a))
-    word_skills = {"spell", "first", "last"}
+        if category != "greeting":
+            trained.setdefault(category, []).append((phrasing(q, category), a))
     for split in ("val", "test"):
         for q, a, category in talks[split]:
-            assert category in train_answers, f"{category} is never trained"
-            if category not in word_skills:
-                assert sum(answer == a for _, answer in train_answers[category]) >= 2, (q, a)
-    held_words = {q.split()[-1].strip("?.") for split in ("val", "test") for q, _, c in talks[split] if c == "spell"}
-    trained_words = {q.split()[-1].strip("?.") for q, _ in train_answers["spell"]}
-    assert held_words and not held_words & trained_words, "a held-out word is never spelled in training"
+            assert category in templates and category != "plus", (
+                f"{q!r}: only facts are held out (greetings and sums are all trained)")
+            k = phrasing(q, category)
+            assert sum(answer == a and index != k for index, answer in trained[category]) >= 2, (
+                f"{q!r} -> {a!r}: the fact should be trained in at least two other phrasings")
+            assert any(index == k and answer != a for index, answer in trained[category]), (
+                f"{q!r}: its phrasing should be trained on other facts")
 
 
 def test_tinytalks_rebuilds_byte_identical():

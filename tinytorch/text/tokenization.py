@@ -499,7 +499,7 @@ SHAKESPEARE = {"file": "tinyshakespeare.txt.xz", "build": "build_tinyshakespeare
 TINYPY = {"file": "tinypy.json.xz", "build": "build_tinypy.py", "format": "tinypy",
           "sha256": "6b26382acf3151360536a655c7a420794956684ba96ca530d8a105069c8d0794"}
 TINYTALKS = {"file": "tinytalks.json.xz", "build": "build_tinytalks.py", "format": "tinytalks",
-             "sha256": "f280dc872b99f2bfdc74ec61c40cecabfc3e13d79aff669c57b0f34d388afc64"}
+             "sha256": "4cdc78b2a58612adbabf5b515e6f6c5aca0ac8a2afe3caa6d889930d109274d2"}
 
 
 def _read_shipped(spec: dict, where: str) -> bytes:
@@ -555,7 +555,8 @@ def load_tinytalks(categories: bool = False) -> dict:
     """{"train": [...], "val": [...], "test": [...]}: (question, answer) pairs written by the project.
 
     With categories=True each item is (question, answer, category), the category naming the fact
-    table or word skill it tests ("capital", "plus", "spell", ...), for per-skill accuracy.
+    table it comes from ("capital", "colour", "opposite", "sound", "after", "before", "plus",
+    "greeting"), for per-category accuracy.
     """
     splits = _read_splits(TINYTALKS, "load_tinytalks")
     if categories:

@@ -3,5 +3,6 @@
 Each submodule is generated from its module (systems.profiling for module 14, and so on).
 """
 
-from tinytorch.systems import compression, memoization, quantization  # noqa: E402,F401  (modules 15, 17, 18)
+from tinytorch.systems import compression, memoization, profiling, quantization  # noqa: E402,F401  (modules 14-18)
 from tinytorch.systems.memoization import KVCache  # noqa: E402,F401
+from tinytorch.systems.profiling import MemoryProfiler, Profiler, export_chrome_trace  # noqa: E402,F401

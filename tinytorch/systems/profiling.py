@@ -1,0 +1,749 @@
+# Generated from modules/14_profiling/profiling.py by `tito export`. Do not edit: edit the module.
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import numbers
+import os
+import statistics
+import time
+import tracemalloc
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from tinytorch.core import activations
+from tinytorch.core.autograd import Function, no_grad
+from tinytorch.core.layers import Dropout, Linear, Module
+from tinytorch.core.spatial import AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, MaxPool2d
+from tinytorch.core.tensor import Tensor, is_grad_enabled
+from tinytorch.core.training import _atomic_write
+from tinytorch.text.attention import CausalSelfAttention
+from tinytorch.text.embeddings import Embedding
+from tinytorch.text.transformers import LayerNorm
+
+
+def _numel(shape) -> int:
+    return int(math.prod(shape))
+
+
+def _pair_product(value) -> int:
+    """kernel_size 3 -> 9, (2, 3) -> 6."""
+    return _numel((value, value) if isinstance(value, numbers.Integral) else value)
+
+
+def _needs_grad(x) -> bool:
+    return isinstance(x, Tensor) and x.requires_grad
+
+
+ELEMENTWISE_FLOPS = {
+    # (forward, backward) FLOPs per output element of elementwise layers. Estimates (one per add,
+    # multiply, compare; exp/erf/tanh counted as a few), not measurements.
+    activations.ReLU: (1, 1),
+    activations.LeakyReLU: (2, 2),
+    activations.Sigmoid: (4, 3),
+    activations.Tanh: (4, 3),
+    activations.GELU: (8, 12),
+    activations.SiLU: (5, 6),
+    activations.Softmax: (5, 4),
+    activations.LogSoftmax: (5, 4),
+    Dropout: (1, 1),
+}
+
+
+def linear_flops(input_shape: tuple, out_features: int, bias: bool, input_needs_grad: bool = True) -> tuple[int, int]:
+    """(forward, backward) FLOPs of Linear on an input of `input_shape` (..., in_features).
+
+    Every leading dimension is a batch dimension: N rows = product of all but the last.
+    Backward: dW is one matmul of the forward's size, dX another (only when the input needs a gradient);
+    the bias gradient is one add per output element.
+    """
+    # Hint: rows N = product of input_shape[:-1], K = input_shape[-1]; forward = 2·N·K·out (+ N·out
+    #       with a bias). Backward = 2·N·K·out for dW, the same again for dX when input_needs_grad,
+    #       plus N·out for the bias gradient.
+    rows, width = _numel(input_shape[:-1]), input_shape[-1]
+    matmul = 2 * rows * width * out_features
+    bias_work = rows * out_features if bias else 0
+    backward = matmul * (2 if input_needs_grad else 1) + bias_work
+    return matmul + bias_work, backward
+
+
+def conv2d_flops(output_shape: tuple, weight_shape: tuple, bias: bool,
+                 input_needs_grad: bool = True) -> tuple[int, int]:
+    """(forward, backward) FLOPs of Conv2d producing `output_shape` (N, Cout, Ho, Wo) with a weight
+    (Cout, Cin/groups, kh, kw): each output element is one dot product of length Cin/groups·kh·kw."""
+    # Hint: the same shape of answer as linear_flops: each of the N·Cout·Ho·Wo outputs costs
+    #       2·(Cin/groups)·kh·kw FLOPs; backward = the same for dW, again for dX when needed, + bias.
+    outputs = _numel(output_shape)
+    matmul = 2 * outputs * _numel(weight_shape[1:])
+    bias_work = outputs if bias else 0
+    return matmul + bias_work, matmul * (2 if input_needs_grad else 1) + bias_work
+
+
+def attention_core_flops(batch: int, length: int, width: int, n_head: int) -> tuple[int, int]:
+    """(forward, backward) FLOPs of causal self-attention's core (not its two Linear projections):
+    QKᵀ and A·V (2·B·T·T·E each, computed in full as the fused kernel does) and a softmax (~5 per
+    score); backward: two matmuls per forward matmul, softmax's rule ~4 per score."""
+    scores = batch * n_head * length * length
+    matmuls = 2 * 2 * batch * length * length * width
+    return matmuls + 5 * scores, 2 * matmuls + 4 * scores
+
+
+def count_flops(module: Module, args: tuple, output) -> tuple[int, int] | None:
+    """(forward, backward) FLOPs of `module`'s *own* work on the arguments it got and the output it
+    made; None when this profiler does not know the layer (containers count 0: their children do the work)."""
+    x = args[0] if args else None
+    out = output[0] if isinstance(output, (tuple, list)) else output
+    grad_in = _needs_grad(x)
+    if isinstance(module, Linear) and isinstance(x, Tensor):
+        return linear_flops(x.shape, module.out_features, module.bias is not None, grad_in)
+    if isinstance(module, Conv2d) and isinstance(out, Tensor):
+        return conv2d_flops(out.shape, module.weight.shape, module.bias is not None, grad_in)
+    if isinstance(module, CausalSelfAttention) and isinstance(x, Tensor) and x.ndim == 3:
+        return attention_core_flops(x.shape[0], x.shape[1], x.shape[2], module.n_head)
+    if isinstance(module, (LayerNorm, BatchNorm1d, BatchNorm2d)) and isinstance(out, Tensor):
+        return 8 * out.data.size, 16 * out.data.size  # mean, variance, normalise, scale, shift; backward ~2x
+    if isinstance(module, (MaxPool2d, AvgPool2d)) and isinstance(out, Tensor):
+        window = _pair_product(module.kernel_size)
+        return out.data.size * window, out.data.size * window  # one compare/add per window element
+    if isinstance(module, Embedding) and isinstance(out, Tensor):
+        return 0, out.data.size  # a gather costs no FLOPs; its backward adds rows into the table
+    for kind, (forward, backward) in ELEMENTWISE_FLOPS.items():
+        if isinstance(module, kind) and isinstance(out, Tensor):
+            if isinstance(module, Dropout) and not module.training:
+                return 0, 0
+            return forward * out.data.size, backward * out.data.size
+    if next(module.children(), None) is not None or type(module).__name__ in ("Flatten", "Identity"):
+        return 0, 0
+    return None
+
+
+@dataclass
+class Timing:
+    """A summary of repeated timings, in milliseconds."""
+
+    median_ms: float
+    spread_ms: float  # interquartile range (75th minus 25th percentile); 0 for a single sample
+    samples_ms: tuple = field(default=(), repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.median_ms:.3f} ms ± {self.spread_ms / 2:.3f}"
+
+
+def summarize_times(samples_ns) -> Timing:
+    """Median and interquartile range of timings in nanoseconds, as a Timing in milliseconds."""
+    samples = [s / 1e6 for s in samples_ns]
+    if not samples:
+        raise ValueError("summarize_times: need at least one timing, got none")
+    if len(samples) == 1:
+        return Timing(samples[0], 0.0, tuple(samples))
+    q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return Timing(statistics.median(samples), q3 - q1, tuple(samples))
+
+
+def _check_count(value, name: str, minimum: int, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{where}: {name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def time_function(fn, *, warmup: int = 1, repeats: int = 5) -> Timing:
+    """Call fn() `warmup` times untimed, then `repeats` times timed; the median and spread."""
+    if not callable(fn):
+        raise TypeError(f"time_function: fn must be callable, got {type(fn).__name__}")
+    warmup = _check_count(warmup, "warmup", 0, "time_function")
+    repeats = _check_count(repeats, "repeats", 1, "time_function")
+    # Hint: call fn() `warmup` times; then for each repeat take time.perf_counter_ns() before and
+    #       after one fn() call and keep the difference; return summarize_times(those differences).
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        fn()
+        samples.append(time.perf_counter_ns() - start)
+    return summarize_times(samples)
+
+
+class _Mark(Function):
+    """Identity whose backward records (key, time): where a layer's backward starts or ends."""
+
+    @staticmethod
+    def forward(ctx, x, record, key):
+        ctx.record, ctx.key = record, key
+        return x.view()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        ctx.record(ctx.key)
+        return (grad_output,)
+
+
+def _mark(x, record, key):
+    """x passed through _Mark when it is a Tensor in the graph; anything else unchanged."""
+    if not (isinstance(x, Tensor) and x.requires_grad and is_grad_enabled()):
+        return x
+    marked = _Mark.apply(x, record, key)
+    # The mark shares x's memory, so it shares x's version counter as a view does: an in-place
+    # change through it stays visible to autograd's safety checks (module 01, section 15).
+    marked._version_counter, marked._is_view = x._counter(), True
+    return marked
+
+
+def _map_tensors(value, fn):
+    """Apply fn to every Tensor in value (a Tensor, or a tuple/list holding Tensors)."""
+    if isinstance(value, Tensor):
+        return fn(value)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_map_tensors(v, fn) for v in value)
+    return value
+
+
+def _tensors(value) -> list:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+def _shapes(value):
+    return [tuple(t.shape) for t in _tensors(value)]
+
+
+def _default_loss(output) -> Tensor:
+    """What backward starts from when no loss_fn is given: a model's own loss (GPT returns
+    (logits, loss)) when it made one, else the sum of its output."""
+    if isinstance(output, (tuple, list)):
+        scalars = [t for t in _tensors(output) if t.data.size == 1 and t.requires_grad]
+        if scalars:
+            return scalars[-1]
+        output = _tensors(output)[0]
+    if not isinstance(output, Tensor):
+        raise TypeError(f"Profiler: the model returned {type(output).__name__}, not a Tensor; pass "
+                        "loss_fn=(output -> scalar Tensor) to say what backward starts from")
+    return output.sum()
+
+
+class _LayerStats:
+    """What the profiler learns about one module: shapes, FLOPs, bytes, times per repeat."""
+
+    def __init__(self, path: str, module: Module, depth: int):
+        self.path, self.module, self.depth = path, module, depth
+        self.children: list[_LayerStats] = []
+        self.params = sum(p.data.size for p in module.parameters(recurse=False))
+        self.param_bytes = sum(p.data.nbytes for p in module.parameters(recurse=False))
+        self.calls = 0
+        self.input_shapes: list = []
+        self.output_shapes: list = []
+        self.flops: tuple[int, int] | None = (0, 0)
+        self.activation_bytes = 0
+        self.input_bytes = 0
+        self.forward_ns: list[int] = []  # per repeat, inclusive of children
+        self.backward_ns: list[int] = []
+        self._step_forward = 0
+        self._open: list[int] = []
+
+
+class Profiler:
+    """Per-layer parameters, FLOPs, activation memory and forward/backward time of a Module.
+
+        profiler = Profiler(model)
+        rows = profiler.profile(x, loss_fn=lambda out: loss(out, y), repeats=5)
+        print(profiler.table())                 # or profiler.to_json(), profiler.rows
+        profiler.export_chrome_trace("step.json")
+
+    The model is left as it was: every hook is removed when profile() returns (also on errors).
+    """
+
+    def __init__(self, model: Module):
+        if not isinstance(model, Module):
+            raise TypeError(f"Profiler: model must be a tinytorch Module, got {type(model).__name__}")
+        self.model = model
+        self.rows: list[dict] = []
+        self.spans: list[dict] = []
+        self.step: dict = {}
+
+    # ----- recording hooks -------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        self._stats: dict[int, _LayerStats] = {}
+        root_name = type(self.model).__name__
+        for path, module in self.model.named_modules():
+            depth = 0 if not path else path.count(".") + 1
+            self._stats[id(module)] = _LayerStats(path or root_name, module, depth)
+        for stats in self._stats.values():
+            stats.children = [self._stats[id(child)] for child in stats.module.children()]
+        self._events: list[tuple] = []  # (kind, module id, time) from backward marks
+        self._spans_now: list[tuple] = []  # (name, start_ns, end_ns) forward spans of this repeat
+        self._first_call = True
+        self._marking = False
+
+    def _record(self, key) -> None:
+        self._events.append((key[0], key[1], time.perf_counter_ns()))
+
+    def _pre_hook(self, module, args):
+        stats = self._stats[id(module)]
+        stats._open.append(time.perf_counter_ns())
+        if self._marking:
+            return tuple(_map_tensors(a, lambda t: _mark(t, self._record, ("in", id(module)))) for a in args)
+        return None
+
+    def _post_hook(self, module, args, output):
+        end = time.perf_counter_ns()
+        stats = self._stats[id(module)]
+        start = stats._open.pop()
+        stats._step_forward += end - start
+        self._spans_now.append((stats.path, start, end))
+        if self._first_call:
+            stats.calls += 1
+            stats.input_shapes += _shapes(args)
+            stats.output_shapes += _shapes(output)
+            flops = count_flops(module, args, output)
+            stats.flops = None if flops is None or stats.flops is None else (
+                stats.flops[0] + flops[0], stats.flops[1] + flops[1])
+            ins = _tensors(args)
+            stats.input_bytes += sum(t.data.nbytes for t in ins)
+            # Activation memory: outputs kept for the next layer / backward. A view (Flatten, a
+            # reshape) shares its input's memory and adds nothing.
+            stats.activation_bytes += sum(t.data.nbytes for t in _tensors(output)
+                                          if not any(np.may_share_memory(t.data, i.data) for i in ins))
+        if self._marking:
+            return _map_tensors(output, lambda t: _mark(t, self._record, ("out", id(module))))
+        return None
+
+    # ----- one step ----------------------------------------------------------------------------------
+    def _run_step(self, inputs, loss_fn, backward: bool) -> tuple[int, int, int]:
+        """forward (+ loss + backward); returns (forward_ns, backward_ns, backward_start)."""
+        for p in self.model.parameters():
+            p.grad = None
+        start = time.perf_counter_ns()
+        output = self.model(*inputs)
+        loss = (loss_fn or _default_loss)(output) if backward else None
+        middle = time.perf_counter_ns()
+        if backward:
+            loss.backward()
+        return middle - start, time.perf_counter_ns() - middle, middle
+
+    def _backward_windows(self, step_end: int) -> dict[int, int]:
+        """Inclusive backward ns per module id from this repeat's mark events (see section 3)."""
+        starts, ends = {}, {}
+        for index, (kind, key, when) in enumerate(self._events):
+            if kind == "out":
+                starts.setdefault(key, (when, index))
+            else:
+                ends[key] = when  # the last input mark that fires ends the layer's backward
+        windows = {}
+        for key, (start, index) in starts.items():
+            end = ends.get(key)
+            if end is None:  # no input needing a gradient: ends at the next foreign mark, or at the end
+                inside = self._descendant_ids(key)
+                end = next((w for _, k, w in self._events[index + 1:] if k not in inside), step_end)
+            windows[key] = max(0, end - start)
+        return windows
+
+    def _descendant_ids(self, key: int) -> set:
+        stats = self._stats[key]
+        return {id(m) for m in stats.module.modules()}
+
+    def profile(self, *inputs, loss_fn=None, backward: bool = True, warmup: int = 1, repeats: int = 5) -> list[dict]:
+        """Run `repeats` profiled steps (after `warmup` untimed ones) on `inputs`; return the rows.
+
+        loss_fn(output) -> scalar Tensor is what backward starts from (default: the model's own loss
+        when it returns one, e.g. GPT's (logits, loss), else output.sum()). backward=False profiles
+        the forward pass only (under no_grad). Each profiled step is paired with an unprofiled one,
+        so self.step["overhead"] is the profiler's own cost, measured.
+        """
+        warmup = _check_count(warmup, "warmup", 0, "Profiler.profile")
+        repeats = _check_count(repeats, "repeats", 1, "Profiler.profile")
+        if loss_fn is not None and not callable(loss_fn):
+            raise TypeError(f"Profiler.profile: loss_fn must be callable, got {type(loss_fn).__name__}")
+        if not inputs:
+            raise ValueError("Profiler.profile: give the model's input(s), e.g. profiler.profile(x)")
+        if backward and not any(True for _ in self.model.parameters()):
+            raise ValueError(f"Profiler: {type(self.model).__name__} has no parameters, so no backward pass "
+                             "reaches it (nothing requires grad); pass backward=False to profile the forward "
+                             "pass only")
+        self._prepare()
+        context = contextlib.nullcontext() if backward else no_grad()
+        handles = []
+        try:
+            with context:
+                self._check_runs(inputs, loss_fn, backward)
+                for _ in range(warmup):
+                    self._run_step(inputs, loss_fn, backward)
+                plain, profiled = [], []
+                for repeat in range(repeats):
+                    # An unprofiled step first, in the same conditions: what profiling costs is measured.
+                    forward_ns, backward_ns, _ = self._run_step(inputs, loss_fn, backward)
+                    plain.append(forward_ns + backward_ns)
+                    handles = self._register()
+                    self._events.clear()
+                    self._spans_now.clear()
+                    self._marking = backward
+                    forward_ns, backward_ns, backward_start = self._run_step(inputs, loss_fn, backward)
+                    self._marking = self._first_call = False
+                    for handle in handles:
+                        handle.remove()
+                    handles = []
+                    profiled.append(forward_ns + backward_ns)
+                    windows = self._backward_windows(backward_start + backward_ns) if backward else {}
+                    for key, stats in self._stats.items():
+                        stats.forward_ns.append(stats._step_forward)
+                        stats._step_forward = 0
+                        stats.backward_ns.append(windows.get(key, 0))
+                    if repeat == repeats - 1:
+                        self._keep_spans(backward_start, backward_ns, windows)
+        finally:
+            for handle in handles:
+                handle.remove()
+            self._marking = False
+        self.step = {"forward_backward": summarize_times(plain), "profiled": summarize_times(profiled),
+                     "overhead": statistics.median(profiled) / max(statistics.median(plain), 1) - 1,
+                     "backward": backward, "repeats": repeats}
+        self.rows = self._rows()
+        return self.rows
+
+    def _register(self) -> list:
+        handles = []
+        for module in self.model.modules():
+            handles.append(module.register_forward_pre_hook(self._pre_hook))
+            handles.append(module.register_forward_hook(self._post_hook))
+        return handles
+
+    def _check_runs(self, inputs, loss_fn, backward) -> None:
+        """One plain step first, so a failing input is reported once, clearly."""
+        try:
+            self._run_step(inputs, loss_fn, backward)
+        except Exception as error:
+            shapes = [tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__ for x in inputs]
+            raise RuntimeError(f"Profiler: {type(self.model).__name__} failed on inputs {shapes} before "
+                               f"anything was measured: {type(error).__name__}: {error}") from error
+
+    def _keep_spans(self, backward_start: int, backward_ns: int, windows: dict) -> None:
+        """The last repeat's spans (forward from the hooks, backward from the marks), for the trace."""
+        spans = [{"name": f"forward {name}", "start_ns": s, "end_ns": e, "phase": "forward"}
+                 for name, s, e in self._spans_now]
+        if backward_ns:
+            spans.append({"name": "backward", "start_ns": backward_start, "end_ns": backward_start + backward_ns,
+                          "phase": "backward"})
+            starts = {}
+            for kind, key, when in self._events:
+                if kind == "out":
+                    starts.setdefault(key, when)
+            for key, start in starts.items():
+                spans.append({"name": f"backward {self._stats[key].path}", "start_ns": start,
+                              "end_ns": start + windows[key], "phase": "backward"})
+        self.spans = spans
+
+    # ----- results ------------------------------------------------------------------------------------
+    def _rows(self) -> list[dict]:
+        rows = []
+        for stats in self._stats.values():
+            own_work = stats.params or (stats.flops or (0, 0)) != (0, 0) or not stats.children
+            if not own_work or not stats.calls:
+                continue
+            child_forward = [sum(c.forward_ns[i] for c in stats.children) for i in range(len(stats.forward_ns))]
+            child_backward = [sum(c.backward_ns[i] for c in stats.children) for i in range(len(stats.backward_ns))]
+            forward = summarize_times([max(0, t - c) for t, c in zip(stats.forward_ns, child_forward)])
+            backward = summarize_times([max(0, t - c) for t, c in zip(stats.backward_ns, child_backward)])
+            flops = stats.flops
+            moved = stats.input_bytes + stats.param_bytes + stats.activation_bytes
+            rows.append({
+                "layer": stats.path + (" (self)" if stats.children else ""),
+                "type": type(stats.module).__name__,
+                "calls": stats.calls,
+                "input_shapes": stats.input_shapes,
+                "output_shapes": stats.output_shapes,
+                "params": stats.params,
+                "forward_flops": None if flops is None else flops[0],
+                "backward_flops": None if flops is None else flops[1],
+                "activation_bytes": stats.activation_bytes,
+                "bytes_moved": moved,
+                "intensity": None if flops is None or not moved else flops[0] / moved,
+                "forward_ms": forward.median_ms, "forward_spread_ms": forward.spread_ms,
+                "backward_ms": backward.median_ms, "backward_spread_ms": backward.spread_ms,
+            })
+        return rows
+
+    def totals(self) -> dict:
+        """Sums over the rows, and the whole step's measured times."""
+        if not self.rows:
+            raise RuntimeError("Profiler: nothing measured yet; call profile(inputs) first")
+        known = [r for r in self.rows if r["forward_flops"] is not None]
+        return {
+            "params": sum(r["params"] for r in self.rows),
+            "forward_flops": sum(r["forward_flops"] for r in known),
+            "backward_flops": sum(r["backward_flops"] for r in known),
+            "activation_bytes": sum(r["activation_bytes"] for r in self.rows),
+            "rows_forward_ms": sum(r["forward_ms"] for r in self.rows),
+            "rows_backward_ms": sum(r["backward_ms"] for r in self.rows),
+            "step_ms": self.step["forward_backward"].median_ms,
+            "profiled_step_ms": self.step["profiled"].median_ms,
+            "overhead": self.step["overhead"],
+            "unknown_layers": [r["layer"] for r in self.rows if r["forward_flops"] is None],
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The rows and totals as JSON text (the step's Timings as dicts)."""
+        step = {k: asdict(v) if isinstance(v, Timing) else v for k, v in self.step.items()}
+        return json.dumps({"rows": self.rows, "totals": self.totals(), "step": step}, indent=indent)
+
+    def table(self) -> str:
+        """The rows as an aligned text table, with a total line and the profiler's overhead."""
+        totals = self.totals()
+        header = ("layer", "type", "params", "fwd MFLOP", "bwd MFLOP", "act KiB", "fwd ms", "±", "bwd ms", "±")
+        lines = []
+        for r in self.rows:
+            mflop = "?" if r["forward_flops"] is None else f"{r['forward_flops'] / 1e6:.2f}"
+            bflop = "?" if r["backward_flops"] is None else f"{r['backward_flops'] / 1e6:.2f}"
+            lines.append((r["layer"], r["type"], f"{r['params']:,}", mflop, bflop,
+                          f"{r['activation_bytes'] / 1024:.1f}", f"{r['forward_ms']:.3f}",
+                          f"{r['forward_spread_ms'] / 2:.3f}", f"{r['backward_ms']:.3f}",
+                          f"{r['backward_spread_ms'] / 2:.3f}"))
+        lines.append(("total (rows)", "", f"{totals['params']:,}", f"{totals['forward_flops'] / 1e6:.2f}",
+                      f"{totals['backward_flops'] / 1e6:.2f}", f"{totals['activation_bytes'] / 1024:.1f}",
+                      f"{totals['rows_forward_ms']:.3f}", "", f"{totals['rows_backward_ms']:.3f}", ""))
+        widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))]
+        left = {0, 1}
+
+        def render(row):
+            return "  ".join(str(v).ljust(w) if i in left else str(v).rjust(w)
+                             for i, (v, w) in enumerate(zip(row, widths)))
+
+        out = [render(header), "  ".join("-" * w for w in widths)]
+        out += [render(row) for row in lines[:-1]]
+        out += ["  ".join("-" * w for w in widths), render(lines[-1])]
+        step = self.step
+        out.append(f"whole step (unprofiled): {step['forward_backward']}   profiled: {step['profiled']}   "
+                   f"profiler overhead: {100 * step['overhead']:+.1f}%   ({step['repeats']} repeats, median ± IQR/2)")
+        if totals["unknown_layers"]:
+            out.append("FLOPs unknown for: " + ", ".join(totals["unknown_layers"]) + " (counted as 0 in the total)")
+        return "\n".join(out)
+
+    def export_chrome_trace(self, path) -> str:
+        """Write the last profiled repeat's spans as Chrome-trace JSON (see section 5)."""
+        if not self.spans:
+            raise RuntimeError("Profiler: nothing measured yet; call profile(inputs) first")
+        return export_chrome_trace(self.spans, path)
+
+
+@dataclass
+class MemorySpan:
+    """One measured span: peak and retained memory above what was in use when it started."""
+
+    name: str
+    peak_bytes: int
+    retained_bytes: int
+    seconds: float
+    start_ns: int = 0
+    end_ns: int = 0
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_bytes / 2**20
+
+    @property
+    def retained_mb(self) -> float:
+        return self.retained_bytes / 2**20
+
+
+class MemoryProfiler:
+    """Measure memory of code spans with tracemalloc (NumPy's arrays included).
+
+        profiler = MemoryProfiler()
+        with profiler.measure("adam_step"):
+            optimizer.step()
+        profiler.peak_memory_mb, profiler.results["adam_step"].retained_mb
+
+    Spans may nest; a name measured twice keeps its latest result. tracemalloc is started for the
+    span when it was not running already (and stopped again afterwards).
+    """
+
+    def __init__(self):
+        self.results: dict[str, MemorySpan] = {}
+        self.spans: list[MemorySpan] = []
+        self._open: list[dict] = []
+
+    @property
+    def peak_memory_mb(self) -> float:
+        """The largest peak (MB above its start) of all spans measured so far."""
+        if not self.spans:
+            raise RuntimeError("MemoryProfiler: no span measured yet; use `with profiler.measure(name): ...`")
+        return max(span.peak_mb for span in self.spans)
+
+    def _fold_peak(self) -> int:
+        """Fold tracemalloc's peak into every open span (a nested span resets it), return current."""
+        current, peak = tracemalloc.get_traced_memory()
+        for span in self._open:
+            span["peak"] = max(span["peak"], peak)
+        return current
+
+    @contextlib.contextmanager
+    def measure(self, name: str):
+        """Measure the peak and retained memory of the code inside the `with` block."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"MemoryProfiler.measure: name must be a non-empty str, got {name!r}")
+        started_here = not tracemalloc.is_tracing()
+        # Hint: start tracemalloc if it is not tracing; self._fold_peak() gives the memory in use
+        #       now; remember it as the span's start (and as its running peak), push the span on
+        #       self._open, tracemalloc.reset_peak(), then yield. Afterwards (in a finally): fold the
+        #       peak again, pop the span, and record a MemorySpan whose peak and retained bytes are
+        #       measured from the start; stop tracemalloc if this span started it.
+        if started_here:
+            tracemalloc.start()
+        start = self._fold_peak()
+        span = {"start": start, "peak": start}
+        self._open.append(span)
+        tracemalloc.reset_peak()
+        start_ns = time.perf_counter_ns()
+        try:
+            yield span
+        finally:
+            end_ns = time.perf_counter_ns()
+            current = self._fold_peak()
+            self._open.pop()
+            result = MemorySpan(name, span["peak"] - start, current - start, (end_ns - start_ns) / 1e9,
+                                start_ns, end_ns)
+            self.results[name] = result
+            self.spans.append(result)
+            if started_here:
+                tracemalloc.stop()
+
+    def table(self) -> str:
+        lines = [f"{'span':<24} {'peak MB':>10} {'retained MB':>12} {'ms':>9}"]
+        for span in self.spans:
+            lines.append(f"{span.name:<24} {span.peak_mb:>10.3f} {span.retained_mb:>12.3f} {span.seconds * 1e3:>9.2f}")
+        return "\n".join(lines)
+
+    def export_chrome_trace(self, path) -> str:
+        """Write the measured spans as Chrome-trace JSON, with peak/retained MB as arguments."""
+        if not self.spans:
+            raise RuntimeError("MemoryProfiler: no span measured yet; nothing to export")
+        return export_chrome_trace([{"name": s.name, "start_ns": s.start_ns, "end_ns": s.end_ns, "phase": "memory",
+                                     "args": {"peak_mb": s.peak_mb, "retained_mb": s.retained_mb}}
+                                    for s in self.spans], path)
+
+
+def chrome_trace_events(spans: list[dict], pid: int | None = None) -> list[dict]:
+    """Spans {name, start_ns, end_ns, phase, args?} as Chrome "X" events, times in µs from the first span."""
+    if not spans:
+        raise ValueError("chrome_trace_events: no spans to write")
+    pid = os.getpid() if pid is None else pid
+    origin = min(span["start_ns"] for span in spans)
+    # Hint: one dict per span: name, cat (the phase), ph "X", ts = (start - origin) / 1000,
+    #       dur = (end - start) / 1000, pid, tid 1, and args when the span has them. Sort by ts,
+    #       longest first on ties, so a parent comes before the child it contains.
+    events = []
+    for span in spans:
+        event = {"name": span["name"], "cat": span.get("phase", "span"), "ph": "X",
+                 "ts": (span["start_ns"] - origin) / 1000, "dur": max(0, span["end_ns"] - span["start_ns"]) / 1000,
+                 "pid": pid, "tid": 1}
+        if span.get("args"):
+            event["args"] = span["args"]
+        events.append(event)
+    events.sort(key=lambda e: (e["ts"], -e["dur"]))
+    return events
+
+
+def export_chrome_trace(spans: list[dict], path) -> str:
+    """Write spans as a Chrome-trace JSON file (atomically) that Perfetto opens; returns the path."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"export_chrome_trace: path must be a str or os.PathLike, got {type(path).__name__}")
+    text = json.dumps({"traceEvents": chrome_trace_events(spans), "displayTimeUnit": "ms"}).encode()
+    try:
+        _atomic_write(path, lambda file: file.write(text))
+    except (OSError, FileNotFoundError) as error:
+        raise OSError(f"export_chrome_trace: cannot write the trace to {os.fspath(path)!r}: {error}") from error
+    return os.fspath(path)
+
+
+@dataclass
+class Machine:
+    """Measured speed limits of this machine (float32)."""
+
+    gflops: float  # a large matmul's GFLOP/s
+    bandwidth_gbs: float  # a large copy's GB/s (bytes read + written)
+
+    @property
+    def ridge(self) -> float:
+        """The intensity (FLOP/byte) where memory stops being the limit."""
+        return self.gflops / self.bandwidth_gbs
+
+
+def measure_machine(matmul_size: int = 1024, copy_mb: int = 64, repeats: int = 3) -> Machine:
+    """Peak GFLOP/s from an (n, n) @ (n, n) float32 matmul (2n³ FLOPs), bandwidth from copying
+    `copy_mb` MB (2 × the size moved: read and write); median of `repeats`."""
+    matmul_size = _check_count(matmul_size, "matmul_size", 16, "measure_machine")
+    copy_mb = _check_count(copy_mb, "copy_mb", 1, "measure_machine")
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((matmul_size, matmul_size), dtype=np.float32)
+    b = rng.standard_normal((matmul_size, matmul_size), dtype=np.float32)
+    out = np.empty_like(a)
+    matmul = time_function(lambda: np.matmul(a, b, out=out), warmup=1, repeats=repeats)
+    source = np.ones(copy_mb * 2**20 // 4, dtype=np.float32)
+    target = np.empty_like(source)
+    copy = time_function(lambda: np.copyto(target, source), warmup=1, repeats=repeats)
+    return Machine(gflops=2 * matmul_size**3 / (matmul.median_ms * 1e6),
+                   bandwidth_gbs=2 * source.nbytes / (copy.median_ms * 1e6))
+
+
+def roofline(rows: list[dict], machine: Machine) -> list[dict]:
+    """For each profiled row with known FLOPs: intensity, attainable and achieved GFLOP/s, and the bound."""
+    result = []
+    for row in rows:
+        if not row.get("forward_flops") or not row.get("bytes_moved"):
+            continue
+        # Hint: intensity = forward_flops / bytes_moved; attainable = min(machine.gflops,
+        #       intensity * machine.bandwidth_gbs); achieved = forward_flops / (forward_ms * 1e6);
+        #       bound is "compute" when intensity >= machine.ridge, else "memory".
+        intensity = row["forward_flops"] / row["bytes_moved"]
+        attainable = min(machine.gflops, intensity * machine.bandwidth_gbs)
+        achieved = row["forward_flops"] / (row["forward_ms"] * 1e6) if row["forward_ms"] > 0 else float("nan")
+        bound = "compute" if intensity >= machine.ridge else "memory"
+        result.append({"layer": row["layer"], "type": row["type"], "intensity": intensity,
+                       "attainable_gflops": attainable, "achieved_gflops": achieved, "bound": bound})
+    return result
+
+
+def roofline_text(points: list[dict], machine: Machine) -> str:
+    """The roofline as a table (the fallback when matplotlib is missing, and the numbers behind the plot)."""
+    lines = [f"machine: {machine.gflops:.1f} GFLOP/s (matmul), {machine.bandwidth_gbs:.1f} GB/s (copy), "
+             f"ridge at {machine.ridge:.1f} FLOP/byte",
+             f"{'layer':<20} {'type':<12} {'FLOP/byte':>10} {'attainable':>11} {'achieved':>9}  bound"]
+    for p in points:
+        lines.append(f"{p['layer']:<20} {p['type']:<12} {p['intensity']:>10.2f} {p['attainable_gflops']:>11.1f} "
+                     f"{p['achieved_gflops']:>9.1f}  {p['bound']}")
+    return "\n".join(lines)
+
+
+def plot_roofline(points: list[dict], machine: Machine, path) -> str | None:
+    """Save a log-log roofline PNG (atomically) when matplotlib is installed; None (and nothing
+    written) when it is not. The package never requires matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    if not points:
+        raise ValueError("plot_roofline: no layers with known FLOPs to plot")
+    lowest = min(min(p["intensity"] for p in points), machine.ridge) / 4
+    highest = max(max(p["intensity"] for p in points), machine.ridge) * 4
+    xs = np.geomspace(lowest, highest, 200)
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    axes.loglog(xs, np.minimum(machine.gflops, xs * machine.bandwidth_gbs), color="black", label="roofline")
+    for p in points:
+        axes.scatter(p["intensity"], max(p["achieved_gflops"], 1e-3), label=f"{p['layer']} ({p['type']})")
+    axes.set_xlabel("arithmetic intensity (FLOP / byte)")
+    axes.set_ylabel("GFLOP/s")
+    axes.set_title(f"Roofline: {machine.gflops:.0f} GFLOP/s, {machine.bandwidth_gbs:.0f} GB/s")
+    axes.legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    try:
+        _atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=110))
+    finally:
+        plt.close(figure)
+    return os.fspath(path)

@@ -28,20 +28,9 @@ import argparse
 import os
 import sys
 
+from _threads import pin_blas_threads  # noqa: E402  (sets BLAS threads before numpy loads)
 
-def _early_threads(argv) -> str:
-    """--threads must take effect before NumPy (and torch) load their BLAS."""
-    for i, arg in enumerate(argv):
-        if arg == "--threads" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith("--threads="):
-            return arg.split("=", 1)[1]
-    return "2"
-
-
-THREADS = _early_threads(sys.argv[1:])
-for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_name, THREADS)
+THREADS = pin_blas_threads(sys.argv[1:], default="2")
 
 import json  # noqa: E402
 import math  # noqa: E402

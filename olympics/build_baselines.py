@@ -122,7 +122,7 @@ def main(argv=None) -> None:
         ("lenet5_slim_int8", q_slim, ["memory_challenge", "all_around", "extreme_push"],
          ["structured pruning 50% (module 18)", "int8 post-training static quantization (module 17)"],
          {"storage": "int8", "widths": widths_of(slim)}, lambda p, m=q_slim: save_quantized(p, m)),
-        ("lenet5_sparse", sparse, ["memory_challenge", "extreme_push"],
+        ("lenet5_sparse", sparse, ["memory_challenge", "accuracy_contest", "extreme_push"],
          [f"80% global magnitude pruning (module 18), {args.finetune} fine-tuning epoch(s)", "CSR storage"],
          {"storage": "csr"}, lambda p, m=sparse: save_sparse(p, m)),
     ]

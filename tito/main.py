@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from tito import checkpoints, data_cmds, doctor, milestones, module_cmds, nbgrader_release, site
+from tito import checkpoints, data_cmds, doctor, milestones, module_cmds, nbgrader_release, olympics, site
 from tito import export as export_module
 from tito.errors import TitoError, UsageError
 from tito.grading import cli as grading_cli
@@ -246,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     grading_cli.register(commands, leaf)
     checkpoints.register(commands, leaf)
     site.register(commands, leaf)
+    olympics.register(commands, leaf)
     return parser
 
 

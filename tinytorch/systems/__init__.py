@@ -4,5 +4,8 @@ Each submodule is generated from its module (systems.profiling for module 14, an
 """
 
 from tinytorch.systems import compression, memoization, profiling, quantization  # noqa: E402,F401  (modules 14-18)
+from tinytorch.systems import benchmarking  # noqa: E402,F401  (module 19)
 from tinytorch.systems.memoization import KVCache  # noqa: E402,F401
 from tinytorch.systems.profiling import MemoryProfiler, Profiler, export_chrome_trace  # noqa: E402,F401
+from tinytorch.systems.benchmarking import (  # noqa: E402,F401
+    EVENTS, BenchmarkResult, Measurement, benchmark_model, capture_environment, compare, measure)

@@ -43,10 +43,8 @@
 #| export
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,8 +178,6 @@ def _padding(padding, kernel: tuple, stride: tuple, dilation: tuple, where: str)
 class Geometry:
     """Every size of one sliding-window call: input (n, c, h, w), kernel (kh, kw), stride (sh, sw),
     dilation (dh, dw), padding (top, bottom, left, right) and output (oh, ow).
-
-    `wrap` selects the stride-1 working layout of section 4 (output rows as long as padded rows).
     """
 
     n: int
@@ -200,7 +196,6 @@ class Geometry:
     right: int
     oh: int
     ow: int
-    wrap: bool
 
     @property
     def hp(self) -> int:
@@ -211,16 +206,6 @@ class Geometry:
     def wp(self) -> int:
         """Padded width."""
         return self.w + self.left + self.right
-
-    @property
-    def row(self) -> int:
-        """Length of one output row in the working layout (ow, or wp when wrapping)."""
-        return self.wp if self.wrap else self.ow
-
-    @property
-    def plane(self) -> int:
-        """Length of one padded image in the working layout: hp*wp, plus slack for the last taps."""
-        return self.hp * self.wp + (self.dw * (self.kw - 1) if self.wrap else 0)
 
 
 def output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -233,7 +218,7 @@ def output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilat
 
 
 def _geometry(shape: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
-              where: str, wrap: bool = False) -> Geometry:
+              where: str) -> Geometry:
     """The Geometry of a window sliding over an (n, c, h, w) input; a clear error if it does not fit."""
     n, c, h, w = shape
     top, bottom, left, right = padding
@@ -248,7 +233,7 @@ def _geometry(shape: tuple, kernel: tuple, stride: tuple, padding: tuple, dilati
                          f"{padding[1::2]}), which would give an output of size {oh}x{ow}; use a smaller "
                          "kernel or more padding, or a larger input")
     return Geometry(n, c, h, w, kernel[0], kernel[1], stride[0], stride[1], dilation[0], dilation[1],
-                    top, bottom, left, right, oh, ow, wrap and stride == (1, 1))
+                    top, bottom, left, right, oh, ow)
 
 
 def _check_image(x, where: str, channels: int | None = None, what: str = "in_channels") -> None:
@@ -412,9 +397,9 @@ test_unit_conv2d_naive()
 #
 # **Building cols without gathering patches one by one.** Row `(c, p, q)` of `cols` holds, for
 # every output position, the input value that kernel tap `(p, q)` of channel `c` multiplies:
-# `x[n, c, i·s + p·d, j·s + q·d]`. For a fixed tap that is just a *strided slice* of the padded
-# input — a view, no copying — so im2col is a loop over the `kh·kw` taps (9 for a 3x3 kernel),
-# each copying one big slice:
+# `xp[n, c, i·s + p·d, j·s + q·d]` in the padded input `xp`. For a fixed tap that is just a
+# *strided slice* of `xp` — a view, no copying (`tap_view`) — so im2col is a loop over the
+# `kh·kw` taps (9 for a 3x3 kernel), each copying one big slice into its rows:
 #
 # ```
 #   tap (p, q) = (0, 0)          tap (0, 1)             ...   tap (2, 2)
@@ -427,214 +412,99 @@ test_unit_conv2d_naive()
 #   padded input: the shaded block, shifted by the tap, is what that tap multiplies
 # ```
 #
-# **Layout decides speed.** Five choices make this fast on a CPU:
+# The order of the axes is chosen so that no reshape ever copies: `cols` is built as a
+# `(C, kh, kw, N, OH, OW)` array, which *is* the `(K, N·OH·OW)` matrix — rows ordered channel by
+# channel and tap by tap exactly as `weight.reshape(O, K)` orders its columns, columns image by
+# image and position by position.
 #
-# 1. *Channel-major working layout.* We copy the padded input into an array of shape
-#    `(C, N, hp·wp)` — channels first, each padded image flattened. Then `cols` comes out as
-#    `(C, kh, kw, N, OH, row)` in memory, which *is* the `(K, N·OH·row)` matrix, and the
-#    product `W @ cols` is a single `(O, K) @ (K, N·OH·row)` matmul with no transposes.
-# 2. *Wrap-around rows (stride 1).* A tap's slice is `OH` rows of `OW` values, each row a
-#    separate short copy. But in the flattened padded image, the values that tap `(p, q)`
-#    multiplies for row `i` start `wp` elements after those for row `i−1`. So take `OH·wp`
-#    consecutive values instead: one long contiguous copy, whose rows are `wp` long. The last
-#    `wp − OW` entries of each row are windows that wrap around the right edge — garbage that we
-#    compute and then drop (`wp − OW = 2` extra columns for a 3x3 kernel with padding 1: 6%
-#    more FLOPs for 32-wide images, in exchange for copies that are up to twice as fast). The
-#    last taps read `d·(kw−1)` elements past the end, so each image gets that much zero slack.
+# **col2im** goes the other way, and backward needs it (section 5): given one value per entry
+# of `cols`, add each back onto the input pixel it was copied from. A pixel copied into 9
+# places receives the sum of 9 values — so it is `+=` per tap, never `=`. Mathematically
+# `col2im` is the *transpose* (adjoint) of `im2col`: for any `x` and `c`,
+# `⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩`, which is the test below.
 #
-#    ```
-#    padded image, flattened (wp = 7):   a b c d e f g | h i j k l m n | o p ...
-#    tap (0,1), wrapped rows of length 7: b c d e f g h | i j k l m n o | ...
-#                                         └ OW=5 valid ┘ └ garbage (wraps to the next row)
-#    ```
-#
-#    With a stride above 1 the rows no longer line up, so those taps are ordinary 2-D strided
-#    slices (`row = OW`, no garbage).
-# 3. *Blocks of images.* `cols` for a whole batch is big: 288 x 65,536 float32 = 75 MB for a
-#    3x3 conv from 32 channels at 32x32 and batch 64. Writing 75 MB and reading it back streams
-#    from main memory. Processing a few images at a time keeps each block's `cols` small enough
-#    to stay in the CPU caches, and uses less memory too; backward simply rebuilds the block's
-#    `cols` (a cache-speed copy) instead of keeping 75 MB per layer alive between forward and
-#    backward. The analysis at the end measures the effect.
-# 4. *Reused scratch memory.* A new multi-megabyte NumPy array arrives from the operating
-#    system as fresh pages that must be mapped and zeroed on first touch; dozens of those per step
-#    cost as much as the copies they hold. The block temporaries (padded input, `cols`, gradients
-#    in the working layout) therefore live in a small per-thread `Workspace` and are reused from
-#    block to block and step to step. Only the layer's output is a new array each time.
-# 5. *No ufunc buffering.* `col2im` adds each tap's block into a strided view (`view += block`).
-#    NumPy runs a ufunc over non-contiguous arrays whose contiguous runs are shorter than its
-#    8192-element buffer through that buffer, copying every element twice more: the adds ran
-#    2-3x slower than a plain copy of the same data. Our runs are long (`OH·wp` values per
-#    image), so `_unbuffered` shrinks the buffer below the run length for the loop, which turns
-#    the buffering off (the old size is restored afterwards), and `_merge_rows` hands NumPy each
-#    image's `OH` wrapped rows as one 3-D run (with 4-D views it keeps buffering).
-#
-# `tap_view` returns the slice for one tap; `pad_flat` builds the working layout; you write
-# `im2col` and its adjoint `col2im` (used by backward, section 5). Both take an optional `out`
-# array to write into (the workspace's buffer).
+# `pad` and `tap_view` are given; you write `im2col` and `col2im`. (This is the clear version.
+# Module 16 measures where its time goes and makes it several times faster with memory-layout
+# tricks; the package uses that version when module 16 is there, and yours otherwise.)
 
 # %%
 #| export
-_BLOCK_BYTES = 4 << 20  # target size of one block's cols + output (section 4, choice 3)
+def pad(x: np.ndarray, g: Geometry, fill: float = 0.0) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, hp, wp): x inside a border of `fill` (x itself when g has no padding)."""
+    if not (g.top or g.bottom or g.left or g.right):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (g.top, g.bottom), (g.left, g.right)), constant_values=fill)
 
 
-class Workspace(threading.local):
-    """Scratch arrays reused from block to block and step to step (one set per thread).
-
-    A fresh multi-megabyte NumPy array comes from the operating system as new, zeroed pages; asking
-    for dozens of them per training step costs more than the copies they hold. Block temporaries
-    (cols, the padded input, gradients in the working layout) are taken from here instead. An array
-    from get() is valid until the next get() of the same name: never return one to the caller.
-    """
-
-    def __init__(self) -> None:
-        self.buffers: dict = {}
-
-    def get(self, name: str, shape: tuple, dtype) -> np.ndarray:
-        """An uninitialised array of `shape`, backed by the buffer `name` (grown when too small)."""
-        dtype, size = np.dtype(dtype), math.prod(shape)
-        buffer = self.buffers.get((name, dtype))
-        if buffer is None or buffer.size < size:
-            buffer = self.buffers[(name, dtype)] = np.empty(size, dtype=dtype)
-        return buffer[:size].reshape(shape)
-
-    def clear(self) -> None:
-        """Give the memory back (it is allocated again on the next use)."""
-        self.buffers.clear()
+def unpad(xp: np.ndarray, g: Geometry) -> np.ndarray:
+    """The (N, C, H, W) view of a padded (N, C, hp, wp) array without its border: pad's inverse."""
+    return xp[:, :, g.top:g.top + g.h, g.left:g.left + g.w]
 
 
-workspace = Workspace()
-
-_UNBUFFERED = 256  # ufunc buffer size (elements) that turns NumPy's buffering off (section 4, choice 5)
-
-
-@contextlib.contextmanager
-def _unbuffered(g: Geometry):
-    """Inside this block, ufuncs on g's tap views run without NumPy's internal buffering.
-
-    A ufunc over non-contiguous operands whose contiguous runs are shorter than NumPy's buffer
-    (8192 elements) is fed through that buffer: `view += block` on a tap view then makes two extra
-    copies and runs 2-3x slower than a plain copy. A buffer no longer than the run switches the
-    buffering off. Only for runs of at least _UNBUFFERED elements (short runs gain nothing); the
-    old size comes back on exit.
-    """
-    run = g.oh * g.wp if g.wrap else (g.ow if g.sw == 1 else 0)
-    if run < _UNBUFFERED:
-        yield
-        return
-    with np.errstate():  # NumPy 2 scopes the buffer size to this context; restore it explicitly for 1.x
-        old = np.setbufsize(_UNBUFFERED)
-        try:
-            yield
-        finally:
-            np.setbufsize(old)
-
-
-def _merge_rows(a: np.ndarray, g: Geometry) -> np.ndarray:
-    """A tap view or cols block (A, B, OH, row) as (A, B, OH*row) in the wrap layout, else unchanged.
-
-    With wrapping, each image's OH rows follow one another in memory, so this is always a view
-    (checked: `+=` into a copy would be lost), and `+=` into it lands in `a`'s memory. NumPy
-    switches its buffering off (inside _unbuffered) only for such 3-D views with long runs.
-    """
-    if not g.wrap:
-        return a
-    merged = a.reshape(a.shape[0], a.shape[1], -1)
-    assert np.may_share_memory(merged, a), "_merge_rows must return a view"
-    return merged
-
-
-def pad_flat(x: np.ndarray, g: Geometry, fill: float = 0.0, channel_major: bool = True,
-             out: np.ndarray | None = None) -> np.ndarray:
-    """(n, C, H, W) -> padded, flattened working layout (C, n, g.plane) (or (n, C, g.plane)), in `out` if given."""
-    n = x.shape[0]
-    shape = (g.c, n, g.plane) if channel_major else (n, g.c, g.plane)
-    flat = np.empty(shape, dtype=x.dtype) if out is None else out
-    flat.fill(fill)
-    grid = flat[:, :, :g.hp * g.wp].reshape(shape[0], shape[1], g.hp, g.wp)
-    grid[:, :, g.top:g.top + g.h, g.left:g.left + g.w] = x.transpose(1, 0, 2, 3) if channel_major else x
-    return flat
-
-
-def unpad(flat: np.ndarray, g: Geometry) -> np.ndarray:
-    """The unpadded (A, B, H, W) view of a working-layout array (A, B, g.plane): pad_flat's inverse."""
-    grid = flat[:, :, :g.hp * g.wp].reshape(flat.shape[0], flat.shape[1], g.hp, g.wp)
-    return grid[:, :, g.top:g.top + g.h, g.left:g.left + g.w]
-
-
-def tap_view(flat: np.ndarray, g: Geometry, i: int, j: int) -> np.ndarray:
-    """View (A, B, oh, g.row) of the values that kernel tap (i, j) meets at every output position."""
-    a, b = flat.shape[:2]
-    if g.wrap:  # stride 1: OH rows of length wp, one contiguous run per image
-        start = i * g.dh * g.wp + j * g.dw
-        return flat[:, :, start:start + g.oh * g.wp].reshape(a, b, g.oh, g.wp)
-    grid = flat[:, :, :g.hp * g.wp].reshape(a, b, g.hp, g.wp)
+def tap_view(xp: np.ndarray, g: Geometry, i: int, j: int) -> np.ndarray:
+    """View (N, C, oh, ow) of the padded values that kernel tap (i, j) meets at every output position."""
     r0, c0 = i * g.dh, j * g.dw
-    return grid[:, :, r0:r0 + g.sh * (g.oh - 1) + 1:g.sh, c0:c0 + g.sw * (g.ow - 1) + 1:g.sw]
+    return xp[:, :, r0:r0 + g.sh * (g.oh - 1) + 1:g.sh, c0:c0 + g.sw * (g.ow - 1) + 1:g.sw]
 
 
-def im2col(flat: np.ndarray, g: Geometry, out: np.ndarray | None = None) -> np.ndarray:
-    """Working layout (C, n, plane) -> cols (C*kh*kw, n*oh*row): row (c, i, j) is tap (i, j) of channel c.
+def im2col(xp: np.ndarray, g: Geometry) -> np.ndarray:
+    """Padded input (N, C, hp, wp) -> cols (C*kh*kw, N*oh*ow): row (c, i, j), column (n, r, q).
 
-    Written into `out` (a contiguous array of that size) when given.
+    cols[(c, i, j), (n, r, q)] = xp[n, c, r*sh + i*dh, q*sw + j*dw].
     """
-    channels, n = flat.shape[:2]
-    # Hint: cols = an array of shape (channels, g.kh, g.kw, n, g.oh, g.row): new (np.empty, the
-    #       input's dtype), or `out` reshaped to that shape; for every tap (i, j) copy
-    #       tap_view(flat, g, i, j) into cols[:, i, j]; return it reshaped to
-    #       (channels * g.kh * g.kw, n * g.oh * g.row) (a view: no copy).
+    n, channels = xp.shape[:2]
+    # Hint: cols = np.empty((channels, g.kh, g.kw, n, g.oh, g.ow), dtype=xp.dtype); for every tap
+    #       (i, j), cols[:, i, j] is (channels, n, oh, ow) and tap_view(xp, g, i, j) is
+    #       (n, channels, oh, ow): swap its first two axes (.transpose(1, 0, 2, 3)) and copy it in.
+    #       Return cols reshaped to (channels * g.kh * g.kw, n * g.oh * g.ow) (a view: no copy).
     ### BEGIN SOLUTION
-    shape = (channels, g.kh, g.kw, n, g.oh, g.row)
-    cols = np.empty(shape, dtype=flat.dtype) if out is None else out.reshape(shape)
+    cols = np.empty((channels, g.kh, g.kw, n, g.oh, g.ow), dtype=xp.dtype)
     for i in range(g.kh):
         for j in range(g.kw):
-            cols[:, i, j] = tap_view(flat, g, i, j)
-    return cols.reshape(channels * g.kh * g.kw, n * g.oh * g.row)
+            cols[:, i, j] = tap_view(xp, g, i, j).transpose(1, 0, 2, 3)
+    return cols.reshape(channels * g.kh * g.kw, n * g.oh * g.ow)
     ### END SOLUTION
 
 
-def col2im(cols: np.ndarray, g: Geometry, n: int, out: np.ndarray | None = None) -> np.ndarray:
-    """Adjoint of im2col: (C*kh*kw, n*oh*row) -> working layout (C, n, plane), overlaps summed (into `out`)."""
-    # Hint: flat = zeros of shape (g.c, n, g.plane) (or `out` filled with 0); view cols as
-    #       (g.c, g.kh, g.kw, n, g.oh, g.row); for every tap, add block [:, i, j] into
-    #       tap_view(flat, ...) with += (a view: the sum lands in flat). Taps overlap, so it must be
-    #       +=, never =. For speed (section 4, choice 5) run the loop inside
-    #       `with _unbuffered(g):` and pass both sides of each += through _merge_rows(..., g).
+def col2im(cols: np.ndarray, g: Geometry, n: int) -> np.ndarray:
+    """Adjoint of im2col: cols (C*kh*kw, n*oh*ow) -> padded (n, C, hp, wp), overlapping taps summed."""
+    # Hint: xp = np.zeros((n, g.c, g.hp, g.wp), dtype=cols.dtype); view cols as
+    #       (g.c, g.kh, g.kw, n, g.oh, g.ow); for every tap (i, j): view = tap_view(xp, g, i, j),
+    #       then view += block (i, j) with its first two axes swapped. The view shares xp's
+    #       memory, so the sum lands in xp. Taps overlap: it must be +=, never =.
     ### BEGIN SOLUTION
-    flat = np.empty((g.c, n, g.plane), dtype=cols.dtype) if out is None else out
-    flat.fill(0)
-    blocks = cols.reshape(g.c, g.kh, g.kw, n, g.oh, g.row)
-    with _unbuffered(g):
-        for i in range(g.kh):
-            for j in range(g.kw):
-                view = _merge_rows(tap_view(flat, g, i, j), g)
-                view += _merge_rows(blocks[:, i, j], g)
-    return flat
+    xp = np.zeros((n, g.c, g.hp, g.wp), dtype=cols.dtype)
+    blocks = cols.reshape(g.c, g.kh, g.kw, n, g.oh, g.ow)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            view = tap_view(xp, g, i, j)
+            view += blocks[:, i, j].transpose(1, 0, 2, 3)
+    return xp
     ### END SOLUTION
 
 # %%
 #| test
 def test_unit_im2col():
     rng = np.random.default_rng(1)
-    for wrap, stride, dilation, pad in [(True, (1, 1), (1, 1), (1, 1, 1, 1)), (False, (2, 1), (1, 2), (0, 1, 2, 0)),
-                                        (True, (1, 1), (2, 1), (0, 0, 0, 0))]:
+    for stride, dilation, padding in [((1, 1), (1, 1), (1, 1, 1, 1)), ((2, 1), (1, 2), (0, 1, 2, 0)),
+                                      ((1, 1), (2, 1), (0, 0, 0, 0))]:
         x = rng.standard_normal((2, 3, 6, 7))
-        g = _geometry(x.shape, (3, 2), stride, pad, dilation, "test", wrap=wrap)
-        cols = im2col(pad_flat(x, g), g)
-        assert cols.shape == (3 * 3 * 2, 2 * g.oh * g.row), (
-            f"cols should be (C*kh*kw, n*oh*row) = {(18, 2 * g.oh * g.row)}, got {cols.shape}")
-        xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[1]), (pad[2], pad[3])))
-        table = cols.reshape(3, 3, 2, 2, g.oh, g.row)[..., :g.ow]
+        g = _geometry(x.shape, (3, 2), stride, padding, dilation, "test")
+        xp = pad(x, g)
+        cols = im2col(xp, g)
+        assert cols.shape == (3 * 3 * 2, 2 * g.oh * g.ow), (
+            f"cols should be (C*kh*kw, n*oh*ow) = {(18, 2 * g.oh * g.ow)}, got {cols.shape}")
+        table = cols.reshape(3, 3, 2, 2, g.oh, g.ow)
         for c, i, j, n, r, q in [(0, 0, 0, 0, 0, 0), (2, 2, 1, 1, g.oh - 1, g.ow - 1), (1, 1, 0, 1, 1, 2)]:
             want = xp[n, c, r * g.sh + i * g.dh, q * g.sw + j * g.dw]
             assert table[c, i, j, n, r, q] == want, (
                 f"cols row (c={c}, tap=({i},{j})) at image {n}, output ({r},{q}) should be the padded "
                 f"input at ({r * g.sh + i * g.dh}, {q * g.sw + j * g.dw}) = {want}, got "
-                f"{table[c, i, j, n, r, q]}; wrap={wrap}, stride={stride}, dilation={dilation}")
+                f"{table[c, i, j, n, r, q]}; stride={stride}, dilation={dilation}. Check the axis order "
+                "(C, kh, kw, n, oh, ow) and the transpose of each tap's (n, C, oh, ow) view")
         # col2im is the adjoint (transpose) of im2col: <im2col(x), c> == <x, col2im(c)>
         c_rand = rng.standard_normal(cols.shape)
-        left = np.sum(cols * c_rand)
-        right = np.sum(pad_flat(x, g) * col2im(c_rand, g, 2))
+        left, right = np.sum(cols * c_rand), np.sum(xp * col2im(c_rand, g, 2))
         assert np.isclose(left, right), (
             f"col2im must be the adjoint of im2col (<im2col(x), c> = <x, col2im(c)>), got {left} vs {right}; "
             "likely cause: '=' instead of '+=' where taps overlap, or a different tap order")
@@ -646,18 +516,17 @@ test_unit_im2col()
 # %% [markdown]
 # ## 5. Conv2d as a `Function`: forward and backward as matmuls
 #
-# **Forward** for one block of images, with the pieces above:
+# **Forward**, with the pieces above:
 #
 # ```
-#   flat = pad_flat(x)                        (C, n, plane)
-#   cols = im2col(flat)                       (K, n·OH·row)        K = C·kh·kw
-#   y    = W.reshape(O, K) @ cols             (O, n·OH·row)
-#   out  = y → (O, n, OH, row) → drop garbage columns → (n, O, OH, OW) + bias
+#   cols = im2col(pad(x))                     (K, N·OH·OW)         K = C·kh·kw
+#   y    = W.reshape(O, K) @ cols             (O, N·OH·OW)
+#   out  = y → (O, N, OH, OW) → + bias → transpose to (N, O, OH, OW)
 # ```
 #
-# With groups, split both sides: `W → (G, O/G, K/G)`, `cols → (G, K/G, n·OH·row)` (channel-major
-# rows are already ordered group by group), and `np.matmul` does the G products as one batched
-# call.
+# With groups, split both sides: `W → (G, O/G, K/G)`, `cols → (G, K/G, N·OH·OW)` (the rows are
+# ordered channel by channel, so group by group), and `np.matmul` does the G products as one
+# batched call.
 #
 # **Backward.** The forward is `Y = W · cols` (plus bias), a plain matmul, so module 05's
 # matmul rule gives both gradients — and the one for `cols` is then pushed back through the
@@ -665,129 +534,87 @@ test_unit_im2col()
 # places receives the sum of their gradients):
 #
 # ```
-#   dW    = dY · colsᵀ              (O, K)          the same cols as forward
+#   dY    = grad_output → (O, N·OH·OW)       the same layout as y
+#   dW    = dY · colsᵀ                        (O, K)          the cols forward built
 #   db    = dY summed over N, OH, OW
-#   dcols = Wᵀ · dY                 (K, n·OH·row)
-#   dX    = col2im(dcols)           then drop the padding
+#   dcols = Wᵀ · dY                           (K, N·OH·OW)
+#   dX    = unpad(col2im(dcols))
 # ```
 #
-# `dY` enters in the working layout: `(O, n, OH, row)` with **zeros** in the garbage columns,
-# so garbage positions add nothing to `dW` or `dX`. Three matmuls of the same size as the
-# forward one: a conv training step costs about 3x its forward FLOPs (2x for the first layer,
-# whose input needs no gradient). In NumPy, computing `dWᵀ = cols · dYᵀ` and transposing the
-# small result is noticeably faster than `dY · colsᵀ` (the memory order BLAS prefers); try both.
-#
-# `Conv2dFunction` runs the block functions over blocks of images. It saves only `x` and `W`
-# for backward — not `cols` — and rebuilds each block's `cols` there.
+# Three matmuls of the same size as the forward one: a conv training step costs about 3x its
+# forward FLOPs (2x for the first layer, whose input needs no gradient). `Conv2dFunction` keeps
+# `cols` from forward for `dW`: simple, and it costs memory — `kh·kw` copies of every input, 75
+# MB for the second conv of the benchmark network at batch 64 (the analysis at the end measures
+# it). Module 16 rebuilds `cols` in backward instead, a few images at a time.
 
 # %%
 #| export
-def _blocks(g: Geometry, out_channels: int, itemsize: int) -> list[tuple[int, int]]:
-    """[(start, stop), ...] image ranges whose cols (C*kh*kw rows) and output (O rows) fit in _BLOCK_BYTES."""
-    per_image = (g.c * g.kh * g.kw + out_channels) * g.oh * g.row * itemsize
-    step = max(1, min(g.n, _BLOCK_BYTES // max(per_image, 1)))
-    return [(start, min(start + step, g.n)) for start in range(0, g.n, step)]
-
-
-def conv2d_forward_block(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry,
-                         groups: int, out: np.ndarray) -> None:
-    """Convolve a block of images x (n, C, H, W) into out (n, O, OH, OW), in place."""
-    n, out_channels = x.shape[0], weight.shape[0]
-    k, length = g.c * g.kh * g.kw, n * g.oh * g.row  # cols is (k, length)
-    # Hint: flat = pad_flat(x, g, out=workspace.get("flat", (g.c, n, g.plane), x.dtype));
-    #       cols = im2col(flat, g, out=workspace.get("cols", (k, length), x.dtype));
-    #       w = weight viewed as (groups, O/groups, k/groups); y = np.matmul(w, cols viewed as
-    #       (groups, k/groups, length), out=workspace.get("y", (groups, O/groups, length), x.dtype));
-    #       view y as (O, n, g.oh, g.row), keep the first g.ow columns, transpose to (n, O, OH, OW),
-    #       and write it into out, adding bias.reshape(O, 1, 1) if there is a bias
-    #       (np.add(..., out=out) does both in one pass).
-    ### BEGIN SOLUTION
-    flat = pad_flat(x, g, out=workspace.get("flat", (g.c, n, g.plane), x.dtype))
-    cols = im2col(flat, g, out=workspace.get("cols", (k, length), x.dtype))
-    w = weight.reshape(groups, out_channels // groups, k // groups)
-    y = np.matmul(w, cols.reshape(groups, k // groups, length),
-                  out=workspace.get("y", (groups, out_channels // groups, length), x.dtype))
-    y = y.reshape(out_channels, n, g.oh, g.row)[:, :, :, :g.ow].transpose(1, 0, 2, 3)
-    if bias is None:
-        out[...] = y
-    else:
-        np.add(y, bias.reshape(out_channels, 1, 1), out=out)
-    ### END SOLUTION
-
-
-def conv2d_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray, g: Geometry, groups: int,
-                          need_weight: bool, need_input: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Gradients for a block: (dL/dweight from these images, dL/dx (n, C, H, W)); None where not needed.
-
-    dL/dx is a view into the workspace: copy it before the next block.
-    """
-    n, out_channels = x.shape[0], weight.shape[0]
-    k, length = g.c * g.kh * g.kw, n * g.oh * g.row
-    # Hint: 1. dy = workspace.get("dy", (O, n, g.oh, g.row), x.dtype); zero its garbage columns
-    #          (dy[..., g.ow:] = 0) and copy grad_out transposed to (O, n, OH, OW) into the first
-    #          g.ow; view it as (groups, O/groups, length).
-    #       2. Weight: rebuild cols exactly as in forward, viewed as (groups, k/groups, length);
-    #          dW^T = np.matmul(cols, dy.transpose(0, 2, 1)) is (groups, k/groups, O/groups);
-    #          transpose its last two axes and reshape to weight.shape.
-    #       3. Input: dcols = np.matmul(w.transpose(0, 2, 1), dy, out=workspace.get("dcols",
-    #          (groups, k/groups, length), x.dtype)) with w = weight as (groups, O/groups, k/groups);
-    #          flat = col2im(dcols viewed as (k, length), g, n, out=workspace.get("dflat",
-    #          (g.c, n, g.plane), x.dtype)); dx = unpad(flat, g) is (C, n, H, W): transpose it.
-    ### BEGIN SOLUTION
-    dy = workspace.get("dy", (out_channels, n, g.oh, g.row), x.dtype)
-    dy[:, :, :, g.ow:] = 0
-    dy[:, :, :, :g.ow] = grad_out.transpose(1, 0, 2, 3)
-    dy = dy.reshape(groups, out_channels // groups, length)
-    grad_weight = grad_x = None
-    if need_weight:
-        flat = pad_flat(x, g, out=workspace.get("flat", (g.c, n, g.plane), x.dtype))
-        cols = im2col(flat, g, out=workspace.get("cols", (k, length), x.dtype))
-        cols = cols.reshape(groups, k // groups, length)
-        grad_weight = np.matmul(cols, dy.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(weight.shape)
-    if need_input:
-        w = weight.reshape(groups, out_channels // groups, k // groups)
-        dcols = np.matmul(w.transpose(0, 2, 1), dy, out=workspace.get("dcols", (groups, k // groups, length),
-                                                                      x.dtype))
-        flat = col2im(dcols.reshape(k, length), g, n, out=workspace.get("dflat", (g.c, n, g.plane), x.dtype))
-        grad_x = unpad(flat, g).transpose(1, 0, 2, 3)
-    return grad_weight, grad_x
-    ### END SOLUTION
-
-
 class Conv2dFunction(Function):
-    """2-D convolution with its own backward: im2col + matmul, block by block (section 5)."""
+    """2-D convolution with its own backward: im2col + one matmul (section 5)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, g: Geometry, groups: int):
-        ctx.save_for_backward(x, weight)
+        out_channels = weight.shape[0]
+        # Hint: cols = im2col(pad(x, g), g) is (K, L) with K = C*kh*kw, L = N*oh*ow;
+        #       w = weight.reshape(groups, O // groups, K // groups); y = np.matmul(w, cols viewed as
+        #       (groups, K // groups, L)) viewed as (O, N, oh, ow); add bias.reshape(O, 1, 1, 1) when
+        #       there is one; save (cols, weight) for backward; return y transposed to (N, O, oh, ow)
+        #       as a contiguous array (np.ascontiguousarray).
+        ### BEGIN SOLUTION
+        cols = im2col(pad(x, g), g)
+        k, length = cols.shape
+        w = weight.reshape(groups, out_channels // groups, k // groups)
+        y = np.matmul(w, cols.reshape(groups, k // groups, length)).reshape(out_channels, g.n, g.oh, g.ow)
+        if bias is not None:
+            y += bias.reshape(out_channels, 1, 1, 1)
+        ctx.save_for_backward(cols, weight)
+        ### END SOLUTION
         ctx.geometry, ctx.groups = g, groups
-        out = np.empty((g.n, weight.shape[0], g.oh, g.ow), dtype=x.dtype)
-        for start, stop in _blocks(g, weight.shape[0], x.dtype.itemsize):
-            conv2d_forward_block(x[start:stop], weight, bias, g, groups, out[start:stop])
-        return out
+        return np.ascontiguousarray(y.transpose(1, 0, 2, 3))
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, weight = ctx.saved_tensors
+        cols, weight = ctx.saved_tensors
         g, groups = ctx.geometry, ctx.groups
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_x = np.empty_like(x) if need_x else None
-        grad_w = np.zeros_like(weight) if need_w else None
-        if need_x or need_w:
-            for start, stop in _blocks(g, weight.shape[0], x.dtype.itemsize):
-                dw, dx = conv2d_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups,
-                                               need_w, need_x)
-                if need_w:
-                    grad_w += dw
-                if need_x:
-                    grad_x[start:stop] = dx
-        grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
+        out_channels, (k, length) = weight.shape[0], cols.shape
+        # Hint: dy = grad_output transposed to (O, N, oh, ow), reshaped to (groups, O // groups, L);
+        #       dW = np.matmul(dy, cols as (groups, K // groups, L) with its last two axes swapped),
+        #       reshaped to weight.shape; dcols = np.matmul(w with its last two axes swapped, dy) with
+        #       w as in forward; dx = unpad(col2im(dcols as (K, L), g, g.n), g). Compute only the
+        #       gradients asked for (need_x, need_w, need_b); db sums grad_output over (0, 2, 3).
+        ### BEGIN SOLUTION
+        dy = grad_output.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, length)
+        grad_x = grad_w = grad_b = None
+        if need_w:
+            grad_w = np.matmul(dy, cols.reshape(groups, k // groups, length).transpose(0, 2, 1))
+            grad_w = grad_w.reshape(weight.shape)
+        if need_x:
+            w = weight.reshape(groups, out_channels // groups, k // groups)
+            dcols = np.matmul(w.transpose(0, 2, 1), dy).reshape(k, length)
+            grad_x = unpad(col2im(dcols, g, g.n), g)
+        if need_b:
+            grad_b = grad_output.sum(axis=(0, 2, 3))
+        ### END SOLUTION
         return grad_x, grad_w, grad_b, None, None
+
+
+def _accelerated(name: str):
+    """Module 16's fast kernel `name` when the fused paths are on and module 16 implements it, else None.
+
+    Looked up at call time (module 16 comes later and may still be a stub): this is the one place
+    the package decides between module 16's fast path and this module's clear one.
+    """
+    try:
+        from tinytorch.systems.acceleration import fast_kernel
+    except ImportError:
+        return None
+    return fast_kernel(name)
 
 
 def _conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation, groups: int,
             where: str) -> Tensor:
-    """Check everything, then run Conv2dFunction (3-D input = one unbatched image, as in PyTorch)."""
+    """Check everything, then run the convolution (3-D input = one unbatched image, as in PyTorch)."""
     if not isinstance(weight, Tensor) or weight.ndim != 4:
         raise ValueError(f"{where}: weight must be a 4-D Tensor (out_channels, in_channels/groups, kh, kw), "
                          f"got {getattr(weight, 'shape', type(weight).__name__)}")
@@ -806,12 +633,13 @@ def _conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dil
         raise ValueError(f"{where}: bias must be a {weight.dtype} Tensor of shape ({out_channels},), got "
                          f"{getattr(bias, 'shape', type(bias).__name__)}")
     stride, dilation = _pair(stride, "stride", where), _pair(dilation, "dilation", where)
-    pad = _padding(padding, (kh, kw), stride, dilation, where)
+    sides = _padding(padding, (kh, kw), stride, dilation, where)
     unbatched = x.ndim == 3
     if unbatched:
         x = x.unsqueeze(0)
-    g = _geometry(tuple(x.shape), (kh, kw), stride, pad, dilation, where, wrap=True)
-    out = Conv2dFunction.apply(x, weight, bias, g, int(groups))
+    g = _geometry(tuple(x.shape), (kh, kw), stride, sides, dilation, where)
+    function = _accelerated("conv2d") or Conv2dFunction
+    out = function.apply(x, weight, bias, g, int(groups))
     return out.squeeze(0) if unbatched else out
 
 
@@ -841,7 +669,7 @@ def test_unit_conv2d_forward():
         error = np.abs(fast.data - slow).max()
         assert error < 1e-4, (
             f"conv2d{config} differs from conv2d_naive by {error:.3g}; check the cols layout "
-            "(C, kh, kw, n, oh, row), the groups reshape, and that garbage columns are dropped")
+            "(C, kh, kw, n, oh, ow), the groups reshape, and the final transpose to (N, O, OH, OW)")
     single = conv2d(Tensor(x[0]), Tensor(w), Tensor(b), stride=(1, 3), groups=4)
     assert single.shape == (8, 7, 3), f"a 3-D (C, H, W) input gives a 3-D output, got {single.shape}"
     print("✅ conv2d (im2col + matmul) matches the direct loops: strides, padding, dilation, groups")
@@ -997,6 +825,8 @@ test_unit_conv2d_module()
 #| analysis
 import time
 
+from tinytorch.systems.acceleration import use_fused
+
 
 def best_of(fn, repeats: int = 3) -> float:
     """Fastest of `repeats` runs of fn(), in seconds."""
@@ -1015,7 +845,8 @@ for n_img, c_in, size, c_out in [(2, 3, 16, 8), (4, 8, 16, 16)]:
     w_np = rng.standard_normal((c_out, c_in, 3, 3)).astype(np.float32)
     x_t, w_t = Tensor(x_np), Tensor(w_np)
     slow_s = best_of(lambda: conv2d_naive(x_np, w_np, padding=1), repeats=1)
-    fast_s = best_of(lambda: conv2d(x_t, w_t, padding=1), repeats=20)
+    with use_fused(False):  # this module's im2col, not module 16's faster kernels
+        fast_s = best_of(lambda: conv2d(x_t, w_t, padding=1), repeats=20)
     mflop = 2 * n_img * c_out * size * size * c_in * 9 / 1e6
     print(f"{str((n_img, c_in, size, size)):<20}{f'{c_in}->{c_out} 3x3':<12}{mflop:>7.2f}{slow_s * 1e3:>10.1f}"
           f"{fast_s * 1e3:>11.3f}{slow_s / fast_s:>8.0f}x")
@@ -1096,19 +927,12 @@ def _pool_geometry(x: Tensor, kernel_size, stride, padding, dilation, where: str
     return x, _geometry(tuple(x.shape), kernel, stride, pad, dilation, where), unbatched
 
 
-def _pool_input(x: np.ndarray, g: Geometry, fill: float) -> np.ndarray:
-    """x (N, C, H, W) in the (N, C, plane) working layout: a view when there is no padding."""
-    if g.top or g.bottom or g.left or g.right:
-        return pad_flat(x, g, fill, channel_major=False)
-    return x.reshape(g.n, g.c, g.h * g.w)
-
-
 class MaxPool2dFunction(Function):
     """Max over each window; backward routes each window's gradient to its first maximum."""
 
     @staticmethod
     def forward(ctx, x, g: Geometry):
-        flat = _pool_input(x, g, -np.inf)
+        flat = pad(x, g, -np.inf)
         # Hint: out = a copy of tap (0, 0)'s view; then np.maximum(out, view, out=out) for every
         #       other tap. Save what backward needs: ctx.save_for_backward(flat, out).
         ### BEGIN SOLUTION
@@ -1162,7 +986,7 @@ class AvgPool2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, g: Geometry, divisor):
-        flat = _pool_input(x, g, 0.0)
+        flat = pad(x, g, 0.0)
         total = None
         for i in range(g.kh):
             for j in range(g.kw):
@@ -1179,7 +1003,7 @@ class AvgPool2dFunction(Function):
     def backward(ctx, grad_output):
         g = ctx.geometry
         share = grad_output / ctx.divisor
-        grad = np.zeros((g.n, g.c, g.plane), dtype=share.dtype)
+        grad = np.zeros((g.n, g.c, g.hp, g.wp), dtype=share.dtype)
         for i in range(g.kh):
             for j in range(g.kw):
                 view = tap_view(grad, g, i, j)
@@ -1788,7 +1612,7 @@ test_unit_cnn_learns()
 #
 # First, on paper: for every layer its output, parameters, forward FLOPs (2 per multiply-add),
 # the float32 memory of its output (what backward keeps alive) and the size of the im2col
-# matrix — for the whole batch at once, and per block as `Conv2dFunction` really builds it.
+# matrix for the whole batch, as `Conv2dFunction` builds it.
 
 # %%
 #| analysis
@@ -1808,22 +1632,18 @@ cnn = benchmark_cnn()
 batch = 64
 h = Tensor(np.zeros((batch, 3, 32, 32), dtype=np.float32))
 print(f"batch {batch}")
-print(f"{'layer':<22}{'output':<18}{'params':>9}{'MFLOP':>8}{'out MB':>8}{'cols MB':>9}{'block MB':>9}")
+print(f"{'layer':<22}{'output':<18}{'params':>9}{'MFLOP':>8}{'out MB':>8}{'cols MB':>9}")
 total_flops = conv_flops = conv_params = all_params = 0
 with no_grad():
     for index, layer in enumerate(cnn):
         out = layer(h)
         params = sum(p.numel() for p in layer.parameters())
-        flops, cols_mb, block_mb = 0, "", ""
+        flops, cols_mb = 0, ""
         if isinstance(layer, (Conv2d, Linear)):
             flops = 2 * out.numel() * int(np.prod(layer.weight.shape[1:]))
         if isinstance(layer, Conv2d):
-            geo = _geometry(tuple(h.shape), layer.kernel_size, layer.stride, (1, 1, 1, 1), layer.dilation, "",
-                            wrap=True)
-            k = geo.c * geo.kh * geo.kw
-            cols_mb = f"{k * batch * geo.oh * geo.ow * 4 / 1e6:9.1f}"
-            start, stop = _blocks(geo, layer.out_channels, 4)[0]
-            block_mb = f"{k * (stop - start) * geo.oh * geo.row * 4 / 1e6:9.2f}"
+            geo = _geometry(tuple(h.shape), layer.kernel_size, layer.stride, (1, 1, 1, 1), layer.dilation, "")
+            cols_mb = f"{geo.c * geo.kh * geo.kw * batch * geo.oh * geo.ow * 4 / 1e6:9.1f}"
         total_flops += flops
         all_params += params
         if isinstance(layer, Conv2d):
@@ -1831,7 +1651,7 @@ with no_grad():
         name = type(layer).__name__ + (f"({layer.in_channels},{layer.out_channels})" if isinstance(layer, Conv2d)
                                        else "")
         print(f"{name:<22}{str(tuple(out.shape)):<18}{params:>9,}{flops / 1e6:>8.1f}{out.numel() * 4 / 1e6:>8.1f}"
-              f"{cols_mb:>9}{block_mb:>9}")
+              f"{cols_mb:>9}")
         h = out
 print(f"forward: {total_flops / 1e9:.2f} GFLOP per batch; a training step is about 3x that "
       f"({(3 * total_flops - 2 * batch * 32 * 32 * 32 * 27) / 1e9:.2f} GFLOP: the first conv needs no dX)")
@@ -1841,8 +1661,8 @@ print(f"the convolutions: {conv_params / all_params:.0%} of the parameters, "
 # %% [markdown]
 # The convolutions hold a few percent of the parameters and do almost all of the FLOPs; the first
 # Linear layer holds most of the parameters. A whole-batch im2col matrix for the second conv is
-# larger than all the activations of the network together — which is why `Conv2dFunction` works
-# in blocks of a few images whose `cols` stay in cache.
+# larger than all the activations of the network together: the price of turning a convolution
+# into one matmul.
 #
 # ### Receptive field growth
 #
@@ -1864,57 +1684,45 @@ print(f"after the last pool, each of the 8x8 positions summarises a {field}x{fie
       "the Linear layer then sees all of them at once.")
 
 # %% [markdown]
-# ### The im2col buffer vs the batch size, and blocking measured
+# ### The im2col buffer vs the batch size, measured
 #
-# The full `cols` matrix grows linearly with the batch; a block does not. Below: its size for
-# the second conv at several batch sizes, then the forward+backward time of that conv with
-# blocks of different sizes (we change `_BLOCK_BYTES`, the block budget, for the measurement).
+# `Conv2dFunction` keeps the whole batch's `cols` from forward to backward, and that matrix
+# grows linearly with the batch. Below: its size on paper for the second conv at several batch
+# sizes, and the peak memory NumPy really allocates (it reports to `tracemalloc`) for one
+# forward + backward of that conv, on this module's path (`use_fused(False)` switches off
+# module 16's kernels, which build `cols` a few images at a time instead).
 
 # %%
 #| analysis
-geo = _geometry((1, 32, 32, 32), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "", wrap=True)
-per_image = 32 * 9 * geo.oh * geo.ow * 4
-print("conv 32->32 3x3 at 32x32, full im2col matrix: " + ", ".join(
-    f"batch {n}: {n * per_image / 1e6:.0f} MB" for n in (1, 16, 64, 256)))
+import tracemalloc
 
-x_np = np.random.default_rng(0).standard_normal((32, 32, 32, 32), dtype=np.float32)
-layer = Conv2d(32, 32, 3, padding=1)
-x_in = Tensor(x_np, requires_grad=True)
-grad = Tensor(np.ones((32, 32, 32, 32), dtype=np.float32))
-
-
-def forward_backward():
-    layer(x_in).backward(grad)
-
-
-default_budget = _BLOCK_BYTES
-print(f"{'block budget':>14}{'images/block':>14}{'fwd+bwd ms':>12}")
-for budget in (1 << 18, default_budget, 1 << 40):
-    _BLOCK_BYTES = budget
-    seconds = best_of(forward_backward, repeats=3)
-    images = _blocks(_geometry(x_np.shape, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "", wrap=True), 32, 4)[0][1]
-    label = "whole batch" if budget == 1 << 40 else f"{budget / 2**20:g} MiB"
-    print(f"{label:>14}{images:>14}{seconds * 1e3:>12.1f}")
-_BLOCK_BYTES = default_budget
-workspace.clear()  # the whole-batch run grew the scratch buffers; let them shrink back
-
-# Memory against batch size, drawn: the whole-batch matrix grows linearly, a block stays put.
+from tinytorch.systems.acceleration import use_fused
 from tito.plots import plot_lines
 
-batch_sizes = [1, 4, 16, 64, 256]
-block_mb = []
+layer = Conv2d(32, 32, 3, padding=1)
+per_image = 32 * 9 * 32 * 32 * 4  # bytes of cols per image: K = 32*3*3 rows, 32*32 columns, float32
+batch_sizes = [1, 4, 16, 32]
+paper_mb, peak_mb = [], []
+print(f"{'batch':>6}{'cols MB (paper)':>17}{'peak MB (measured)':>20}")
 for n in batch_sizes:
-    first, last = _blocks(_geometry((n, 32, 32, 32), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "", wrap=True), 32, 4)[0]
-    block_mb.append((last - first) * per_image / 1e6)
-plot_lines("im2col_memory_vs_batch", batch_sizes,
-           {"whole-batch cols": [n * per_image / 1e6 for n in batch_sizes], "one block of cols": block_mb},
-           xlabel="batch size", ylabel="MB", title="im2col buffer: whole batch vs blocked", logx=True, logy=True)
+    x_in = Tensor(np.random.default_rng(0).standard_normal((n, 32, 32, 32), dtype=np.float32), requires_grad=True)
+    with use_fused(False):
+        tracemalloc.start()
+        layer(x_in).sum().backward()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    paper_mb.append(n * per_image / 1e6)
+    peak_mb.append(peak / 1e6)
+    print(f"{n:>6}{paper_mb[-1]:>17.1f}{peak_mb[-1]:>20.1f}")
+plot_lines("im2col_memory_vs_batch", batch_sizes, {"cols on paper": paper_mb, "peak, measured": peak_mb},
+           xlabel="batch size", ylabel="MB", title="conv 32->32 3x3 at 32x32: im2col memory",
+           logx=True, logy=True)
 
 # %% [markdown]
-# Tiny blocks pay Python and BLAS call overhead per block and give BLAS thin matrices; the whole
-# batch at once streams a huge matrix through main memory (and asks the operating system for
-# fresh pages every step). The default budget sits in between. The best value depends on your
-# CPU's cache sizes — try a few.
+# The measured peak is about twice the paper size of `cols`: forward's `cols` is still alive
+# when backward builds `dcols = Wᵀ·dY`, which has the same shape — both linear in the batch. At batch 64 the second conv alone holds 75 MB of `cols`
+# between forward and backward. Module 16 measures what building it in small blocks, in a
+# different memory layout, saves in memory and in time.
 #
 # ### Where the time goes in one training step
 #
@@ -1963,7 +1771,8 @@ cnn = benchmark_cnn()
 rng = np.random.default_rng(0)
 x_step = Tensor(rng.standard_normal((32, 3, 32, 32), dtype=np.float32))
 y_step = Tensor(rng.integers(0, 10, 32))
-runs = [profile_once(cnn, x_step, y_step) for _ in range(4)][1:]  # the first run warms up
+with use_fused(False):  # this module's layers (module 16 measures its own)
+    runs = [profile_once(cnn, x_step, y_step) for _ in range(4)][1:]  # the first run warms up
 print(f"{'layer':<22}{'fwd ms':>8}{'bwd ms':>8}")
 totals = [0.0, 0.0]
 for index, layer in enumerate(cnn):
@@ -1996,7 +1805,7 @@ print(f"{'total':<22}{totals[0]:>8.2f}{totals[1]:>8.2f}")
 # %% [markdown]
 # **Q2.** A 3x3 convolution from 64 to 64 channels on 56x56 feature maps (an early ResNet-50
 # stage) at batch 256: how large is the full im2col matrix in float32? Name two ways a framework
-# can avoid materialising it (one of them is in this module).
+# can avoid materialising it (module 16 uses one of them).
 
 # %% [markdown]
 # **Your answer:**
@@ -2026,9 +1835,9 @@ print(f"{'total':<22}{totals[0]:>8.2f}{totals[1]:>8.2f}")
 # - The direct loops are the oracle; **im2col** turns the whole layer into one matrix multiply,
 #   hundreds of times faster. Its backward is two more matmuls, `dW = dY·colsᵀ` and
 #   `dX = col2im(Wᵀ·dY)`, with `col2im` the exact adjoint of `im2col`.
-# - Memory layout is half the speed: a channel-major working layout, wrap-around rows for
-#   stride 1, blocks of images that keep `cols` in cache, and `col2im` adds that NumPy runs
-#   without its internal buffering.
+# - `cols` costs `kh·kw` copies of the input, kept from forward to backward: measured, it is most
+#   of a conv layer's memory. Module 16 takes this clear version and makes it fast (memory
+#   layout, blocks of images, fewer copies); the package uses that one when it is there.
 # - Max pooling routes each window's gradient to its first maximum; average pooling spreads it;
 #   adaptive pooling is two small matrix products.
 # - Batch norm uses batch statistics (biased variance) in training and running statistics

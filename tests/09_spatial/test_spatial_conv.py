@@ -1,4 +1,6 @@
-"""Module 09: conv2d / Conv2d — fast path vs the direct loops, gradients, the layer, bad input."""
+"""Module 09: conv2d / Conv2d — im2col path vs the direct loops, gradients, the layer, bad input.
+
+conftest.py switches module 16's kernels off: these tests check module 09's own code."""
 
 from __future__ import annotations
 
@@ -62,28 +64,6 @@ def test_fast_conv_matches_the_direct_loops(config):
     np.testing.assert_allclose(got.data, expected, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("budget", [1, 1 << 12, 1 << 40])
-def test_the_block_size_does_not_change_the_result(monkeypatch, budget):
-    rng = np.random.default_rng(0)
-    x = Tensor(arrays(rng, 7, 3, 9, 8), requires_grad=True)
-    w = Tensor(arrays(rng, 4, 3, 3, 3), requires_grad=True)
-    b = Tensor(arrays(rng, 4), requires_grad=True)
-    dy = arrays(rng, 7, 4, 9, 8)
-    reference = conv2d_naive(x.data, w.data, b.data, padding=1)
-    monkeypatch.setattr(spatial, "_BLOCK_BYTES", budget)
-    out = conv2d(x, w, b, padding=1)
-    out.backward(Tensor(dy))
-    np.testing.assert_allclose(out.data, reference, rtol=1e-10, atol=1e-10)
-    cols = np.lib.stride_tricks.sliding_window_view(np.pad(x.data, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3),
-                                                    axis=(2, 3))
-    np.testing.assert_allclose(w.grad.data, np.einsum("nohw,nchwij->ocij", dy, cols), rtol=1e-10)
-    np.testing.assert_allclose(b.grad.data, dy.sum(axis=(0, 2, 3)), rtol=1e-10)
-    flipped = np.pad(dy, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    windows = np.lib.stride_tricks.sliding_window_view(flipped, (3, 3), axis=(2, 3))
-    expected_dx = np.einsum("nohwij,ocij->nchw", windows, w.data[:, :, ::-1, ::-1])
-    np.testing.assert_allclose(x.grad.data, expected_dx, rtol=1e-10, atol=1e-12)
-
-
 def test_float32_in_float32_out_and_unbatched_input():
     rng = np.random.default_rng(1)
     x, w = arrays(rng, 3, 6, 5, dtype=np.float32), arrays(rng, 2, 3, 3, 3, dtype=np.float32)
@@ -94,14 +74,34 @@ def test_float32_in_float32_out_and_unbatched_input():
 
 def test_im2col_and_col2im_are_adjoint():
     rng = np.random.default_rng(2)
-    for stride, dilation, pad, wrap in [((1, 1), (1, 1), (1, 1, 1, 1), True), ((2, 3), (1, 2), (0, 1, 1, 2), True),
-                                        ((1, 1), (2, 1), (2, 0, 0, 1), False)]:
+    for stride, dilation, sides in [((1, 1), (1, 1), (1, 1, 1, 1)), ((2, 3), (1, 2), (0, 1, 1, 2)),
+                                    ((1, 1), (2, 1), (2, 0, 0, 1))]:
         x = rng.standard_normal((2, 3, 7, 8))
-        g = spatial._geometry(x.shape, (3, 2), stride, pad, dilation, "test", wrap=wrap)
-        flat = spatial.pad_flat(x, g)
-        cols = spatial.im2col(flat, g)
+        g = spatial._geometry(x.shape, (3, 2), stride, sides, dilation, "test")
+        xp = spatial.pad(x, g)
+        cols = spatial.im2col(xp, g)
+        assert cols.shape == (3 * 3 * 2, 2 * g.oh * g.ow)
         other = rng.standard_normal(cols.shape)
-        assert np.isclose(np.vdot(cols, other), np.vdot(flat, spatial.col2im(other, g, 2)))
+        assert np.isclose(np.vdot(cols, other), np.vdot(xp, spatial.col2im(other, g, 2)))
+
+
+def test_conv2d_function_keeps_cols_and_matches_einsum_gradients():
+    rng = np.random.default_rng(0)
+    x = Tensor(arrays(rng, 7, 3, 9, 8), requires_grad=True)
+    w = Tensor(arrays(rng, 4, 3, 3, 3), requires_grad=True)
+    b = Tensor(arrays(rng, 4), requires_grad=True)
+    dy = arrays(rng, 7, 4, 9, 8)
+    out = conv2d(x, w, b, padding=1)
+    out.backward(Tensor(dy))
+    np.testing.assert_allclose(out.data, conv2d_naive(x.data, w.data, b.data, padding=1), rtol=1e-10, atol=1e-10)
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(x.data, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3),
+                                                       axis=(2, 3))
+    np.testing.assert_allclose(w.grad.data, np.einsum("nohw,nchwij->ocij", dy, windows), rtol=1e-10)
+    np.testing.assert_allclose(b.grad.data, dy.sum(axis=(0, 2, 3)), rtol=1e-10)
+    padded_dy = np.lib.stride_tricks.sliding_window_view(np.pad(dy, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3),
+                                                         axis=(2, 3))
+    expected_dx = np.einsum("nohwij,ocij->nchw", padded_dy, w.data[:, :, ::-1, ::-1])
+    np.testing.assert_allclose(x.grad.data, expected_dx, rtol=1e-10, atol=1e-12)
 
 
 # ----- gradients ---------------------------------------------------------------------------------

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import numbers
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,8 +52,6 @@ def _padding(padding, kernel: tuple, stride: tuple, dilation: tuple, where: str)
 class Geometry:
     """Every size of one sliding-window call: input (n, c, h, w), kernel (kh, kw), stride (sh, sw),
     dilation (dh, dw), padding (top, bottom, left, right) and output (oh, ow).
-
-    `wrap` selects the stride-1 working layout of section 4 (output rows as long as padded rows).
     """
 
     n: int
@@ -74,7 +70,6 @@ class Geometry:
     right: int
     oh: int
     ow: int
-    wrap: bool
 
     @property
     def hp(self) -> int:
@@ -86,16 +81,6 @@ class Geometry:
         """Padded width."""
         return self.w + self.left + self.right
 
-    @property
-    def row(self) -> int:
-        """Length of one output row in the working layout (ow, or wp when wrapping)."""
-        return self.wp if self.wrap else self.ow
-
-    @property
-    def plane(self) -> int:
-        """Length of one padded image in the working layout: hp*wp, plus slack for the last taps."""
-        return self.hp * self.wp + (self.dw * (self.kw - 1) if self.wrap else 0)
-
 
 def output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Positions of a window sliding along one axis: floor((size + 2p - d(k-1) - 1) / s) + 1."""
@@ -105,7 +90,7 @@ def output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilat
 
 
 def _geometry(shape: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
-              where: str, wrap: bool = False) -> Geometry:
+              where: str) -> Geometry:
     """The Geometry of a window sliding over an (n, c, h, w) input; a clear error if it does not fit."""
     n, c, h, w = shape
     top, bottom, left, right = padding
@@ -120,7 +105,7 @@ def _geometry(shape: tuple, kernel: tuple, stride: tuple, padding: tuple, dilati
                          f"{padding[1::2]}), which would give an output of size {oh}x{ow}; use a smaller "
                          "kernel or more padding, or a larger input")
     return Geometry(n, c, h, w, kernel[0], kernel[1], stride[0], stride[1], dilation[0], dilation[1],
-                    top, bottom, left, right, oh, ow, wrap and stride == (1, 1))
+                    top, bottom, left, right, oh, ow)
 
 
 def _check_image(x, where: str, channels: int | None = None, what: str = "in_channels") -> None:
@@ -175,242 +160,118 @@ def conv2d_naive(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = No
     return out
 
 
-_BLOCK_BYTES = 4 << 20  # target size of one block's cols + output (section 4, choice 3)
+def pad(x: np.ndarray, g: Geometry, fill: float = 0.0) -> np.ndarray:
+    """(N, C, H, W) -> (N, C, hp, wp): x inside a border of `fill` (x itself when g has no padding)."""
+    if not (g.top or g.bottom or g.left or g.right):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (g.top, g.bottom), (g.left, g.right)), constant_values=fill)
 
 
-class Workspace(threading.local):
-    """Scratch arrays reused from block to block and step to step (one set per thread).
-
-    A fresh multi-megabyte NumPy array comes from the operating system as new, zeroed pages; asking
-    for dozens of them per training step costs more than the copies they hold. Block temporaries
-    (cols, the padded input, gradients in the working layout) are taken from here instead. An array
-    from get() is valid until the next get() of the same name: never return one to the caller.
-    """
-
-    def __init__(self) -> None:
-        self.buffers: dict = {}
-
-    def get(self, name: str, shape: tuple, dtype) -> np.ndarray:
-        """An uninitialised array of `shape`, backed by the buffer `name` (grown when too small)."""
-        dtype, size = np.dtype(dtype), math.prod(shape)
-        buffer = self.buffers.get((name, dtype))
-        if buffer is None or buffer.size < size:
-            buffer = self.buffers[(name, dtype)] = np.empty(size, dtype=dtype)
-        return buffer[:size].reshape(shape)
-
-    def clear(self) -> None:
-        """Give the memory back (it is allocated again on the next use)."""
-        self.buffers.clear()
+def unpad(xp: np.ndarray, g: Geometry) -> np.ndarray:
+    """The (N, C, H, W) view of a padded (N, C, hp, wp) array without its border: pad's inverse."""
+    return xp[:, :, g.top:g.top + g.h, g.left:g.left + g.w]
 
 
-workspace = Workspace()
-
-_UNBUFFERED = 256  # ufunc buffer size (elements) that turns NumPy's buffering off (section 4, choice 5)
-
-
-@contextlib.contextmanager
-def _unbuffered(g: Geometry):
-    """Inside this block, ufuncs on g's tap views run without NumPy's internal buffering.
-
-    A ufunc over non-contiguous operands whose contiguous runs are shorter than NumPy's buffer
-    (8192 elements) is fed through that buffer: `view += block` on a tap view then makes two extra
-    copies and runs 2-3x slower than a plain copy. A buffer no longer than the run switches the
-    buffering off. Only for runs of at least _UNBUFFERED elements (short runs gain nothing); the
-    old size comes back on exit.
-    """
-    run = g.oh * g.wp if g.wrap else (g.ow if g.sw == 1 else 0)
-    if run < _UNBUFFERED:
-        yield
-        return
-    with np.errstate():  # NumPy 2 scopes the buffer size to this context; restore it explicitly for 1.x
-        old = np.setbufsize(_UNBUFFERED)
-        try:
-            yield
-        finally:
-            np.setbufsize(old)
-
-
-def _merge_rows(a: np.ndarray, g: Geometry) -> np.ndarray:
-    """A tap view or cols block (A, B, OH, row) as (A, B, OH*row) in the wrap layout, else unchanged.
-
-    With wrapping, each image's OH rows follow one another in memory, so this is always a view
-    (checked: `+=` into a copy would be lost), and `+=` into it lands in `a`'s memory. NumPy
-    switches its buffering off (inside _unbuffered) only for such 3-D views with long runs.
-    """
-    if not g.wrap:
-        return a
-    merged = a.reshape(a.shape[0], a.shape[1], -1)
-    assert np.may_share_memory(merged, a), "_merge_rows must return a view"
-    return merged
-
-
-def pad_flat(x: np.ndarray, g: Geometry, fill: float = 0.0, channel_major: bool = True,
-             out: np.ndarray | None = None) -> np.ndarray:
-    """(n, C, H, W) -> padded, flattened working layout (C, n, g.plane) (or (n, C, g.plane)), in `out` if given."""
-    n = x.shape[0]
-    shape = (g.c, n, g.plane) if channel_major else (n, g.c, g.plane)
-    flat = np.empty(shape, dtype=x.dtype) if out is None else out
-    flat.fill(fill)
-    grid = flat[:, :, :g.hp * g.wp].reshape(shape[0], shape[1], g.hp, g.wp)
-    grid[:, :, g.top:g.top + g.h, g.left:g.left + g.w] = x.transpose(1, 0, 2, 3) if channel_major else x
-    return flat
-
-
-def unpad(flat: np.ndarray, g: Geometry) -> np.ndarray:
-    """The unpadded (A, B, H, W) view of a working-layout array (A, B, g.plane): pad_flat's inverse."""
-    grid = flat[:, :, :g.hp * g.wp].reshape(flat.shape[0], flat.shape[1], g.hp, g.wp)
-    return grid[:, :, g.top:g.top + g.h, g.left:g.left + g.w]
-
-
-def tap_view(flat: np.ndarray, g: Geometry, i: int, j: int) -> np.ndarray:
-    """View (A, B, oh, g.row) of the values that kernel tap (i, j) meets at every output position."""
-    a, b = flat.shape[:2]
-    if g.wrap:  # stride 1: OH rows of length wp, one contiguous run per image
-        start = i * g.dh * g.wp + j * g.dw
-        return flat[:, :, start:start + g.oh * g.wp].reshape(a, b, g.oh, g.wp)
-    grid = flat[:, :, :g.hp * g.wp].reshape(a, b, g.hp, g.wp)
+def tap_view(xp: np.ndarray, g: Geometry, i: int, j: int) -> np.ndarray:
+    """View (N, C, oh, ow) of the padded values that kernel tap (i, j) meets at every output position."""
     r0, c0 = i * g.dh, j * g.dw
-    return grid[:, :, r0:r0 + g.sh * (g.oh - 1) + 1:g.sh, c0:c0 + g.sw * (g.ow - 1) + 1:g.sw]
+    return xp[:, :, r0:r0 + g.sh * (g.oh - 1) + 1:g.sh, c0:c0 + g.sw * (g.ow - 1) + 1:g.sw]
 
 
-def im2col(flat: np.ndarray, g: Geometry, out: np.ndarray | None = None) -> np.ndarray:
-    """Working layout (C, n, plane) -> cols (C*kh*kw, n*oh*row): row (c, i, j) is tap (i, j) of channel c.
+def im2col(xp: np.ndarray, g: Geometry) -> np.ndarray:
+    """Padded input (N, C, hp, wp) -> cols (C*kh*kw, N*oh*ow): row (c, i, j), column (n, r, q).
 
-    Written into `out` (a contiguous array of that size) when given.
+    cols[(c, i, j), (n, r, q)] = xp[n, c, r*sh + i*dh, q*sw + j*dw].
     """
-    channels, n = flat.shape[:2]
-    # Hint: cols = an array of shape (channels, g.kh, g.kw, n, g.oh, g.row): new (np.empty, the
-    #       input's dtype), or `out` reshaped to that shape; for every tap (i, j) copy
-    #       tap_view(flat, g, i, j) into cols[:, i, j]; return it reshaped to
-    #       (channels * g.kh * g.kw, n * g.oh * g.row) (a view: no copy).
-    shape = (channels, g.kh, g.kw, n, g.oh, g.row)
-    cols = np.empty(shape, dtype=flat.dtype) if out is None else out.reshape(shape)
+    n, channels = xp.shape[:2]
+    # Hint: cols = np.empty((channels, g.kh, g.kw, n, g.oh, g.ow), dtype=xp.dtype); for every tap
+    #       (i, j), cols[:, i, j] is (channels, n, oh, ow) and tap_view(xp, g, i, j) is
+    #       (n, channels, oh, ow): swap its first two axes (.transpose(1, 0, 2, 3)) and copy it in.
+    #       Return cols reshaped to (channels * g.kh * g.kw, n * g.oh * g.ow) (a view: no copy).
+    cols = np.empty((channels, g.kh, g.kw, n, g.oh, g.ow), dtype=xp.dtype)
     for i in range(g.kh):
         for j in range(g.kw):
-            cols[:, i, j] = tap_view(flat, g, i, j)
-    return cols.reshape(channels * g.kh * g.kw, n * g.oh * g.row)
+            cols[:, i, j] = tap_view(xp, g, i, j).transpose(1, 0, 2, 3)
+    return cols.reshape(channels * g.kh * g.kw, n * g.oh * g.ow)
 
 
-def col2im(cols: np.ndarray, g: Geometry, n: int, out: np.ndarray | None = None) -> np.ndarray:
-    """Adjoint of im2col: (C*kh*kw, n*oh*row) -> working layout (C, n, plane), overlaps summed (into `out`)."""
-    # Hint: flat = zeros of shape (g.c, n, g.plane) (or `out` filled with 0); view cols as
-    #       (g.c, g.kh, g.kw, n, g.oh, g.row); for every tap, add block [:, i, j] into
-    #       tap_view(flat, ...) with += (a view: the sum lands in flat). Taps overlap, so it must be
-    #       +=, never =. For speed (section 4, choice 5) run the loop inside
-    #       `with _unbuffered(g):` and pass both sides of each += through _merge_rows(..., g).
-    flat = np.empty((g.c, n, g.plane), dtype=cols.dtype) if out is None else out
-    flat.fill(0)
-    blocks = cols.reshape(g.c, g.kh, g.kw, n, g.oh, g.row)
-    with _unbuffered(g):
-        for i in range(g.kh):
-            for j in range(g.kw):
-                view = _merge_rows(tap_view(flat, g, i, j), g)
-                view += _merge_rows(blocks[:, i, j], g)
-    return flat
-
-
-def _blocks(g: Geometry, out_channels: int, itemsize: int) -> list[tuple[int, int]]:
-    """[(start, stop), ...] image ranges whose cols (C*kh*kw rows) and output (O rows) fit in _BLOCK_BYTES."""
-    per_image = (g.c * g.kh * g.kw + out_channels) * g.oh * g.row * itemsize
-    step = max(1, min(g.n, _BLOCK_BYTES // max(per_image, 1)))
-    return [(start, min(start + step, g.n)) for start in range(0, g.n, step)]
-
-
-def conv2d_forward_block(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry,
-                         groups: int, out: np.ndarray) -> None:
-    """Convolve a block of images x (n, C, H, W) into out (n, O, OH, OW), in place."""
-    n, out_channels = x.shape[0], weight.shape[0]
-    k, length = g.c * g.kh * g.kw, n * g.oh * g.row  # cols is (k, length)
-    # Hint: flat = pad_flat(x, g, out=workspace.get("flat", (g.c, n, g.plane), x.dtype));
-    #       cols = im2col(flat, g, out=workspace.get("cols", (k, length), x.dtype));
-    #       w = weight viewed as (groups, O/groups, k/groups); y = np.matmul(w, cols viewed as
-    #       (groups, k/groups, length), out=workspace.get("y", (groups, O/groups, length), x.dtype));
-    #       view y as (O, n, g.oh, g.row), keep the first g.ow columns, transpose to (n, O, OH, OW),
-    #       and write it into out, adding bias.reshape(O, 1, 1) if there is a bias
-    #       (np.add(..., out=out) does both in one pass).
-    flat = pad_flat(x, g, out=workspace.get("flat", (g.c, n, g.plane), x.dtype))
-    cols = im2col(flat, g, out=workspace.get("cols", (k, length), x.dtype))
-    w = weight.reshape(groups, out_channels // groups, k // groups)
-    y = np.matmul(w, cols.reshape(groups, k // groups, length),
-                  out=workspace.get("y", (groups, out_channels // groups, length), x.dtype))
-    y = y.reshape(out_channels, n, g.oh, g.row)[:, :, :, :g.ow].transpose(1, 0, 2, 3)
-    if bias is None:
-        out[...] = y
-    else:
-        np.add(y, bias.reshape(out_channels, 1, 1), out=out)
-
-
-def conv2d_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray, g: Geometry, groups: int,
-                          need_weight: bool, need_input: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Gradients for a block: (dL/dweight from these images, dL/dx (n, C, H, W)); None where not needed.
-
-    dL/dx is a view into the workspace: copy it before the next block.
-    """
-    n, out_channels = x.shape[0], weight.shape[0]
-    k, length = g.c * g.kh * g.kw, n * g.oh * g.row
-    # Hint: 1. dy = workspace.get("dy", (O, n, g.oh, g.row), x.dtype); zero its garbage columns
-    #          (dy[..., g.ow:] = 0) and copy grad_out transposed to (O, n, OH, OW) into the first
-    #          g.ow; view it as (groups, O/groups, length).
-    #       2. Weight: rebuild cols exactly as in forward, viewed as (groups, k/groups, length);
-    #          dW^T = np.matmul(cols, dy.transpose(0, 2, 1)) is (groups, k/groups, O/groups);
-    #          transpose its last two axes and reshape to weight.shape.
-    #       3. Input: dcols = np.matmul(w.transpose(0, 2, 1), dy, out=workspace.get("dcols",
-    #          (groups, k/groups, length), x.dtype)) with w = weight as (groups, O/groups, k/groups);
-    #          flat = col2im(dcols viewed as (k, length), g, n, out=workspace.get("dflat",
-    #          (g.c, n, g.plane), x.dtype)); dx = unpad(flat, g) is (C, n, H, W): transpose it.
-    dy = workspace.get("dy", (out_channels, n, g.oh, g.row), x.dtype)
-    dy[:, :, :, g.ow:] = 0
-    dy[:, :, :, :g.ow] = grad_out.transpose(1, 0, 2, 3)
-    dy = dy.reshape(groups, out_channels // groups, length)
-    grad_weight = grad_x = None
-    if need_weight:
-        flat = pad_flat(x, g, out=workspace.get("flat", (g.c, n, g.plane), x.dtype))
-        cols = im2col(flat, g, out=workspace.get("cols", (k, length), x.dtype))
-        cols = cols.reshape(groups, k // groups, length)
-        grad_weight = np.matmul(cols, dy.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(weight.shape)
-    if need_input:
-        w = weight.reshape(groups, out_channels // groups, k // groups)
-        dcols = np.matmul(w.transpose(0, 2, 1), dy, out=workspace.get("dcols", (groups, k // groups, length),
-                                                                      x.dtype))
-        flat = col2im(dcols.reshape(k, length), g, n, out=workspace.get("dflat", (g.c, n, g.plane), x.dtype))
-        grad_x = unpad(flat, g).transpose(1, 0, 2, 3)
-    return grad_weight, grad_x
+def col2im(cols: np.ndarray, g: Geometry, n: int) -> np.ndarray:
+    """Adjoint of im2col: cols (C*kh*kw, n*oh*ow) -> padded (n, C, hp, wp), overlapping taps summed."""
+    # Hint: xp = np.zeros((n, g.c, g.hp, g.wp), dtype=cols.dtype); view cols as
+    #       (g.c, g.kh, g.kw, n, g.oh, g.ow); for every tap (i, j): view = tap_view(xp, g, i, j),
+    #       then view += block (i, j) with its first two axes swapped. The view shares xp's
+    #       memory, so the sum lands in xp. Taps overlap: it must be +=, never =.
+    xp = np.zeros((n, g.c, g.hp, g.wp), dtype=cols.dtype)
+    blocks = cols.reshape(g.c, g.kh, g.kw, n, g.oh, g.ow)
+    for i in range(g.kh):
+        for j in range(g.kw):
+            view = tap_view(xp, g, i, j)
+            view += blocks[:, i, j].transpose(1, 0, 2, 3)
+    return xp
 
 
 class Conv2dFunction(Function):
-    """2-D convolution with its own backward: im2col + matmul, block by block (section 5)."""
+    """2-D convolution with its own backward: im2col + one matmul (section 5)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, g: Geometry, groups: int):
-        ctx.save_for_backward(x, weight)
+        out_channels = weight.shape[0]
+        # Hint: cols = im2col(pad(x, g), g) is (K, L) with K = C*kh*kw, L = N*oh*ow;
+        #       w = weight.reshape(groups, O // groups, K // groups); y = np.matmul(w, cols viewed as
+        #       (groups, K // groups, L)) viewed as (O, N, oh, ow); add bias.reshape(O, 1, 1, 1) when
+        #       there is one; save (cols, weight) for backward; return y transposed to (N, O, oh, ow)
+        #       as a contiguous array (np.ascontiguousarray).
+        cols = im2col(pad(x, g), g)
+        k, length = cols.shape
+        w = weight.reshape(groups, out_channels // groups, k // groups)
+        y = np.matmul(w, cols.reshape(groups, k // groups, length)).reshape(out_channels, g.n, g.oh, g.ow)
+        if bias is not None:
+            y += bias.reshape(out_channels, 1, 1, 1)
+        ctx.save_for_backward(cols, weight)
         ctx.geometry, ctx.groups = g, groups
-        out = np.empty((g.n, weight.shape[0], g.oh, g.ow), dtype=x.dtype)
-        for start, stop in _blocks(g, weight.shape[0], x.dtype.itemsize):
-            conv2d_forward_block(x[start:stop], weight, bias, g, groups, out[start:stop])
-        return out
+        return np.ascontiguousarray(y.transpose(1, 0, 2, 3))
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, weight = ctx.saved_tensors
+        cols, weight = ctx.saved_tensors
         g, groups = ctx.geometry, ctx.groups
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grad_x = np.empty_like(x) if need_x else None
-        grad_w = np.zeros_like(weight) if need_w else None
-        if need_x or need_w:
-            for start, stop in _blocks(g, weight.shape[0], x.dtype.itemsize):
-                dw, dx = conv2d_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups,
-                                               need_w, need_x)
-                if need_w:
-                    grad_w += dw
-                if need_x:
-                    grad_x[start:stop] = dx
-        grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
+        out_channels, (k, length) = weight.shape[0], cols.shape
+        # Hint: dy = grad_output transposed to (O, N, oh, ow), reshaped to (groups, O // groups, L);
+        #       dW = np.matmul(dy, cols as (groups, K // groups, L) with its last two axes swapped),
+        #       reshaped to weight.shape; dcols = np.matmul(w with its last two axes swapped, dy) with
+        #       w as in forward; dx = unpad(col2im(dcols as (K, L), g, g.n), g). Compute only the
+        #       gradients asked for (need_x, need_w, need_b); db sums grad_output over (0, 2, 3).
+        dy = grad_output.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, length)
+        grad_x = grad_w = grad_b = None
+        if need_w:
+            grad_w = np.matmul(dy, cols.reshape(groups, k // groups, length).transpose(0, 2, 1))
+            grad_w = grad_w.reshape(weight.shape)
+        if need_x:
+            w = weight.reshape(groups, out_channels // groups, k // groups)
+            dcols = np.matmul(w.transpose(0, 2, 1), dy).reshape(k, length)
+            grad_x = unpad(col2im(dcols, g, g.n), g)
+        if need_b:
+            grad_b = grad_output.sum(axis=(0, 2, 3))
         return grad_x, grad_w, grad_b, None, None
+
+
+def _accelerated(name: str):
+    """Module 16's fast kernel `name` when the fused paths are on and module 16 implements it, else None.
+
+    Looked up at call time (module 16 comes later and may still be a stub): this is the one place
+    the package decides between module 16's fast path and this module's clear one.
+    """
+    try:
+        from tinytorch.systems.acceleration import fast_kernel
+    except ImportError:
+        return None
+    return fast_kernel(name)
 
 
 def _conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation, groups: int,
             where: str) -> Tensor:
-    """Check everything, then run Conv2dFunction (3-D input = one unbatched image, as in PyTorch)."""
+    """Check everything, then run the convolution (3-D input = one unbatched image, as in PyTorch)."""
     if not isinstance(weight, Tensor) or weight.ndim != 4:
         raise ValueError(f"{where}: weight must be a 4-D Tensor (out_channels, in_channels/groups, kh, kw), "
                          f"got {getattr(weight, 'shape', type(weight).__name__)}")
@@ -429,12 +290,13 @@ def _conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dil
         raise ValueError(f"{where}: bias must be a {weight.dtype} Tensor of shape ({out_channels},), got "
                          f"{getattr(bias, 'shape', type(bias).__name__)}")
     stride, dilation = _pair(stride, "stride", where), _pair(dilation, "dilation", where)
-    pad = _padding(padding, (kh, kw), stride, dilation, where)
+    sides = _padding(padding, (kh, kw), stride, dilation, where)
     unbatched = x.ndim == 3
     if unbatched:
         x = x.unsqueeze(0)
-    g = _geometry(tuple(x.shape), (kh, kw), stride, pad, dilation, where, wrap=True)
-    out = Conv2dFunction.apply(x, weight, bias, g, int(groups))
+    g = _geometry(tuple(x.shape), (kh, kw), stride, sides, dilation, where)
+    function = _accelerated("conv2d") or Conv2dFunction
+    out = function.apply(x, weight, bias, g, int(groups))
     return out.squeeze(0) if unbatched else out
 
 
@@ -539,19 +401,12 @@ def _pool_geometry(x: Tensor, kernel_size, stride, padding, dilation, where: str
     return x, _geometry(tuple(x.shape), kernel, stride, pad, dilation, where), unbatched
 
 
-def _pool_input(x: np.ndarray, g: Geometry, fill: float) -> np.ndarray:
-    """x (N, C, H, W) in the (N, C, plane) working layout: a view when there is no padding."""
-    if g.top or g.bottom or g.left or g.right:
-        return pad_flat(x, g, fill, channel_major=False)
-    return x.reshape(g.n, g.c, g.h * g.w)
-
-
 class MaxPool2dFunction(Function):
     """Max over each window; backward routes each window's gradient to its first maximum."""
 
     @staticmethod
     def forward(ctx, x, g: Geometry):
-        flat = _pool_input(x, g, -np.inf)
+        flat = pad(x, g, -np.inf)
         # Hint: out = a copy of tap (0, 0)'s view; then np.maximum(out, view, out=out) for every
         #       other tap. Save what backward needs: ctx.save_for_backward(flat, out).
         out = None
@@ -601,7 +456,7 @@ class AvgPool2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, g: Geometry, divisor):
-        flat = _pool_input(x, g, 0.0)
+        flat = pad(x, g, 0.0)
         total = None
         for i in range(g.kh):
             for j in range(g.kw):
@@ -618,7 +473,7 @@ class AvgPool2dFunction(Function):
     def backward(ctx, grad_output):
         g = ctx.geometry
         share = grad_output / ctx.divisor
-        grad = np.zeros((g.n, g.c, g.plane), dtype=share.dtype)
+        grad = np.zeros((g.n, g.c, g.hp, g.wp), dtype=share.dtype)
         for i in range(g.kh):
             for j in range(g.kw):
                 view = tap_view(grad, g, i, j)

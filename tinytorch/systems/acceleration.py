@@ -26,3 +26,989 @@ def use_fused(enabled: bool):
         yield
     finally:
         _fused = previous
+
+
+import math
+
+from tinytorch.core.activations import _erf_rational_block, erf
+from tinytorch.core.autograd import Function
+from tinytorch.core.tensor import Tensor
+from tinytorch.text.attention import FusedCausalAttention
+
+BLOCK = 1 << 14  # elements per block: 16,384 float32 = 64 KiB, so a block and its temporaries stay in L2
+_INV_SQRT2, _INV_SQRT_2PI = 1 / math.sqrt(2), 1 / math.sqrt(2 * math.pi)
+
+
+def blocks(size: int, block: int = BLOCK):
+    """Slices [0, block), [block, 2·block), ... covering range(size): the unit of work of a fused kernel."""
+    return (slice(start, min(start + block, size)) for start in range(0, size, block))
+
+
+def _check_floating(x, name: str, where: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{where}: {name} must be a Tensor, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{where}: {name} must be a floating-point Tensor, got dtype {x.dtype}")
+
+
+def gelu_and_slope_(x: np.ndarray, out: np.ndarray, slope: np.ndarray) -> None:
+    """For one block x (1-D): out = x·Φ(x) and slope = Φ(x) + x·φ(x), written into the given arrays."""
+    # Hint: slope = erf(x/√2) (float32: _erf_rational_block(x * _INV_SQRT2, slope), which writes
+    #       into slope; other dtypes: module 02's erf); slope = ½(1 + slope) is Φ; out = x·Φ;
+    #       then φ = exp(-x²/2)·_INV_SQRT_2PI in a temporary, times x, added to slope.
+    if x.dtype == np.float32:
+        _erf_rational_block(x * _INV_SQRT2, slope)
+    else:
+        slope[...] = erf(x * _INV_SQRT2)
+    slope += 1
+    slope *= 0.5
+    np.multiply(x, slope, out=out)
+    pdf = np.multiply(x, x)
+    pdf *= -0.5
+    np.exp(pdf, out=pdf)
+    pdf *= _INV_SQRT_2PI
+    pdf *= x
+    slope += pdf
+
+
+class FusedGELU(Function):
+    """Exact (erf) GELU that saves its slope: forward and both derivatives' work in one blocked pass."""
+
+    @staticmethod
+    def forward(ctx, x):
+        flat = np.ascontiguousarray(x).reshape(-1)
+        out, slope = np.empty_like(flat), np.empty_like(flat)
+        for part in blocks(flat.size):
+            gelu_and_slope_(flat[part], out[part], slope[part])
+        ctx.save_for_backward(slope.reshape(x.shape))
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (slope,) = ctx.saved_tensors
+        return grad_output * slope
+
+
+def fused_gelu(x: Tensor) -> Tensor:
+    """GELU(x) = x·Φ(x), exact (erf), as module 02's gelu(x) with one pass fewer in backward. Shape kept."""
+    _check_floating(x, "x", "fused_gelu")
+    return FusedGELU.apply(x)
+
+
+class SoftmaxCrossEntropy(Function):
+    """Mean cross-entropy of logits (N, C) against class ids (N,), rows with ignore_index skipped."""
+
+    @staticmethod
+    def forward(ctx, logits, target, ignore_index: int):
+        # Hint: probs = logits - row max (a new array); exp in place; sums = row sums; the loss of
+        #       row i is log(sums_i) - shifted_i[target_i] (take it before the exp, or from the log
+        #       of probs after normalising); average over the rows whose target != ignore_index.
+        #       Save probs (divided by sums in place), the safe targets, the valid mask and the count.
+        rows = np.arange(logits.shape[0])
+        valid = target != ignore_index
+        safe = np.where(valid, target, 0)
+        probs = logits - logits.max(axis=1, keepdims=True)
+        picked = probs[rows, safe]
+        np.exp(probs, out=probs)
+        sums = probs.sum(axis=1)
+        count = int(valid.sum())
+        losses = np.log(sums) - picked
+        probs /= sums[:, None]
+        ctx.save_for_backward(probs, safe, valid)
+        ctx.count = count
+        return np.asarray(losses[valid].sum() / max(count, 1) if count else np.nan, dtype=logits.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        probs, safe, valid = ctx.saved_tensors
+        # Hint: grad = probs · (g / count) (a copy: probs stays intact for a second backward);
+        #       subtract g / count at [row, target]; zero the ignored rows.
+        scale = float(grad_output) / max(ctx.count, 1)
+        grad = probs * np.asarray(scale, dtype=probs.dtype)
+        grad[np.arange(grad.shape[0]), safe] -= scale
+        if not valid.all():
+            grad[~valid] = 0
+        return grad, None, None
+
+
+def softmax_cross_entropy(logits: Tensor, target: Tensor, ignore_index: int = -100) -> Tensor:
+    """Mean cross-entropy, as cross_entropy(logits, target, ignore_index=...) of module 04, in one node.
+
+    logits: (N, C) floating; target: (N,) integer class ids in [0, C) or ignore_index. -> scalar.
+    """
+    where = "softmax_cross_entropy"
+    _check_floating(logits, "logits", where)
+    if logits.ndim != 2:
+        raise ValueError(f"{where}: logits must be (N, C), got shape {tuple(logits.shape)}")
+    if not isinstance(target, Tensor) or target.dtype.kind not in "iu" or tuple(target.shape) != logits.shape[:1]:
+        got = f"dtype {target.dtype}, shape {tuple(target.shape)}" if isinstance(target, Tensor) else type(target).__name__
+        raise ValueError(f"{where}: target must be an integer Tensor of shape ({logits.shape[0]},), got {got}")
+    ids = target.data
+    bad = (ids != ignore_index) & ((ids < 0) | (ids >= logits.shape[1]))
+    if bad.any():
+        raise ValueError(f"{where}: target holds class id {int(ids[bad][0])}, outside [0, {logits.shape[1]}) "
+                         f"and not ignore_index={ignore_index}")
+    return SoftmaxCrossEntropy.apply(logits, ids, int(ignore_index))
+
+
+_DIAGONAL: dict = {}  # (b, dtype) -> read-only (b, b) additive mask, -inf above the diagonal
+
+
+def _diagonal_mask(size: int, dtype) -> np.ndarray:
+    key = (size, np.dtype(dtype).str)
+    if key not in _DIAGONAL:
+        mask = np.triu(np.full((size, size), -np.inf, dtype=dtype), k=1)
+        mask.flags.writeable = False
+        _DIAGONAL[key] = mask
+    return _DIAGONAL[key]
+
+
+def _block_scores(q: np.ndarray, key_block: np.ndarray, scale: float, causal: bool, start: int) -> np.ndarray:
+    """Scores (..., Lq, b) of queries q (those from position `start` on when causal) against one key block."""
+    scores = np.matmul(q, key_block.swapaxes(-1, -2))
+    scores *= scale
+    if causal:  # query start+r sees key start+c only if c <= r: mask the upper triangle of the first rows
+        rows, width = min(scores.shape[-2], key_block.shape[-2]), key_block.shape[-2]
+        scores[..., :rows, :] += _diagonal_mask(width, scores.dtype)[:rows]
+    return scores
+
+
+def flash_attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float, causal: bool,
+                            block: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Attention over key blocks with the online softmax: (output (..., L, Dv), logsumexp L (..., L)).
+
+    q (..., L, D), k (..., S, D), v (..., S, Dv); causal means key j is seen by query i only if j <= i.
+    Extra memory: one (..., L, block) score block at a time.
+    """
+    length, keys = q.shape[-2], k.shape[-2]
+    lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    peak = np.full(lead + (length,), -np.inf, dtype=q.dtype)
+    total = np.zeros(lead + (length,), dtype=q.dtype)
+    acc = np.zeros(lead + (length, v.shape[-1]), dtype=q.dtype)
+    # Hint: for each key block [j0, j1): first = j0 if causal else 0 (earlier queries see none of
+    #       it); s = _block_scores(q[..., first:, :], k[..., j0:j1, :], scale, causal, j0); for the
+    #       rows first: of peak/total/acc: new = max(peak, s.max(-1)); rescale = exp(peak - new);
+    #       p = exp(s - new[..., None]) (in place on s); total = total·rescale + p.sum(-1);
+    #       acc = acc·rescale[..., None] + p @ v_block; peak = new. At the end output = acc / total
+    #       and logsumexp = peak + log(total). A causal query beyond the keys (i >= S) sees them all.
+    for j0 in range(0, keys, block):
+        j1 = min(j0 + block, keys)
+        first = min(j0, length) if causal else 0
+        if first == length:
+            break
+        s = _block_scores(q[..., first:, :], k[..., j0:j1, :], scale, causal, j0)
+        m, t, a = peak[..., first:], total[..., first:], acc[..., first:, :]
+        new = np.maximum(m, s.max(axis=-1))
+        rescale = np.exp(m - new)
+        s -= new[..., None]
+        np.exp(s, out=s)
+        t *= rescale
+        t += s.sum(axis=-1)
+        a *= rescale[..., None]
+        a += np.matmul(s, v[..., j0:j1, :])
+        m[...] = new
+    result = np.divide(acc, total[..., None], out=out)
+    logsumexp = peak + np.log(total)
+    return result, logsumexp
+
+
+def flash_attention_backward(q, k, v, output, logsumexp, grad_output, scale: float, causal: bool, block: int,
+                             out: tuple = (None, None, None)) -> tuple:
+    """(dQ, dK, dV) of flash_attention_forward, recomputing each block's probabilities from logsumexp.
+
+    out: optional arrays (any strides) to write dQ, dK, dV into.
+    """
+    length, keys = q.shape[-2], k.shape[-2]
+    dq = out[0] if out[0] is not None else np.empty(np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + q.shape[-2:],
+                                                   dtype=q.dtype)
+    dk = out[1] if out[1] is not None else np.empty_like(k)
+    dv = out[2] if out[2] is not None else np.empty_like(v)
+    dq[...] = 0
+    delta = np.einsum("...ld,...ld->...l", grad_output, output)  # D = Σ dO ⊙ O per query
+    # Hint: per key block [j0, j1), queries from first (j0 if causal else 0):
+    #       p = exp(_block_scores(...) - logsumexp[..., first:, None]) in place;
+    #       dV_block = pᵀ·dO[first:]; dP = dO[first:]·v_blockᵀ; dS = p ⊙ (dP − delta[first:, None]) · scale;
+    #       dQ[first:] += dS·k_block; dK_block = dSᵀ·q[first:]. Key blocks no query sees get 0.
+    for j0 in range(0, keys, block):
+        j1 = min(j0 + block, keys)
+        first = min(j0, length) if causal else 0
+        if first == length:
+            dk[..., j0:, :] = 0
+            dv[..., j0:, :] = 0
+            break
+        qs, go = q[..., first:, :], grad_output[..., first:, :]
+        p = _block_scores(qs, k[..., j0:j1, :], scale, causal, j0)
+        p -= logsumexp[..., first:, None]
+        np.exp(p, out=p)
+        np.matmul(p.swapaxes(-1, -2), go, out=dv[..., j0:j1, :])
+        ds = np.matmul(go, v[..., j0:j1, :].swapaxes(-1, -2))
+        ds -= delta[..., first:, None]
+        ds *= p
+        ds *= scale
+        dq[..., first:, :] += np.matmul(ds, k[..., j0:j1, :])
+        np.matmul(ds.swapaxes(-1, -2), qs, out=dk[..., j0:j1, :])
+    return dq, dk, dv
+
+
+class FlashAttention(Function):
+    """softmax(q·kᵀ·scale [+ causal mask])·v in key blocks; saves q, k, v, the output and one float per query."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, scale: float, causal: bool, block: int):
+        out, logsumexp = flash_attention_forward(q, k, v, scale, causal, block)
+        ctx.save_for_backward(q, k, v, out, logsumexp)
+        ctx.config = (scale, causal, block)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        q, k, v, out, logsumexp = ctx.saved_tensors
+        dq, dk, dv = flash_attention_backward(q, k, v, out, logsumexp, grad_output, *ctx.config)
+        return dq, dk, dv, None, None, None
+
+
+def _check_block(block, where: str) -> int:
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise ValueError(f"{where}: block_size must be a positive int (keys per block), got {block!r}")
+    return int(block)
+
+
+def flash_attention(query: Tensor, key: Tensor, value: Tensor, is_causal: bool = False, scale: float | None = None,
+                    block_size: int = 128) -> Tensor:
+    """Attention computed over blocks of block_size keys: the same values and gradients as
+    scaled_dot_product_attention(query, key, value, is_causal=is_causal, scale=scale), with O(L·block_size)
+    extra memory instead of O(L·S). query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).
+    """
+    where = "flash_attention"
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        _check_floating(t, name, where)
+        if t.ndim < 2:
+            raise ValueError(f"{where}: {name} must have at least 2 dimensions (..., length, features), "
+                             f"got shape {tuple(t.shape)}")
+    if key.shape[-1] != query.shape[-1] or key.shape[-2] != value.shape[-2] or key.shape[:-2] != value.shape[:-2]:
+        raise ValueError(f"{where}: expected query (..., L, E), key (..., S, E), value (..., S, Ev); got "
+                         f"{tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
+    if not isinstance(is_causal, (bool, np.bool_)):
+        raise TypeError(f"{where}: is_causal must be True or False, got {is_causal!r}")
+    block = _check_block(block_size, where)
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+    elif isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale):
+        raise ValueError(f"{where}: scale must be a finite number or None, got {scale!r}")
+    return FlashAttention.apply(query, key, value, float(scale), bool(is_causal), block)
+
+
+def _heads(packed: np.ndarray, part: int, heads: int) -> np.ndarray:
+    """Third `part` (0 q, 1 k, 2 v) of a packed (B, T, 3E) array as a (B, H, T, D) view."""
+    batch, length, width = packed.shape[0], packed.shape[1], packed.shape[2] // 3
+    third = packed[..., part * width:(part + 1) * width]
+    return third.reshape(batch, length, heads, width // heads).transpose(0, 2, 1, 3)
+
+
+class FlashCausalAttention(Function):
+    """Causal self-attention from packed projections qkv (B, T, 3E) -> (B, T, E), in key blocks (for the GPT)."""
+
+    @staticmethod
+    def forward(ctx, qkv, heads: int, block: int):
+        batch, length, width = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
+        q, k, v = (_heads(qkv, i, heads) for i in range(3))
+        scale = 1.0 / math.sqrt(width // heads)
+        out = np.empty((batch, length, width), dtype=qkv.dtype)
+        out_heads = out.reshape(batch, length, heads, width // heads).transpose(0, 2, 1, 3)
+        _, logsumexp = flash_attention_forward(q, k, v, scale, True, block, out=out_heads)
+        ctx.save_for_backward(qkv, out, logsumexp)
+        ctx.config = (heads, scale, block)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        qkv, out, logsumexp = ctx.saved_tensors
+        heads, scale, block = ctx.config
+        batch, length, width = out.shape
+        split = (batch, length, heads, width // heads)
+        q, k, v = (_heads(qkv, i, heads) for i in range(3))
+        grad_qkv = np.empty_like(qkv)
+        targets = tuple(_heads(grad_qkv, i, heads) for i in range(3))
+        flash_attention_backward(q, k, v, out.reshape(split).transpose(0, 2, 1, 3), logsumexp,
+                                 np.ascontiguousarray(grad_output).reshape(split).transpose(0, 2, 1, 3),
+                                 scale, True, block, out=targets)
+        return grad_qkv, None, None
+
+
+FLASH_FROM = 256  # sequences at least this long take the blocked kernel in the GPT (measured below)
+
+
+def fused_causal_attention(qkv: Tensor, num_heads: int) -> Tensor:
+    """The GPT's attention (modules 12-13 ask for it): the blocked kernel for sequences of FLASH_FROM
+    tokens and more, module 12's one-node kernel (which keeps the probabilities) for shorter ones."""
+    if qkv.ndim == 3 and qkv.shape[1] >= FLASH_FROM:
+        return flash_causal_attention(qkv, num_heads)
+    return FusedCausalAttention.apply(qkv, num_heads, 0.0, None)
+
+
+def flash_causal_attention(qkv: Tensor, num_heads: int, block_size: int = 128) -> Tensor:
+    """Causal multi-head self-attention from packed q, k, v projections: qkv (B, T, 3E) -> (B, T, E)."""
+    where = "flash_causal_attention"
+    _check_floating(qkv, "qkv", where)
+    if qkv.ndim != 3 or qkv.shape[-1] % 3:
+        raise ValueError(f"{where}: qkv must be (B, T, 3E), got shape {tuple(qkv.shape)}")
+    if isinstance(num_heads, bool) or not isinstance(num_heads, (int, np.integer)) or num_heads < 1 \
+            or (qkv.shape[-1] // 3) % num_heads:
+        raise ValueError(f"{where}: num_heads must be a positive int dividing E={qkv.shape[-1] // 3}, got "
+                         f"{num_heads!r}")
+    return FlashCausalAttention.apply(qkv, int(num_heads), _check_block(block_size, where))
+
+
+def adamw_step_(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray, step: int,
+                lr: float, beta1: float, beta2: float, eps: float, weight_decay: float) -> None:
+    """One AdamW update of one parameter at its step `step` (counted from 1), in place, block by block.
+
+    param, exp_avg, exp_avg_sq: C-contiguous arrays of one shape (updated); grad: the same shape.
+    """
+    if not (param.flags.c_contiguous and exp_avg.flags.c_contiguous and exp_avg_sq.flags.c_contiguous):
+        raise ValueError("adamw_step_: param, exp_avg and exp_avg_sq must be C-contiguous (they are updated "
+                         "through flat views)")
+    if grad.shape != param.shape:
+        raise ValueError(f"adamw_step_: grad has shape {grad.shape}, param {param.shape}")
+    p, m, v = param.reshape(-1), exp_avg.reshape(-1), exp_avg_sq.reshape(-1)
+    g = np.ascontiguousarray(grad).reshape(-1)
+    bias_correction1, bias_correction2 = 1 - beta1 ** step, 1 - beta2 ** step
+    # Hint: a work array of BLOCK elements; per block b: p[b] *= 1 - lr·weight_decay (if nonzero);
+    #       m[b] = β1·m[b] + (1−β1)·g[b]; v[b] = β2·v[b] + (1−β2)·g[b]²; work = sqrt(v[b]) /
+    #       sqrt(bias_correction2) + eps; work = m[b] / work · (lr / bias_correction1); p[b] -= work.
+    #       The same operations in the same order as module 06's Adam.step, all with out=.
+    scratch = np.empty(min(BLOCK, p.size), dtype=p.dtype)
+    decay = 1 - lr * weight_decay
+    for part in blocks(p.size):
+        pb, gb, mb, vb = p[part], g[part], m[part], v[part]
+        work = scratch[:pb.size]
+        if weight_decay != 0:
+            pb *= decay
+        mb *= beta1
+        mb += np.multiply(gb, 1 - beta1, out=work)
+        vb *= beta2
+        np.multiply(gb, gb, out=work)
+        work *= 1 - beta2
+        vb += work
+        np.sqrt(vb, out=work)
+        work /= bias_correction2 ** 0.5
+        work += eps
+        np.divide(mb, work, out=work)
+        work *= lr / bias_correction1
+        pb -= work
+
+
+def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 << 30) -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS.
+
+    Blocks up to mmap_threshold bytes come from malloc's heap (not fresh mmap pages), and the heap
+    is only trimmed once trim_threshold bytes are free. Returns True if applied (Linux with glibc),
+    False elsewhere (nothing changes). Affects the whole process; NumPy's many large temporaries
+    then reuse warm pages instead of page-faulting fresh ones every step.
+    """
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    return bool(libc.mallopt(m_mmap_threshold, int(mmap_threshold))) and bool(
+        libc.mallopt(m_trim_threshold, int(trim_threshold)))
+
+
+import math  # noqa: E402
+import threading  # noqa: E402
+
+from tinytorch.core.autograd import Function  # noqa: E402  (Part I imports it too; each part stands alone)
+from tinytorch.core.spatial import Geometry  # noqa: E402
+
+_KERNELS: dict = {}  # name -> (Function class, probe); filled by register_kernel below
+_READY: dict = {}  # name -> whether its probe ran without meeting a stub (checked once per process)
+
+
+def register_kernel(name: str, function, probe) -> None:
+    """Offer `function` (a Function class) as the fast path for `name`; probe(function) must run it once."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"register_kernel: name must be a non-empty string, got {name!r}")
+    if not callable(probe) or not hasattr(function, "apply"):
+        raise TypeError(f"register_kernel: expected a Function class and a callable probe for {name!r}, got "
+                        f"{type(function).__name__} and {type(probe).__name__}")
+    _KERNELS[name] = (function, probe)
+    _READY.pop(name, None)
+
+
+def fast_kernel(name: str):
+    """The registered fast Function for `name`, or None: fused paths off, none registered, or still a stub."""
+    if not fused_enabled() or name not in _KERNELS:
+        return None
+    function, probe = _KERNELS[name]
+    if name not in _READY:
+        try:
+            probe(function)
+            _READY[name] = True
+        except NotImplementedError:  # this module's kernel is not written yet: the caller's plain path
+            _READY[name] = False
+    return function if _READY[name] else None
+
+
+_BLOCK_BYTES = 4 << 20  # target size of one block's cols + output (choice 3)
+_UNBUFFERED = 256  # ufunc buffer size (elements) that turns NumPy's buffering off (choice 5)
+
+
+class Workspace(threading.local):
+    """Scratch arrays reused from block to block and step to step (one set per thread).
+
+    An array from get() is valid until the next get() of the same name: never return one to a caller.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict = {}
+
+    def get(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        """An uninitialised array of `shape`, backed by the buffer `name` (grown when too small)."""
+        dtype, size = np.dtype(dtype), math.prod(shape)
+        buffer = self.buffers.get((name, dtype))
+        if buffer is None or buffer.size < size:
+            buffer = self.buffers[(name, dtype)] = np.empty(size, dtype=dtype)
+        return buffer[:size].reshape(shape)
+
+    def clear(self) -> None:
+        """Give the memory back (it is allocated again on the next use)."""
+        self.buffers.clear()
+
+
+workspace = Workspace()
+
+
+def wraps(g: Geometry) -> bool:
+    """Whether g uses wrap-around rows (stride 1 in both directions)."""
+    return g.sh == 1 and g.sw == 1
+
+
+def row_length(g: Geometry) -> int:
+    """Length of one output row in the working layout: wp when wrapping (garbage included), else ow."""
+    return g.wp if wraps(g) else g.ow
+
+
+def plane_length(g: Geometry) -> int:
+    """Length of one padded image in the working layout: hp*wp, plus slack the last taps read."""
+    return g.hp * g.wp + (g.dw * (g.kw - 1) if wraps(g) else 0)
+
+
+@contextlib.contextmanager
+def _unbuffered(g: Geometry):
+    """Inside this block, ufuncs on g's tap views run without NumPy's internal buffering (choice 5)."""
+    run = g.oh * g.wp if wraps(g) else (g.ow if g.sw == 1 else 0)
+    if run < _UNBUFFERED:
+        yield
+        return
+    with np.errstate():  # NumPy 2 scopes the buffer size to this context; restore it explicitly for 1.x
+        old = np.setbufsize(_UNBUFFERED)
+        try:
+            yield
+        finally:
+            np.setbufsize(old)
+
+
+def _merge_rows(a: np.ndarray, g: Geometry) -> np.ndarray:
+    """A tap view or cols block (A, B, OH, row) as (A, B, OH*row) when wrapping (always a view), else a."""
+    if not wraps(g):
+        return a
+    merged = a.reshape(a.shape[0], a.shape[1], -1)
+    assert np.may_share_memory(merged, a), "_merge_rows must return a view"
+    return merged
+
+
+def pad_flat(x: np.ndarray, g: Geometry, fill: float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
+    """(n, C, H, W) -> the padded, flattened, channel-major working layout (C, n, plane), in `out` if given."""
+    shape = (g.c, x.shape[0], plane_length(g))
+    flat = np.empty(shape, dtype=x.dtype) if out is None else out
+    flat.fill(fill)
+    grid = flat[:, :, :g.hp * g.wp].reshape(shape[0], shape[1], g.hp, g.wp)
+    grid[:, :, g.top:g.top + g.h, g.left:g.left + g.w] = x.transpose(1, 0, 2, 3)
+    return flat
+
+
+def unpad_flat(flat: np.ndarray, g: Geometry) -> np.ndarray:
+    """The unpadded (C, n, H, W) view of a working-layout array (C, n, plane): pad_flat's inverse."""
+    grid = flat[:, :, :g.hp * g.wp].reshape(flat.shape[0], flat.shape[1], g.hp, g.wp)
+    return grid[:, :, g.top:g.top + g.h, g.left:g.left + g.w]
+
+
+def flat_tap(flat: np.ndarray, g: Geometry, i: int, j: int) -> np.ndarray:
+    """View (C, n, oh, row) of the working-layout values that kernel tap (i, j) meets."""
+    a, b = flat.shape[:2]
+    if wraps(g):  # OH rows of length wp, one contiguous run per image
+        start = i * g.dh * g.wp + j * g.dw
+        return flat[:, :, start:start + g.oh * g.wp].reshape(a, b, g.oh, g.wp)
+    grid = flat[:, :, :g.hp * g.wp].reshape(a, b, g.hp, g.wp)
+    r0, c0 = i * g.dh, j * g.dw
+    return grid[:, :, r0:r0 + g.sh * (g.oh - 1) + 1:g.sh, c0:c0 + g.sw * (g.ow - 1) + 1:g.sw]
+
+
+def im2col_flat(flat: np.ndarray, g: Geometry, out: np.ndarray | None = None) -> np.ndarray:
+    """Working layout (C, n, plane) -> cols (C*kh*kw, n*oh*row), written into `out` when given."""
+    channels, n = flat.shape[:2]
+    # Hint: the same loop over taps as module 09's im2col, without its transpose: shape the
+    #       result (channels, g.kh, g.kw, n, g.oh, row_length(g)) (np.empty, or `out` reshaped),
+    #       copy flat_tap(flat, g, i, j) into [:, i, j], return it as a (K, n*oh*row) view.
+    shape = (channels, g.kh, g.kw, n, g.oh, row_length(g))
+    table = np.empty(shape, dtype=flat.dtype) if out is None else out.reshape(shape)
+    for tap_row in range(g.kh):
+        for tap_col in range(g.kw):
+            table[:, tap_row, tap_col] = flat_tap(flat, g, tap_row, tap_col)
+    return table.reshape(channels * g.kh * g.kw, n * g.oh * row_length(g))
+
+
+def col2im_flat(cols: np.ndarray, g: Geometry, n: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Adjoint of im2col_flat: (C*kh*kw, n*oh*row) -> working layout (C, n, plane), overlaps summed."""
+    # Hint: zero the result ((g.c, n, plane_length(g)), or `out`); view cols as
+    #       (g.c, g.kh, g.kw, n, g.oh, row_length(g)); inside `with _unbuffered(g):` add each tap's
+    #       block into flat_tap(...) with +=, passing both sides through _merge_rows(..., g).
+    grad_flat = np.empty((g.c, n, plane_length(g)), dtype=cols.dtype) if out is None else out
+    grad_flat.fill(0)
+    table = cols.reshape(g.c, g.kh, g.kw, n, g.oh, row_length(g))
+    with _unbuffered(g):
+        for tap_row in range(g.kh):
+            for tap_col in range(g.kw):
+                target = _merge_rows(flat_tap(grad_flat, g, tap_row, tap_col), g)
+                target += _merge_rows(table[:, tap_row, tap_col], g)
+    return grad_flat
+
+
+def image_blocks(g: Geometry, out_channels: int, itemsize: int) -> list[tuple[int, int]]:
+    """[(start, stop), ...] image ranges whose cols (C*kh*kw rows) and output (O rows) fit in _BLOCK_BYTES."""
+    per_image = (g.c * g.kh * g.kw + out_channels) * g.oh * row_length(g) * itemsize
+    step = max(1, min(g.n, _BLOCK_BYTES // max(per_image, 1)))
+    return [(start, min(start + step, g.n)) for start in range(0, g.n, step)]
+
+
+def conv_forward_block(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry,
+                       groups: int, out: np.ndarray) -> None:
+    """Convolve a block of images x (n, C, H, W) into out (n, O, OH, OW), in place, with workspace arrays."""
+    n, out_channels = x.shape[0], weight.shape[0]
+    k, length = g.c * g.kh * g.kw, n * g.oh * row_length(g)
+    # Hint: flat = pad_flat(x, g, out=workspace.get("flat", ...)); cols = im2col_flat(flat, g,
+    #       out=workspace.get("cols", (k, length), ...)); one batched np.matmul of the weight as
+    #       (groups, O/groups, k/groups) with cols as (groups, k/groups, length), into
+    #       workspace.get("y", ...); view it (O, n, oh, row), drop the garbage columns [..., :g.ow],
+    #       transpose to (n, O, oh, ow) and write it into out, adding the bias on the way.
+    flat = pad_flat(x, g, out=workspace.get("flat", (g.c, n, plane_length(g)), x.dtype))
+    cols = im2col_flat(flat, g, out=workspace.get("cols", (k, length), x.dtype))
+    grouped = weight.reshape(groups, out_channels // groups, k // groups)
+    product = np.matmul(grouped, cols.reshape(groups, k // groups, length),
+                        out=workspace.get("y", (groups, out_channels // groups, length), x.dtype))
+    valid = product.reshape(out_channels, n, g.oh, row_length(g))[:, :, :, :g.ow].transpose(1, 0, 2, 3)
+    if bias is None:
+        out[...] = valid
+    else:
+        np.add(valid, bias.reshape(out_channels, 1, 1), out=out)
+
+
+def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray, g: Geometry, groups: int,
+                        need_weight: bool, need_input: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(dL/dweight from these images, dL/dx (n, C, H, W)) for a block; None where not needed.
+
+    dx is a view into the workspace: copy it before the next block.
+    """
+    n, out_channels = x.shape[0], weight.shape[0]
+    k, length = g.c * g.kh * g.kw, n * g.oh * row_length(g)
+    # Hint: dy in the working layout (O, n, oh, row) from the workspace, with ZEROS in the garbage
+    #       columns (they must add nothing) and grad_out transposed in the first g.ow; rebuild cols
+    #       as forward did; dW^T = cols . dy^T (the memory order BLAS prefers), transposed back;
+    #       dcols = W^T . dy into the workspace, col2im_flat it, unpad_flat, transpose to (n, C, H, W).
+    grad_y = workspace.get("dy", (out_channels, n, g.oh, row_length(g)), x.dtype)
+    grad_y[:, :, :, g.ow:] = 0
+    grad_y[:, :, :, :g.ow] = grad_out.transpose(1, 0, 2, 3)
+    grad_y = grad_y.reshape(groups, out_channels // groups, length)
+    grad_weight = grad_x = None
+    if need_weight:
+        flat = pad_flat(x, g, out=workspace.get("flat", (g.c, n, plane_length(g)), x.dtype))
+        cols = im2col_flat(flat, g, out=workspace.get("cols", (k, length), x.dtype)).reshape(groups, k // groups,
+                                                                                           length)
+        grad_weight = np.matmul(cols, grad_y.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(weight.shape)
+    if need_input:
+        grouped = weight.reshape(groups, out_channels // groups, k // groups)
+        grad_cols = np.matmul(grouped.transpose(0, 2, 1), grad_y,
+                              out=workspace.get("dcols", (groups, k // groups, length), x.dtype))
+        grad_flat = col2im_flat(grad_cols.reshape(k, length), g, n,
+                                out=workspace.get("dflat", (g.c, n, plane_length(g)), x.dtype))
+        grad_x = unpad_flat(grad_flat, g).transpose(1, 0, 2, 3)
+    return grad_weight, grad_x
+
+
+class FastConv2dFunction(Function):
+    """Module 09's Conv2dFunction, block by block in the channel-major working layout (same arguments)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, g: Geometry, groups: int):
+        ctx.save_for_backward(x, weight)  # not cols: backward rebuilds each block's (choice 3)
+        ctx.geometry, ctx.groups = g, groups
+        out = np.empty((g.n, weight.shape[0], g.oh, g.ow), dtype=x.dtype)
+        for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
+            conv_forward_block(x[start:stop], weight, bias, g, groups, out[start:stop])
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, weight = ctx.saved_tensors
+        g, groups = ctx.geometry, ctx.groups
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grad_x = np.empty_like(x) if need_x else None
+        grad_w = np.zeros_like(weight) if need_w else None
+        if need_x or need_w:
+            for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
+                dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups,
+                                             need_w, need_x)
+                if need_w:
+                    grad_w += dw
+                if need_x:
+                    grad_x[start:stop] = dx
+        grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
+        return grad_x, grad_w, grad_b, None, None
+
+
+def _probe_conv(function) -> None:
+    """One tiny forward + backward through `function` (raises NotImplementedError while it is a stub)."""
+    from tinytorch.core.spatial import _geometry
+
+    x = Tensor(np.zeros((1, 1, 3, 3), dtype=np.float32), requires_grad=True)
+    weight = Tensor(np.zeros((1, 1, 2, 2), dtype=np.float32), requires_grad=True)
+    g = _geometry((1, 1, 3, 3), (2, 2), (1, 1), (1, 1, 1, 1), (1, 1), "probe")
+    function.apply(x, weight, None, g, 1).sum().backward()
+
+
+register_kernel("conv2d", FastConv2dFunction, _probe_conv)
+
+
+import functools
+
+from tinytorch.core.autograd import TensorFunction, enable_grad
+from tinytorch.core.layers import Module
+from tinytorch.core.tensor import Tensor, default_generator, is_grad_enabled
+
+
+def _module_of(function):
+    """The Module whose parameters `function` uses: a Module, a Module's method, or a partial of one."""
+    while isinstance(function, functools.partial):
+        function = function.func
+    owner = getattr(function, "__self__", function)
+    return owner if isinstance(owner, Module) else None
+
+
+@contextlib.contextmanager
+def _rng_state(state):
+    """Run the block with the package generator set to `state`, then put its current state back."""
+    if state is None:
+        yield
+        return
+    generator = default_generator()
+    current = generator.bit_generator.state
+    generator.bit_generator.state = state
+    try:
+        yield
+    finally:
+        generator.bit_generator.state = current
+
+
+class _Checkpoint(TensorFunction):
+    """One graph node for a whole checkpointed call: keeps the inputs, recomputes in backward."""
+
+    @staticmethod
+    def forward(ctx, *tensors, call, n_inputs: int, rng_state):
+        # tensors = the call's Tensor arguments, then the parameters (inputs of the node only so
+        # that the output requires grad when they do; the recomputation reaches them itself).
+        ctx.call, ctx.n_inputs, ctx.rng_state = call, n_inputs, rng_state
+        ctx.save_for_backward(*tensors[:n_inputs])
+        out = call(tensors[:n_inputs])  # Function.apply runs this under no_grad: nothing is recorded
+        if not isinstance(out, Tensor):
+            raise TypeError(f"checkpoint: function must return a Tensor, got {type(out).__name__}")
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        n_params = len(ctx.needs_input_grad) - ctx.n_inputs
+        # Hint: make a detached copy of each saved input (t.detach(), then requires_grad_() when
+        #       the original required grad) so the recomputed graph stops there; under
+        #       _rng_state(ctx.rng_state) and enable_grad(), out = ctx.call(detached); when out
+        #       requires grad, out.backward(grad_output) (this fills the parameters' .grad
+        #       directly). Return each detached input's .grad, then None for every parameter.
+        detached = [t.detach().requires_grad_() if t.requires_grad else t.detach() for t in ctx.saved_tensors]
+        with _rng_state(ctx.rng_state), enable_grad():
+            out = ctx.call(detached)
+        if out.requires_grad:
+            out.backward(grad_output)
+        return tuple(t.grad if t.requires_grad else None for t in detached) + (None,) * n_params
+
+
+def checkpoint(function, *args, use_reentrant: bool = False, preserve_rng_state: bool = True, **kwargs):
+    """function(*args, **kwargs), keeping none of its intermediate activations for backward.
+
+    torch.utils.checkpoint.checkpoint's non-reentrant semantics: backward recomputes the call from
+    the saved arguments (with the random state of the forward, so dropout repeats its mask) and
+    gives the same gradients as the plain call. function must return one Tensor. Under no_grad,
+    or when nothing it touches requires grad, it is a plain call.
+    """
+    if not callable(function):
+        raise TypeError(f"checkpoint: function must be callable, got {type(function).__name__}")
+    if use_reentrant is not False:
+        raise ValueError(f"checkpoint: only use_reentrant=False (PyTorch's recommended variant) is implemented, "
+                         f"got use_reentrant={use_reentrant!r}")
+    if not isinstance(preserve_rng_state, bool):
+        raise TypeError(f"checkpoint: preserve_rng_state must be True or False, got {preserve_rng_state!r}")
+    positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+    inputs = [args[i] for i in positions]
+    owner = _module_of(function)
+    params = [] if owner is None else [p for p in owner.parameters() if p.requires_grad]
+    if not is_grad_enabled() or not any(t.requires_grad for t in inputs + params):
+        return function(*args, **kwargs)
+
+    def call(tensors):
+        rebuilt = list(args)
+        for i, tensor in zip(positions, tensors):
+            rebuilt[i] = tensor
+        return function(*rebuilt, **kwargs)
+
+    state = default_generator().bit_generator.state if preserve_rng_state else None
+    return _Checkpoint.apply(*inputs, *params, call=call, n_inputs=len(inputs), rng_state=state)
+
+
+class CheckpointedBlock(Module):
+    """Runs `block` under checkpoint() when training with gradients; same parameters and names."""
+
+    def __init__(self, block: Module):
+        super().__init__()
+        if not isinstance(block, Module):
+            raise TypeError(f"CheckpointedBlock: block must be a Module, got {type(block).__name__}")
+        object.__setattr__(self, "block", block)
+        # Shared registries: named_parameters(), state_dict(), train() and to() see the block's own.
+        for registry in ("_parameters", "_buffers", "_non_persistent_buffers", "_modules"):
+            object.__setattr__(self, registry, block.__dict__[registry])
+        object.__setattr__(self, "training", block.training)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.block.training = mode
+        return self
+
+    def forward(self, x, kv_cache=None, layer_idx: int = 0):
+        if kv_cache is not None or not (self.training and is_grad_enabled()):
+            return self.block(x, kv_cache, layer_idx)
+        return checkpoint(self.block, x)
+
+
+def checkpoint_blocks(model: Module, enabled: bool = True) -> Module:
+    """Wrap (enabled=True) or unwrap every block of model.blocks in CheckpointedBlock; returns model."""
+    blocks = getattr(model, "blocks", None)
+    if not isinstance(blocks, Module) or not hasattr(blocks, "__len__"):
+        raise TypeError(f"checkpoint_blocks: model must have a `blocks` ModuleList (a GPT), got "
+                        f"{type(model).__name__}")
+    if not isinstance(enabled, bool):
+        raise TypeError(f"checkpoint_blocks: enabled must be True or False, got {enabled!r}")
+    for name, block in list(blocks._modules.items()):
+        plain = block.block if isinstance(block, CheckpointedBlock) else block
+        setattr(blocks, name, CheckpointedBlock(plain) if enabled else plain)
+    return model
+
+
+def gpt_loss(model: Module, idx: Tensor, targets: Tensor) -> Tensor:
+    """Cross-entropy of a GPT computed in float32 whatever the model's dtype (autocast's rule)."""
+    from tinytorch.core.losses import cross_entropy
+
+    logits, _ = model(idx)
+    return cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def measure_step(model: Module, idx: Tensor, targets: Tensor, repeats: int = 3) -> dict:
+    """One forward + backward of a GPT (loss by gpt_loss): peak MB of the step and MB its graph
+    holds after the forward (the activations), both by tracemalloc above the start; median ms."""
+    from tinytorch.systems.profiling import MemoryProfiler, time_function
+
+    def step():
+        model.zero_grad()
+        gpt_loss(model, idx, targets).backward()
+
+    step()  # warm-up; it also creates the gradient arrays, so what is measured below is activations
+    memory = MemoryProfiler()
+    model.zero_grad()
+    with memory.measure("step"):
+        with memory.measure("forward"):
+            loss = gpt_loss(model, idx, targets)
+        loss.backward()
+        del loss
+    return {"peak_mb": memory.results["step"].peak_mb, "activations_mb": memory.results["forward"].retained_mb,
+            "ms": time_function(step, warmup=0, repeats=repeats).median_ms}
+
+
+import math
+
+
+class MasterWeights:
+    """Turn `model` into float16 storage and keep float32 master copies of its parameters.
+
+    Build the optimizer on `master.parameters()` (float32). Each step: backward through the
+    float16 model, `copy_grads()` (float16 grads -> float32 masters, model grads cleared), the
+    optimizer step, then `copy_weights()` (masters -> model, rounded to float16).
+    """
+
+    def __init__(self, model: Module):
+        if not isinstance(model, Module):
+            raise TypeError(f"MasterWeights: model must be a Module, got {type(model).__name__}")
+        params = [p for p in model.parameters() if p.requires_grad]
+        wrong = sorted({str(p.dtype) for p in params if p.dtype != np.float32})
+        if not params or wrong:
+            raise ValueError(f"MasterWeights: expected a float32 model with trainable parameters, got "
+                             f"{'no parameters' if not params else 'dtypes ' + ', '.join(wrong)}")
+        self.model = model
+        # Hint: remember (model parameter, float32 master) pairs — the master a copy of the data as
+        #       a Tensor with requires_grad=True — then convert the model to float16 with model.half().
+        self.pairs = [(p, Tensor(p.data.copy(), requires_grad=True)) for p in params]
+        model.half()
+
+    def parameters(self) -> list[Tensor]:
+        """The float32 master weights (what the optimizer updates)."""
+        return [master for _, master in self.pairs]
+
+    def copy_grads(self) -> None:
+        """Each model gradient (float16) -> its master's .grad (float32); the model's grads are cleared."""
+        # Hint: for each pair, master.grad = None when the model parameter has no grad, else a
+        #       float32 Tensor of it; then set the model parameter's grad to None.
+        for param, master in self.pairs:
+            master.grad = None if param.grad is None else Tensor(param.grad.data.astype(np.float32))
+            param.grad = None
+
+    def copy_weights(self) -> None:
+        """The float32 masters -> the model's float16 parameters (in place, rounded to nearest)."""
+        for param, master in self.pairs:
+            np.copyto(param.data, master.data, casting="same_kind")
+
+
+class GradScaler:
+    """Dynamic loss scaling (torch.amp.GradScaler's API and defaults).
+
+        scaler.scale(loss).backward(); scaler.step(optimizer); scaler.update()
+
+    step() unscales the gradients of the optimizer's parameters in place (unless unscale_ was
+    called), and skips optimizer.step() when any of them is inf or NaN. update() halves the scale
+    (backoff_factor) after a skipped step and doubles it (growth_factor) after growth_interval
+    steps in a row without one.
+    """
+
+    def __init__(self, device: str = "cpu", init_scale: float = 2.0**16, growth_factor: float = 2.0,
+                 backoff_factor: float = 0.5, growth_interval: int = 2000, enabled: bool = True):
+        if device != "cpu":
+            raise ValueError(f"GradScaler: TinyTorch has one device, 'cpu'; got device={device!r}")
+        for name, value, ok, expected in (
+                ("init_scale", init_scale, lambda v: v > 0, "> 0"),
+                ("growth_factor", growth_factor, lambda v: v > 1, "> 1"),
+                ("backoff_factor", backoff_factor, lambda v: 0 < v < 1, "in (0, 1)")):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or not ok(value):
+                raise ValueError(f"GradScaler: {name} must be a finite number {expected}, got {value!r}")
+        if isinstance(growth_interval, bool) or not isinstance(growth_interval, int) or growth_interval < 1:
+            raise ValueError(f"GradScaler: growth_interval must be an int >= 1, got {growth_interval!r}")
+        if not isinstance(enabled, bool):
+            raise TypeError(f"GradScaler: enabled must be True or False, got {enabled!r}")
+        self._scale, self._growth_tracker = float(init_scale), 0
+        self._growth_factor, self._backoff_factor = float(growth_factor), float(backoff_factor)
+        self._growth_interval, self._enabled = growth_interval, enabled
+        self._per_optimizer: dict[int, dict] = {}  # id(optimizer) -> {"unscaled", "found_inf"} until update()
+
+    def is_enabled(self) -> bool:
+        return self._enabled
+
+    def get_scale(self) -> float:
+        return self._scale if self._enabled else 1.0
+
+    def scale(self, outputs):
+        """outputs x scale (a Tensor, or a list/tuple of them); unchanged when disabled."""
+        if not self._enabled:
+            return outputs
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(self.scale(o) for o in outputs)
+        if not isinstance(outputs, Tensor):
+            raise TypeError(f"GradScaler.scale: outputs must be a Tensor (the loss), got {type(outputs).__name__}")
+        return outputs * self._scale
+
+    @staticmethod
+    def _params(optimizer) -> list:
+        groups = getattr(optimizer, "param_groups", None)
+        if groups is None:
+            raise TypeError(f"GradScaler: optimizer must have param_groups (a tinytorch optimizer), got "
+                            f"{type(optimizer).__name__}")
+        return [p for group in groups for p in group["params"]]
+
+    def unscale_(self, optimizer) -> None:
+        """Divide the optimizer's gradients by the scale, in place, and note whether any is inf/NaN."""
+        if not self._enabled:
+            return
+        state = self._per_optimizer.setdefault(id(optimizer), {"unscaled": False, "found_inf": False})
+        if state["unscaled"]:
+            raise RuntimeError("GradScaler.unscale_: already called on this optimizer since the last update()")
+        # Hint: for every parameter with a gradient: found_inf |= not np.isfinite(grad).all();
+        #       then multiply the gradient by 1 / scale in place (np.multiply with out=).
+        inverse, found_inf = 1.0 / self._scale, False
+        for param in self._params(optimizer):
+            if param.grad is None:
+                continue
+            grad = param.grad.data
+            found_inf = found_inf or not bool(np.isfinite(grad).all())
+            np.multiply(grad, inverse, out=grad, casting="unsafe")
+        state["unscaled"], state["found_inf"] = True, found_inf
+
+    def step(self, optimizer, *args, **kwargs):
+        """unscale_ (unless done), then optimizer.step() — or skip it when a gradient is inf/NaN."""
+        if not self._enabled:
+            return optimizer.step(*args, **kwargs)
+        state = self._per_optimizer.get(id(optimizer))
+        if state is None or not state["unscaled"]:
+            self.unscale_(optimizer)
+            state = self._per_optimizer[id(optimizer)]
+        if state["found_inf"]:
+            return None  # skipped: the weights keep their values, update() lowers the scale
+        return optimizer.step(*args, **kwargs)
+
+    def update(self, new_scale: float | None = None) -> None:
+        """Adapt the scale for the next step (or set it to new_scale)."""
+        if not self._enabled:
+            return
+        if new_scale is not None:
+            if isinstance(new_scale, bool) or not isinstance(new_scale, (int, float)) or not new_scale > 0:
+                raise ValueError(f"GradScaler.update: new_scale must be a positive number, got {new_scale!r}")
+            self._scale = float(new_scale)
+        elif not self._per_optimizer:
+            raise RuntimeError("GradScaler.update: no step() or unscale_() since the last update()")
+        else:
+            self._adapt(any(state["found_inf"] for state in self._per_optimizer.values()))
+        self._per_optimizer.clear()
+
+    def _adapt(self, found_inf: bool) -> None:
+        """The dynamic part of loss scaling: back off after a skipped step, grow after many good ones."""
+        # Hint: found_inf: multiply self._scale by the backoff factor and reset self._growth_tracker
+        #       to 0. Otherwise count the good step, and when the tracker reaches growth_interval,
+        #       multiply the scale by the growth factor and reset the tracker.
+        if found_inf:
+            self._scale *= self._backoff_factor
+            self._growth_tracker = 0
+            return
+        self._growth_tracker += 1
+        if self._growth_tracker == self._growth_interval:
+            self._scale *= self._growth_factor
+            self._growth_tracker = 0
+
+    def found_inf(self, optimizer) -> bool:
+        """Whether the last unscale_ of this optimizer (before update()) saw an inf or NaN."""
+        return bool(self._per_optimizer.get(id(optimizer), {}).get("found_inf", False))
+
+    def state_dict(self) -> dict:
+        return {"scale": self._scale, "growth_factor": self._growth_factor, "backoff_factor": self._backoff_factor,
+                "growth_interval": self._growth_interval, "_growth_tracker": self._growth_tracker}
+
+    def load_state_dict(self, state: dict) -> None:
+        missing = {"scale", "growth_factor", "backoff_factor", "growth_interval", "_growth_tracker"} - set(state)
+        if missing:
+            raise KeyError(f"GradScaler.load_state_dict: missing {sorted(missing)}")
+        self._scale, self._growth_tracker = float(state["scale"]), int(state["_growth_tracker"])
+        self._growth_factor, self._backoff_factor = float(state["growth_factor"]), float(state["backoff_factor"])
+        self._growth_interval = int(state["growth_interval"])

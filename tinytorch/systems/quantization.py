@@ -14,7 +14,7 @@ import numpy as np
 
 from tinytorch.core.autograd import Function, no_grad
 from tinytorch.core.layers import Linear, Module
-from tinytorch.core.spatial import Conv2d, _blocks, _check_image, _geometry, _padding, im2col, pad_flat
+from tinytorch.core.spatial import Conv2d, _check_image, _geometry, _padding, im2col, pad
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.training import _atomic_write
 
@@ -532,8 +532,8 @@ class QuantizedConv2d(_QuantizedLayer):
         _check_image(x, where, self.in_channels)
         if x.dtype != np.float32 or x.ndim != 4:
             raise TypeError(f"{where}: input must be a float32 (N, C, H, W) Tensor, got {x.dtype} {tuple(x.shape)}")
-        pad = _padding(self.padding, self.kernel_size, self.stride, self.dilation, where)
-        g = _geometry(tuple(x.shape), self.kernel_size, self.stride, pad, self.dilation, where, wrap=True)
+        sides = _padding(self.padding, self.kernel_size, self.stride, self.dilation, where)
+        g = _geometry(tuple(x.shape), self.kernel_size, self.stride, sides, self.dilation, where)
         out_channels = self.out_channels
         weight = self.weight_q.data.reshape(out_channels, -1)
         out = np.empty((g.n, out_channels, g.oh, g.ow), dtype=np.float32)
@@ -543,19 +543,20 @@ class QuantizedConv2d(_QuantizedLayer):
             s_x, z_x = self._input_qparams(x.data)
             q_x = quantize(x.data, s_x, z_x, self.activation_bits, symmetric=False)
             scale = self._output_scale(s_x).reshape(-1, 1)
-        for start, stop in _blocks(g, out_channels, 4):
+        step = max(1, (4 << 20) // (g.c * g.kh * g.kw * g.oh * g.ow * 4))  # images whose cols fit in 4 MiB
+        for start, stop in ((s, min(s + step, g.n)) for s in range(0, g.n, step)):
             if self.mode == "weight_only":
-                cols = im2col(pad_flat(x.data[start:stop], g), g)
+                cols = im2col(pad(x.data[start:stop], g), g)
                 y = w_float @ cols
             else:
                 # Padding with the zero point: the padded code stands for the real value 0.
-                cols = im2col(pad_flat(q_x[start:stop], g, fill=int(z_x)), g)  # (C*kh*kw, n*oh*row) int8
+                cols = im2col(pad(q_x[start:stop], g, fill=int(z_x)), g)  # (C*kh*kw, n*oh*ow) int8
                 acc = affine_int_matmul(cols.T, int(z_x), weight, self.weight_zero_point.data).T
                 y = acc.astype(np.float32)
                 y *= scale
             if self.bias is not None:
                 y += self.bias.data[:, None]
-            out[start:stop] = y.reshape(out_channels, stop - start, g.oh, g.row)[:, :, :, :g.ow].transpose(1, 0, 2, 3)
+            out[start:stop] = y.reshape(out_channels, stop - start, g.oh, g.ow).transpose(1, 0, 2, 3)
         return Tensor(out)
 
     def extra_repr(self) -> str:

@@ -156,8 +156,10 @@ def test_int8_file_is_about_four_times_smaller(tmp_path):
     float_size = os.path.getsize(save_checkpoint(tmp_path / "float.npz", model))
     int8_size = os.path.getsize(Q.save_quantized(tmp_path / "int8.npz", qmodel))
     assert 3.85 < float_size / int8_size < 4.0
+    assert 3.9 <= float_size / int8_size, "the int8 file must be at least 3.9x smaller than the float checkpoint"
     with np.load(tmp_path / "int8.npz", allow_pickle=False) as archive:
-        assert archive["blob/int8"].dtype == np.int8 and archive["blob/int8"].size >= 784 * 128 + 128 * 10
+        # codes, then per-channel scales and biases (float32) and the input scales / zero points
+        assert archive["blob"].size == 784 * 128 + 128 * 10 + 4 * 2 * (128 + 10) + 4 * 2 + 2
     loaded = Q.load_quantized(tmp_path / "int8.npz", model)
     assert loaded[1].weight_q.dtype == np.int8
     assert np.array_equal(loaded(calibration[0]).data, qmodel(calibration[0]).data)
@@ -171,10 +173,13 @@ def test_low_bit_files_are_packed_and_load_back(tmp_path, bits):
     loaded = Q.load_quantized(path, model)
     assert np.array_equal(loaded(images()).data, qmodel(images()).data)
     with np.load(path, allow_pickle=False) as archive:
-        packed = archive["blob/uint8"].size
-    weights = sum(m.weight_q.data.size for m in qmodel.modules() if isinstance(m, (Q.QuantizedLinear,
-                                                                                   Q.QuantizedConv2d)))
-    assert packed <= weights * bits // 8 + 3  # at most one partial byte per layer
+        stored = archive["blob"].size
+    layers = [m for m in qmodel.modules() if isinstance(m, (Q.QuantizedLinear, Q.QuantizedConv2d))]
+    codes = sum((m.weight_q.data.size * bits + 7) // 8 for m in layers)  # at most one partial byte per layer
+    rest = sum(4 * m.weight_scale.data.size + (4 * m.bias.data.size if m.bias is not None else 0) + 4 + 1
+               for m in layers)  # float32 scales and biases, the input scale and zero point
+    rest += 4 * 6 * 4 + 8  # the float BatchNorm2d(6): weight, bias, running mean and var, int64 batch count
+    assert stored == codes + rest, f"{bits}-bit: expected {codes} packed code bytes + {rest} others, got {stored}"
 
 
 def test_loading_refuses_corrupt_foreign_and_mismatched_files(tmp_path):
@@ -200,10 +205,12 @@ def test_loading_refuses_corrupt_foreign_and_mismatched_files(tmp_path):
         Q.load_quantized(tmp_path / "missing.npz", model)
     with np.load(good, allow_pickle=False) as archive:
         arrays = {k: archive[k] for k in archive.files}
-    arrays["blob/int8"] = arrays["blob/int8"].astype(np.int16)  # codes no longer int8
-    np.savez(tmp_path / "wrong_dtype.npz", **arrays)
-    with pytest.raises(Q.QuantizedFileError, match="int8"):
-        Q.load_quantized(tmp_path / "wrong_dtype.npz", model)
+    for name, blob, message in (("wrong_dtype", arrays["blob"].astype(np.int16), "uint8 'blob'"),
+                                ("short_blob", arrays["blob"][:-1], "outside the blob"),
+                                ("long_blob", np.concatenate([arrays["blob"], np.zeros(4, np.uint8)]), "no entry")):
+        np.savez(tmp_path / f"{name}.npz", **{**arrays, "blob": blob})
+        with pytest.raises(Q.QuantizedFileError, match=message):
+            Q.load_quantized(tmp_path / f"{name}.npz", model)
 
 
 # ----- fake quantization and QAT -----------------------------------------------------------

@@ -676,7 +676,7 @@ def quantize_dynamic(model: Module, bits: int = 8, activation_bits: int = 8, per
 
 
 QUANTIZED_FORMAT = "tinytorch-quantized"
-QUANTIZED_VERSION = 1
+QUANTIZED_VERSION = 2
 _QMETA = "__tinytorch_quantized__"
 _QMETA_LIMIT = 64 << 20  # a description never needs more: refuse to inflate a "zip bomb" further
 
@@ -722,39 +722,53 @@ def _layer_record(layer: _QuantizedLayer) -> dict:
 _STORED_DTYPES = ("int8", "uint8", "int32", "int64", "float32", "float64", "bool")
 
 
+def _packed_bits(key: str, layers: dict) -> int | None:
+    """The bit width `key` is packed to in the file (a weight_q below 8 bits), else None."""
+    owner, _, leaf = key.rpartition(".")
+    layer = layers.get(owner) if leaf == "weight_q" else None
+    return layer.bits if layer is not None and layer.bits < 8 else None
+
+
+def _implied_zero(key: str, layers: dict) -> bool:
+    """True for a symmetric layer's weight_zero_point: all zeros by the scheme, so not stored."""
+    owner, _, leaf = key.rpartition(".")
+    return leaf == "weight_zero_point" and owner in layers and layers[owner].symmetric
+
+
 def save_quantized(path, model: Module) -> str:
     """Write a quantized model (from quantize_model / quantize_dynamic) to one .npz, atomically.
 
-    The state_dict's arrays are concatenated into one flat array per dtype (`blob/int8`,
-    `blob/float32`, ...), so the file holds a handful of zip entries however many layers the
-    model has; a JSON entry records each array's dtype, offset and shape, and each quantized
-    layer's type and settings. Weights below 8 bits are packed to `bits` bits each. Returns the path.
+    Every stored array's raw bytes go, in state_dict order, into one uint8 `blob`; a zlib-compressed
+    JSON entry lists each array's name, dtype and shape in that order, and each quantized layer's
+    type and settings. Weights below 8 bits are packed to `bits` bits each; a symmetric layer's
+    zero points (zero by definition) are not written. Returns the path.
     """
     if not isinstance(model, Module):
         raise TypeError(f"save_quantized: model must be a Module, got {type(model).__name__}")
     layers = _quantized_layers(model)
     if not layers:
         raise ValueError("save_quantized: the model has no quantized layer (run quantize_model or quantize_dynamic)")
-    blobs: dict[str, list] = {}
-    entries = {}
+    chunks, entries = [], []
     for key, array in model.state_dict().items():
-        owner, _, leaf = key.rpartition(".")
-        layer = layers.get(owner) if leaf == "weight_q" else None
-        bits = layer.bits if layer is not None and layer.bits < 8 else None
-        data = array if bits is None else pack_bits(array, bits, qrange(bits, layer.symmetric)[0])
+        if _implied_zero(key, layers):
+            if np.any(array != 0):
+                raise ValueError(f"save_quantized: {key!r} belongs to a symmetric layer but is not all zeros")
+            continue
+        bits = _packed_bits(key, layers)
+        data = array
+        if bits is not None:
+            data = pack_bits(array, bits, qrange(bits, layers[key.rpartition(".")[0]].symmetric)[0])
         if data.dtype.name not in _STORED_DTYPES:
             raise TypeError(f"save_quantized: entry {key!r} has dtype {data.dtype}, which this format does not store")
-        parts = blobs.setdefault(data.dtype.name, [])
-        entries[key] = {"dtype": data.dtype.name, "offset": sum(p.size for p in parts), "size": int(data.size),
-                        "shape": list(array.shape), "bits": bits}
-        parts.append(data.reshape(-1))
+        entries.append([key, data.dtype.name, list(array.shape)])  # the shape before packing
+        chunks.append(np.ascontiguousarray(data).tobytes())
     meta = {"format": QUANTIZED_FORMAT, "version": QUANTIZED_VERSION, "model": type(model).__name__,
             "layers": {name: _layer_record(layer) for name, layer in layers.items()}, "entries": entries}
-    arrays = {f"blob/{name}": np.concatenate(parts) for name, parts in blobs.items()}
     # The description as zlib-compressed UTF-8 bytes (a NumPy unicode string would spend 4 bytes per
     # character, and for a small model the raw JSON is a few percent of the file).
     text = json.dumps(meta, separators=(",", ":")).encode()
-    arrays[_QMETA] = np.frombuffer(zlib.compress(text, 9), dtype=np.uint8)
+    arrays = {"blob": np.frombuffer(b"".join(chunks), dtype=np.uint8),
+              _QMETA: np.frombuffer(zlib.compress(text, 9), dtype=np.uint8)}
     _atomic_write(path, lambda file: np.savez(file, **arrays))
     return os.fspath(path)
 
@@ -793,35 +807,44 @@ def _read_quantized(path: str) -> tuple[dict, dict]:
 
 
 def _unpack_entries(path: str, arrays: dict, meta: dict, shells: dict) -> dict:
-    """key -> array from the per-dtype blobs, every offset, size and dtype checked."""
-    entries = meta.get("entries")
-    if not isinstance(entries, dict):
+    """key -> array, cut from the byte blob in the listed order; every size and dtype checked."""
+    entries, blob = meta.get("entries"), arrays.get("blob")
+    if not isinstance(entries, list):
         raise QuantizedFileError(f"load_quantized: {path!r} lists no stored arrays")
-    state = {}
-    for key, entry in entries.items():
+    if blob is None or blob.dtype != np.uint8 or blob.ndim != 1:
+        raise QuantizedFileError(f"load_quantized: {path!r} has no uint8 'blob' entry")
+    state, offset = {}, 0
+    for entry in entries:
         try:
-            dtype, offset, size = entry["dtype"], int(entry["offset"]), int(entry["size"])
-            shape, bits = tuple(int(n) for n in entry["shape"]), entry["bits"]
-        except (KeyError, TypeError, ValueError) as error:
-            raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r} is described badly: {error}") from error
-        blob = arrays.get(f"blob/{dtype}")
-        if dtype not in _STORED_DTYPES or blob is None or blob.dtype.name != dtype or blob.ndim != 1:
-            raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r} points to a missing {dtype!r} blob")
-        if offset < 0 or size < 0 or offset + size > blob.size:
-            raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r} lies outside its blob (truncated file?)")
-        data = blob[offset:offset + size]
+            key, dtype, shape = entry
+            shape = tuple(int(n) for n in shape)
+        except (TypeError, ValueError) as error:
+            raise QuantizedFileError(f"load_quantized: {path!r}: entry {entry!r} is described badly: {error}") \
+                from error
+        bits = _packed_bits(key, shells)
+        count = int(np.prod(shape))
+        if dtype not in _STORED_DTYPES or (bits is not None and dtype != "uint8"):
+            raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r} has an unexpected dtype {dtype!r}")
+        nbytes = (count * bits + 7) // 8 if bits is not None else count * np.dtype(dtype).itemsize
+        if offset + nbytes > blob.size:
+            raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r} lies outside the blob (truncated file?)")
+        # .copy(): a view into the blob may be misaligned for its dtype, and must not keep the blob alive
+        data = np.frombuffer(blob, dtype=dtype, count=nbytes // np.dtype(dtype).itemsize, offset=offset).copy()
+        offset += nbytes
         if bits is None:
-            if size != int(np.prod(shape)):
-                raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r} has {size} values for shape {shape}")
             state[key] = data.reshape(shape)
             continue
-        layer = shells.get(key.rpartition(".")[0])
-        if layer is None or bits != layer.bits:
-            raise QuantizedFileError(f"load_quantized: {path!r}: packed entry {key!r} belongs to no {bits}-bit layer")
         try:
-            state[key] = unpack_bits(data, bits, qrange(bits, layer.symmetric)[0], shape)
+            state[key] = unpack_bits(data, bits, qrange(bits, shells[key.rpartition(".")[0]].symmetric)[0], shape)
         except ValueError as error:
             raise QuantizedFileError(f"load_quantized: {path!r}: entry {key!r}: {error}") from error
+    if offset != blob.size:
+        raise QuantizedFileError(f"load_quantized: {path!r}: the blob holds {blob.size - offset} bytes no entry "
+                                 "describes")
+    for name, layer in shells.items():  # symmetric zero points were not stored: zero by definition
+        key = f"{name}.weight_zero_point" if name else "weight_zero_point"
+        if layer.symmetric and key not in state:
+            state[key] = np.zeros_like(layer.weight_zero_point.data)
     return state
 
 

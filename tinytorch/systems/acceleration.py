@@ -278,7 +278,7 @@ def _check_block(block, where: str) -> int:
 
 
 def flash_attention(query: Tensor, key: Tensor, value: Tensor, is_causal: bool = False, scale: float | None = None,
-                    block_size: int = 128) -> Tensor:
+                    block_size: int = 64) -> Tensor:
     """Attention computed over blocks of block_size keys: the same values and gradients as
     scaled_dot_product_attention(query, key, value, is_causal=is_causal, scale=scale), with O(L·block_size)
     extra memory instead of O(L·S). query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev).
@@ -350,7 +350,7 @@ def fused_causal_attention(qkv: Tensor, num_heads: int) -> Tensor:
     return FusedCausalAttention.apply(qkv, num_heads, 0.0, None)
 
 
-def flash_causal_attention(qkv: Tensor, num_heads: int, block_size: int = 128) -> Tensor:
+def flash_causal_attention(qkv: Tensor, num_heads: int, block_size: int = 64) -> Tensor:
     """Causal multi-head self-attention from packed q, k, v projections: qkv (B, T, 3E) -> (B, T, E)."""
     where = "flash_causal_attention"
     _check_floating(qkv, "qkv", where)
@@ -692,7 +692,7 @@ import functools
 
 from tinytorch.core.autograd import TensorFunction, enable_grad
 from tinytorch.core.layers import Module
-from tinytorch.core.tensor import Tensor, default_generator, is_grad_enabled
+from tinytorch.core.tensor import default_generator, is_grad_enabled
 
 
 def _module_of(function):

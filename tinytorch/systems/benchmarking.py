@@ -218,8 +218,9 @@ def measure_interleaved(fns: dict, *, warmup: int = 3, repeats: int = 30, seed: 
     warmup = _check_count(warmup, "warmup", "measure_interleaved", 0)
     repeats = _check_count(repeats, "repeats", "measure_interleaved", 3)
     seed = _check_seed(seed, "measure_interleaved")
-    for fn in fns.values():
-        time_function(fn, warmup=warmup, repeats=1)
+    for _ in range(warmup):  # warm up in turns too
+        for fn in fns.values():
+            fn()
     samples = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():

@@ -11,6 +11,11 @@ load spike hits both; the ratio TinyTorch / PyTorch of the medians is the number
 (docs/DESIGN.md §7). Before timing, the two models' losses and gradients are compared on one
 batch: a fast wrong answer is not a result.
 
+Module 16's fused paths (GELU, softmax + cross-entropy, AdamW; blocked attention from 256 tokens)
+are the package default; each step is also run on the plain paths (`use_fused(False)`) in
+alternation on the same model, after checking that both give the same loss and gradients, and
+the fused/unfused speed-up is printed next to the PyTorch ratio.
+
 A per-sub-layer profile follows: the forward and backward time of the embeddings, each block's
 ln_1, attention, ln_2 and MLP, ln_f, the head and the loss, and the clip + optimizer time.
 Backward times come from identity "stamp" Functions placed between sub-layers, whose backward
@@ -19,7 +24,7 @@ notes the time as the gradient passes.
     python benchmarks/gpt_step.py [--repeats N] [--threads N] [--batch N] [--small] [--no-torch]
                                   [--default-malloc] [--json]
 
-By default glibc's malloc is first told to keep freed memory (module 13's keep_freed_memory(),
+By default glibc's malloc is first told to keep freed memory (module 16's keep_freed_memory(),
 which the 2017 milestone calls too; it applies to the whole process, PyTorch included):
 --default-malloc measures without it.
 """
@@ -46,7 +51,8 @@ import numpy as np  # noqa: E402
 import tinytorch as tt  # noqa: E402
 from tinytorch import nn, optim  # noqa: E402
 from tinytorch.core.autograd import Function  # noqa: E402
-from tinytorch.text.transformers import GPT, GPTConfig, keep_freed_memory  # noqa: E402
+from tinytorch.systems.acceleration import keep_freed_memory, use_fused  # noqa: E402
+from tinytorch.text.transformers import GPT, GPTConfig  # noqa: E402
 
 FULL = {"batch": 12, "config": {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64, "vocab_size": 65,
                                 "dropout": 0.0, "bias": False}}
@@ -231,6 +237,21 @@ def compare_gradients(ours, theirs, x, y) -> dict:
     return {"loss": loss.item(), "torch_loss": tloss.item(), "grad_max_rel_diff": worst}
 
 
+def compare_fused(model, x, y) -> dict:
+    """Loss and largest relative gradient difference between the fused and unfused paths (no update)."""
+    grads = []
+    for enabled in (True, False):
+        model.zero_grad()
+        with use_fused(enabled):
+            _, loss = model(x, y)
+            loss.backward()
+        grads.append((loss.item(), {name: p.grad.data.copy() for name, p in model.named_parameters()}))
+    model.zero_grad()
+    (fused_loss, fused), (plain_loss, plain) = grads
+    worst = max(float(np.abs(fused[n] - plain[n]).max()) / (float(np.abs(plain[n]).max()) + 1e-12) for n in plain)
+    return {"loss": fused_loss, "unfused_loss": plain_loss, "grad_max_rel_diff": worst}
+
+
 # ----- the run -----------------------------------------------------------------------------------
 def machine_info() -> dict:
     blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
@@ -291,7 +312,10 @@ def main(argv=None) -> dict:
     # Wall time is what a learner waits for; CPU time (process_time) is what the step cost this
     # process, which a busy machine disturbs much less (exact with one thread; with several, BLAS
     # threads that spin while waiting are counted too).
-    ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
+    fusion = compare_fused(model, *batches[0])
+    if fusion["grad_max_rel_diff"] > 1e-5 or abs(fusion["loss"] - fusion["unfused_loss"]) > 1e-5:
+        raise AssertionError(f"the fused and unfused paths disagree on the same weights: {fusion}")
+    ours, theirs, ours_cpu, theirs_cpu, plain, plain_cpu = [], [], [], [], [], []
     first_loss = None
     for i in range(args.repeats + 3):  # 3 warm-up steps each
         x, y = batches[i % len(batches)]
@@ -302,6 +326,13 @@ def main(argv=None) -> dict:
         if i >= 3:
             ours.append(elapsed * 1e3)
             ours_cpu.append(cpu * 1e3)
+        with use_fused(False):  # the same model on module 16's plain paths: fused vs unfused, alternating
+            start, cpu = time.perf_counter(), time.process_time()
+            tinytorch_step(model, optimizer, x, y)
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        if i >= 3:
+            plain.append(elapsed * 1e3)
+            plain_cpu.append(cpu * 1e3)
         if reference is not None:
             tx, ty = torch_batches[i % len(batches)]
             start, cpu = time.perf_counter(), time.process_time()
@@ -318,6 +349,7 @@ def main(argv=None) -> dict:
     cpu_ms = statistics.median(ours_cpu)
     torch_cpu_ms = statistics.median(theirs_cpu) if theirs_cpu else None
     cpu_ratio = cpu_ms / torch_cpu_ms if torch_cpu_ms else None
+    plain_ms, plain_cpu_ms = statistics.median(plain), statistics.median(plain_cpu)
 
     profiles = [profile_step(model, optimizer, *batches[i % len(batches)]) for i in range(args.profiles)]
     rows = []
@@ -335,11 +367,15 @@ def main(argv=None) -> dict:
         print(f"  same weights as PyTorch: loss {check['loss']:.6f} vs {check['torch_loss']:.6f}, gradients agree to "
               f"{check['grad_max_rel_diff']:.1e} (relative to each tensor's largest)")
     print(f"  loss {first_loss:.4f} -> {last_loss:.4f} over {args.repeats + 3} steps on four fixed batches")
+    print(f"  fused = unfused: loss {fusion['loss']:.6f} vs {fusion['unfused_loss']:.6f}, gradients agree to "
+          f"{fusion['grad_max_rel_diff']:.1e}")
     print(f"  TinyTorch median {median_ms:8.1f} ms   min {min_ms:8.1f} ms   ({args.repeats} steps, "
-          f"{tokens / median_ms * 1e3:,.0f} tokens/s)")
+          f"{tokens / median_ms * 1e3:,.0f} tokens/s; module 16's fused paths, the default)")
+    print(f"  unfused   median {plain_ms:8.1f} ms   min {min(plain):8.1f} ms   (use_fused(False), alternating): "
+          f"fused is {plain_ms / median_ms:.2f}x faster (CPU time {plain_cpu_ms / cpu_ms:.2f}x; target >= 1.3x)")
     if torch_ms is not None:
         print(f"  PyTorch   median {torch_ms:8.1f} ms   min {min(theirs):8.1f} ms   (same threads, alternating)")
-        print(f"  ratio     {ratio:.2f}x PyTorch   (target <= 1.5x)")
+        print(f"  ratio     {ratio:.2f}x PyTorch   (target <= 1.5x); unfused {plain_ms / torch_ms:.2f}x")
         print(f"  CPU time  TinyTorch {cpu_ms:.1f} ms, PyTorch {torch_cpu_ms:.1f} ms per step: {cpu_ratio:.2f}x "
               "(less disturbed by other processes)")
     else:
@@ -369,6 +405,12 @@ def main(argv=None) -> dict:
         "torch_cpu_ms": None if torch_cpu_ms is None else round(torch_cpu_ms, 2),
         "cpu_ratio": None if cpu_ratio is None else round(cpu_ratio, 3),
         "keep_freed_memory": tuned_malloc,
+        "unfused_ms": round(plain_ms, 2),
+        "unfused_cpu_ms": round(plain_cpu_ms, 2),
+        "fused_speedup": round(plain_ms / median_ms, 3),
+        "fused_cpu_speedup": round(plain_cpu_ms / cpu_ms, 3),
+        "unfused_ratio": None if torch_ms is None else round(plain_ms / torch_ms, 3),
+        "fused_check": fusion,
         "tokens_per_s": round(tokens / median_ms * 1e3, 1),
         "gflop_per_step": round(flops / 1e9, 3),
         "loss_first_last": [first_loss, last_loss],

@@ -58,6 +58,7 @@ import numpy as np
 import tinytorch as tt
 from tinytorch import optim
 from tinytorch.optim import lr_scheduler
+from tinytorch.systems.acceleration import keep_freed_memory
 from tinytorch.text.tokenization import (
     CharTokenizer,
     batch_blocks,
@@ -68,7 +69,7 @@ from tinytorch.text.tokenization import (
     render_tinytalks,
     tinytalks_prompt,
 )
-from tinytorch.text.transformers import GPT, GPTConfig, keep_freed_memory
+from tinytorch.text.transformers import GPT, GPTConfig
 from tinytorch.training import load_checkpoint, save_checkpoint
 
 BANNER = """\
@@ -361,7 +362,7 @@ def build(task: TextTask) -> GPT:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     say = (lambda *a, **k: None) if args.quiet else print
-    keep_freed_memory()  # NumPy's large temporaries reuse warm memory (module 13, section 5)
+    keep_freed_memory()  # NumPy's large temporaries reuse warm memory (module 16)
     start = time.perf_counter()
     say(BANNER)
     tt.manual_seed(args.seed)  # initial weights and sampling

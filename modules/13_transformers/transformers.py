@@ -57,6 +57,7 @@ from tinytorch.core.activations import gelu, softmax
 from tinytorch.core.autograd import Function, no_grad
 from tinytorch.core.layers import Dropout, Linear, Module, ModuleList, Parameter, normal_, ones_, zeros_
 from tinytorch.core.losses import cross_entropy
+from tinytorch.core.optimizers import accelerated
 from tinytorch.core.tensor import Tensor, arange, default_generator
 from tinytorch.text.attention import CausalSelfAttention
 from tinytorch.text.embeddings import Embedding
@@ -333,9 +334,14 @@ class MLP(Module):
         # they make one large matmul each, which BLAS runs faster than a batch of B small ones.
         rows = x.reshape(-1, x.shape[-1])
         # Hint: set `out` to `rows` passed through c_fc, then gelu (exact, module 02), then c_proj,
-        #       then dropout.
+        #       then dropout. (Module 16 adds a fused GELU: ask accelerated("fused_gelu", h) first and
+        #       use gelu(h) when it returns NotImplemented.)
         ### BEGIN SOLUTION
-        out = self.dropout(self.c_proj(gelu(self.c_fc(rows))))
+        hidden = self.c_fc(rows)
+        activated = accelerated("fused_gelu", hidden)
+        if activated is NotImplemented:
+            activated = gelu(hidden)
+        out = self.dropout(self.c_proj(activated))
         ### END SOLUTION
         return out.reshape(x.shape)
 
@@ -555,8 +561,10 @@ class GPT(Module):
             x = block(x, kv_cache, i)
         logits = self.lm_head(self.ln_f(x).reshape(batch * t, self.config.n_embd))
         loss = None
-        if targets is not None:
-            loss = cross_entropy(logits, targets.reshape(batch * t), ignore_index=-1)
+        if targets is not None:  # module 16's fused softmax + cross-entropy when it is on
+            loss = accelerated("softmax_cross_entropy", logits, targets.reshape(batch * t), -1)
+            if loss is NotImplemented:
+                loss = cross_entropy(logits, targets.reshape(batch * t), ignore_index=-1)
         ### END SOLUTION
         return logits.reshape(batch, t, self.config.vocab_size), loss
 
@@ -845,58 +853,12 @@ for name in runs[0]:
 #
 # ### The allocator: a systems surprise
 #
-# glibc's `malloc` serves large requests (by default from 128 KiB, adjusted as the program runs)
-# straight from the operating system with `mmap`, and gives them back with `munmap` when they are
-# freed. The next step asks again, and the kernel hands out fresh pages — each one page-faulted
-# and zero-filled on first touch. For a step that allocates hundreds of megabytes of short-lived
-# temporaries, that bookkeeping is a large share of the time. `keep_freed_memory()` tells malloc
-# (through `mallopt`, on Linux with glibc; elsewhere it does nothing and returns False) to serve
-# blocks up to 256 MiB from its own heap and to keep freed memory for reuse. The milestone and
-# benchmarks/gpt_step.py call it; measure what it does here:
-
-# %%
-#| export
-def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 << 30) -> bool:
-    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS.
-
-    Blocks up to mmap_threshold bytes come from malloc's heap (not fresh mmap pages), and the heap
-    is only trimmed once trim_threshold bytes are free. Returns True if applied (Linux with glibc),
-    False elsewhere (nothing changes). Affects the whole process; NumPy's many large temporaries
-    then reuse warm pages instead of page-faulting fresh ones every step.
-    """
-    import ctypes
-    import platform
-
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    libc = ctypes.CDLL("libc.so.6")
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    return bool(libc.mallopt(m_mmap_threshold, int(mmap_threshold))) and bool(
-        libc.mallopt(m_trim_threshold, int(trim_threshold)))
-
-# %%
-#| analysis
-import ctypes
-import platform
-
-if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-    libc = ctypes.CDLL("libc.so.6")
-    timings = {"return blocks to the OS": [], "keep_freed_memory()": []}
-    for i in range(12):
-        if i % 2 == 0:  # glibc's starting point: every block from 128 KiB is mmap-ed and unmapped on free
-            libc.mallopt(-3, 128 << 10)
-            libc.mallopt(-1, 128 << 10)
-            libc.malloc_trim(0)
-        else:
-            keep_freed_memory()
-        train_step()  # let the heap settle into this policy
-        start = time.perf_counter()
-        train_step()
-        timings[list(timings)[i % 2]].append(time.perf_counter() - start)
-    for label, values in timings.items():
-        print(f"{label:<26} median step {sorted(values)[len(values) // 2] * 1e3:6.1f} ms")
-else:
-    print(f"keep_freed_memory() does nothing on {platform.system()} (it tunes glibc's malloc only)")
+# What a per-layer table cannot show is the cost of the memory itself. A training step of this
+# model allocates a few hundred NumPy temporaries, many over a megabyte, and glibc's `malloc`
+# hands large ones straight back to the operating system when they are freed — so the next step
+# page-faults fresh, zero-filled pages all over again. Module 16 (acceleration) measures that and
+# adds `keep_freed_memory()`, which the 2017 milestone and `benchmarks/gpt_step.py` call before
+# training: part of making a step fast is not doing work the mathematics never asked for.
 
 # %% [markdown]
 # ### Activation memory vs batch × context

@@ -16,6 +16,28 @@ from tinytorch.core.autograd import enable_grad
 from tinytorch.core.tensor import Tensor
 
 
+def accelerated(kernel: str, *args):
+    """Run module 16's fused kernel `kernel` on args, or return NotImplemented: take the plain path.
+
+    NotImplemented when module 16 is not exported yet, when its fused paths are switched off
+    (`with use_fused(False):`), or when the kernel is still a stub (it raises NotImplementedError
+    before touching its arguments). The package's fast paths (here and modules 09, 13) ask through
+    this one function; module 16 is imported only when called, as a later module must be.
+    """
+    try:
+        from tinytorch.systems import acceleration
+    except ModuleNotFoundError as error:  # only a missing module 16 means "plain path"; a broken one is loud
+        if error.name not in ("tinytorch.systems", "tinytorch.systems.acceleration"):
+            raise
+        return NotImplemented
+    if not acceleration.fused_enabled():
+        return NotImplemented
+    try:
+        return getattr(acceleration, kernel)(*args)
+    except NotImplementedError:
+        return NotImplemented
+
+
 def _is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
@@ -394,6 +416,10 @@ class Adam(Optimizer):
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = np.zeros_like(p.data)
                 state["step"] += 1
+                if decoupled and not group["amsgrad"] and not group["maximize"] and p.data.flags.c_contiguous \
+                        and accelerated("adamw_step_", p.data, grad, state["exp_avg"], state["exp_avg_sq"],
+                                        state["step"], lr, beta1, beta2, eps, weight_decay) is not NotImplemented:
+                    continue  # module 16's fused AdamW did this parameter's whole update, block by block
                 if weight_decay != 0 and decoupled:
                     adamw_decay_(p.data, lr, weight_decay)  # AdamW, section 5
                 g = self._effective_grad(p, grad, 0 if decoupled else weight_decay, group["maximize"])

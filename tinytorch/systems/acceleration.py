@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
+
+from tinytorch.core.activations import _erf_rational_block, erf
+from tinytorch.core.autograd import Function
+from tinytorch.core.tensor import Tensor
+from tinytorch.text.attention import FusedCausalAttention
+
+# Elements per block: 65,536 float32 = 256 KiB, so a block of each operand and a few temporaries stay in
+# the L2 cache (2 MiB per core on the course machine; 16K and 256K were measured slower, see the analysis).
+BLOCK = 1 << 16
+_INV_SQRT2, _INV_SQRT_2PI = 1 / math.sqrt(2), 1 / math.sqrt(2 * math.pi)
 
 
 _fused = True
@@ -26,19 +37,6 @@ def use_fused(enabled: bool):
         yield
     finally:
         _fused = previous
-
-
-import math
-
-from tinytorch.core.activations import _erf_rational_block, erf
-from tinytorch.core.autograd import Function
-from tinytorch.core.tensor import Tensor
-from tinytorch.text.attention import FusedCausalAttention
-
-# Elements per block: 65,536 float32 = 256 KiB, so a block of each operand and a few temporaries stay in
-# the L2 cache (2 MiB per core on the course machine; 16K and 256K were measured slower, see the analysis).
-BLOCK = 1 << 16
-_INV_SQRT2, _INV_SQRT_2PI = 1 / math.sqrt(2), 1 / math.sqrt(2 * math.pi)
 
 
 def blocks(size: int, block: int | None = None):
@@ -145,7 +143,8 @@ def softmax_cross_entropy(logits: Tensor, target: Tensor, ignore_index: int = -1
     if logits.ndim != 2:
         raise ValueError(f"{where}: logits must be (N, C), got shape {tuple(logits.shape)}")
     if not isinstance(target, Tensor) or target.dtype.kind not in "iu" or tuple(target.shape) != logits.shape[:1]:
-        got = f"dtype {target.dtype}, shape {tuple(target.shape)}" if isinstance(target, Tensor) else type(target).__name__
+        got = (f"dtype {target.dtype}, shape {tuple(target.shape)}" if isinstance(target, Tensor)
+               else type(target).__name__)
         raise ValueError(f"{where}: target must be an integer Tensor of shape ({logits.shape[0]},), got {got}")
     ids = target.data
     bad = (ids != ignore_index) & ((ids < 0) | (ids >= logits.shape[1]))

@@ -83,3 +83,15 @@ def machine_info() -> dict:
             "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(), "cpus": os.cpu_count(),
             "threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS") if k in os.environ},
             "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+
+
+def print_table(headers: list, rows: list) -> None:
+    """A Markdown table (pastes straight into benchmarks/README.md)."""
+    print("| " + " | ".join(headers) + " |")
+    print("|" + "---|" * len(headers))
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+def target_row(name: str, measured: str, met: bool) -> list:
+    return [name, measured, "**met**" if met else "not met"]

@@ -2,10 +2,13 @@
 test split: accuracy per calibration method, file size, latency at batch 1 and batch 256.
 
     TINYTORCH_DATA=/work/shared/datasets python benchmarks/quantization.py [--dataset fashion_mnist]
-        [--epochs 2] [--train-size 60000] [--qat-bits 2] [--json]
+        [--epochs 2] [--train-size 60000] [--qat-bits 2] [--gpt-checkpoint PATH] [--only cnn,mlp,gpt] [--json]
 
 Trains the 1998 milestone's CNN for the dataset (LeNet-5 for MNIST, convbn2 for Fashion-MNIST) and the
-1986 milestone's MLP (784-512-256-10, no dropout) for --epochs, then quantizes both.
+1986 milestone's MLP (784-512-256-10, no dropout) for --epochs, then quantizes both. With
+--gpt-checkpoint PATH (a checkpoint milestones/2017_transformer/run.py saved) it also gives every Linear
+layer of the GPT int8 weights and compares validation losses. Ends with a table of the targets;
+--only cnn,mlp,gpt runs parts.
 """
 
 from __future__ import annotations
@@ -18,12 +21,21 @@ import tempfile
 import time
 
 import numpy as np
-from _compress_common import accuracy, alternate_medians, load_data, machine_info, milestone, train
+from _compress_common import (
+    accuracy,
+    alternate_medians,
+    load_data,
+    machine_info,
+    milestone,
+    print_table,
+    target_row,
+    train,
+)
 
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.data import DataLoader, Subset
 from tinytorch.core.tensor import manual_seed
-from tinytorch.core.training import save_checkpoint
+from tinytorch.core.training import load_checkpoint, save_checkpoint
 from tinytorch.systems import quantization as Q
 
 
@@ -48,6 +60,54 @@ def latency(model, qmodel, test, repeats_one: int, repeats_batch: int) -> dict:
             "batch256_int8_over_float": tb["int8"] / tb["float"]}
 
 
+def gpt(checkpoint: str, say) -> dict:
+    """Validation loss of the 2017 milestone's GPT (a checkpoint its run.py saved) in float32 and with
+    int8 weights in every Linear layer, on the milestone's own 50 fixed validation batches."""
+    run = milestone("2017_transformer")
+    task = run.load_task("shakespeare", 2017)
+    model = run.build(task)
+    load_checkpoint(checkpoint, model)
+    config = model.config
+    batches = run.fixed_batches(task, "val", 50, config.block_size, 12, 2017 + 3)  # what run.py --load uses
+    row = {"checkpoint": os.fspath(checkpoint), "parameters": model.num_parameters(non_embedding=False),
+           "val_batches": len(batches), "float_val_loss": run.evaluate(model, batches)}
+    quantized = {"dynamic": Q.quantize_dynamic(model), "weight_only": Q.quantize_dynamic(model, weight_only=True)}
+    for mode, qmodel in quantized.items():
+        row[f"{mode}_val_loss"] = run.evaluate(qmodel, batches)
+        row[f"{mode}_rise"] = row[f"{mode}_val_loss"] - row["float_val_loss"]
+    with tempfile.TemporaryDirectory() as folder:
+        row["float_checkpoint_bytes"] = os.path.getsize(save_checkpoint(os.path.join(folder, "f.npz"), model))
+        row["int8_bytes"] = os.path.getsize(Q.save_quantized(os.path.join(folder, "q.npz"), quantized["dynamic"]))
+    print_table(["GPT (Shakespeare)", "val loss", "rise", "file"],
+                [["float32", f"{row['float_val_loss']:.4f}", "", f"{row['float_checkpoint_bytes']:,} B"],
+                 ["int8 weights, dynamic int8 activations", f"{row['dynamic_val_loss']:.4f}",
+                  f"{row['dynamic_rise']:+.4f}", f"{row['int8_bytes']:,} B"],
+                 ["int8 weights only (float matmul)", f"{row['weight_only_val_loss']:.4f}",
+                  f"{row['weight_only_rise']:+.4f}", ""]])
+    return row
+
+
+def targets(result: dict) -> list:
+    rows = []
+    for name, row in result["models"].items():
+        if name == "cnn":
+            int8 = row[f"int8_{row['best_observer']}_accuracy"]
+            rows.append(target_row(f"{result['dataset']} CNN int8 (per-channel, calibrated): loses <= 0.5 pp",
+                                   f"{row['float_accuracy']:.2%} -> {int8:.2%} "
+                                   f"({-row['int8_drop_pp']:+.2f} pp, {row['best_observer']})",
+                                   row["int8_drop_pp"] <= 0.5))
+        rows.append(target_row(f"{result['dataset']} {name} int8 file >= 3.9x smaller than the float checkpoint",
+                               f"{row['ratio_vs_checkpoint']:.3f}x ({row['float_checkpoint_bytes']:,} -> "
+                               f"{row['int8_bytes']:,} B)", row["ratio_vs_checkpoint"] >= 3.9))
+    if "gpt" in result:
+        g = result["gpt"]
+        for mode in ("dynamic", "weight_only"):
+            rows.append(target_row(f"GPT int8 weights ({mode}): val loss rises <= 0.02",
+                                   f"{g['float_val_loss']:.4f} -> {g[f'{mode}_val_loss']:.4f} "
+                                   f"({g[f'{mode}_rise']:+.4f})", g[f"{mode}_rise"] <= 0.02))
+    return rows
+
+
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default="mnist")
@@ -56,16 +116,35 @@ def main() -> dict:
     parser.add_argument("--calibration", type=int, default=1000, help="training images used for calibration")
     parser.add_argument("--qat-bits", type=int, default=0, help="also fine-tune 1 epoch with fake quantization "
                         "at this weight bit width and compare with PTQ (0: skip)")
+    parser.add_argument("--gpt-checkpoint", help="also quantize the 2017 milestone's GPT saved at this path "
+                        "(python milestones/2017_transformer/run.py --checkpoint PATH)")
+    parser.add_argument("--only", default="", help="comma-separated parts: cnn, mlp, gpt")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    parts = set(args.only.split(",")) if args.only else {"cnn", "mlp", "gpt"}
+    result = {"dataset": args.dataset, "epochs": args.epochs, "machine": machine_info(), "models": {}}
+    if "gpt" in parts and args.gpt_checkpoint:
+        result["gpt"] = gpt(args.gpt_checkpoint, print)
+    if parts & {"cnn", "mlp"}:
+        models(args, parts, result)
+    print("\ntargets:")
+    print_table(["target", "measured", ""], targets(result))
+    print(f"machine: {result['machine']}")
+    if args.json:
+        print(json.dumps(result))
+    return result
+
+
+def models(args, parts: set, result: dict) -> None:
+    """Train the dataset's CNN and MLP, quantize them and measure accuracy, size and latency."""
     train_set, test_set = load_data(args.dataset, args.train_size)
     calibration = DataLoader(Subset(train_set, list(range(args.calibration))), batch_size=100)
     cnn_module, mlp_module = milestone("1998_cnn"), milestone("1986_mlp")
-    models = {"cnn": cnn_module.lenet5() if args.dataset == "mnist" else cnn_module.convbn2(),
-              "mlp": mlp_module.mlp(784, (512, 256), 10, 0.0)}
-    result = {"dataset": args.dataset, "epochs": args.epochs, "train_images": len(train_set),
-              "test_images": len(test_set), "machine": machine_info(), "models": {}}
-    for name, model in models.items():
+    factories = {"cnn": cnn_module.lenet5 if args.dataset == "mnist" else cnn_module.convbn2,
+                 "mlp": lambda: mlp_module.mlp(784, (512, 256), 10, 0.0)}
+    result.update({"train_images": len(train_set), "test_images": len(test_set)})
+    for name in [n for n in factories if n in parts]:
+        model = factories[name]()
         manual_seed(0)
         start = time.perf_counter()
         train(model, train_set, args.epochs)
@@ -109,10 +188,6 @@ def main() -> dict:
         print(f"  latency: batch 1 {row['batch1_float_ms']:.2f} -> {row['batch1_int8_ms']:.2f} ms, batch 256 "
               f"{row['batch256_float_ms']:.1f} -> {row['batch256_int8_ms']:.1f} ms "
               f"(int8/float {row['batch256_int8_over_float']:.2f}; NumPy has no int8 GEMM)")
-    print(f"machine: {result['machine']}")
-    if args.json:
-        print(json.dumps(result))
-    return result
 
 
 if __name__ == "__main__":

@@ -147,6 +147,27 @@ def test_quantize_dynamic_reaches_every_linear_in_any_tree():
     assert isinstance(tower.head, Linear) and not isinstance(tower.head, Q.QuantizedLinear)
 
 
+
+def test_gpt_with_int8_weights_keeps_its_loss_and_round_trips(tmp_path):
+    # Every Linear of a (tiny) GPT, the head tied to the token table included, gets int8 weights.
+    from tinytorch.text.transformers import GPT, GPTConfig
+
+    manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=17, n_layer=2, n_head=2, n_embd=16, block_size=8, dropout=0.0,
+                          bias=False)).eval()
+    rng = np.random.default_rng(0)
+    idx, target = Tensor(rng.integers(0, 17, (3, 8))), Tensor(rng.integers(0, 17, (3, 8)))
+    with no_grad():
+        base = model(idx, target)[1].item()
+        for weight_only in (False, True):
+            qmodel = Q.quantize_dynamic(model, weight_only=weight_only)
+            assert sum(isinstance(m, Q.QuantizedLinear) for m in qmodel.modules()) == 2 * 4 + 1  # + lm_head
+            assert abs(qmodel(idx, target)[1].item() - base) < 2e-3, "int8 weights moved the GPT's loss"
+        loaded = Q.load_quantized(Q.save_quantized(tmp_path / "gpt.npz", qmodel), model)
+        assert loaded(idx, target)[1].item() == qmodel(idx, target)[1].item()
+    assert isinstance(model.lm_head, Linear), "quantize_dynamic must leave the float GPT unchanged"
+
+
 # ----- files -------------------------------------------------------------------------------
 def test_int8_file_is_about_four_times_smaller(tmp_path):
     manual_seed(5)

@@ -330,9 +330,12 @@ test_unit_bootstrap_ci()
 # wraps the samples (in seconds) in a `Measurement`: median, IQR, bootstrap CI of the median,
 # and the indices of the outliers. The seed makes the bootstrap reproducible.
 #
-# `measure_interleaved({"a": fa, "b": fb})` measures several functions **in turns** (a, b, a,
-# b, …). When the machine's load drifts — another job starts halfway — both see the same drift,
-# so their comparison stays fair. Timing a first and b afterwards would charge the drift to b.
+# `measure_interleaved({"a": fa, "b": fb})` measures several functions **in turns**: one call of
+# each per round, `repeats` rounds. When the machine's load drifts — another job starts halfway —
+# both see the same drift, so their comparison stays fair; timing a first and b afterwards would
+# charge the drift to b. The order inside each round is shuffled (seeded), because order matters
+# too: the call after a big model finds the CPU caches full of *its* weights, and a function that
+# always ran first would always pay for that.
 
 # %%
 #| export
@@ -401,7 +404,8 @@ def measure(fn, *, warmup: int = 3, repeats: int = 30, seed: int = 0) -> Measure
 
 
 def measure_interleaved(fns: dict, *, warmup: int = 3, repeats: int = 30, seed: int = 0) -> dict:
-    """Measure several callables in turns (one call of each per round), so load drift hits all alike."""
+    """Measure several callables in turns (one call of each per round, in a shuffled order), so load
+    drift and the order of calls hit all of them alike."""
     if not isinstance(fns, dict) or not fns:
         raise ValueError(f"measure_interleaved: fns must be a non-empty dict name -> callable, got {fns!r}")
     for name, fn in fns.items():
@@ -413,9 +417,11 @@ def measure_interleaved(fns: dict, *, warmup: int = 3, repeats: int = 30, seed: 
         for fn in fns.values():
             fn()
     samples = {name: [] for name in fns}
+    names = list(fns)
+    order = np.random.default_rng(seed)
     for _ in range(repeats):
-        for name, fn in fns.items():
-            samples[name].append(time_function(fn, warmup=0, repeats=1).samples_ms[0] / 1e3)
+        for i in order.permutation(len(names)):  # a new order every round: no one always runs first
+            samples[names[i]].append(time_function(fns[names[i]], warmup=0, repeats=1).samples_ms[0] / 1e3)
     return {name: Measurement.from_samples(values, seed=seed) for name, values in samples.items()}
 
 

@@ -121,12 +121,15 @@ def test_measure_warms_up_then_times_each_call():
     assert np.all(m.samples >= 0) and m.samples.max() < 0.5
 
 
-def test_measure_interleaved_calls_in_turns():
+def test_measure_interleaved_calls_in_turns_in_a_shuffled_order():
     order = []
     result = B.measure_interleaved({"a": lambda: order.append("a"), "b": lambda: order.append("b")},
-                                   warmup=1, repeats=4)
-    assert order == ["a", "b"] + ["a", "b"] * 4, f"one warm-up each, then a and b in turns, got {order}"
-    assert set(result) == {"a", "b"} and result["a"].samples.shape == (4,)
+                                   warmup=1, repeats=20)
+    assert order[:2] == ["a", "b"], f"one warm-up call each first, got {order[:2]}"
+    rounds = [tuple(order[i:i + 2]) for i in range(2, len(order), 2)]
+    assert len(rounds) == 20 and all(sorted(r) == ["a", "b"] for r in rounds), f"one call of each per round: {rounds}"
+    assert {("a", "b"), ("b", "a")} <= set(rounds), "the order inside the rounds must vary (seeded shuffle)"
+    assert set(result) == {"a", "b"} and result["a"].samples.shape == (20,)
 
 
 def test_a_real_tripled_sleep_is_told_apart_and_a_repeat_is_not():

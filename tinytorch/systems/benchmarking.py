@@ -210,7 +210,8 @@ def measure(fn, *, warmup: int = 3, repeats: int = 30, seed: int = 0) -> Measure
 
 
 def measure_interleaved(fns: dict, *, warmup: int = 3, repeats: int = 30, seed: int = 0) -> dict:
-    """Measure several callables in turns (one call of each per round), so load drift hits all alike."""
+    """Measure several callables in turns (one call of each per round, in a shuffled order), so load
+    drift and the order of calls hit all of them alike."""
     if not isinstance(fns, dict) or not fns:
         raise ValueError(f"measure_interleaved: fns must be a non-empty dict name -> callable, got {fns!r}")
     for name, fn in fns.items():
@@ -222,9 +223,11 @@ def measure_interleaved(fns: dict, *, warmup: int = 3, repeats: int = 30, seed: 
         for fn in fns.values():
             fn()
     samples = {name: [] for name in fns}
+    names = list(fns)
+    order = np.random.default_rng(seed)
     for _ in range(repeats):
-        for name, fn in fns.items():
-            samples[name].append(time_function(fn, warmup=0, repeats=1).samples_ms[0] / 1e3)
+        for i in order.permutation(len(names)):  # a new order every round: no one always runs first
+            samples[names[i]].append(time_function(fns[names[i]], warmup=0, repeats=1).samples_ms[0] / 1e3)
     return {name: Measurement.from_samples(values, seed=seed) for name, values in samples.items()}
 
 

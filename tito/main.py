@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from tito import checkpoints, data_cmds, doctor, milestones, module_cmds, nbgrader_release, olympics, site
+from tito import checkpoints, data_cmds, doctor, milestones, module_cmds, nbgrader_release, olympics, profile_cmd, site
 from tito import export as export_module
 from tito.errors import TitoError, UsageError
 from tito.grading import cli as grading_cli
@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     checkpoints.register(commands, leaf)
     site.register(commands, leaf)
     olympics.register(commands, leaf)
+    profile_cmd.register(commands, leaf)
     return parser
 
 

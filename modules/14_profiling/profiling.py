@@ -392,10 +392,11 @@ def _default_loss(output) -> Tensor:
 class _LayerStats:
     """What the profiler learns about one module: shapes, FLOPs, bytes, times per repeat."""
 
-    def __init__(self, path: str, module: Module, depth: int):
+    def __init__(self, path: str, module: Module, depth: int, own_params: list):
         self.path, self.module, self.depth = path, module, depth
         self.children: list[_LayerStats] = []
-        self.params = sum(p.data.size for p in module.parameters(recurse=False))
+        self.params = sum(p.data.size for p in own_params)
+        # Bytes the layer reads: every weight it uses, a shared one included (it is read here too).
         self.param_bytes = sum(p.data.nbytes for p in module.parameters(recurse=False))
         self.calls = 0
         self.input_shapes: list = []
@@ -432,9 +433,12 @@ class Profiler:
     def _prepare(self) -> None:
         self._stats: dict[int, _LayerStats] = {}
         root_name = type(self.model).__name__
+        seen: set[int] = set()  # a shared Parameter (GPT's head tied to its token table) counts once, first owner
         for path, module in self.model.named_modules():
             depth = 0 if not path else path.count(".") + 1
-            self._stats[id(module)] = _LayerStats(path or root_name, module, depth)
+            own = [p for p in module.parameters(recurse=False) if id(p) not in seen]
+            seen.update(id(p) for p in own)
+            self._stats[id(module)] = _LayerStats(path or root_name, module, depth, own)
         for stats in self._stats.values():
             stats.children = [self._stats[id(child)] for child in stats.module.children()]
         self._events: list[tuple] = []  # (kind, module id, time) from backward marks

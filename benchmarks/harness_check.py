@@ -11,11 +11,12 @@ Two parts, each repeated for --trials independent trials (every trial is a fresh
    Batch-1 forward passes are measured in turns; every model is also run through `benchmark_model`
    once (accuracy, p50/p90/p99, throughput, peak memory, weights size) and a report is written.
 
-For each pair the verdict of `compare` and whether the two 95% CIs overlap are counted over the
-trials. Right answers: "no real difference" (and overlapping intervals) for a model against itself,
-"slower" for the 10% slower ones.
+Each trial also measures the baseline twice in a row with `measure` (not in turns: "rerun_sequential",
+what re-running a benchmark later sees). For each pair the verdict of `compare` and whether the two
+95% CIs overlap are counted over the trials. Right answers: "no real difference" (and overlapping
+intervals) for a model against itself, "slower" for the 10% slower ones.
 
-    TINYTORCH_DATA=/work/shared/datasets python benchmarks/harness_check.py [--trials 10] [--repeats 30]
+    TINYTORCH_DATA=/work/shared/datasets python benchmarks/harness_check.py [--trials 10] [--repeats 100]
         [--data mnist|tinymnist] [--epochs 1] [--train-size 10000] [--threads 1] [--out DIR] [--json]
 """
 
@@ -83,6 +84,14 @@ def one_trial(fns: dict, baseline: str, pairs: dict, repeats: int, seed: int) ->
     return out
 
 
+def rerun_trial(fn, repeats: int, seed: int) -> dict:
+    """The same callable measured twice, one run after the other (not in turns): what a re-run sees."""
+    first = B.measure(fn, warmup=3, repeats=repeats, seed=seed)
+    second = B.measure(fn, warmup=3, repeats=repeats, seed=seed)
+    c = B.compare(first, second, seed=seed)
+    return {"verdict": c.verdict, "ratio": c.ratio, "ci95": list(c.ci95), "overlap": first.overlaps(second)}
+
+
 def functions_part(trials: int, repeats: int) -> dict:
     x = np.random.default_rng(0).standard_normal(50_000).astype(np.float32)
     y = np.empty_like(x)
@@ -93,7 +102,8 @@ def functions_part(trials: int, repeats: int) -> dict:
 
     fns = {"work": work, "same": lambda: work(10), "more": lambda: work(11)}
     pairs = {"same": "same", "slower_10pct": "more"}
-    results = [one_trial(fns, "work", pairs, repeats, seed) for seed in range(trials)]
+    results = [one_trial(fns, "work", pairs, repeats, seed) | {"rerun_sequential": rerun_trial(work, repeats, seed)}
+               for seed in range(trials)]
     return tally(results)
 
 
@@ -133,7 +143,8 @@ def models_part(args) -> dict:
         fns = {"base": lambda: base(one), "same": lambda: base(one), "padded": lambda: padded(one),
                "wide": lambda: wide(one)}
         pairs = {"same": "same", "slower_10pct": "padded", "more_work_10pct": "wide"}
-        trials = [one_trial(fns, "base", pairs, args.repeats, seed) for seed in range(args.trials)]
+        trials = [one_trial(fns, "base", pairs, args.repeats, seed)
+                  | {"rerun_sequential": rerun_trial(fns["base"], args.repeats, seed)} for seed in range(args.trials)]
     entries = {}
     for name, model in (("mlp", base), ("mlp+10% spin", padded), (f"mlp {hidden[0]}-{hidden[1]}", wide)):
         result = B.benchmark_model(model, images, labels, batch_size=64, repeats=args.repeats)
@@ -161,7 +172,7 @@ def print_tally(title: str, tally_: dict, trials: int) -> None:
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--data", choices=("mnist", "tinymnist"), default="mnist")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--train-size", type=int, default=10_000)

@@ -459,10 +459,13 @@ test_unit_measure()
 # The rule (written down, so nobody tunes it after seeing the result):
 #
 # 1. the difference is **statistically** real when the 95% interval of the ratio excludes 1;
-# 2. it is **practically** real when the ratio is also at least `min_effect` (default 3%) away
-#    from 1. On a shared machine the load drifts between two runs by a percent or two; that drift
-#    is not in either run's samples, so no interval can see it. Below 3% we say "no real
-#    difference" even when the interval is narrow.
+# 2. it is **practically** real when the ratio is also at least `min_effect` (default 5%) away
+#    from 1. The same model measured twice, even in turns, is not exactly equal: caches, memory
+#    placement and load make one copy a few percent faster for a whole run, and that offset is
+#    in every sample of the run, so no interval can see it. On this course's 2-core machine at
+#    load 10, `benchmarks/harness_check.py` measured same-vs-same ratios from 0.966 to 1.043
+#    over ten trials. Below 5% we say "no real difference" even when the interval is narrow:
+#    to claim a 2% speed-up, measure on a quiet machine and lower `min_effect` explicitly.
 #
 # The verdict is then `"faster"` (ratio < 1), `"slower"` (ratio > 1) or `"no real difference"`.
 # Non-overlapping CIs of the two medians (`Measurement.overlaps`) imply the same answer but are
@@ -487,7 +490,7 @@ def ratio_ci(baseline_samples, candidate_samples, *, confidence: float = 0.95, r
     return float(np.percentile(ratios, tail)), float(np.percentile(ratios, 100 - tail))
 
 
-def verdict(ratio: float, ci95: tuple, min_effect: float = 0.03) -> tuple[bool, str]:
+def verdict(ratio: float, ci95: tuple, min_effect: float = 0.05) -> tuple[bool, str]:
     """(significant, verdict) for a ratio candidate/baseline and its CI, by the rule above."""
     # Hint: significant needs both conditions: the interval lies entirely above or entirely below 1,
     #       and |ratio - 1| >= min_effect. Then pick "slower" or "faster" from the side of 1 the
@@ -509,7 +512,7 @@ class Comparison:
     ci95: tuple
     significant: bool
     verdict: str
-    min_effect: float = 0.03
+    min_effect: float = 0.05
 
     @property
     def speedup(self) -> float:
@@ -525,7 +528,7 @@ class Comparison:
                 f"(95% CI {self.ci95[0]:.3f}-{self.ci95[1]:.3f})")
 
 
-def compare(baseline: Measurement, candidate: Measurement, *, seed: int = 0, min_effect: float = 0.03) -> Comparison:
+def compare(baseline: Measurement, candidate: Measurement, *, seed: int = 0, min_effect: float = 0.05) -> Comparison:
     """Is `candidate` faster or slower than `baseline`, really? See the rule in the module text."""
     for name, value in (("baseline", baseline), ("candidate", candidate)):
         if not isinstance(value, Measurement):
@@ -556,7 +559,7 @@ def test_unit_compare():
     assert same.verdict == "no real difference" and not same.significant, (
         f"two samples of the same distribution should be 'no real difference', got {same}")
     assert verdict(1.01, (1.005, 1.015)) == (False, "no real difference"), (
-        "a 1% difference is below min_effect=0.03: not a real difference even with a narrow CI")
+        "a 1% difference is below min_effect=0.05: not a real difference even with a narrow CI")
     assert verdict(1.2, (0.9, 1.5)) == (False, "no real difference"), "a CI that contains 1 is not significant"
     print(f"compare: {slower} | {faster} | {same}")
 
@@ -1249,7 +1252,7 @@ print(Path(paths["markdown"]).read_text())
 # - The **bootstrap** gives a 95% CI of the median without assuming a distribution; its width
 #   shrinks like 1/√n.
 # - Two measurements differ when the CI of their **ratio** excludes 1 *and* the ratio is beyond
-#   the machine's drift (3%); measuring **interleaved** keeps load drift out of the comparison.
+#   the machine's drift (5%); measuring **interleaved** keeps load drift out of the comparison.
 # - `benchmark_model` measures batch-1 latency, batch-N throughput, peak memory, predictions and
 #   accuracy, with the **environment** recorded; size on disk comes from the weights file.
 # - The **Pareto front** keeps only the models nothing beats on every axis; `write_report`

@@ -189,8 +189,10 @@ def test_repeated_runs_of_the_same_thing_have_overlapping_intervals():
 def test_verdict_rule_edges():
     assert B.verdict(1.10, (1.02, 1.2)) == (True, "slower")
     assert B.verdict(0.80, (0.7, 0.9)) == (True, "faster")
-    assert B.verdict(1.02, (1.01, 1.03)) == (False, "no real difference"), "2% is under min_effect=3%"
+    assert B.verdict(1.02, (1.01, 1.03)) == (False, "no real difference"), "2% is under min_effect=5%"
     assert B.verdict(1.02, (1.01, 1.03), min_effect=0.01) == (True, "slower")
+    assert B.verdict(0.96, (0.95, 0.97)) == (False, "no real difference"), "4% is under the default 5%"
+    assert B.verdict(0.94, (0.92, 0.96)) == (True, "faster")
     assert B.verdict(1.5, (0.99, 2.0)) == (False, "no real difference"), "the CI contains 1"
 
 

@@ -248,7 +248,7 @@ def ratio_ci(baseline_samples, candidate_samples, *, confidence: float = 0.95, r
     return float(np.percentile(ratios, tail)), float(np.percentile(ratios, 100 - tail))
 
 
-def verdict(ratio: float, ci95: tuple, min_effect: float = 0.03) -> tuple[bool, str]:
+def verdict(ratio: float, ci95: tuple, min_effect: float = 0.05) -> tuple[bool, str]:
     """(significant, verdict) for a ratio candidate/baseline and its CI, by the rule above."""
     # Hint: significant needs both conditions: the interval lies entirely above or entirely below 1,
     #       and |ratio - 1| >= min_effect. Then pick "slower" or "faster" from the side of 1 the
@@ -268,7 +268,7 @@ class Comparison:
     ci95: tuple
     significant: bool
     verdict: str
-    min_effect: float = 0.03
+    min_effect: float = 0.05
 
     @property
     def speedup(self) -> float:
@@ -284,7 +284,7 @@ class Comparison:
                 f"(95% CI {self.ci95[0]:.3f}-{self.ci95[1]:.3f})")
 
 
-def compare(baseline: Measurement, candidate: Measurement, *, seed: int = 0, min_effect: float = 0.03) -> Comparison:
+def compare(baseline: Measurement, candidate: Measurement, *, seed: int = 0, min_effect: float = 0.05) -> Comparison:
     """Is `candidate` faster or slower than `baseline`, really? See the rule in the module text."""
     for name, value in (("baseline", baseline), ("candidate", candidate)):
         if not isinstance(value, Measurement):

@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 
 import tinytorch as tt
-from tinytorch import optim
+from tinytorch import Tensor, optim
 from tinytorch.optim import lr_scheduler
 from tinytorch.systems.acceleration import keep_freed_memory
 from tinytorch.text.tokenization import (
@@ -257,24 +257,38 @@ def train(model: GPT, task: TextTask, args, say) -> dict:
 
 
 # ----- using the model ----------------------------------------------------------------------
+_CACHE = {"usable": True}  # False once module 15's KV cache turned out not to be built yet
+
+
+def extend(model: GPT, ids: Tensor, steps: int, temperature: float, top_k=None, generator=None) -> Tensor:
+    """model.generate with module 15's KV cache, or without it while module 15 is still a stub.
+
+    This milestone needs modules 01-13 only; the cache (module 15) makes each new token cost one
+    position instead of the whole context and gives the same tokens, so it is used when it works."""
+    if _CACHE["usable"]:
+        try:
+            return model.generate(ids, steps, temperature=temperature, top_k=top_k, generator=generator)
+        except (ImportError, NotImplementedError):
+            _CACHE["usable"] = False  # nothing was sampled yet: the first step is what failed
+    return model.generate(ids, steps, temperature=temperature, top_k=top_k, generator=generator, use_cache=False)
+
+
 def complete(model: GPT, tokenizer, prompts: list, max_new_tokens: int, temperature: float, top_k=None,
              stop: str | None = None, generator=None) -> list:
-    """Continue each prompt; prompts of equal length share one batch. Cut at `stop` when given."""
+    """Continue each prompt by max_new_tokens tokens, cut before the first `stop` when given.
+
+    Prompts of equal length share one batch and one generate call (one KV cache, filled once from the
+    prompt). Answers stop at their newline; generating past it costs a few cached one-token steps (the
+    caller bounds max_new_tokens by the longest answer), far less than re-reading the prompt would."""
     results = [None] * len(prompts)
     by_length: dict[int, list] = {}
     for i, prompt in enumerate(prompts):
         by_length.setdefault(len(prompt), []).append(i)
-    stop_id = None if stop is None else int(encode(tokenizer, stop)[0])
     for length, members in by_length.items():
-        out = tt.tensor(np.stack([encode(tokenizer, prompts[i]) for i in members]))
-        while out.shape[1] - length < max_new_tokens:
-            # A few tokens at a time, so that a batch whose rows have all hit `stop` ends early.
-            steps = min(8, max_new_tokens - (out.shape[1] - length))
-            out = model.generate(out, steps, temperature=temperature, top_k=top_k, generator=generator)
-            if stop_id is not None and np.all((out.data[:, length:] == stop_id).any(axis=1)):
-                break
+        ids = tt.tensor(np.stack([encode(tokenizer, prompts[i]) for i in members]))
+        out = extend(model, ids, max_new_tokens, temperature, top_k, generator).data
         for row, i in enumerate(members):
-            text = tokenizer.decode(out.data[row, length:length + max_new_tokens].tolist())
+            text = tokenizer.decode(out[row, length:].tolist())
             results[i] = text.split(stop)[0] if stop else text
     return results
 

@@ -14,7 +14,37 @@
 # %% [markdown]
 # # Module 16 — Acceleration: fewer passes over memory, the same mathematics
 #
-# (Objectives, prerequisites and the module's story are written with Part I.)
+# Module 14's profiler showed where a training step of the Shakespeare GPT spends its time, and
+# the surprise was how little of it is the matrix multiplications the FLOP count is about. The
+# rest is **memory traffic**: elementwise passes (GELU, LayerNorm, softmax, the optimizer), each
+# reading one large array from memory and writing another, and temporaries that the allocator
+# must find pages for. A modern core does a multiply-add in a fraction of a nanosecond but waits
+# tens of nanoseconds for a cache line from main memory; an elementwise op does one or two
+# multiply-adds per value it reads. Such ops run at the speed of memory, not of arithmetic.
+#
+# So this module's rule is: **the same mathematics, fewer passes over memory.** Write the loop
+# as one NumPy call (vectorize); walk memory in the order it is laid out (layout); keep a block
+# of data in the cache while *all* the work on it is done (blocking); and do several ops in one
+# kernel with its own backward, so the intermediate arrays never exist (fusion). Every kernel is
+# checked against the plain ops it replaces — values and gradients — and every speed-up is wired
+# into the package, with a switch to turn it off and measure the difference yourself.
+#
+# **You will learn to**
+#
+# 1. measure a Python loop against its vectorized form, contiguous against strided access, and
+#    the cache cliff of a chain of elementwise passes, and explain each from how memory works;
+# 2. write **fused kernels** as autograd `Function`s, forward and backward in one place: GELU
+#    that saves its derivative, softmax + cross-entropy with the `p − onehot` gradient, a
+#    blocked in-place AdamW step — and check each with gradcheck and against the unfused ops;
+# 3. compute attention over **blocks of keys with the online softmax** (the FlashAttention
+#    idea): `O(T)` extra memory instead of `O(T²)`, the same gradients, measured at T = 1,024;
+# 4. wire fast paths into a framework so they are the default, can be switched off
+#    (`use_fused(False)`), and fall back cleanly while a kernel is not written yet;
+# 5. make convolutions fast (Part II) and trade compute for memory with checkpointing and
+#    float16 (Part III).
+#
+# **Prerequisites:** modules 01–06 (`Tensor`, `Function`, gradcheck, `AdamW`), 09 (`Conv2d`),
+# 12–13 (attention, `LayerNorm`, `GPT`) and 14 (timing honestly: warm-up, medians).
 #
 # **Exports to:** `tinytorch/systems/acceleration.py`, re-exported by `tinytorch.systems`.
 
@@ -72,6 +102,9 @@ def use_fused(enabled: bool):
 
 # %% [markdown]
 # ## Part I — Fused kernels for the transformer
+#
+# The four kernels of this part replace the transformer's elementwise work. Before writing them,
+# three measurements that explain *why* they are written the way they are.
 
 # %%
 #| export
@@ -87,6 +120,143 @@ def _check_floating(x, name: str, where: str) -> None:
         raise TypeError(f"{where}: {name} must be a Tensor, got {type(x).__name__}")
     if x.dtype.kind != "f":
         raise TypeError(f"{where}: {name} must be a floating-point Tensor, got dtype {x.dtype}")
+
+# %% [markdown]
+# ### I.1 From a Python loop to one NumPy call
+#
+# The first speed-up is the one every module so far has used: a Python loop executes bytecode for
+# every element — fetch an object, look up a method, box a float — about 50–100 ns each; one NumPy
+# call runs a compiled loop over the whole array at a nanosecond or less per element. Below, exact
+# GELU two ways: a Python loop over `math.erf` and module 02's vectorized `gelu`, per element, as
+# the array grows.
+
+# %%
+#| analysis
+from tinytorch.core.activations import gelu
+from tinytorch.systems.profiling import time_function
+from tito.plots import plot_lines
+
+_rng = np.random.default_rng(0)
+
+
+def gelu_loop(values: list) -> list:
+    """Exact GELU one Python float at a time: the code a vectorized op replaces."""
+    return [0.5 * v * (1.0 + math.erf(v * _INV_SQRT2)) for v in values]
+
+
+sizes = [1_000, 4_000, 16_000, 64_000]
+per_element = {"Python loop": [], "NumPy (module 02)": []}
+for n in sizes:
+    data = _rng.standard_normal(n).astype(np.float32)
+    as_list, as_tensor = data.tolist(), Tensor(data)
+    per_element["Python loop"].append(time_function(lambda: gelu_loop(as_list), repeats=3).median_ms * 1e6 / n)
+    per_element["NumPy (module 02)"].append(time_function(lambda: gelu(as_tensor), repeats=5).median_ms * 1e6 / n)
+print(f"{'elements':>9}" + "".join(f"{k:>22}" for k in per_element) + "   (ns per element)")
+for i, n in enumerate(sizes):
+    print(f"{n:>9}" + "".join(f"{v[i]:>22.2f}" for v in per_element.values()))
+plot_lines("gelu_loop_vs_vectorized", sizes, per_element, xlabel="elements", ylabel="ns per element",
+           title="Exact GELU: Python loop vs one NumPy call", logx=True, logy=True)
+
+# %% [markdown]
+# The loop costs the same per element at every size — it is all interpreter overhead. The NumPy
+# call gets *cheaper* per element as the array grows (its fixed cost of a few microseconds is
+# spread over more values) until it reaches the speed of its slowest resource. Which resource
+# that is, the next two measurements show.
+#
+# ### I.2 Memory layout: contiguous against strided
+#
+# Memory moves in 64-byte cache lines. Summing `m` floats that sit next to each other reads
+# `m/16` lines, in order, and the hardware prefetcher fetches ahead. Summing `m` floats 16
+# apart (a view `a[::16]`, stride 64 bytes) does the same additions but reads **one line per
+# float** — sixteen times the traffic. A transpose copy is the classic case: `a.T.copy()` reads
+# rows of `a` but writes columns of the result (or the other way round), so one side strides.
+# Copying in **tiles** of 64 × 64 keeps the tile's rows read and rows written in the cache.
+
+# %%
+#| analysis
+def transpose_tiled(a: np.ndarray, tile: int = 64) -> np.ndarray:
+    """a.T as a new contiguous array, copied tile by tile so reads and writes both stay in cache."""
+    out = np.empty((a.shape[1], a.shape[0]), dtype=a.dtype)
+    for i in range(0, a.shape[0], tile):
+        for j in range(0, a.shape[1], tile):
+            out[j:j + tile, i:i + tile] = a[i:i + tile, j:j + tile].T
+    return out
+
+
+layout_sizes = [256, 512, 1024, 2048]
+layout = {"sum, contiguous": [], "sum, stride 16": [], "a.T copy": [], "a.T copy, 64x64 tiles": []}
+for n in layout_sizes:
+    a = _rng.standard_normal((n, n)).astype(np.float32)
+    flat, m = a.reshape(-1), n * n // 16
+    assert np.array_equal(transpose_tiled(a), a.T)
+    for label, fn, count in zip(layout, (lambda: flat[:m].sum(), lambda: flat[::16].sum(), lambda: a.T.copy(),
+                                         lambda: transpose_tiled(a)), (m, m, n * n, n * n)):
+        layout[label].append(time_function(fn, repeats=5).median_ms * 1e6 / count)
+print(f"{'n':>6}" + "".join(f"{k:>24}" for k in layout) + "   (ns per element)")
+for i, n in enumerate(layout_sizes):
+    print(f"{n:>6}" + "".join(f"{v[i]:>24.3f}" for v in layout.values()))
+plot_lines("layout_contiguous_vs_strided", layout_sizes, layout, xlabel="n (array n x n float32)",
+           ylabel="ns per element", title="Memory layout: the same work in a different order", logx=True,
+           logy=True)
+
+# %% [markdown]
+# The two sums do identical arithmetic on the same number of floats; only the bytes moved
+# differ, and the strided one pays more per float as soon as its lines no longer fit in the cache.
+# The untiled transpose copy falls off a cliff once a column of the destination spans more lines
+# than the cache holds; the tiled one does the same copy several times faster. That is why module
+# 12 stores the attention probabilities **transposed** when backward reads them by columns, and
+# why module 06 copies a transposed gradient once before the optimizer's ten passes over it.
+#
+# ### I.3 The cache cliff: why fuse
+#
+# GELU in NumPy is a chain of about fifteen elementwise passes (the rational erf's multiply-adds,
+# then `+1`, `·x`, `·½`). Run each pass over the whole array and every pass streams the array
+# from wherever it lives: from L2 while it fits (2 MiB per core on the course machine), from
+# L3 or main memory when it does not. Run **all** the passes on one block of 64K elements before
+# moving on, and the block stays in L2 for the whole chain whatever the array's size. Below, the
+# same fifteen passes both ways (module 02's `_gelu_exact_f32` blocks by 32K already; here is
+# the effect it buys).
+
+# %%
+#| analysis
+def chain_whole(x: np.ndarray) -> np.ndarray:
+    """Fifteen elementwise passes over the whole array (erf's rational function and the GELU tail)."""
+    out = np.empty_like(x)
+    _erf_rational_block(x * _INV_SQRT2, out)
+    out += 1
+    out *= x
+    out *= 0.5
+    return out
+
+
+def chain_blocked(x: np.ndarray) -> np.ndarray:
+    """The same passes, all of them on one block before the next."""
+    out = np.empty_like(x)
+    for part in blocks(x.size):
+        out[part] = chain_whole(x[part])
+    return out
+
+
+chain_sizes = [1 << 14, 1 << 16, 1 << 18, 1 << 20, 1 << 22]
+chain = {"each pass over the whole array": [], "all passes per 64K block": []}
+for n in chain_sizes:
+    x = _rng.standard_normal(n).astype(np.float32)
+    assert np.array_equal(chain_whole(x), chain_blocked(x))
+    chain["each pass over the whole array"].append(time_function(lambda: chain_whole(x), repeats=5).median_ms
+                                                   * 1e6 / n)
+    chain["all passes per 64K block"].append(time_function(lambda: chain_blocked(x), repeats=5).median_ms * 1e6 / n)
+print(f"{'elements':>9}{'MiB':>7}" + "".join(f"{k:>34}" for k in chain) + "   (ns per element)")
+for i, n in enumerate(chain_sizes):
+    print(f"{n:>9}{n * 4 / 2**20:>7.2f}" + "".join(f"{v[i]:>34.3f}" for v in chain.values()))
+plot_lines("cache_cliff_blocked_chain", chain_sizes, chain, xlabel="elements (float32)", ylabel="ns per element",
+           title="Fifteen elementwise passes: whole-array vs blocked", logx=True)
+
+# %% [markdown]
+# Up to 256 KiB both are the same code. Past the L2 cache, the whole-array chain pays for every
+# pass in memory traffic and the blocked one does not: the same arithmetic, several times
+# fewer bytes moved. **Fusion** is this idea taken one step further — not only one block at a
+# time, but also several *ops* (and their backward) in one kernel, so that the intermediate
+# arrays are never written at all. `blocks(size)` above is the loop every kernel of this part uses.
 
 # %% [markdown]
 # ### Kernel 1 — GELU with its derivative computed in the same pass
@@ -149,6 +319,43 @@ def fused_gelu(x: Tensor) -> Tensor:
     """GELU(x) = x·Φ(x), exact (erf), as module 02's gelu(x) with one pass fewer in backward. Shape kept."""
     _check_floating(x, "x", "fused_gelu")
     return FusedGELU.apply(x)
+
+# %%
+#| test
+from tinytorch.core.autograd import gradcheck
+
+
+def test_unit_fused_gelu():
+    x = Tensor(np.linspace(-5, 5, 21).reshape(3, 7), requires_grad=True)
+    assert gradcheck(fused_gelu, [x]), "fused_gelu's backward disagrees with finite differences"
+    data = np.random.default_rng(1).standard_normal((300, 700)).astype(np.float32)  # several blocks
+    a, b = Tensor(data, requires_grad=True), Tensor(data.copy(), requires_grad=True)
+    fused, plain = fused_gelu(a), gelu(b)
+    assert np.abs(fused.data - plain.data).max() < 1e-6, (
+        "fused_gelu(x) should equal module 02's gelu(x): check that out = x·Φ(x) with Φ = ½(1 + erf(x/√2))")
+    fused.sum().backward()
+    plain.sum().backward()
+    worst = np.abs(a.grad.data - b.grad.data).max()
+    assert worst < 1e-6, f"the slope should be Φ(x) + x·φ(x), φ(x) = exp(-x²/2)/√(2π); gradients differ by {worst}"
+    print("✅ fused GELU: gradcheck, and values and gradients equal to module 02's gelu")
+
+
+test_unit_fused_gelu()
+
+# %%
+#| analysis
+def forward_backward_ms(fn, data: np.ndarray, repeats: int = 7) -> float:
+    """Median ms of fn(x) forward + backward (sum) on a fresh leaf made from data."""
+    def step():
+        x = Tensor(data, requires_grad=True)
+        fn(x).sum().backward()
+    return time_function(step, repeats=repeats).median_ms
+
+
+mlp_hidden = _rng.standard_normal((768, 512)).astype(np.float32)  # the GPT's (B·T, 4E) activation
+plain_ms, fused_ms = forward_backward_ms(gelu, mlp_hidden), forward_backward_ms(fused_gelu, mlp_hidden)
+print(f"GELU on (768, 512), forward + backward: module 02 {plain_ms:.2f} ms, fused {fused_ms:.2f} ms "
+      f"({plain_ms / fused_ms:.2f}x); x 4 layers per GPT step: {4 * (plain_ms - fused_ms):.1f} ms saved")
 
 # %% [markdown]
 # ### Kernel 2 — softmax and cross-entropy as one Function
@@ -223,6 +430,43 @@ def softmax_cross_entropy(logits: Tensor, target: Tensor, ignore_index: int = -1
         raise ValueError(f"{where}: target holds class id {int(ids[bad][0])}, outside [0, {logits.shape[1]}) "
                          f"and not ignore_index={ignore_index}")
     return SoftmaxCrossEntropy.apply(logits, ids, int(ignore_index))
+
+# %%
+#| test
+from tinytorch.core.losses import cross_entropy
+
+
+def test_unit_softmax_cross_entropy():
+    rng = np.random.default_rng(2)
+    logits = Tensor(rng.standard_normal((6, 5)), requires_grad=True)
+    target = Tensor(np.array([0, 4, -1, 2, 2, 1]))
+    assert gradcheck(lambda z: softmax_cross_entropy(z, target, ignore_index=-1), [logits]), (
+        "the gradient should be (softmax(z) − onehot(target)) / N, with N the rows not ignored")
+    fused = softmax_cross_entropy(logits, target, ignore_index=-1).item()
+    plain = cross_entropy(logits, target, ignore_index=-1).item()
+    assert abs(fused - plain) < 1e-12, (
+        f"loss {fused} should equal module 04's {plain}: mean over the rows whose target is not ignored "
+        "of log(Σ exp(z − max)) − (z[target] − max)")
+    print("✅ softmax + cross-entropy: gradcheck, equal to module 04 with ignored rows")
+
+
+test_unit_softmax_cross_entropy()
+
+# %%
+#| analysis
+head_logits = Tensor(_rng.standard_normal((768, 65)).astype(np.float32), requires_grad=True)
+head_targets = Tensor(_rng.integers(0, 65, 768))
+
+
+def loss_step(fn):
+    def step():
+        head_logits.grad = None
+        fn(head_logits, head_targets).backward()
+    return time_function(step, repeats=9).median_ms
+
+
+print(f"cross-entropy on the GPT's (768, 65) logits, forward + backward: module 04 "
+      f"{loss_step(cross_entropy):.3f} ms, fused {loss_step(softmax_cross_entropy):.3f} ms")
 
 # %% [markdown]
 # ### Kernel 3 — attention in blocks over the keys (the flash-attention idea)
@@ -468,6 +712,75 @@ def flash_causal_attention(qkv: Tensor, num_heads: int, block_size: int = 64) ->
                          f"{num_heads!r}")
     return FlashCausalAttention.apply(qkv, int(num_heads), _check_block(block_size, where))
 
+# %%
+#| test
+from tinytorch.text.attention import scaled_dot_product_attention
+
+
+def test_unit_flash_attention():
+    rng = np.random.default_rng(3)
+    q, k, v = (Tensor(rng.standard_normal((2, n, 3)), requires_grad=True) for n in (6, 6, 6))
+    for causal in (False, True):
+        assert gradcheck(lambda q, k, v: flash_attention(q, k, v, causal, None, 4), [q, k, v]), (
+            f"flash_attention (is_causal={causal}) backward disagrees with finite differences: check "
+            "D = Σ dO·O, dS = p·(dP − D)·scale, and that dQ adds up over key blocks")
+    data = [rng.standard_normal((2, 2, 37, 8)).astype(np.float32) for _ in range(3)]
+    grads = []
+    for fn in (lambda *t: flash_attention(*t, is_causal=True, block_size=8),
+               lambda *t: scaled_dot_product_attention(*t, is_causal=True)):
+        leaves = [Tensor(d, requires_grad=True) for d in data]
+        out = fn(*leaves)
+        out.sum().backward()
+        grads.append([out.data] + [t.grad.data for t in leaves])
+    for name, a, b in zip(("output", "dQ", "dK", "dV"), *grads):
+        assert np.abs(a - b).max() < 1e-5, (
+            f"{name} of the blocked attention differs from module 12's by {np.abs(a - b).max():.1e}: check the "
+            "rescaling of ℓ and acc by exp(m − m') when a block raises the running maximum")
+    print("✅ flash attention: gradcheck (causal and not), equal to module 12 across 5 key blocks")
+
+
+test_unit_flash_attention()
+
+# %% [markdown]
+# **Memory and time against the sequence length.** Module 12's kernel keeps `(T, T)` per head;
+# the blocked one a `(T, 64)` block at a time. It does more arithmetic — backward recomputes
+# every block's scores — so at short lengths, where the `T × T` matrices fit in the cache anyway,
+# it is slower; past a few hundred tokens the smaller working set wins on time too. That
+# crossing, measured, is `FLASH_FROM`: the GPT takes the blocked kernel for sequences of 256
+# tokens and more (`benchmarks/attention_memory.py` measures the same at T up to 2,048).
+
+# %%
+#| analysis
+import tracemalloc
+
+
+def attention_cost(fn, length: int) -> tuple[float, float]:
+    """(peak MB above the inputs, median ms) of causal attention forward + backward, 4 heads of 64."""
+    data = [_rng.standard_normal((1, 4, length, 64)).astype(np.float32) for _ in range(3)]
+
+    def step():
+        leaves = [Tensor(d, requires_grad=True) for d in data]
+        fn(*leaves).sum().backward()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    step()
+    peak = (tracemalloc.get_traced_memory()[1] - base) / 2**20
+    tracemalloc.stop()
+    return peak, time_function(step, repeats=3).median_ms
+
+
+lengths = [64, 128, 256, 512, 1024]
+costs = {"module 12": [attention_cost(lambda *t: scaled_dot_product_attention(*t, is_causal=True), n)
+                       for n in lengths],
+         "blocked": [attention_cost(lambda *t: flash_attention(*t, is_causal=True), n) for n in lengths]}
+print(f"{'T':>6}{'module 12 MB':>14}{'blocked MB':>12}{'ratio':>8}{'module 12 ms':>14}{'blocked ms':>12}")
+for i, n in enumerate(lengths):
+    (m12, t12), (mb, tb) = costs["module 12"][i], costs["blocked"][i]
+    print(f"{n:>6}{m12:>14.1f}{mb:>12.1f}{m12 / mb:>7.1f}x{t12:>14.1f}{tb:>12.1f}")
+plot_lines("attention_memory_vs_length", lengths, {k: [c[0] for c in v] for k, v in costs.items()},
+           xlabel="sequence length T", ylabel="peak MB (forward + backward)",
+           title="Causal attention memory: (T, T) probabilities vs key blocks", logx=True, logy=True)
+
 # %% [markdown]
 # ### Kernel 4 — AdamW in place, one cache-sized block at a time
 #
@@ -513,13 +826,155 @@ def adamw_step_(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_av
         work *= 1 - beta2
         vb += work
         np.sqrt(vb, out=work)
-        work /= bias_correction2 ** 0.5
+        np.divide(work, bias_correction2 ** 0.5, out=work)
         work += eps
         np.divide(mb, work, out=work)
         work *= lr / bias_correction1
         pb -= work
     ### END SOLUTION
 
+
+# %%
+#| test
+from tinytorch.core.layers import Parameter
+from tinytorch.core.optimizers import AdamW
+# Modules 06-13 ask the package's switch; this notebook's own use_fused sets another module's global.
+from tinytorch.systems import acceleration as package
+
+
+def test_unit_adamw_step():
+    rng = np.random.default_rng(4)
+    start = rng.standard_normal(150_000).astype(np.float32)  # three blocks, the last one partial
+    gradients = [rng.standard_normal(start.shape).astype(np.float32) for _ in range(3)]
+    p, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
+    for step, g in enumerate(gradients, 1):
+        adamw_step_(p, g, m, v, step, 1e-2, 0.9, 0.99, 1e-8, 0.1)
+    reference = Parameter(start.copy())
+    optimizer = AdamW([reference], lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1)
+    with package.use_fused(False):  # module 06's own update, not this kernel
+        for g in gradients:
+            reference.grad = Tensor(g)
+            optimizer.step()
+    assert np.array_equal(p, reference.data), (
+        f"adamw_step_ should repeat module 06's update operation by operation (largest difference "
+        f"{np.abs(p - reference.data).max():.1e}): decay first, then m, v, the denominator and the step")
+    print("✅ blocked AdamW: bit-identical to module 06's AdamW over three steps")
+
+
+test_unit_adamw_step()
+
+# %%
+#| analysis
+def adamw_ms(enabled: bool, sizes=(8_320, 49_152, 16_384, 65_536, 65_536) * 4) -> float:
+    """Median ms of one AdamW step over parameters of the GPT's sizes (E=128), fused or not."""
+    params = [Parameter(_rng.standard_normal(n).astype(np.float32)) for n in sizes]
+    for p in params:
+        p.grad = Tensor(_rng.standard_normal(p.shape).astype(np.float32))
+    optimizer = AdamW(params, lr=1e-3, weight_decay=0.1)
+    with package.use_fused(enabled):
+        return time_function(optimizer.step, repeats=9).median_ms
+
+
+print(f"AdamW step over 0.8M parameters (the GPT's shapes): module 06 {adamw_ms(False):.2f} ms, "
+      f"blocked {adamw_ms(True):.2f} ms")
+
+# %% [markdown]
+# ### LayerNorm: already one kernel
+#
+# Module 13 wrote `LayerNorm` as a `Function` from the start (`LayerNormFunction`): its forward
+# keeps `x̂` and `1/σ` and its backward is the closed form `dx = (g − mean(g) − x̂·mean(g·x̂))/σ`.
+# That *is* the fused kernel, and this module reuses it instead of writing a second one. What it
+# saves is visible by writing LayerNorm the unfused way, from recorded Tensor ops — every one a
+# graph node with a saved input and a full-size temporary, and a backward that walks them all:
+
+# %%
+#| analysis
+from tinytorch.text.transformers import layer_norm
+
+
+def layer_norm_unfused(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
+    """LayerNorm over the last axis from recorded Tensor ops (mean, subtract, square, ...)."""
+    centred = x - x.mean(dim=-1, keepdim=True)
+    variance = (centred * centred).mean(dim=-1, keepdim=True)
+    return centred / (variance + eps).sqrt() * weight + bias
+
+
+stream = _rng.standard_normal((768, 128)).astype(np.float32)  # the GPT's residual stream, (B·T, E)
+gain, shift = Tensor(np.ones(128, np.float32)), Tensor(np.zeros(128, np.float32))
+probe = Tensor(stream, requires_grad=True)
+assert np.abs(layer_norm_unfused(probe, gain, shift).data - layer_norm(probe, 128, gain, shift).data).max() < 1e-5
+unfused_ms = forward_backward_ms(lambda t: layer_norm_unfused(t, gain, shift), stream)
+fused_ms = forward_backward_ms(lambda t: layer_norm(t, 128, gain, shift), stream)
+print(f"LayerNorm on (768, 128), forward + backward: {unfused_ms:.2f} ms from Tensor ops, {fused_ms:.2f} ms as "
+      f"module 13's Function ({unfused_ms / fused_ms:.1f}x); a GPT step runs it 9 times")
+
+# %% [markdown]
+# ## Wiring the kernels into the package
+#
+# A kernel in a notebook speeds up nothing. The package's GPT uses these kernels **by default**:
+# module 13's `MLP` asks for `fused_gelu`, `GPT.forward` for `softmax_cross_entropy`, module 12's
+# `CausalSelfAttention` for `fused_causal_attention` (the blocked kernel from `FLASH_FROM`
+# tokens), and module 06's `AdamW.step` for `adamw_step_`. They all ask through one function,
+# module 06's `accelerated(name, *args)`, which returns `NotImplemented` — "take your plain
+# path" — in exactly three cases:
+#
+# ```
+#   module 16 not exported yet          (a learner at module 13: the package has no systems.acceleration)
+#   use_fused(False) is active          (the switch above: an honest before/after)
+#   the kernel is still a stub          (it raises NotImplementedError before touching its arguments)
+# ```
+#
+# Earlier modules cannot import this one at import time (it comes later in the course), so
+# `accelerated` imports it when called, once. A stub raising before any work matters: a fused
+# AdamW that had half-updated a parameter before giving up could not fall back safely.
+#
+# The same model, the same batch, fused and unfused, in alternation — and the same gradients:
+
+# %%
+#| analysis
+from tinytorch.core.tensor import manual_seed
+from tinytorch.text.transformers import GPT, GPTConfig
+
+manual_seed(0)
+gpt = GPT(GPTConfig(n_layer=4, n_head=4, n_embd=128, block_size=64, vocab_size=65, dropout=0.0, bias=False))
+gpt_optimizer = AdamW(gpt.optimizer_groups(0.1), lr=1e-3, betas=(0.9, 0.99))
+tokens_in, tokens_out = (Tensor(_rng.integers(0, 65, (12, 64))) for _ in range(2))
+
+
+def gpt_step():
+    gpt_optimizer.zero_grad()
+    _, loss = gpt(tokens_in, tokens_out)
+    loss.backward()
+    gpt_optimizer.step()
+
+
+def gpt_gradients(enabled: bool) -> dict:
+    gpt.zero_grad()
+    with package.use_fused(enabled):
+        _, loss = gpt(tokens_in, tokens_out)
+        loss.backward()
+    return {name: p.grad.data.copy() for name, p in gpt.named_parameters()}
+
+
+fused_grads, plain_grads = gpt_gradients(True), gpt_gradients(False)
+worst = max(np.abs(fused_grads[n] - plain_grads[n]).max() / (np.abs(plain_grads[n]).max() + 1e-12)
+            for n in plain_grads)
+step_times = {True: [], False: []}
+for i in range(10):
+    enabled = i % 2 == 0
+    with package.use_fused(enabled):
+        step_times[enabled].append(time_function(gpt_step, warmup=0, repeats=1).median_ms)
+fused_ms, plain_ms = (sorted(step_times[k])[2] for k in (True, False))
+print(f"GPT training step (4 layers, n_embd 128, batch 12 x 64): fused {fused_ms:.1f} ms, unfused {plain_ms:.1f} ms "
+      f"({plain_ms / fused_ms:.2f}x); gradients agree to {worst:.1e} (relative)")
+print("benchmarks/gpt_step.py measures the same step with 30 repeats, a per-layer profile and PyTorch's ratio")
+
+# %% [markdown]
+# The step is faster, but by less than the kernels' own speed-ups suggest: at this size most of a
+# step is matrix multiplication (about 4 GFLOP), which fusion does not touch, and module 12–13's
+# attention and LayerNorm were already single kernels. What fusion removed is the elementwise
+# share — GELU's second erf, the cross-entropy's two nodes; the blocked AdamW is measured above
+# for what it is (often no faster: each parameter here is small enough to sit in L2 anyway).
 
 # %% [markdown]
 # ### The allocator: memory the mathematics never asked for
@@ -553,6 +1008,28 @@ def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 <
     m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
     return bool(libc.mallopt(m_mmap_threshold, int(mmap_threshold))) and bool(
         libc.mallopt(m_trim_threshold, int(trim_threshold)))
+
+# %%
+#| analysis
+import ctypes
+import platform
+
+if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+    libc = ctypes.CDLL("libc.so.6")
+    timings = {"return blocks to the OS": [], "keep_freed_memory()": []}
+    for i in range(12):
+        if i % 2 == 0:  # glibc's starting point: every block from 128 KiB is mmap-ed and unmapped on free
+            libc.mallopt(-3, 128 << 10)
+            libc.mallopt(-1, 128 << 10)
+            libc.malloc_trim(0)
+        else:
+            keep_freed_memory()
+        gpt_step()  # let the heap settle into this policy
+        timings[list(timings)[i % 2]].append(time_function(gpt_step, warmup=0, repeats=1).median_ms)
+    for label, values in timings.items():
+        print(f"{label:<26} median step {sorted(values)[len(values) // 2]:6.1f} ms")
+else:
+    print(f"keep_freed_memory() does nothing on {platform.system()} (it tunes glibc's malloc only)")
 
 # %% [markdown]
 # ## Part II — Convolutions at the speed of the machine
@@ -881,6 +1358,222 @@ def _probe_conv(function) -> None:
 
 
 register_kernel("conv2d", FastConv2dFunction, _probe_conv)
+
+# %% [markdown]
+# ### Check: the fast kernel is the same mathematics
+#
+# A fast wrong answer is not a result. The fast kernel must give module 09's numbers — the
+# output and all three gradients — for strides, padding, dilation and groups, and pass a
+# float64 finite-difference gradcheck of its own. (`tests/16_acceleration/test_conv_fast.py`
+# checks many more random shapes, the block size, and the fallback while this part is a stub.)
+
+# %%
+#| test
+def test_unit_fast_conv_matches_module_09():
+    from tinytorch.core.autograd import gradcheck
+    from tinytorch.core.spatial import conv2d
+
+    rng = np.random.default_rng(16)
+    for config in [dict(padding=1), dict(stride=2, padding=(0, 1)), dict(groups=2, dilation=(1, 2), padding=2)]:
+        x = rng.standard_normal((3, 4, 7, 6))
+        w = rng.standard_normal((6, 4 // config.get("groups", 1), 3, 3))
+        b, dy = rng.standard_normal(6), None
+        results = []
+        for fused in (True, False):
+            xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+            with use_fused(fused):
+                out = conv2d(xt, wt, bt, **config)
+                dy = rng.standard_normal(out.shape) if dy is None else dy
+                out.backward(Tensor(dy))
+            results.append((out.data, xt.grad.data, wt.grad.data, bt.grad.data))
+        for name, fast, plain in zip(("output", "dx", "dW", "db"), *results):
+            error = np.abs(fast - plain).max()
+            assert error < 1e-10, (
+                f"conv2d{config}: the fast kernel's {name} differs from module 09's by {error:.3g}; check the "
+                "working layout (C, n, plane), that garbage columns of dy are zero, and the block loop")
+        xt, wt, bt = (Tensor(a[:1] if a is x else a, requires_grad=True) for a in (x, w, b))
+        assert fast_kernel("conv2d") is FastConv2dFunction, "conv2d should take the fast kernel by default"
+        assert gradcheck(lambda *t: conv2d(*t, **config), (xt, wt, bt)), f"gradcheck failed for {config}"
+    print("✅ the fast conv kernel equals module 09's output and gradients, and passes float64 gradcheck")
+
+
+test_unit_fast_conv_matches_module_09()
+
+# %% [markdown]
+# ### Analysis — where one conv layer's time goes, phase by phase
+#
+# The second conv of the benchmark network (32→32 channels, 3x3, 32x32 images), at batch 16 to
+# keep the notebook quick. Each phase of a forward + backward is timed on its own (median of a
+# few runs), first as module 09 does it, then as the fast kernel does it (summed over its blocks).
+
+# %%
+#| analysis
+import statistics
+import time
+
+from tinytorch.core.spatial import _geometry, col2im, im2col, pad
+
+
+def median_ms(fn, repeats: int = 5) -> float:
+    """Median milliseconds of fn() after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def textbook_phases(x, w, dy, g) -> dict:
+    """Milliseconds of each phase of module 09's Conv2dFunction (forward and backward)."""
+    o = w.shape[0]
+    cols = im2col(pad(x, g), g)
+    flat_w, flat_dy = w.reshape(o, -1), np.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(o, -1)
+    y = flat_w @ cols
+    return {"pad": median_ms(lambda: pad(x, g)), "im2col": median_ms(lambda: im2col(pad(x, g), g)) -
+            median_ms(lambda: pad(x, g)), "matmuls (y, dW, dcols)": median_ms(lambda: flat_w @ cols) +
+            median_ms(lambda: flat_dy @ cols.T) + median_ms(lambda: flat_w.T @ flat_dy),
+            "layout changes (transposes)": median_ms(lambda: np.ascontiguousarray(
+                y.reshape(o, g.n, g.oh, g.ow).transpose(1, 0, 2, 3))) + median_ms(
+                lambda: np.ascontiguousarray(dy.transpose(1, 0, 2, 3))),
+            "col2im": median_ms(lambda: col2im(cols, g, g.n))}
+
+
+def fast_phases(x, w, dy, g) -> dict:
+    """The same phases in the fast kernel, summed over its blocks of images."""
+    o, totals = w.shape[0], dict.fromkeys(["pad", "im2col", "matmuls (y, dW, dcols)",
+                                           "layout changes (transposes)", "col2im"], 0.0)
+    for start, stop in image_blocks(g, o, x.dtype.itemsize):
+        n = stop - start
+        k, length = g.c * g.kh * g.kw, n * g.oh * row_length(g)
+        flat = pad_flat(x[start:stop], g)
+        cols = im2col_flat(flat, g)
+        grad_y = np.zeros((o, length), dtype=x.dtype)
+        valid_dy = grad_y.reshape(o, n, g.oh, row_length(g))[:, :, :, :g.ow]  # a view: writes land in grad_y
+        flat_w = w.reshape(o, k)
+        y = flat_w @ cols
+
+        def copy_dy(block=dy[start:stop], target=valid_dy):
+            target[...] = block.transpose(1, 0, 2, 3)
+        totals["pad"] += median_ms(lambda: pad_flat(x[start:stop], g, out=flat))
+        totals["im2col"] += median_ms(lambda: im2col_flat(flat, g, out=cols))
+        totals["matmuls (y, dW, dcols)"] += (median_ms(lambda: flat_w @ cols) + median_ms(lambda: cols @ grad_y.T)
+                                             + median_ms(lambda: flat_w.T @ grad_y))
+        totals["layout changes (transposes)"] += median_ms(lambda: np.ascontiguousarray(
+            y.reshape(o, n, g.oh, row_length(g))[:, :, :, :g.ow].transpose(1, 0, 2, 3))) + median_ms(copy_dy)
+        totals["col2im"] += median_ms(lambda: col2im_flat(cols, g, n))
+    return totals
+
+
+rng = np.random.default_rng(0)
+x_np = rng.standard_normal((16, 32, 32, 32), dtype=np.float32)
+w_np = rng.standard_normal((32, 32, 3, 3), dtype=np.float32)
+dy_np = rng.standard_normal((16, 32, 32, 32), dtype=np.float32)
+geo = _geometry(x_np.shape, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "")
+phases = {"module 09": textbook_phases(x_np, w_np, dy_np, geo), "module 16": fast_phases(x_np, w_np, dy_np, geo)}
+print(f"{'phase (one forward + backward)':<32}{'module 09 ms':>14}{'module 16 ms':>14}")
+for phase in phases["module 09"]:
+    print(f"{phase:<32}{phases['module 09'][phase]:>14.2f}{phases['module 16'][phase]:>14.2f}")
+print(f"{'total':<32}{sum(phases['module 09'].values()):>14.2f}{sum(phases['module 16'].values()):>14.2f}")
+
+# %% [markdown]
+# Read the two columns against each other. The matmuls do the same FLOPs in both (a few percent
+# more in the fast kernel: the garbage columns), so their time is the floor. Everything else is
+# copying, and that is what the layout removes: im2col with long contiguous runs in the cache
+# instead of transposed short rows through main memory, col2im without NumPy's buffering and
+# with no transposes. What the table cannot show is the allocator: module 09 asks for a fresh
+# `cols` (tens of MB at batch 64) every call, the fast kernel reuses its workspace.
+#
+# ### Analysis — memory: the whole batch's `cols` vs one block
+#
+# Peak memory of one forward + backward of the same layer, measured with `tracemalloc`, on both
+# paths as the batch grows. Module 09 keeps the whole `cols` alive until backward (and builds a
+# `dcols` of the same size there); the fast kernel keeps only `x` and rebuilds a block's `cols`.
+
+# %%
+#| analysis
+import tracemalloc
+
+from tinytorch.core.spatial import Conv2d
+from tito.plots import plot_lines
+
+layer = Conv2d(32, 32, 3, padding=1)
+batch_sizes, peaks = [2, 8, 32], {"module 09 (whole batch)": [], "module 16 (blocks)": []}
+for n in batch_sizes:
+    x_in = Tensor(rng.standard_normal((n, 32, 32, 32), dtype=np.float32), requires_grad=True)
+    for label, fused in (("module 09 (whole batch)", False), ("module 16 (blocks)", True)):
+        layer(x_in)  # warm the workspace so that its (fixed) size is not counted as growth
+        with use_fused(fused):
+            tracemalloc.start()
+            layer(x_in).sum().backward()
+            peaks[label].append(tracemalloc.get_traced_memory()[1] / 1e6)
+            tracemalloc.stop()
+print(f"{'batch':>6}" + "".join(f"{label:>26}" for label in peaks))
+for i, n in enumerate(batch_sizes):
+    print(f"{n:>6}" + "".join(f"{peaks[label][i]:>23.1f} MB" for label in peaks))
+plot_lines("conv_peak_memory_vs_batch", batch_sizes, peaks, xlabel="batch size", ylabel="peak MB",
+           title="conv 32->32 3x3, forward + backward", logx=True, logy=True)
+
+# %% [markdown]
+# Both grow with the batch — the layer's input, output and gradients are per image — but module
+# 09's peak carries the two whole-batch matrices on top, about 18 floats per input float here
+# (`kh·kw = 9` for `cols`, 9 more for `dcols`). The workspace is a few MB, whatever the batch.
+#
+# ### Analysis — the whole training step, fused vs plain
+#
+# The benchmark network for a few steps on this machine, both paths in this process (batch 16;
+# `benchmarks/cnn_step.py` runs batch 64 and PyTorch, each in its own process, alternating).
+
+# %%
+#| analysis
+from tinytorch.core.layers import Flatten, Linear, ReLU, Sequential
+from tinytorch.core.losses import CrossEntropyLoss
+from tinytorch.core.spatial import MaxPool2d
+from tinytorch.core.tensor import manual_seed
+
+manual_seed(0)
+cnn = Sequential(Conv2d(3, 32, 3, padding=1), ReLU(), Conv2d(32, 32, 3, padding=1), ReLU(), MaxPool2d(2),
+                 Conv2d(32, 64, 3, padding=1), ReLU(), Conv2d(64, 64, 3, padding=1), ReLU(), MaxPool2d(2),
+                 Flatten(), Linear(4096, 256), ReLU(), Linear(256, 10))
+images = Tensor(rng.standard_normal((16, 3, 32, 32), dtype=np.float32))
+labels = Tensor(rng.integers(0, 10, 16))
+loss_fn = CrossEntropyLoss()
+
+
+def step():
+    for param in cnn.parameters():
+        param.grad = None
+    loss_fn(cnn(images), labels).backward()
+
+
+step_ms = {}
+for _ in range(2):  # alternate, so that a change in the machine's load hits both alike
+    for label, fused in (("module 16 kernels", True), ("module 09 path", False)):
+        with use_fused(fused):
+            step_ms.setdefault(label, []).append(median_ms(step, repeats=3))
+for label, values in step_ms.items():
+    print(f"{label:<20} forward + backward: {min(values):7.1f} ms (best of 2 alternating medians)")
+print(f"speed-up: {min(step_ms['module 09 path']) / min(step_ms['module 16 kernels']):.2f}x")
+
+# %% [markdown]
+# ### Check your understanding
+#
+# **Q1.** Wrap-around rows compute `wp − OW` garbage outputs per row. For a 3x3 kernel with
+# padding 1 on 8x8 feature maps (the last conv stage of many small CNNs), what fraction of the
+# forward FLOPs is garbage? At what image width would you switch wrap-around off, and what would
+# you measure to decide?
+#
+# **Q2.** The fast kernel saves only `x` and `W` for backward and rebuilds `cols` there: more
+# work, yet the step gets faster and its memory smaller. Explain both with the memory analysis
+# above. When would keeping `cols` be the better trade (think of the cache size and of `kh·kw`)?
+#
+# **Q3.** `fast_kernel("conv2d")` runs a tiny probe once before it trusts a kernel, and module
+# 09 calls `fast_kernel` at every convolution. Why is the decision made at call time instead of
+# when `tinytorch.core.spatial` is imported? What would break in a student release otherwise?
+
+# %% [markdown]
+# **Your answer:**
 
 # %% [markdown]
 # ## Part III — Trading compute for memory: checkpointing and float16

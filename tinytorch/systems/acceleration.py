@@ -394,7 +394,7 @@ def adamw_step_(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_av
         work *= 1 - beta2
         vb += work
         np.sqrt(vb, out=work)
-        work /= bias_correction2 ** 0.5
+        np.divide(work, bias_correction2 ** 0.5, out=work)
         work += eps
         np.divide(mb, work, out=work)
         work *= lr / bias_correction1

@@ -155,7 +155,7 @@ def test_measure_bad_arguments(call, message):
 
 
 # ----- compare: the rule, on seeded samples ---------------------------------------------------------
-def verdicts(scale_ratio: float, trials: int = 100, n: int = 30) -> list[str]:
+def verdicts(scale_ratio: float, trials: int = 60, n: int = 30) -> list[str]:
     rng = np.random.default_rng(int(scale_ratio * 1000))
     out = []
     for seed in range(trials):
@@ -167,16 +167,16 @@ def verdicts(scale_ratio: float, trials: int = 100, n: int = 30) -> list[str]:
 
 def test_same_distribution_is_almost_never_called_different():
     found = verdicts(1.0)
-    assert found.count("no real difference") >= 95, f"false alarms: {100 - found.count('no real difference')}/100"
+    assert found.count("no real difference") >= 57, f"false alarms: {60 - found.count('no real difference')}/60"
 
 
 def test_ten_percent_slower_is_told_apart():
     found = verdicts(1.10)
-    assert found.count("slower") >= 95 and "faster" not in found, f"10% slower: {found.count('slower')}/100 seen"
+    assert found.count("slower") >= 57 and "faster" not in found, f"10% slower: {found.count('slower')}/60 seen"
 
 
 def test_ten_percent_faster_is_told_apart():
-    assert verdicts(1 / 1.10).count("faster") >= 95
+    assert verdicts(1 / 1.10).count("faster") >= 57
 
 
 def test_repeated_runs_of_the_same_thing_have_overlapping_intervals():

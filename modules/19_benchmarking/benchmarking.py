@@ -791,16 +791,22 @@ def plot_pareto(entries: dict, path) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    front = sorted((points[name] for name in pareto_front(entries)), key=lambda p: p[1])
+    on_front = set(pareto_front(entries))
+    front = sorted((points[name] for name in on_front), key=lambda p: p[1])
     largest = max(p[2] for p in points.values())
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    figure, axes = plt.subplots(figsize=(7.5, 4.5))
     for name, (accuracy, p50, size) in points.items():
-        axes.scatter(p50, accuracy * 100, s=30 + 400 * size / largest, alpha=0.6)
+        axes.scatter(p50, accuracy * 100, s=30 + 400 * size / largest, alpha=0.6,
+                     edgecolors="black" if name in on_front else "none", linewidths=1.5)
         axes.annotate(f"{name} ({size / 1024:.0f} KB)", (p50, accuracy * 100), fontsize=7,
-                      xytext=(4, 4), textcoords="offset points")
-    axes.plot([p[1] for p in front], [p[0] * 100 for p in front], "k--", linewidth=1, label="Pareto front")
-    axes.set_xscale("log")
-    axes.set_xlabel("batch-1 latency p50 (ms, log)")
+                      xytext=(5, 5), textcoords="offset points")
+    axes.plot([p[1] for p in front], [p[0] * 100 for p in front], "k--", linewidth=1,
+              label="Pareto front (black edge)")
+    latencies = [p[1] for p in points.values()]
+    if max(latencies) > 5 * min(latencies):  # a log axis only when the latencies span a wide range
+        axes.set_xscale("log")
+    axes.margins(x=0.25, y=0.15)  # room for the labels
+    axes.set_xlabel("batch-1 latency p50 (ms)")
     axes.set_ylabel("test accuracy (%)")
     axes.set_title("Accuracy vs latency (marker area ~ size on disk)")
     axes.legend(fontsize=8)

@@ -751,7 +751,7 @@ test_unit_flash_attention()
 
 # %%
 #| analysis
-import tracemalloc
+from tinytorch.systems.profiling import MemoryProfiler
 
 
 def attention_cost(fn, length: int) -> tuple[float, float]:
@@ -761,12 +761,10 @@ def attention_cost(fn, length: int) -> tuple[float, float]:
     def step():
         leaves = [Tensor(d, requires_grad=True) for d in data]
         fn(*leaves).sum().backward()
-    tracemalloc.start()
-    base = tracemalloc.get_traced_memory()[0]
-    step()
-    peak = (tracemalloc.get_traced_memory()[1] - base) / 2**20
-    tracemalloc.stop()
-    return peak, time_function(step, repeats=3).median_ms
+    memory = MemoryProfiler()  # module 14: tracemalloc's peak above the start of the span
+    with memory.measure("attention"):
+        step()
+    return memory.peak_memory_mb, time_function(step, repeats=3).median_ms
 
 
 lengths = [64, 128, 256, 512, 1024]
@@ -836,9 +834,9 @@ def adamw_step_(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_av
 
 # %%
 #| test
+# Modules 06-13 ask the package's switch: this notebook's own use_fused sets another module's global.
 from tinytorch.core.layers import Parameter
 from tinytorch.core.optimizers import AdamW
-# Modules 06-13 ask the package's switch; this notebook's own use_fused sets another module's global.
 from tinytorch.systems import acceleration as package
 
 
@@ -1881,8 +1879,33 @@ print(f"  memory x{_plain['peak_mb'] / _ckpt['peak_mb']:.2f} lower, time x{_ckpt
 
 # %% [markdown]
 # The saving grows with depth: a plain step keeps every block's activations, a checkpointed one
-# keeps one block's plus a `(B, T, E)` input per block. `benchmarks/memory_tradeoffs.py` measures
-# it on the milestone GPT and on a 6-layer, 384-wide one.
+# keeps one block's plus a `(B, T, E)` input per block. Measure it: the memory held after the
+# forward pass against the number of blocks, both ways.
+
+# %%
+#| analysis
+from tito.plots import plot_lines  # noqa: E402
+
+_depths, _held = [1, 2, 4, 8], {"plain": [], "checkpointed": []}
+_tokens = Tensor(np.random.default_rng(0).integers(0, 65, (4, 33)))
+for _n in _depths:
+    manual_seed(0)
+    _gpt = GPT(GPTConfig(vocab_size=65, n_layer=_n, n_head=2, n_embd=64, block_size=32, bias=False))
+    _held["plain"].append(measure_step(_gpt, _tokens[:, :-1], _tokens[:, 1:], repeats=1)["activations_mb"])
+    _held["checkpointed"].append(
+        measure_step(checkpoint_blocks(_gpt), _tokens[:, :-1], _tokens[:, 1:], repeats=1)["activations_mb"])
+print("blocks   plain MB   checkpointed MB   (held after the forward pass, batch 4, T=32, 64 wide)")
+for _n, _a, _b in zip(_depths, _held["plain"], _held["checkpointed"]):
+    print(f"{_n:>6}   {_a:>8.2f}   {_b:>15.2f}")
+plot_lines("checkpoint_memory_vs_depth", _depths, _held, xlabel="blocks", ylabel="MB held after forward",
+           title="Activations kept for backward", logx=True, logy=True)
+
+# %% [markdown]
+# Both lines grow with depth, at very different slopes: per block, a plain GPT keeps about a
+# dozen `(B, T, E)`-sized arrays and the attention weights, a checkpointed one keeps one `(B, T, E)`
+# input. What checkpointing cannot remove is the single block being recomputed (the peak during
+# backward) and the embeddings and head outside the blocks. `benchmarks/memory_tradeoffs.py`
+# measures peak memory and time on the milestone GPT and on a 6-layer, 384-wide one.
 
 # %% [markdown]
 # ### float16 storage, float32 master weights, dynamic loss scaling
@@ -2183,9 +2206,82 @@ for _name, _model in (("float32", _m32), ("float16", _m16)):
 # generic loop, tens of times slower than float32 — on this CPU float16 trades a lot of speed
 # for memory. `benchmarks/memory_tradeoffs.py` measures both trade-offs on the milestone GPT and
 # on a 6-layer, 384-wide one.
+#
+# **Questions on part III** (answer them with the section's reflection):
+#
+# 1. A checkpointed step recomputes each block's forward once. Forward is about a third of a
+#    step's FLOPs: what time increase do you predict, and what did you measure? Why can the
+#    measured increase be smaller than the FLOP count says?
+# 2. Why must the recomputation use the random state the forward pass used? What would go wrong
+#    in a GPT with dropout if it did not?
+# 3. With a loss scale of 2^16, which gradients survive in float16 that did not at scale 1? Why is
+#    the loss itself computed in float32?
+# 4. A step with an inf gradient is skipped. Why is skipping (and halving the scale) better than
+#    clipping the inf to the largest float16?
 
 # %% [markdown]
 # ## Reflection
+#
+# **Q1.** The blocked chain of section I.3 and the whole-array chain do exactly the same
+# arithmetic. Using your measured ns per element at 16 MiB, estimate how many bytes per element
+# each version moves between L2 and main memory, and what memory bandwidth that implies. Why are
+# the two equally fast at 64K elements?
+
+# %% [markdown]
+# **Your answer:**
+
+# %% [markdown]
+# **Q2.** `FusedGELU` saves its slope `Φ(x) + x·φ(x)` instead of its input. What does that cost
+# in memory compared with module 02's GELU, which keeps only `x` (look at what the graph holds
+# anyway: the Linear's output is GELU's input)? Where would saving the slope *not* pay — think of
+# a Function whose backward is rarely run, or memory-bound training.
+
+# %% [markdown]
+# **Your answer:**
+
+# %% [markdown]
+# **Q3.** The online softmax rescales `ℓ` and `acc` by `exp(m − m')` whenever a block raises the
+# running maximum. Show, for two blocks, that the final `acc / ℓ` equals the softmax-weighted sum
+# over all keys. Then explain from the measurements why the blocked attention is *slower* at
+# T = 64 but faster at T = 1,024, although it does more FLOPs at every length.
+
+# %% [markdown]
+# **Your answer:**
+
+# %% [markdown]
+# **Q4.** The GPT step got faster by much less than the GELU kernel did on its own. Using the
+# 6N-FLOPs estimate of module 13 and your machine's GEMM speed from module 14's roofline, what
+# fraction of the step is matrix multiplication, and what is the best speed-up *any* fusion of
+# the elementwise ops could give (Amdahl's law)? What would you have to change to go further?
+
+# %% [markdown]
+# **Your answer:**
+
+# %% [markdown]
+# **Q5.** Every fast path falls back to the plain one when `accelerated(...)` returns
+# `NotImplemented`. Why must a fused kernel raise `NotImplementedError` *before* it changes any
+# of its arguments? Describe what would go wrong in `AdamW.step` otherwise, and how you would
+# test for it.
+
+# %% [markdown]
+# **Your answer:**
 
 # %% [markdown]
 # ## Summary
+#
+# - **Vectorize, then mind the memory.** A Python loop costs ~60 ns per element; one NumPy call
+#   a nanosecond or less — until memory, not arithmetic, is the limit. Contiguous access reads
+#   16 floats per cache line, stride-16 access one; a tiled transpose keeps both sides in cache.
+# - **Blocking** runs every pass of a chain on one cache-sized block (`BLOCK` = 64K floats)
+#   before the next: the same arithmetic, far fewer bytes moved once the data outgrows L2.
+# - **Fusion** writes several ops and their backward as one `Function`: `FusedGELU` computes the
+#   erf once and saves the slope, `SoftmaxCrossEntropy` has the `(p − onehot)/N` gradient,
+#   module 13's `LayerNormFunction` was already one kernel, and `adamw_step_` is module 06's
+#   update block by block, bit for bit.
+# - **Attention in key blocks** with the online softmax keeps one float per query instead of a
+#   `(T, T)` matrix per head: about 5x less peak memory at T = 1,024, the same gradients, and
+#   faster from a few hundred tokens on (`FLASH_FROM`).
+# - **Wiring**: the package's GPT and AdamW take these kernels by default through module 06's one
+#   `accelerated()` check; `use_fused(False)` measures the plain paths; a stub falls back.
+# - The allocator matters too: `keep_freed_memory()` stops glibc from returning and re-faulting
+#   the pages of NumPy's large temporaries every step.

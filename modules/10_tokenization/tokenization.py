@@ -282,19 +282,19 @@ class CharTokenizer:
     def encode_array(self, text: str) -> np.ndarray:
         """The ids of `text` as an int64 array (len(text),), vectorized. Raises on unknown characters."""
         _check_text(text, "CharTokenizer.encode")
-        # Hint: codes = _code_points(text); clip them to len(self._table) - 1, converting to np.intp in
-        #       the same pass (np.minimum(codes, last, dtype=np.intp): NumPy indexes fastest with intp),
-        #       and look them up: ids = self._table[clipped]. A character is known when its id is >= 0
-        #       and its code point is inside the table (check cheaply with ids.min() and codes.max()
-        #       first; build the mask only when something is unknown). Unknown characters: map them to
-        #       self.unk_id if set, else raise ValueError naming the first one (repr), its position,
-        #       and how many there are.
+        # Hint: codes = _code_points(text) gives one code point per character. A character is known
+        #       when its code point is inside the table (codes < len(self._table)) and the table holds
+        #       an id for it (not -1). Start with ids = -1 for every character, fill in the ones inside
+        #       the table with one fancy index (self._table[codes[inside]]), and the positions still at
+        #       -1 are the unknown characters: map them to self.unk_id if set, else raise ValueError
+        #       naming the first one (repr), its position, and how many there are.
         ### BEGIN SOLUTION
         codes = _code_points(text)
-        size = len(self._table)
-        ids = self._table[np.minimum(codes, size - 1, dtype=np.intp)]
-        if ids.size and (ids.min() < 0 or codes.max() >= size):
-            unknown = np.flatnonzero((ids < 0) | (codes >= size))
+        inside = codes < len(self._table)
+        ids = np.full(len(codes), -1, dtype=np.int64)
+        ids[inside] = self._table[codes[inside]]
+        unknown = np.flatnonzero(ids < 0)
+        if unknown.size:
             if self.unk_id is None:
                 first = int(unknown[0])
                 raise ValueError(f"CharTokenizer.encode: character {text[first]!r} at position {first} is not in "
@@ -892,7 +892,7 @@ SHAKESPEARE = {"file": "tinyshakespeare.txt.xz", "build": "build_tinyshakespeare
 TINYPY = {"file": "tinypy.json.xz", "build": "build_tinypy.py", "format": "tinypy",
           "sha256": "6b26382acf3151360536a655c7a420794956684ba96ca530d8a105069c8d0794"}
 TINYTALKS = {"file": "tinytalks.json.xz", "build": "build_tinytalks.py", "format": "tinytalks",
-             "sha256": "4cdc78b2a58612adbabf5b515e6f6c5aca0ac8a2afe3caa6d889930d109274d2"}
+             "sha256": "ad0f841c62c20cf307800a8299a34d4ddbba4103c3513439c027bdc78e92d8d2"}
 
 
 def _read_shipped(spec: dict, where: str) -> bytes:

@@ -19,7 +19,9 @@ from tinytorch.core.data import ChecksumError, DatasetNotFoundError
 
 REPO = Path(__file__).resolve().parents[2]
 DATASETS = REPO / "datasets"
-SHARED = Path(os.environ.get("TINYTORCH_SHARED_DATA", REPO.parent / "shared" / "datasets"))
+# The data folder with the original downloads: $TINYTORCH_DATA as the learner set it, read at import,
+# before the fixture below points TINYTORCH_DATA at an empty folder for each test.
+SHARED = Path(os.environ.get("TINYTORCH_DATA", REPO.parent / "shared" / "datasets"))
 SPECS = [T.SHAKESPEARE, T.TINYPY, T.TINYTALKS]
 
 

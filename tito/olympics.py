@@ -288,8 +288,9 @@ def ensure_reference(root: Path, store: Store, validator: Validator) -> dict:
     """The reference's measurement in this store (submitted and validated first if it is not)."""
     reference = store.reference()
     if reference is None:
-        pending = store.submissions("WHERE reference = 1 AND status = 'pending'")
-        submission = pending[0] if pending else store.get(submit(store, root / REFERENCE, reference=True))
+        # One reference row per store: a failed attempt (say, a module still stubbed) is retried.
+        earlier = store.submissions("WHERE reference = 1")
+        submission = earlier[-1] if earlier else store.get(submit(store, root / REFERENCE, reference=True))
         print(f"measuring the reference, {REFERENCE} (#{submission.id}), that every event is scored against")
         status, why = validator.validate(submission, None)
         if status != "measured":

@@ -123,7 +123,7 @@ class Store:
                 "UPDATE submissions SET status = ?, reason = ?, validated_at = ?, seconds = ? WHERE id = ?",
                 (status, reason, when, seconds, submission_id),
             )
-            if result is not None:
+            if isinstance(result, dict):  # a measurement (failures have none)
                 self.db.execute("INSERT INTO measurements VALUES (?, ?, ?, ?)",
                                 (submission_id, accuracy, json.dumps(result), json.dumps(environment or {})))
             self.db.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?)",

@@ -225,8 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = milestone_commands.add_parser(
         "run",
         help="run a milestone on your framework",
-        usage="tito milestone run NAME [--json] [--force] [-- ARGS...]",
-        description="Arguments after `--` go to the milestone's run.py.",
+        usage="tito milestone run NAME [--json] [--force] [OPTIONS...]",
+        description="OPTIONS after NAME (and anything after `--`) go to the milestone's run.py; "
+        "`tito milestone run NAME --help` lists them.",
     )
     run.add_argument(
         "name", metavar="NAME", help="milestone folder name, e.g. 1969_xor (or xor, or 1969)"
@@ -261,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_suite(project_root(), rest)
         parser = build_parser()
         passthrough: list[str] = []
-        if "--" in argv:
+        if argv[:2] == ["milestone", "run"]:
+            # The milestone's own options follow NAME, no `--` needed (milestones.split_run_argv).
+            argv, passthrough = milestones.split_run_argv(argv)
+        elif "--" in argv:
             cut = argv.index("--")
             argv, passthrough = argv[:cut], argv[cut + 1 :]
         args = parser.parse_args(argv)

@@ -168,8 +168,50 @@ def cmd_list(root: Path) -> int:
     return 1 if problems else 0
 
 
+OWN_FLAGS = ("--json", "--force")
+HELP = ("-h", "--help")
+
+
+def split_run_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`milestone run ...` -> (the arguments for tito's parser, the arguments for run.py).
+
+    NAME is the first word that is not an option. tito's own flags (--json, --force) may come
+    anywhere; every other argument after NAME is the milestone's (`--dataset mnist --epochs 3`),
+    and so is everything after `--`. `-h` before NAME is tito's help, after NAME the milestone's.
+    """
+    rest = argv[2:]
+    after_dashes: list[str] = []
+    if "--" in rest:
+        cut = rest.index("--")
+        rest, after_dashes = rest[:cut], rest[cut + 1 :]
+    own, forwarded, name = [], [], None
+    for token in rest:
+        if token in OWN_FLAGS or (name is None and token in HELP):
+            own.append(token)
+        elif name is None and not token.startswith("-"):
+            name = token
+        elif name is None:
+            raise UsageError(
+                f"argument {token}: the milestone's own options go after its NAME, "
+                f"e.g. tito milestone run 1986_mlp {token} ..."
+            )
+        else:
+            forwarded.append(token)
+    return argv[:2] + own + ([name] if name else []), forwarded + after_dashes
+
+
 def cmd_run(root: Path, name: str, as_json: bool, force: bool, extra: list[str]) -> int:
     milestone = resolve(root, name)
+    if any(token in HELP for token in extra):
+        # Help needs no unlocked modules: it only shows the options the milestone accepts.
+        print(
+            f"usage: tito milestone run {milestone.name} [--json] [--force] [OPTIONS]\n"
+            f"OPTIONS go to milestones/{milestone.name}/run.py; its help follows.\n"
+        )
+        sys.stdout.flush()
+        script = milestone.script.relative_to(root).as_posix()
+        outcome = run_streaming([sys.executable, script, "--help"], root, repo_env(root), merge_stderr=True)
+        return exit_status(outcome.returncode)
     done = progress.completed_tags(root)
     missing = [tag for tag in milestone.requires if tag not in done]
     if missing and not force:

@@ -72,3 +72,38 @@ def test_milestone_arguments_are_validated(fake_repo, tito, kit):
     code, _, err = tito(fake_repo, "milestone", "list")
     assert code == 1
     assert "milestones/1986_backprop/run.py" in err and "literal dict" in err
+
+
+OPTIONS_MILESTONE = '''import argparse
+
+MILESTONE = {"title": "Fake MLP", "year": 1986, "requires": ["01_tensor"], "description": "takes options"}
+
+parser = argparse.ArgumentParser(description="Fake MLP (1986)")
+parser.add_argument("--dataset", choices=["tinydigits", "mnist"], default="tinydigits", help="which digits")
+parser.add_argument("--epochs", type=int, default=1)
+parser.add_argument("--json", action="store_true")
+args = parser.parse_args()
+print(f"dataset={args.dataset} epochs={args.epochs} json={args.json}")
+'''
+
+
+def test_the_milestones_own_options_are_forwarded_and_shown_by_help(fake_repo, tito, kit):
+    kit.write(fake_repo, "milestones/1986_mlp/run.py", OPTIONS_MILESTONE)
+    # --help works while the milestone is locked: it shows options, it trains nothing.
+    code, out, _ = tito(fake_repo, "milestone", "run", "1986_mlp", "--help")
+    assert code == 0, out
+    assert "usage: tito milestone run 1986_mlp" in out and "--dataset {tinydigits,mnist}" in out
+    assert "which digits" in out
+    complete_all(fake_repo)
+    code, out, _ = tito(fake_repo, "milestone", "run", "mlp", "--dataset", "mnist", "--epochs", "3")
+    assert code == 0, out
+    assert "dataset=mnist epochs=3 json=False" in out
+    code, out, _ = tito(fake_repo, "milestone", "run", "1986", "--epochs", "2", "--json", "--", "--dataset", "mnist")
+    assert code == 1  # the fake prints no JSON line; what matters is what it was given
+    assert "dataset=mnist epochs=2 json=True" in out
+    code, out, err = tito(fake_repo, "milestone", "run", "1986", "--epochs", "x")
+    assert code == 2 and "argument --epochs: invalid int value: 'x'" in out  # the milestone's own error
+    code, _, err = tito(fake_repo, "milestone", "run", "--dataset", "mnist", "1986")
+    assert code == 2 and "options go after its NAME" in err and err.count("\n") == 1
+    code, out, _ = tito(fake_repo, "milestone", "run", "--help")
+    assert code == 0 and "tito milestone run NAME --help` lists them" in out

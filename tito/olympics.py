@@ -169,8 +169,8 @@ class Validator:
             "workspace": str(ws),
             "paths": [str(self.root), *self.site],
             "writable": [str(ws)],
-            # The labels are in the parent's memory and in these places only.
-            "unreadable": [str(self.root / "datasets"), data, str(self.store.folder)],
+            # The labels are in these places and in this process's memory (/proc/PID/mem) only.
+            "unreadable": [str(self.root / "datasets"), data, str(self.store.folder), f"/proc/{os.getpid()}"],
             "limits": {"cpu_seconds": self.limits.cpu_seconds, "memory_bytes": self.limits.memory_bytes,
                        "file_bytes": self.limits.file_bytes,
                        "processes": self.limits.processes + sandbox.user_process_count()},
@@ -227,7 +227,7 @@ class Validator:
             kind = frame.get("kind")
             if kind == "violation":
                 what = frame.get("what", "?")
-                label = " (the held-out labels are off limits)" if "datasets" in what or "olympics" in what else ""
+                label = " (the held-out labels are off limits)" if "reads the instructor's files" in what else ""
                 return None, None, f"disqualified: tried to {what}{label}"
             if kind == "tamper":
                 return None, None, f"disqualified: replaced parts of the benchmark or NumPy ({frame.get('names')})"

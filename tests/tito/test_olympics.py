@@ -132,6 +132,8 @@ HOSTILE = {
                "memory limit"),
     "reads_labels": (LENET + "\nimport glob\nfor f in glob.glob('" + str(ROOT / "datasets") + "/*.npz'):\n"
                      "    open(f, 'rb').read()\n", None, "held-out labels are off limits"),
+    "reads_tito_memory": (LENET + "\nimport os\nopen(f'/proc/{os.getppid()}/mem', 'rb')\n", None,
+                          "held-out labels are off limits"),
     "patches_clock": (LENET + "\nimport time\ntime.perf_counter_ns = lambda: 0\n", None, "replaced parts"),
     "exits": ("import os\n\ndef load_model(path):\n    os._exit(3)\n", None, "exited with status 3"),
     "no_module": ("def load_model(path):\n    return 42\n", None, "must return a tinytorch Module"),

@@ -541,9 +541,11 @@ class Profiler:
                     self._run_step(inputs, loss_fn, backward)
                 plain, profiled = [], []
                 for repeat in range(repeats):
-                    # An unprofiled step first, in the same conditions: what profiling costs is measured.
-                    forward_ns, backward_ns, _ = self._run_step(inputs, loss_fn, backward)
-                    plain.append(forward_ns + backward_ns)
+                    # An unprofiled step in the same conditions, so what profiling costs is measured;
+                    # before the profiled one on even repeats, after it on odd ones, so that neither
+                    # always pays for going first (a cold cache, the previous step's freed graph).
+                    if repeat % 2 == 0:
+                        plain.append(sum(self._run_step(inputs, loss_fn, backward)[:2]))
                     handles = self._register()
                     self._events.clear()
                     self._spans_now.clear()
@@ -561,6 +563,8 @@ class Profiler:
                         stats.backward_ns.append(windows.get(key, 0))
                     if repeat == repeats - 1:
                         self._keep_spans(backward_start, backward_ns, windows)
+                    if repeat % 2 == 1:
+                        plain.append(sum(self._run_step(inputs, loss_fn, backward)[:2]))
         finally:
             for handle in handles:
                 handle.remove()

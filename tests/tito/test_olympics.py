@@ -209,3 +209,15 @@ def test_page_escapes_what_a_submitter_wrote(tmp_path, monkeypatch, capsys):
     page = render([(event, [["1", "#1 x", "t", "1", "99%", "1", "1", "1", "<script>alert(1)</script>", ""]])],
                   olympics.HEADERS, "now")
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_a_reference_that_cannot_be_measured_stops_validation_and_is_retried_in_place(tmp_path, monkeypatch,
+                                                                                      capsys):
+    broken = write_submission(tmp_path / "reference", "def load_model(path):\n    raise RuntimeError('stub')\n")
+    monkeypatch.setattr(olympics, "REFERENCE", broken)
+    monkeypatch.chdir(ROOT)
+    store = ["--store", str(tmp_path / "store")]
+    for _ in range(2):
+        code, text = tito(capsys, "olympics", "validate", *FAST, *store)
+        assert code == 1 and "the reference" in text and "stub" in text, text
+    assert rows(tmp_path / "store", "SELECT COUNT(*) FROM submissions WHERE reference = 1") == [(1,)]

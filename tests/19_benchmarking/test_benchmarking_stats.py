@@ -186,6 +186,47 @@ def test_repeated_runs_of_the_same_thing_have_overlapping_intervals():
     assert overlapping >= 0.95 * 190, f"{overlapping} of 190 pairs overlap"
 
 
+def bursty_rounds(rng, ratio: float, n: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """Timings taken in turns on a machine whose load changes from round to round (shared by a round)."""
+    load = rng.lognormal(0.0, 0.3, size=n)  # round i is slowed by load[i] for both functions
+    base = 1e-3 * load * (1.0 + rng.exponential(0.01, size=n))
+    return base, ratio * 1e-3 * load * (1.0 + rng.exponential(0.01, size=n))
+
+
+def test_paired_comparison_sees_through_load_that_a_round_shares():
+    rng = np.random.default_rng(11)
+    paired_right = unpaired_right = 0
+    for seed in range(40):
+        base, cand = bursty_rounds(rng, 1.10)
+        paired = B.compare(B.Measurement.from_samples(base, run="r"), B.Measurement.from_samples(cand, run="r"),
+                           seed=seed)
+        unpaired = B.compare(B.Measurement.from_samples(base), B.Measurement.from_samples(cand), seed=seed)
+        assert paired.paired and not unpaired.paired
+        assert paired.ratio_of_medians == unpaired.ratio, "ratio_of_medians is always the plain ratio"
+        paired_right += paired.verdict == "slower"
+        unpaired_right += unpaired.verdict == "slower"
+    assert paired_right == 40, f"paired, the 10% is in every round's ratio: {paired_right}/40 seen"
+    assert unpaired_right < 30, f"unpaired, the shared load hides it more often: {unpaired_right}/40"
+
+
+def test_paired_same_vs_same_and_when_pairing_applies():
+    rng = np.random.default_rng(12)
+    found = []
+    for seed in range(40):
+        base, cand = bursty_rounds(rng, 1.0)
+        found.append(B.compare(B.Measurement.from_samples(base, run="r"), B.Measurement.from_samples(cand, run="r"),
+                               seed=seed).verdict)
+    assert found.count("no real difference") >= 38, found
+    a, b = B.Measurement.from_samples([1.0, 2.0, 3.0], run="x"), B.Measurement.from_samples([1.0, 2.0, 3.0], run="y")
+    assert not B.compare(a, b).paired, "different runs are never paired"
+    short = B.Measurement.from_samples([1.0, 2.0], run="x")
+    assert not B.compare(a, short).paired, "different lengths are never paired"
+    m = B.measure_interleaved({"a": lambda: None, "b": lambda: None}, warmup=0, repeats=3)
+    assert m["a"].run is not None and m["a"].run == m["b"].run and B.measure(lambda: None).run is None
+    again = B.Measurement.from_dict(json.loads(json.dumps(m["a"].to_dict())))
+    assert again.run == m["a"].run, "the run token survives to_dict/from_dict, so stored results still pair"
+
+
 def test_verdict_rule_edges():
     assert B.verdict(1.10, (1.02, 1.2)) == (True, "slower")
     assert B.verdict(0.80, (0.7, 0.9)) == (True, "faster")

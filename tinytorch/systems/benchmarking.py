@@ -9,6 +9,7 @@ import numbers
 import os
 import platform
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +154,9 @@ class Measurement:
     """Repeated timings of one thing, in seconds, with robust summaries.
 
     samples (n,), median, iqr, ci95 = bootstrap 95% CI of the median, outliers = indices beyond
-    Tukey's fences (reported, not dropped).
+    Tukey's fences (reported, not dropped). run: a token shared by the measurements of one
+    measure_interleaved call, whose samples were taken in the same rounds (sample i of each in
+    round i), so compare() can pair them; None for a measurement on its own.
     """
 
     samples: np.ndarray
@@ -161,12 +164,13 @@ class Measurement:
     iqr: float
     ci95: tuple
     outliers: list = field(default_factory=list)
+    run: str | None = None
 
     @classmethod
-    def from_samples(cls, samples, *, seed: int = 0) -> Measurement:
+    def from_samples(cls, samples, *, seed: int = 0, run: str | None = None) -> Measurement:
         x = _check_samples(samples, "Measurement.from_samples")
         median, iqr = median_iqr(x)
-        return cls(x, median, iqr, bootstrap_ci(x, seed=seed), tukey_outliers(x))
+        return cls(x, median, iqr, bootstrap_ci(x, seed=seed), tukey_outliers(x), run)
 
     @classmethod
     def from_dict(cls, data: dict, *, seed: int = 0) -> Measurement:
@@ -175,7 +179,7 @@ class Measurement:
             raise ValueError(f"Measurement.from_dict: data must be a Measurement.to_dict() dict with 'samples', "
                              f"got {type(data).__name__}" + (f" with keys {sorted(data)}" if isinstance(data, dict)
                                                              else ""))
-        return cls.from_samples(data["samples"], seed=seed)
+        return cls.from_samples(data["samples"], seed=seed, run=data.get("run"))
 
     def percentile(self, q: float) -> float:
         return percentile(self.samples, q)
@@ -189,7 +193,7 @@ class Measurement:
                 "ci95": [self.ci95[0], self.ci95[1]], "mean": float(self.samples.mean()),
                 "min": float(self.samples.min()), "max": float(self.samples.max()),
                 "p50": self.percentile(50), "p90": self.percentile(90), "p99": self.percentile(99),
-                "outliers": list(self.outliers), "samples": self.samples.tolist()}
+                "outliers": list(self.outliers), "samples": self.samples.tolist(), "run": self.run}
 
     def __str__(self) -> str:
         return (f"{self.median * 1e3:.3f} ms (95% CI {self.ci95[0] * 1e3:.3f}-{self.ci95[1] * 1e3:.3f}, "
@@ -231,7 +235,8 @@ def measure_interleaved(fns: dict, *, warmup: int = 3, repeats: int = 30, seed: 
     for _ in range(repeats):
         for i in order.permutation(len(names)):  # a new order every round: no one always runs first
             samples[names[i]].append(time_function(fns[names[i]], warmup=0, repeats=1).samples_ms[0] / 1e3)
-    return {name: Measurement.from_samples(values, seed=seed) for name, values in samples.items()}
+    run = uuid.uuid4().hex  # a random token: measurements from different runs never look paired
+    return {name: Measurement.from_samples(values, seed=seed, run=run) for name, values in samples.items()}
 
 
 VERDICTS = ("faster", "slower", "no real difference")
@@ -265,13 +270,19 @@ def verdict(ratio: float, ci95: tuple, min_effect: float = 0.05) -> tuple[bool, 
 
 @dataclass
 class Comparison:
-    """candidate vs baseline: ratio of medians (candidate / baseline), its 95% CI, and the verdict."""
+    """candidate vs baseline: the ratio candidate / baseline, its 95% CI, and the verdict.
+
+    ratio is the ratio of the medians, or, when both were measured in the same rounds (paired),
+    the median of the per-round ratios; ratio_of_medians is always the plain one.
+    """
 
     ratio: float
     ci95: tuple
     significant: bool
     verdict: str
     min_effect: float = 0.05
+    paired: bool = False
+    ratio_of_medians: float = math.nan
 
     @property
     def speedup(self) -> float:
@@ -280,24 +291,34 @@ class Comparison:
 
     def to_dict(self) -> dict:
         return {"ratio": self.ratio, "ci95": [self.ci95[0], self.ci95[1]], "significant": self.significant,
-                "verdict": self.verdict, "speedup": self.speedup, "min_effect": self.min_effect}
+                "verdict": self.verdict, "speedup": self.speedup, "min_effect": self.min_effect,
+                "paired": self.paired, "ratio_of_medians": self.ratio_of_medians}
 
     def __str__(self) -> str:
         return (f"{self.verdict}: candidate/baseline = {self.ratio:.3f} "
-                f"(95% CI {self.ci95[0]:.3f}-{self.ci95[1]:.3f})")
+                f"(95% CI {self.ci95[0]:.3f}-{self.ci95[1]:.3f}{', paired' if self.paired else ''})")
 
 
 def compare(baseline: Measurement, candidate: Measurement, *, seed: int = 0, min_effect: float = 0.05) -> Comparison:
-    """Is `candidate` faster or slower than `baseline`, really? See the rule in the module text."""
+    """Is `candidate` faster or slower than `baseline`, really? See the rule in the module text.
+
+    Measurements from one measure_interleaved call are compared round by round (paired).
+    """
     for name, value in (("baseline", baseline), ("candidate", candidate)):
         if not isinstance(value, Measurement):
             raise TypeError(f"compare: {name} must be a Measurement (from measure()), got {type(value).__name__}")
     if isinstance(min_effect, bool) or not isinstance(min_effect, numbers.Real) or not 0 <= min_effect < 1:
         raise ValueError(f"compare: min_effect must be a number in [0, 1), got {min_effect!r}")
-    ratio = candidate.median / baseline.median if baseline.median > 0 else math.inf
-    ci = ratio_ci(baseline.samples, candidate.samples, seed=seed)
+    plain = candidate.median / baseline.median if baseline.median > 0 else math.inf
+    paired = (baseline.run is not None and baseline.run == candidate.run
+              and baseline.samples.size == candidate.samples.size and bool(np.all(baseline.samples > 0)))
+    if paired:  # the same rounds: compare round by round, so load shared by a round cancels
+        ratios = candidate.samples / baseline.samples
+        ratio, ci = float(np.median(ratios)), bootstrap_ci(ratios, seed=seed)
+    else:
+        ratio, ci = plain, ratio_ci(baseline.samples, candidate.samples, seed=seed)
     significant, word = verdict(ratio, ci, float(min_effect))
-    return Comparison(ratio, ci, significant, word, float(min_effect))
+    return Comparison(ratio, ci, significant, word, float(min_effect), paired, plain)
 
 
 @dataclass

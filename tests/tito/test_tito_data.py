@@ -139,7 +139,12 @@ def test_fetch_offline_says_what_to_put_where(tito, data_root):
     code, _, err = tito(REAL_ROOT, "data", "fetch", "fashion_mnist")
     assert code == 1
     assert str(data_root / "fashion_mnist") in err and "TINYTORCH_DATA" in err
-    assert "train-images-idx3-ubyte.gz" in err and "network disabled in tests" in err
+    assert "network disabled in tests" in err
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz"):
+        assert name in err, f"the offline message should list every file to copy, {name} is missing"
+    assert not data_root.exists(), "a failed fetch must not leave an empty cache folder behind"
+    assert "Traceback" not in err
 
 
 def test_fetch_a_shipped_dataset_only_verifies_it(tito, data_root):

@@ -16,7 +16,8 @@ applies the toolbox of modules 14-18 step by step, printing a before/after table
 
     CNN: profile (14) -> textbook vs fast conv kernels (16) -> int8 static quantization (17)
          -> 50% structured channel pruning + fine-tuning (18) -> pruned + int8
-    GPT: profile (14) -> generation without / with the KV cache (15) -> int8 weights (17)
+    GPT: profile (14) -> unfused vs fused paths (16) -> generation with the KV cache (15)
+         -> int8 weights (17) -> 50% magnitude pruning of the blocks (18)
 
     python milestones/2024_systems/run.py                  # offline: TinyMNIST dev set, quick GPT
     python milestones/2024_systems/run.py --dataset mnist  # MNIST's 10,000 test images ($TINYTORCH_DATA)
@@ -39,6 +40,7 @@ MILESTONE = {
 }
 
 import argparse
+import copy
 import importlib.util
 import json
 import os
@@ -59,7 +61,7 @@ from tinytorch.core.training import Trainer, load_checkpoint  # noqa: E402
 from tinytorch.systems.acceleration import keep_freed_memory, use_fused  # noqa: E402
 from tinytorch.systems.benchmarking import capture_environment, measure  # noqa: E402
 from tinytorch.systems.capstone import Step, file_size, ladder_table, optimization_ladder  # noqa: E402
-from tinytorch.systems.compression import prune_channels  # noqa: E402
+from tinytorch.systems.compression import magnitude_prune, prune_channels, save_sparse  # noqa: E402
 from tinytorch.systems.profiling import MemoryProfiler, Profiler  # noqa: E402
 from tinytorch.systems.quantization import quantize_dynamic, quantize_model, save_quantized  # noqa: E402
 
@@ -218,19 +220,32 @@ def run_gpt(args, say) -> dict:
     def save_int8(m, path):
         save_quantized(path, m)
 
+    def save_sparse_model(m, path):
+        save_sparse(path, m)
+
     common = (val_batches, prompt, args.new_tokens)
-    rows = [gpt_row("no cache", "GPT.generate(use_cache=False)", model, *common, False, save_float, m2017,
-                    args.repeats),
-            gpt_row("KV cache", "module 15's KVCache (the default)", model, *common, True, save_float, m2017,
-                    args.repeats)]
+    with use_fused(False):  # module 16's switch: the plain, unfused paths
+        rows = [gpt_row("unfused", "use_fused(False), no cache", model, *common, False, save_float, m2017,
+                        args.repeats)]
+    rows += [gpt_row("fused", "module 16's fused paths (the default), no cache", model, *common, False, save_float,
+                     m2017, args.repeats),
+             gpt_row("KV cache", "module 15's KVCache (the default)", model, *common, True, save_float, m2017,
+                     args.repeats)]
     qmodel = quantize_dynamic(model, bits=8, weight_only=True)
     rows.append(gpt_row("int8 weights", "module 17: Linear weights int8, dequantized per use", qmodel, *common, True,
                         save_int8, m2017, args.repeats))
-    say("\nSteps 2-3 - the KV cache (15) and int8 weights (17); ratios to the first row:")
+    # The head shares its weight with the token table, so only the blocks' Linear layers are pruned.
+    pruned = copy.deepcopy(model)
+    magnitude_prune(pruned.blocks, 0.5, scope="layer")
+    rows.append(gpt_row("pruned 50%", "module 18: half of every block Linear's weights, no fine-tuning, CSR file",
+                        pruned.eval(), *common, True, save_sparse_model, m2017, args.repeats))
+    say("\nSteps 2-5 - fused kernels (16), the KV cache (15), int8 weights (17), pruning (18); ratios to the first "
+        "row:")
     say(gpt_table(rows))
-    same = rows[0]["tokens"] == rows[1]["tokens"]
+    same = rows[1]["tokens"] == rows[2]["tokens"]
     say(f"\ncached and uncached generation wrote {'the same' if same else 'DIFFERENT'} {args.new_tokens} tokens; "
-        f"int8 weights changed the validation loss by {rows[2]['val_loss'] - rows[0]['val_loss']:+.4f}")
+        f"int8 weights changed the validation loss by {rows[3]['val_loss'] - rows[1]['val_loss']:+.4f}, "
+        f"pruning half the block weights by {rows[4]['val_loss'] - rows[1]['val_loss']:+.4f}")
     return {"checkpoint": loaded, "cache_tokens_identical": same,
             "rows": {row["name"]: {k: v for k, v in row.items() if k not in ("name", "tokens")} for row in rows}}
 

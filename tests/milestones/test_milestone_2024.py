@@ -46,8 +46,9 @@ def test_gpt_table_cache_is_exact_and_int8_weights_are_smaller(result):
     gpt = result["gpt"]
     assert gpt["cache_tokens_identical"], "the KV cache must write exactly the uncached tokens"
     rows = gpt["rows"]
-    assert list(rows) == ["no cache", "KV cache", "int8 weights"]
-    assert rows["KV cache"]["val_loss"] == rows["no cache"]["val_loss"]
-    assert abs(rows["int8 weights"]["val_loss"] - rows["no cache"]["val_loss"]) < 0.02
-    assert rows["no cache"]["size_bytes"] / rows["int8 weights"]["size_bytes"] > 3.0
+    assert list(rows) == ["unfused", "fused", "KV cache", "int8 weights", "pruned 50%"]
+    assert rows["KV cache"]["val_loss"] == rows["fused"]["val_loss"] == pytest.approx(rows["unfused"]["val_loss"])
+    assert abs(rows["int8 weights"]["val_loss"] - rows["fused"]["val_loss"]) < 0.02
+    assert rows["fused"]["size_bytes"] / rows["int8 weights"]["size_bytes"] > 3.0
+    assert rows["pruned 50%"]["size_bytes"] < rows["fused"]["size_bytes"], "CSR of half the block weights is smaller"
     assert result["environment"]["logical_cores"] >= 1 and result["milestone"] == "2024_systems"

@@ -553,7 +553,9 @@ class CausalSelfAttention(Module):
         #       FusedCausalAttention.apply(qkv, n_head, dropout_p, default_generator()) with dropout_p =
         #       self.dropout in training mode (0.0 in eval); c_proj on y viewed as (B·T, E), view back
         #       to (B, T, E); resid_dropout. (Same result as merge_heads(scaled_dot_product_attention(
-        #       *self.projections(x), is_causal=True)), with one graph node in the middle.)
+        #       *self.projections(x), is_causal=True)), with one graph node in the middle.) Module 16
+        #       adds a blocked kernel for long sequences: without dropout, ask
+        #       accelerated("fused_causal_attention", qkv, n_head) first; NotImplemented means use yours.
         qkv = self.c_attn(x.reshape(batch * length, width)).reshape(batch, length, 3 * width)
         p = self.dropout if self.training else 0.0
         y = accelerated("fused_causal_attention", qkv, self.n_head) if p == 0 else NotImplemented  # module 16

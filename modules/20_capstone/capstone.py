@@ -541,7 +541,8 @@ print("\n(dev set: TinyMNIST's 200 test images; latency at batch 1, median of 10
 # NumPy has no int8 matrix multiply, so module 17 emulates it exactly with float32 BLAS plus the
 # work of quantizing each input — a real int8 kernel (VNNI on x86, dot-product instructions on
 # ARM) would make it faster. Pruning channels makes a genuinely smaller dense model: fewer
-# FLOPs, smaller file, and a speed-up that grows with the batch (next cell). Straight after
+# FLOPs, a smaller file, and a speed-up whose size depends on the batch (next cell: compare the
+# rows per column; at batch 1 fixed per-layer costs dilute it). Straight after
 # pruning, before any fine-tuning, the slim network is much worse (the cell after next prints
 # it); three epochs on only 1,000 images buy most of that back, not all of it: the shipped
 # baseline `lenet5_slim` was fine-tuned on all 60,000. Module 18's `distill`, with the reference

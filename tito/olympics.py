@@ -348,12 +348,25 @@ def print_tables(store: Store, chosen: list[str]) -> None:
             print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
+def machine(store: Store) -> str:
+    """Where the reference was measured (module 19's capture_environment), in one line."""
+    reference = store.reference()
+    env = store.environment(reference.id) if reference else {}
+    if not env:
+        return "no reference measured yet"
+    threads = ", ".join(f"{k}={v}" for k, v in (env.get("threads") or {}).items() if v) or "BLAS threads not set"
+    return (f"measured on {env.get('cpu', '?')}, {env.get('logical_cores', '?')} logical cores, {env.get('blas', '?')} "
+            f"({threads}), Python {env.get('python', '?')}, NumPy {env.get('numpy', '?')}, load average "
+            f"{(env.get('load_average') or ['?'])[0]}")
+
+
 def write_html(store: Store, path: Path, chosen: list[str]) -> None:
     from tito.fileio import write_atomically
     from tito.olympics_html import render
 
     known = events()
-    write_atomically(path, render([(known[key], table_rows(store, key)) for key in chosen], HEADERS, now_iso()))
+    tables = [(known[key], table_rows(store, key)) for key in chosen]
+    write_atomically(path, render(tables, HEADERS, now_iso(), machine(store)))
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -424,6 +437,7 @@ def cmd_leaderboard(root: Path, args: argparse.Namespace) -> int:
     chosen = [args.event] if args.event else list(known)
     store = _store(root, args.store)
     try:
+        print(f"reference {machine(store)}")
         print_tables(store, chosen)
         html_path = Path(args.html) if args.html else store.folder / "leaderboard.html"
         write_html(store, html_path, chosen)

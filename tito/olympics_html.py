@@ -10,13 +10,14 @@ th,td{border-bottom:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-al
 th{background:#f3f3f3}tr.out td{color:#888}.rules{color:#555;max-width:60em}"""
 
 
-def render(tables: list, headers: list[str], generated: str) -> str:
+def render(tables: list, headers: list[str], generated: str, machine: str = "") -> str:
     """`tables`: (event, rows) pairs; an event has .key, .title, .rules; rows are lists of strings."""
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>TorchPerf Olympics leaderboard</title>", f"<style>{STYLE}</style></head><body>",
              "<h1>TorchPerf Olympics leaderboard</h1>",
              f"<p>Generated {escape(generated)} by <code>tito olympics leaderboard</code>. Every entry was run "
-             "in its own process on the held-out MNIST images and measured with module 19's harness.</p>"]
+             "in its own process on the held-out MNIST images and measured with module 19's harness.</p>",
+             f"<p>The reference was {escape(machine)}.</p>" if machine else ""]
     for event, rows in tables:
         parts.append(f'<h2 id="{escape(event.key)}">{escape(event.title)}</h2>')
         parts.append(f'<p class="rules">{escape(event.rules)}</p>')

@@ -145,6 +145,10 @@ class Store:
         row = self.db.execute("SELECT accuracy, result FROM measurements WHERE id = ?", (submission_id,)).fetchone()
         return None if row is None else (row[0], json.loads(row[1]))
 
+    def environment(self, submission_id: int) -> dict:
+        row = self.db.execute("SELECT environment FROM measurements WHERE id = ?", (submission_id,)).fetchone()
+        return {} if row is None else json.loads(row[0])
+
     def entries(self, event: str) -> list[Entry]:
         """Every submission that entered `event`: the ranked ones by score, then the rest."""
         found = []

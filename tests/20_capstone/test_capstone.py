@@ -104,9 +104,10 @@ def test_table_has_one_line_per_rung_and_ratios_to_the_first(ladder):
     lines = text.splitlines()
     assert len(lines) == 2 + len(ladder) and lines[0].startswith("step")
     cells = ladder_rows(ladder)
-    assert cells[0][4] == "1.00x" and cells[0][7] == "1.00x"
+    assert cells[0][4] == "1.00x" and cells[0][8] == "1.00x"
     ratio = ladder[0]["result"]["size_bytes"] / ladder[1]["result"]["size_bytes"]
-    assert cells[1][7] == f"{ratio:.2f}x"
+    assert cells[1][8] == f"{ratio:.2f}x"
+    assert cells[1][5] == f"{ladder[1]['result']['throughput_per_s']:,.0f}"
     with pytest.raises(ValueError, match="at least one"):
         ladder_rows([])
 

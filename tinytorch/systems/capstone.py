@@ -82,7 +82,7 @@ def optimization_ladder(model: Module, steps, inputs, labels, *, repeats: int = 
     return rows
 
 
-COLUMNS = ("step", "accuracy", "Δ pp", "latency p50 ms", "speed-up", "peak MB", "size bytes", "smaller")
+COLUMNS = ("step", "accuracy", "Δ pp", "latency p50 ms", "speed-up", "samples/s", "peak MB", "size bytes", "smaller")
 
 
 def ladder_rows(rows) -> list:
@@ -94,7 +94,8 @@ def ladder_rows(rows) -> list:
     # Hint: per row r = row["result"]: accuracy as a percent with 2 decimals, its change from the first
     #       row's in percentage points (signed, 2 decimals: "+0.00"), latency_ms["p50"] with 3 decimals,
     #       speed-up = first p50 / this p50 and size reduction = first size_bytes / this size_bytes as
-    #       "1.00x", peak_memory_mb with 2 decimals, size_bytes with thousands separators.
+    #       "1.00x", throughput_per_s as a whole number with thousands separators, peak_memory_mb with 2
+    #       decimals, size_bytes with thousands separators.
     for row in rows:
         r = row["result"]
         cells.append([
@@ -103,6 +104,7 @@ def ladder_rows(rows) -> list:
             f"{(r['accuracy'] - first['accuracy']) * 100:+.2f}",
             f"{r['latency_ms']['p50']:.3f}",
             f"{first['latency_ms']['p50'] / r['latency_ms']['p50']:.2f}x",
+            f"{r['throughput_per_s']:,.0f}",
             f"{r['peak_memory_mb']:.2f}",
             f"{r['size_bytes']:,}",
             f"{first['size_bytes'] / r['size_bytes']:.2f}x",

@@ -12,8 +12,9 @@ Two parts, each repeated for --trials independent trials (every trial is a fresh
    once (accuracy, p50/p90/p99, throughput, peak memory, weights size) and a report is written.
 
 Each trial also measures the baseline twice in a row with `measure` (not in turns: "rerun_sequential",
-what re-running a benchmark later sees). For each pair the verdict of `compare` and whether the two
-95% CIs overlap are counted over the trials. Right answers: "no real difference" (and overlapping
+what re-running a benchmark later sees). For each pair the verdict of `compare` (paired: round by round;
+and unpaired: the same samples as two separate measurements) and whether the two 95% CIs overlap
+are counted over the trials. Right answers: "no real difference" (and overlapping
 intervals) for a model against itself, "slower" for the 10% slower ones.
 
     TINYTORCH_DATA=/work/shared/datasets python benchmarks/harness_check.py [--trials 10] [--repeats 100]
@@ -63,11 +64,14 @@ class Padded(Module):
 
 
 def tally(trials: list[dict]) -> dict:
-    """For each pair: how often each verdict came, how often the CIs overlapped, the median ratio."""
+    """For each pair: how often each verdict came (paired and unpaired), how often the CIs overlapped,
+    the median ratio."""
     out = {}
     for pair in trials[0]:
         verdicts = [t[pair]["verdict"] for t in trials]
+        unpaired = [t[pair].get("unpaired_verdict", t[pair]["verdict"]) for t in trials]
         out[pair] = {"verdicts": {v: verdicts.count(v) for v in B.VERDICTS},
+                     "unpaired_verdicts": {v: unpaired.count(v) for v in B.VERDICTS},
                      "overlap": sum(t[pair]["overlap"] for t in trials),
                      "median_ratio": float(np.median([t[pair]["ratio"] for t in trials])),
                      "ratio_range": [min(t[pair]["ratio"] for t in trials), max(t[pair]["ratio"] for t in trials)]}
@@ -78,8 +82,10 @@ def one_trial(fns: dict, baseline: str, pairs: dict, repeats: int, seed: int) ->
     m = B.measure_interleaved(fns, warmup=3, repeats=repeats, seed=seed)
     out = {}
     for pair, name in pairs.items():
-        c = B.compare(m[baseline], m[name], seed=seed)
+        c = B.compare(m[baseline], m[name], seed=seed)  # paired: the same rounds
+        alone = B.compare(*(B.Measurement.from_samples(m[k].samples, seed=seed) for k in (baseline, name)), seed=seed)
         out[pair] = {"verdict": c.verdict, "ratio": c.ratio, "ci95": list(c.ci95),
+                     "unpaired_verdict": alone.verdict, "unpaired_ratio": alone.ratio,
                      "overlap": m[baseline].overlaps(m[name])}
     return out
 
@@ -161,11 +167,15 @@ def models_part(args) -> dict:
 
 def print_tally(title: str, tally_: dict, trials: int) -> None:
     print(f"\n{title} ({trials} trials)")
-    print(f"  {'pair':<18}{'median ratio':>13}{'ratio range':>16}  {'verdicts':<52}{'CIs overlap':>12}")
+    print(f"  {'pair':<18}{'median ratio':>13}{'ratio range':>16}  {'verdicts':<46}{'unpaired verdicts':<46}"
+          f"{'CIs overlap':>12}")
     for pair, t in tally_.items():
-        verdicts = ", ".join(f"{v}: {n}" for v, n in t["verdicts"].items() if n)
+        verdicts, unpaired = (", ".join(f"{v}: {n}" for v, n in t[key].items() if n)
+                              for key in ("verdicts", "unpaired_verdicts"))
+        if pair == "rerun_sequential":
+            unpaired = "(the same: two runs)"
         low, high = t["ratio_range"]
-        print(f"  {pair:<18}{t['median_ratio']:>13.3f}{f'{low:.3f}-{high:.3f}':>16}  {verdicts:<52}"
+        print(f"  {pair:<18}{t['median_ratio']:>13.3f}{f'{low:.3f}-{high:.3f}':>16}  {verdicts:<46}{unpaired:<46}"
               f"{t['overlap']:>8}/{trials}")
 
 

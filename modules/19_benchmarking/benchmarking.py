@@ -470,8 +470,8 @@ test_unit_measure()
 #   slows both, so the **per-round ratio** `candidate_i / baseline_i` hardly moves. The
 #   comparison is then *paired*: the ratio is the median of the per-round ratios, and its
 #   interval the bootstrap CI of that median (`bootstrap_ci` of the ratios, reused). On this
-#   course's 2-core machine at load 19, 40 trials of a 0.13 ms MLP against itself and against
-#   itself plus 10%: unpaired, 39 and 27 of 40 verdicts were right; paired, 40 and 39.
+#   course's 2-core machine at load 19, 40 trials of a sub-millisecond MLP against itself and
+#   against itself plus 10%: unpaired, 39 and 27 of 40 verdicts were right; paired, 40 and 39.
 #
 # The rule (written down, so nobody tunes it after seeing the result):
 #

@@ -17,10 +17,22 @@ memory traffic, elementwise ops and Python.
 A per-layer profile follows: forward time of each layer, and backward time measured by identity
 "stamp" Functions placed between layers, whose backward notes the time as the gradient passes.
 
-    python benchmarks/cnn_step.py [--repeats N] [--batch N] [--threads N] [--small] [--json]
+    python benchmarks/cnn_step.py [--repeats N] [--rounds N] [--batch N] [--threads N] [--small]
+                                  [--torch-python PATH] [--no-compare] [--json]
 
 Before timing, it checks that the first conv agrees with module 09's direct loops and, after
 timing, that training on the fixed batch lowered the loss: a fast wrong answer is not a result.
+
+Then the comparison, each contender in its own fresh process so that none inherits another's
+warm caches, allocator state or thread pools: TinyTorch with module 16's fused kernels, TinyTorch
+with `use_fused(False)` (module 09's textbook path), and PyTorch CPU (eager, float32,
+`torch.optim.Adam`, same BLAS thread count) on the same network, weights and batch. The three run
+one after another, `--rounds` times (alternating, so a change in the machine's load hits all of
+them alike); each process reports the median of its `--repeats` timed steps, and the ratios are
+taken round by round (median over rounds). PyTorch runs in the interpreter given by
+`--torch-python` (default: this one if it can import torch, else $TINYTORCH_TORCH_PYTHON).
+By default glibc's malloc is first told to keep freed memory (module 16's keep_freed_memory()),
+as in benchmarks/gpt_step.py; `--default-malloc` leaves it alone.
 """
 
 import argparse
@@ -31,9 +43,11 @@ from _threads import pin_blas_threads  # noqa: E402  (sets BLAS threads before n
 
 THREADS = pin_blas_threads(sys.argv[1:], default="2")
 
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -45,6 +59,7 @@ import tinytorch as tt  # noqa: E402
 from tinytorch import nn  # noqa: E402
 from tinytorch.core import spatial  # noqa: E402
 from tinytorch.core.autograd import Function  # noqa: E402
+from tinytorch.systems.acceleration import keep_freed_memory, use_fused  # noqa: E402
 
 FULL = {"batch": 64, "size": 32}
 SMALL = {"batch": 4, "size": 16}  # a smoke test: same code path, tiny sizes
@@ -111,6 +126,121 @@ def train_step(model, loss_fn, optimizer, x, target):
     loss.backward()
     optimizer.step()
     return loss
+
+
+# ----- the comparison: one contender per process -----------------------------------------------
+def torch_model(model):
+    """The same network in PyTorch, holding TinyTorch's current weights."""
+    import torch
+    from torch import nn as tnn
+
+    layers = []
+    for layer in model:
+        if isinstance(layer, spatial.Conv2d):
+            twin = tnn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, padding=layer.padding)
+        elif isinstance(layer, nn.Linear):
+            twin = tnn.Linear(layer.in_features, layer.out_features)
+        elif isinstance(layer, spatial.MaxPool2d):
+            twin = tnn.MaxPool2d(layer.kernel_size)
+        elif isinstance(layer, nn.ReLU):
+            twin = tnn.ReLU()
+        elif isinstance(layer, nn.Flatten):
+            twin = tnn.Flatten()
+        else:
+            raise TypeError(f"torch_model: no PyTorch twin for {layer!r}")
+        if isinstance(layer, (spatial.Conv2d, nn.Linear)):
+            with torch.no_grad():
+                twin.weight.copy_(torch.from_numpy(layer.weight.data))
+                twin.bias.copy_(torch.from_numpy(layer.bias.data))
+        layers.append(twin)
+    return tnn.Sequential(*layers)
+
+
+def setup(config: dict, seed: int):
+    """(model, input, target) for one run: the same in every process for the same seed."""
+    model = build_model(config["size"], seed)
+    rng = np.random.default_rng(seed)
+    x = tt.tensor(rng.standard_normal((config["batch"], 3, config["size"], config["size"]), dtype=np.float32))
+    target = tt.tensor(rng.integers(0, 10, size=config["batch"]))
+    return model, x, target
+
+
+def worker(kind: str, config: dict, repeats: int, seed: int) -> dict:
+    """Milliseconds of `repeats` training steps (after 3 warm-up steps) of one contender, in this process."""
+    model, x, target = setup(config, seed)
+    if kind == "torch":
+        import torch
+
+        torch.set_num_threads(int(THREADS))
+        twin = torch_model(model)
+        optimizer = torch.optim.Adam(twin.parameters(), lr=1e-3)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        xt, yt = torch.from_numpy(x.data), torch.from_numpy(target.data)
+
+        def step():
+            optimizer.zero_grad()
+            loss = loss_fn(twin(xt), yt)
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        version, context = f"PyTorch {torch.__version__}", torch.enable_grad()
+    else:
+        optimizer, _ = make_optimizer(model.parameters())
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step():
+            return train_step(model, loss_fn, optimizer, x, target)
+
+        version, context = f"TinyTorch {'fused' if kind == 'fused' else 'plain'}", use_fused(kind == "fused")
+    times = []
+    with context:
+        first = float(step().item())
+        for _ in range(2):
+            step()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            last = float(step().item())
+            times.append((time.perf_counter() - start) * 1e3)
+    if not last < first:
+        raise AssertionError(f"{kind}: training on one fixed batch did not lower the loss: {first} -> {last}")
+    return {"kind": kind, "version": version, "ms": times, "loss_first_last": [first, last]}
+
+
+def find_torch_python(given: str | None) -> str | None:
+    """The interpreter that runs PyTorch's contender, or None when there is none."""
+    if given:
+        return given
+    if importlib.util.find_spec("torch") is not None:
+        return sys.executable
+    return os.environ.get("TINYTORCH_TORCH_PYTHON") or None
+
+
+def compare(args, config: dict, torch_python: str | None) -> dict:
+    """Median step ms of each contender per round, each run in a fresh process, rounds alternating."""
+    kinds = ["fused", "plain"] + (["torch"] if torch_python else [])
+    rounds: dict[str, list[float]] = {kind: [] for kind in kinds}
+    versions: dict[str, str] = {}
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    for _ in range(args.rounds):
+        for kind in kinds:
+            command = [torch_python if kind == "torch" else sys.executable, str(Path(__file__).resolve()),
+                       "--worker", kind, "--repeats", str(args.compare_repeats), "--threads", str(args.threads),
+                       "--seed", str(args.seed), "--batch", str(config["batch"])]
+            command += ["--small"] if args.small else []
+            command += ["--default-malloc"] if args.default_malloc else []
+            done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"the {kind} process failed ({' '.join(command)}):\n{done.stderr[-3000:]}")
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            rounds[kind].append(statistics.median(result["ms"]))
+            versions[kind] = result["version"]
+    return {"rounds": rounds, "versions": versions}
+
+
+def ratio(rounds: dict, top: str, bottom: str) -> float:
+    """Median over rounds of top's time / bottom's time in the same round."""
+    return statistics.median(a / b for a, b in zip(rounds[top], rounds[bottom]))
 
 
 # ----- what the step costs in FLOPs ----------------------------------------------------------------
@@ -229,19 +359,31 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", default=THREADS, help="BLAS threads (set before NumPy loads)")
     parser.add_argument("--small", action="store_true", help="tiny sizes (a smoke test)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the process comparison")
+    parser.add_argument("--compare-repeats", type=int, default=10, help="timed steps per comparison process")
+    parser.add_argument("--torch-python", default=None, help="interpreter for PyTorch's process (see above)")
+    parser.add_argument("--no-compare", action="store_true", help="skip the fused / plain / PyTorch comparison")
+    parser.add_argument("--default-malloc", action="store_true", help="leave glibc's malloc as it is")
+    parser.add_argument("--worker", choices=["fused", "plain", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the results as JSON (last line)")
     args = parser.parse_args(argv)
+    for name in ("repeats", "profiles", "rounds", "compare_repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.batch is not None and args.batch < 1:
+        parser.error(f"--batch must be at least 1, got {args.batch}")
     config = dict(SMALL if args.small else FULL)
     if args.batch:
         config["batch"] = args.batch
     batch, size = config["batch"], config["size"]
+    tuned_malloc = False if args.default_malloc or args.worker == "torch" else keep_freed_memory()
+    if args.worker:
+        print(json.dumps(worker(args.worker, config, args.compare_repeats, args.seed)))
+        return {}
 
-    model = build_model(size, args.seed)
+    model, x, target = setup(config, args.seed)
     optimizer, optimizer_name = make_optimizer(model.parameters())
     loss_fn = nn.CrossEntropyLoss()
-    rng = np.random.default_rng(args.seed)
-    x = tt.tensor(rng.standard_normal((batch, 3, size, size), dtype=np.float32))
-    target = tt.tensor(rng.integers(0, 10, size=batch))
 
     conv_diff = check_conv_against_loops(model, x)
     flops = matmul_flops(model, x)
@@ -294,6 +436,28 @@ def main(argv=None) -> dict:
     total_bwd = sum(r["bwd_ms"] for r in rows) + loss_bwd
     print(f"  {'total':<46}{total_fwd:>8.2f}{total_bwd:>8.2f}   + optimizer = "
           f"{total_fwd + total_bwd + optimizer_ms:.1f} ms")
+    comparison = None
+    torch_python = find_torch_python(args.torch_python)
+    if not args.no_compare:
+        comparison = compare(args, config, torch_python)
+        rounds, names = comparison["rounds"], comparison["versions"]
+        print(f"\ncomparison: each in a fresh process, {args.rounds} alternating rounds, median of "
+              f"{args.compare_repeats} steps per process, {args.threads} BLAS thread(s) each")
+        labels = {"fused": "TinyTorch, module 16 kernels (default)", "plain": "TinyTorch, use_fused(False)",
+                  "torch": names.get("torch", "PyTorch") + " CPU, eager"}
+        for kind, values in rounds.items():
+            per_round = " ".join(f"{v:7.1f}" for v in values)
+            print(f"  {labels[kind]:<40} median {statistics.median(values):8.1f} ms   rounds: {per_round}")
+        comparison["fused_speedup"] = round(ratio(rounds, "plain", "fused"), 3)
+        print(f"  module 16 speed-up over module 09's path: {comparison['fused_speedup']:.2f}x")
+        if "torch" in rounds:
+            comparison["fused_vs_torch"] = round(ratio(rounds, "fused", "torch"), 3)
+            comparison["plain_vs_torch"] = round(ratio(rounds, "plain", "torch"), 3)
+            print(f"  TinyTorch / PyTorch: fused {comparison['fused_vs_torch']:.2f}x, plain "
+                  f"{comparison['plain_vs_torch']:.2f}x   (target: fused <= 1.3x)")
+        else:
+            print("  PyTorch: not found (give --torch-python or set TINYTORCH_TORCH_PYTHON), no ratio")
+    machine["keep_freed_memory"] = tuned_malloc
     print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))
 
     result = {
@@ -313,6 +477,7 @@ def main(argv=None) -> dict:
         "optimizer_ms": round(optimizer_ms, 3),
         "loss_first_last": [first_loss, last_loss],
         "conv_vs_loops_max_abs_diff": conv_diff,
+        "comparison": comparison,
         "machine": machine,
     }
     if args.json:

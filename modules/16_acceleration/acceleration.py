@@ -1076,10 +1076,10 @@ else:
 #    loop (which turns buffering off), and `_merge_rows` hands NumPy each image's wrapped rows as
 #    one 3-D run.
 #
-# The package takes this path: module 09's `conv2d` asks `fast_kernel("conv2d")` at every call
-# and falls back to its own `Conv2dFunction` when the answer is None — under `use_fused(False)`,
-# or while this part is still a stub (a tiny probe forward + backward runs once and meets the
-# `NotImplementedError`). `register_kernel` is how a kernel gets there.
+# The package takes this path: module 09's `conv2d` calls `accelerated("fast_conv2d", ...)`
+# (module 06's one switch for every fast path, described with Part I's wiring) and falls back
+# to its own `Conv2dFunction` when the answer is `NotImplemented` — under `use_fused(False)`, or
+# while this part is still a stub (`conv_forward_block` raises before anything is written).
 
 # %%
 #| export
@@ -1088,35 +1088,6 @@ import threading  # noqa: E402
 
 from tinytorch.core.autograd import Function  # noqa: E402  (Part I imports it too; each part stands alone)
 from tinytorch.core.spatial import Geometry  # noqa: E402
-
-_KERNELS: dict = {}  # name -> (Function class, probe); filled by register_kernel below
-_READY: dict = {}  # name -> whether its probe ran without meeting a stub (checked once per process)
-
-
-def register_kernel(name: str, function, probe) -> None:
-    """Offer `function` (a Function class) as the fast path for `name`; probe(function) must run it once."""
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"register_kernel: name must be a non-empty string, got {name!r}")
-    if not callable(probe) or not hasattr(function, "apply"):
-        raise TypeError(f"register_kernel: expected a Function class and a callable probe for {name!r}, got "
-                        f"{type(function).__name__} and {type(probe).__name__}")
-    _KERNELS[name] = (function, probe)
-    _READY.pop(name, None)
-
-
-def fast_kernel(name: str):
-    """The registered fast Function for `name`, or None: fused paths off, none registered, or still a stub."""
-    if not fused_enabled() or name not in _KERNELS:
-        return None
-    function, probe = _KERNELS[name]
-    if name not in _READY:
-        try:
-            probe(function)
-            _READY[name] = True
-        except NotImplementedError:  # this module's kernel is not written yet: the caller's plain path
-            _READY[name] = False
-    return function if _READY[name] else None
-
 
 _BLOCK_BYTES = 4 << 20  # target size of one block's cols + output (choice 3)
 _UNBUFFERED = 256  # ufunc buffer size (elements) that turns NumPy's buffering off (choice 5)
@@ -1343,19 +1314,9 @@ class FastConv2dFunction(Function):
         return grad_x, grad_w, grad_b, None, None
 
 
-def _probe_conv(function) -> None:
-    """One tiny forward + backward through `function` (raises NotImplementedError while it is a stub)."""
-    from tinytorch.core.autograd import enable_grad
-    from tinytorch.core.spatial import _geometry
-
-    x = Tensor(np.zeros((1, 1, 3, 3), dtype=np.float32), requires_grad=True)
-    weight = Tensor(np.zeros((1, 1, 2, 2), dtype=np.float32), requires_grad=True)
-    g = _geometry((1, 1, 3, 3), (2, 2), (1, 1), (1, 1, 1, 1), (1, 1), "probe")
-    with enable_grad():  # the first conv of a process may run under no_grad (evaluation)
-        function.apply(x, weight, None, g, 1).sum().backward()
-
-
-register_kernel("conv2d", FastConv2dFunction, _probe_conv)
+def fast_conv2d(x, weight, bias, g: Geometry, groups: int):
+    """Module 09's conv2d kernel call, on the fast path: FastConv2dFunction.apply (module 06's accelerated runs it)."""
+    return FastConv2dFunction.apply(x, weight, bias, g, groups)
 
 # %% [markdown]
 # ### Check: the fast kernel is the same mathematics
@@ -1369,7 +1330,8 @@ register_kernel("conv2d", FastConv2dFunction, _probe_conv)
 #| test
 def test_unit_fast_conv_matches_module_09():
     from tinytorch.core.autograd import gradcheck
-    from tinytorch.core.spatial import conv2d
+    from tinytorch.core.spatial import _geometry, _padding, _pair, conv2d
+    from tinytorch.systems import acceleration as package  # conv2d asks the package's switch, not this notebook's
 
     rng = np.random.default_rng(16)
     for config in [dict(padding=1), dict(stride=2, padding=(0, 1)), dict(groups=2, dilation=(1, 2), padding=2)]:
@@ -1379,7 +1341,7 @@ def test_unit_fast_conv_matches_module_09():
         results = []
         for fused in (True, False):
             xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
-            with use_fused(fused):
+            with package.use_fused(fused):
                 out = conv2d(xt, wt, bt, **config)
                 dy = rng.standard_normal(out.shape) if dy is None else dy
                 out.backward(Tensor(dy))
@@ -1390,8 +1352,12 @@ def test_unit_fast_conv_matches_module_09():
                 f"conv2d{config}: the fast kernel's {name} differs from module 09's by {error:.3g}; check the "
                 "working layout (C, n, plane), that garbage columns of dy are zero, and the block loop")
         xt, wt, bt = (Tensor(a[:1] if a is x else a, requires_grad=True) for a in (x, w, b))
-        assert fast_kernel("conv2d") is FastConv2dFunction, "conv2d should take the fast kernel by default"
-        assert gradcheck(lambda *t: conv2d(*t, **config), (xt, wt, bt)), f"gradcheck failed for {config}"
+        g = _geometry((1,) + x.shape[1:], (3, 3), _pair(config.get("stride", 1), "stride", "test"),
+                      _padding(config.get("padding", 0), (3, 3), (1, 1), (1, 1), "test"),
+                      _pair(config.get("dilation", 1), "dilation", "test"), "test")
+        groups = config.get("groups", 1)
+        assert gradcheck(lambda *t: FastConv2dFunction.apply(*t, g, groups), (xt, wt, bt)), (
+            f"gradcheck of FastConv2dFunction failed for {config}")
     print("✅ the fast conv kernel equals module 09's output and gradients, and passes float64 gradcheck")
 
 
@@ -1494,6 +1460,7 @@ print(f"{'total':<32}{sum(phases['module 09'].values()):>14.2f}{sum(phases['modu
 import tracemalloc
 
 from tinytorch.core.spatial import Conv2d
+from tinytorch.systems import acceleration as package  # conv2d asks the package's switch, not this notebook's
 from tito.plots import plot_lines
 
 layer = Conv2d(32, 32, 3, padding=1)
@@ -1502,7 +1469,7 @@ for n in batch_sizes:
     x_in = Tensor(rng.standard_normal((n, 32, 32, 32), dtype=np.float32), requires_grad=True)
     for label, fused in (("module 09 (whole batch)", False), ("module 16 (blocks)", True)):
         layer(x_in)  # warm the workspace so that its (fixed) size is not counted as growth
-        with use_fused(fused):
+        with package.use_fused(fused):
             tracemalloc.start()
             layer(x_in).sum().backward()
             peaks[label].append(tracemalloc.get_traced_memory()[1] / 1e6)
@@ -1548,7 +1515,7 @@ def step():
 step_ms = {}
 for _ in range(2):  # alternate, so that a change in the machine's load hits both alike
     for label, fused in (("module 16 kernels", True), ("module 09 path", False)):
-        with use_fused(fused):
+        with package.use_fused(fused):
             step_ms.setdefault(label, []).append(median_ms(step, repeats=3))
 for label, values in step_ms.items():
     print(f"{label:<20} forward + backward: {min(values):7.1f} ms (best of 2 alternating medians)")
@@ -1566,9 +1533,11 @@ print(f"speed-up: {min(step_ms['module 09 path']) / min(step_ms['module 16 kerne
 # work, yet the step gets faster and its memory smaller. Explain both with the memory analysis
 # above. When would keeping `cols` be the better trade (think of the cache size and of `kh·kw`)?
 #
-# **Q3.** `fast_kernel("conv2d")` runs a tiny probe once before it trusts a kernel, and module
-# 09 calls `fast_kernel` at every convolution. Why is the decision made at call time instead of
-# when `tinytorch.core.spatial` is imported? What would break in a student release otherwise?
+# **Q3.** Module 09's `conv2d` asks `accelerated("fast_conv2d", ...)` at every call, and the
+# fast kernel's forward raises `NotImplementedError` before it writes anything while it is a
+# stub. Why is the decision made at call time instead of when `tinytorch.core.spatial` is
+# imported, and why must a stub fail *before* touching its arguments? What would break in a
+# student release otherwise?
 
 # %% [markdown]
 # **Your answer:**

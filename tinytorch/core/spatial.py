@@ -19,6 +19,7 @@ from tinytorch.core.layers import (
     uniform_,
     zeros_,
 )
+from tinytorch.core.optimizers import accelerated
 from tinytorch.core.tensor import Tensor, default_generator
 
 
@@ -256,19 +257,6 @@ class Conv2dFunction(Function):
         return grad_x, grad_w, grad_b, None, None
 
 
-def _accelerated(name: str):
-    """Module 16's fast kernel `name` when the fused paths are on and module 16 implements it, else None.
-
-    Looked up at call time (module 16 comes later and may still be a stub): this is the one place
-    the package decides between module 16's fast path and this module's clear one.
-    """
-    try:
-        from tinytorch.systems.acceleration import fast_kernel
-    except ImportError:
-        return None
-    return fast_kernel(name)
-
-
 def _conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dilation, groups: int,
             where: str) -> Tensor:
     """Check everything, then run the convolution (3-D input = one unbatched image, as in PyTorch)."""
@@ -295,8 +283,10 @@ def _conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride, padding, dil
     if unbatched:
         x = x.unsqueeze(0)
     g = _geometry(tuple(x.shape), (kh, kw), stride, sides, dilation, where)
-    function = _accelerated("conv2d") or Conv2dFunction
-    out = function.apply(x, weight, bias, g, int(groups))
+    # Module 16's faster kernel when it is there and switched on, else this module's (one check: module 06)
+    out = accelerated("fast_conv2d", x, weight, bias, g, int(groups))
+    if out is NotImplemented:
+        out = Conv2dFunction.apply(x, weight, bias, g, int(groups))
     return out.squeeze(0) if unbatched else out
 
 

@@ -426,35 +426,6 @@ import threading  # noqa: E402
 from tinytorch.core.autograd import Function  # noqa: E402  (Part I imports it too; each part stands alone)
 from tinytorch.core.spatial import Geometry  # noqa: E402
 
-_KERNELS: dict = {}  # name -> (Function class, probe); filled by register_kernel below
-_READY: dict = {}  # name -> whether its probe ran without meeting a stub (checked once per process)
-
-
-def register_kernel(name: str, function, probe) -> None:
-    """Offer `function` (a Function class) as the fast path for `name`; probe(function) must run it once."""
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"register_kernel: name must be a non-empty string, got {name!r}")
-    if not callable(probe) or not hasattr(function, "apply"):
-        raise TypeError(f"register_kernel: expected a Function class and a callable probe for {name!r}, got "
-                        f"{type(function).__name__} and {type(probe).__name__}")
-    _KERNELS[name] = (function, probe)
-    _READY.pop(name, None)
-
-
-def fast_kernel(name: str):
-    """The registered fast Function for `name`, or None: fused paths off, none registered, or still a stub."""
-    if not fused_enabled() or name not in _KERNELS:
-        return None
-    function, probe = _KERNELS[name]
-    if name not in _READY:
-        try:
-            probe(function)
-            _READY[name] = True
-        except NotImplementedError:  # this module's kernel is not written yet: the caller's plain path
-            _READY[name] = False
-    return function if _READY[name] else None
-
-
 _BLOCK_BYTES = 4 << 20  # target size of one block's cols + output (choice 3)
 _UNBUFFERED = 256  # ufunc buffer size (elements) that turns NumPy's buffering off (choice 5)
 
@@ -672,19 +643,9 @@ class FastConv2dFunction(Function):
         return grad_x, grad_w, grad_b, None, None
 
 
-def _probe_conv(function) -> None:
-    """One tiny forward + backward through `function` (raises NotImplementedError while it is a stub)."""
-    from tinytorch.core.autograd import enable_grad
-    from tinytorch.core.spatial import _geometry
-
-    x = Tensor(np.zeros((1, 1, 3, 3), dtype=np.float32), requires_grad=True)
-    weight = Tensor(np.zeros((1, 1, 2, 2), dtype=np.float32), requires_grad=True)
-    g = _geometry((1, 1, 3, 3), (2, 2), (1, 1), (1, 1, 1, 1), (1, 1), "probe")
-    with enable_grad():  # the first conv of a process may run under no_grad (evaluation)
-        function.apply(x, weight, None, g, 1).sum().backward()
-
-
-register_kernel("conv2d", FastConv2dFunction, _probe_conv)
+def fast_conv2d(x, weight, bias, g: Geometry, groups: int):
+    """Module 09's conv2d kernel call, on the fast path: FastConv2dFunction.apply (module 06's accelerated runs it)."""
+    return FastConv2dFunction.apply(x, weight, bias, g, groups)
 
 
 import functools

@@ -1670,27 +1670,12 @@ for model_name, model in (("mlp", mlp), ("cnn", cnn)):
 
 # %%
 #| analysis
-try:
-    import matplotlib
+from tito.plots import plot_lines
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for axis, model_name in zip(axes, ("mlp", "cnn")):
-        for name in OBSERVERS:
-            bit_list = (8, 4, 2)
-            axis.plot(bit_list, [results[(model_name, b)][name] for b in bit_list], marker="o", label=name)
-        axis.set(title=f"TinyMNIST {model_name}", xlabel="bits (weights)", ylabel="test accuracy")
-        axis.invert_xaxis()
-        axis.legend()
-    figure.tight_layout()
-    plot_path = os.path.join(os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else ".",
-                             "quantization_accuracy_vs_bits.png")
-    figure.savefig(plot_path, dpi=100)
-    print(f"plot written to {plot_path}")
-except ImportError:
-    print("matplotlib is not installed: the table above is the curve")
+for model_name in ("mlp", "cnn"):
+    plot_lines(f"quantization_accuracy_vs_bits_{model_name}", [8, 4, 2],
+               {name: [results[(model_name, b)][name] for b in (8, 4, 2)] for name in OBSERVERS},
+               xlabel="bits (weights)", ylabel="test accuracy", title=f"TinyMNIST {model_name}, static PTQ")
 
 # %% [markdown]
 # At 4 bits and below, post-training quantization starts to cost accuracy. Quantization-aware
@@ -1711,7 +1696,8 @@ print(f"2-bit weights / 4-bit activations: PTQ {accuracy_of(ptq_int):.1%}, QAT (
 # ### Size on disk
 #
 # The float model saved with module 07's checkpoint format against the int8 and packed 4-bit
-# files (both `np.savez`, uncompressed, so the ratio is about the numbers, not zlib).
+# files (both `np.savez`, uncompressed, so the ratio is about the numbers, not zlib). Then where
+# the int8 file's bytes go: why a model with fewer than ~100k weights cannot quite reach 4x.
 
 # %%
 #| analysis
@@ -1726,6 +1712,14 @@ with tempfile.TemporaryDirectory() as folder:
             sizes[f"int{bits}"] = os.path.getsize(save_quantized(os.path.join(folder, f"q{bits}.npz"), q))
         print(f"{model_name}: " + ", ".join(f"{k} {v / 1024:.1f} KiB ({sizes['fp32'] / v:.2f}x)"
                                             for k, v in sizes.items()))
+    q8 = save_quantized(os.path.join(folder, "cnn_int8.npz"), quantize_model(cnn, calibration, num_batches=2))
+    codes = sum(m.weight.data.size for m in cnn.modules() if isinstance(m, (Linear, Conv2d)))
+    with np.load(q8, allow_pickle=False) as archive:
+        blob, description = archive["blob"].size, archive[_QMETA].size
+    total = os.path.getsize(q8)
+    print(f"cnn int8 file, {total:,} bytes: {codes:,} int8 weight codes, {blob - codes:,} bytes of float32 "
+          f"scales and biases and input ranges, {description:,} bytes of description (zlib JSON), "
+          f"{total - blob - description:,} bytes of npz headers and zip directory")
 
 # %% [markdown]
 # ### Inference time, honestly

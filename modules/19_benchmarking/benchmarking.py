@@ -1193,8 +1193,10 @@ plot_lines("ci_width_vs_repeats", repeat_counts, {"CI width": widths}, xlabel="r
 #
 # Two functions: the same work twice, and the same work plus 10% more of it (11 passes, not 10).
 # Measured in turns, the harness should call the first pair "no real difference" and the second
-# "slower" with a ratio near 1.10. (`benchmarks/harness_check.py` repeats this many times, also
-# with a model that does 10% more work, and counts how often each verdict is right.)
+# "slower" with a ratio near 1.10, paired round by round. The last line compares the same samples
+# as if they had been two separate runs: the ratio is about the same, the interval wider.
+# (`benchmarks/harness_check.py` repeats this many times, also with models 10% slower, and counts
+# how often each verdict is right.)
 
 # %%
 #| analysis
@@ -1208,6 +1210,8 @@ print(f"same vs same:     {compare(timings['work'], timings['same work'])}")
 print(f"10% more work:    {compare(timings['work'], timings['10% more work'])}")
 print(f"intervals overlap: same {timings['work'].overlaps(timings['same work'])}, "
       f"10% more {timings['work'].overlaps(timings['10% more work'])}")
+as_separate_runs = [Measurement.from_samples(timings[name].samples) for name in ("work", "10% more work")]
+print(f"10% more, unpaired: {compare(*as_separate_runs)}")
 
 # %% [markdown]
 # ## Analysis 3 — a real model, its smaller twin, the front and the report

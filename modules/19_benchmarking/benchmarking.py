@@ -758,7 +758,9 @@ test_unit_benchmark_model()
 # accurate but slower. No single number ranks them. A model is **Pareto-optimal** when no other
 # model is at least as good on every axis (accuracy up, latency down, size down) and strictly
 # better on one; the set of such models is the **Pareto front**, the only ones worth choosing
-# between. Everything behind the front is beaten outright.
+# between. Everything behind the front is beaten outright. (The front takes the medians at face
+# value: a model 1% slower than another is "behind" it even when `compare` would call the
+# difference noise. Check the close calls with `compare` before throwing a model away.)
 #
 # `write_report(entries, stem)` writes what a reviewer needs: `<stem>.md` (a table, the front,
 # comparisons against the baseline with verdicts, the environment) and `<stem>.json` (the same,

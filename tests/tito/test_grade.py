@@ -211,3 +211,13 @@ def test_grade_argument_errors_are_one_line_with_exit_2(small_class, args, phras
     done = subprocess.run([sys.executable, "-m", "tito.main", *args], cwd=instructor, capture_output=True, text=True)
     assert done.returncode == 2, done.stdout + done.stderr
     assert phrase in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_empty_submissions_folder_is_refused_before_any_grading(small_class, tmp_path):
+    _base, instructor = small_class
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "notes.txt").write_text("not a submission")
+    command = [sys.executable, "-m", "tito.main", "grade", "01", "--submissions", str(tmp_path / "class")]
+    done = subprocess.run(command, cwd=instructor, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "reference run" not in done.stdout, done.stdout + done.stderr
+    assert "expected one learner repository per student" in done.stderr and done.stderr.count("\n") == 1

@@ -77,6 +77,11 @@ def find_submissions(folder: Path) -> list[Submission]:
                 f"argument --submissions: two submissions for {student!r} ({found[student].path.name}, {name})"
             )
         found[student] = Submission(student, entry)
+    if not found:
+        raise UsageError(
+            f"argument --submissions: expected one learner repository per student in {folder} "
+            "(a folder, .zip, .tar.gz or .tgz each), found none"
+        )
     return list(found.values())
 
 

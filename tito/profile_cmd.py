@@ -25,7 +25,7 @@ def load_milestone(root: Path, folder: str):
     """milestones/<folder>/run.py as a module (its main() is not run)."""
     path = root / "milestones" / folder / "run.py"
     if not path.is_file():
-        raise TitoError(f"profile: {path.relative_to(root).as_posix()} is missing; it defines the model")
+        raise TitoError(f"{path.relative_to(root).as_posix()} is missing; it defines the model")
     spec = importlib.util.spec_from_file_location(f"_tito_profile_{folder}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -93,14 +93,14 @@ def cmd_profile(root: Path, model_name: str, batch, repeats, as_json: bool, trac
         profiler = Profiler(model)
         profiler.profile(*inputs, loss_fn=loss_fn, warmup=1, repeats=repeats)
     except NotImplementedError as error:
-        raise TitoError(f"profile: {error} (the profiler runs your own modules; finish that one first)") from None
+        raise TitoError(f"{error} (the profiler runs your own modules; finish that one first)") from None
     except Exception as error:  # one line, not a traceback: the learner's code may be unfinished
-        raise TitoError(f"profile {name}: {type(error).__name__}: {error}") from None
+        raise TitoError(f"{name}: {type(error).__name__}: {error}") from None
     if trace is not None:
         try:
             written = profiler.export_chrome_trace(trace)
         except (OSError, TypeError) as error:
-            raise TitoError(f"profile: {error}") from None
+            raise TitoError(str(error)) from None
     if as_json:
         print(profiler.to_json(indent=None))
     else:

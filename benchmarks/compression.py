@@ -161,14 +161,16 @@ def targets(result: dict) -> list:
     rows = []
     if "pruning" in result:
         p = result["pruning"]
-        gap = 100 * (p["dense_accuracy"] - max(p["global80_after_epochs"]))
+        # The stricter reference: the dense model, or the dense model given the same 2 extra epochs.
+        dense = max(p["dense_accuracy"], p["dense_continued_accuracy"])
+        gap = 100 * (dense - max(p["global80_after_epochs"]))
         rows.append(target_row("MLP, 80% global sparsity, <= 2 fine-tuning epochs: within 1 pp of dense",
-                               f"{max(p['global80_after_epochs']):.2%} vs dense {p['dense_accuracy']:.2%} "
-                               f"({-gap:+.2f} pp)", gap <= 1.0))
+                               f"{max(p['global80_after_epochs']):.2%} vs dense {dense:.2%} ({-gap:+.2f} pp)",
+                               gap <= 1.0))
         final = p["iterative90"][-1][1]
-        gap = 100 * (p["dense_accuracy"] - final)
+        gap = 100 * (dense - final)
         rows.append(target_row("MLP, 90% iterative: within 1.5 pp of dense",
-                               f"{final:.2%} ({-gap:+.2f} pp)", gap <= 1.5))
+                               f"{final:.2%} vs dense {dense:.2%} ({-gap:+.2f} pp)", gap <= 1.5))
     if "structured" in result:
         s = result["structured"]
         gap = 100 * (s["dense_accuracy"] - s["pruned_after_finetune"])

@@ -123,8 +123,9 @@ def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_nbgrader_generates_and_autogrades_full_marks_and_zero(course):
-    pytest.importorskip("nbgrader", reason="install the classroom extra: pip install -e '.[classroom]'")
-    pytest.importorskip("ipykernel")
+    if not os.environ.get("CI"):  # CI installs the classroom extra (.ci/run): there it must be present
+        pytest.importorskip("nbgrader", reason="install the classroom extra: pip install -e '.[classroom]'")
+        pytest.importorskip("ipykernel")
     from nbgrader.api import Gradebook
 
     _root, out = course

@@ -184,9 +184,9 @@ def report(r: dict) -> None:
         print(f"  float16: peak x{plain['peak_mb'] / half['peak_mb']:.2f} lower, held after forward "
               f"x{plain['activations_mb'] / half['activations_mb']:.2f} lower, time x"
               f"{half['ms'] / half['float32_ms_same_repeats']:.1f} (float32 {half['float32_ms_same_repeats']:.1f} ms)")
-        if torch_ms:
-            print(f"  PyTorch autocast float16 on this CPU: time x{torch_ms['float16'] / torch_ms['float32']:.2f} "
-                  f"of its float32 step")
+    if torch_ms:
+        print(f"  PyTorch autocast float16 on this CPU: time x{torch_ms['float16'] / torch_ms['float32']:.2f} "
+              f"of its float32 step")
 
 
 def main(argv=None) -> dict:

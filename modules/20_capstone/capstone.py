@@ -581,6 +581,23 @@ print(f"50% of channels pruned, no fine-tuning: dev accuracy {straight_after:.2%
       f"(after fine-tuning: {ladder[2]['result']['accuracy']:.2%})")
 
 # %% [markdown]
+# Is the slim model really faster at batch 1, or is that load on the machine? Module 19 answers
+# with timings taken in turns and a confidence interval of the ratio:
+
+# %%
+#| analysis
+from tinytorch.systems.benchmarking import compare, measure_interleaved  # noqa: E402
+
+ladder = walkthrough()
+one = Tensor(dev_x[:1])
+with tt.no_grad():
+    turns = measure_interleaved({row["name"]: (lambda m=row["model"]: m(one)) for row in ladder}, repeats=30)
+for row in ladder[1:]:
+    verdict = compare(turns["reference"], turns[row["name"]])
+    print(f"{row['name']:10s} time ratio {verdict.ratio:.2f} (95% CI {verdict.ci95[0]:.2f}-{verdict.ci95[1]:.2f}): "
+          f"{verdict.verdict}")
+
+# %% [markdown]
 # ### Scoring the rungs
 #
 # Against the reference, measured in the same run, on the dev set:

@@ -120,6 +120,9 @@ def test_bad_arguments_are_clear_errors():
         checkpoint(net, x, preserve_rng_state="yes")
     with pytest.raises(TypeError, match="must return a Tensor, got tuple"):
         checkpoint(lambda t: (t, t), x)
+    with pytest.raises(TypeError, match="pass Tensors positionally.*keyword argument\\(s\\) bias"):
+        checkpoint(lambda t, bias: t + bias, x, bias=x)
+    assert checkpoint(lambda t, scale: t * scale, x, scale=3.0).numpy()[0, 0] == 3.0
     with pytest.raises(TypeError, match="`blocks` ModuleList"):
         checkpoint_blocks(net)
     with pytest.raises(TypeError, match="block must be a Module"):

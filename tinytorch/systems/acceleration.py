@@ -714,7 +714,9 @@ def checkpoint(function, *args, use_reentrant: bool = False, preserve_rng_state:
     torch.utils.checkpoint.checkpoint's non-reentrant semantics: backward recomputes the call from
     the saved arguments (with the random state of the forward, so dropout repeats its mask) and
     gives the same gradients as the plain call. function must return one Tensor. Under no_grad,
-    or when nothing it touches requires grad, it is a plain call.
+    or when nothing it touches requires grad, it is a plain call. Tensors that need gradients must
+    reach function as positional arguments (or be its Module's parameters), not through keywords
+    or closures: only those are cut from the outer graph for the recomputation.
     """
     if not callable(function):
         raise TypeError(f"checkpoint: function must be callable, got {type(function).__name__}")
@@ -723,6 +725,10 @@ def checkpoint(function, *args, use_reentrant: bool = False, preserve_rng_state:
                          f"got use_reentrant={use_reentrant!r}")
     if not isinstance(preserve_rng_state, bool):
         raise TypeError(f"checkpoint: preserve_rng_state must be True or False, got {preserve_rng_state!r}")
+    tensor_keywords = sorted(k for k, v in kwargs.items() if isinstance(v, Tensor))
+    if tensor_keywords:
+        raise TypeError(f"checkpoint: pass Tensors positionally, so their gradients can flow; got Tensor "
+                        f"keyword argument(s) {', '.join(tensor_keywords)}")
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     inputs = [args[i] for i in positions]
     owner = _module_of(function)

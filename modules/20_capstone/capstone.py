@@ -53,7 +53,7 @@ from typing import Callable
 
 from tinytorch.core.layers import Module
 from tinytorch.core.training import _atomic_write
-from tinytorch.systems.benchmarking import EVENTS, Disqualified, benchmark_model
+from tinytorch.systems.benchmarking import EVENTS, benchmark_model
 
 # %% [markdown]
 # ## 1. The events
@@ -317,6 +317,8 @@ def local_scores(result: dict, baseline: dict, events: dict | None = None) -> di
 # %%
 #| test
 def test_unit_local_scores():
+    from tinytorch.systems.benchmarking import Disqualified
+
     baseline = _fake_result(0.99, 0.40, 250_000, 2.0)
     same = local_scores(baseline, baseline)
     assert set(same) == set(EVENTS), f"one verdict per event, got {sorted(same)}"

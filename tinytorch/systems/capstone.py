@@ -12,7 +12,7 @@ from typing import Callable
 
 from tinytorch.core.layers import Module
 from tinytorch.core.training import _atomic_write
-from tinytorch.systems.benchmarking import EVENTS, Disqualified, benchmark_model
+from tinytorch.systems.benchmarking import EVENTS, benchmark_model
 
 
 def file_size(save: Callable[[str], object]) -> int:

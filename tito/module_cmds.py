@@ -53,17 +53,27 @@ class Check:
 
 
 def check_export(root: Path, module: ModuleInfo) -> Check:
-    """Sync the notebook pair, then export; a module that does not compile is a FAIL."""
+    """Sync the notebook pairs, then export; a module that does not compile is a FAIL.
+
+    The modules this one builds on are synced and exported too (unchanged files are not
+    rewritten): an edit to module 01 made after its last export must not leave module 05
+    tested against the old `Tensor.__add__`.
+    """
+    chain = [*dependencies(root, module), module]
     try:
-        line = pairing.sync_module(root, module)
-        if line:
-            print(line)
-        written = export(root, [module.tag])
+        for each in chain:
+            line = pairing.sync_module(root, each)
+            if line:
+                print(line)
+        written = export(root, [each.tag for each in chain])
     except ExportError as error:
         return Check("export", False, "the module does not compile", error.failures[0].splitlines())
     except TitoError as error:
         return Check("export", False, "the module could not be exported", str(error).splitlines())
-    path, changed = written[0]
+    for each, (path, changed) in zip(chain[:-1], written):
+        if changed:
+            print(f"exported {path.relative_to(root).as_posix()}: modules/{each.tag} changed since its last export")
+    path, changed = written[-1]
     state = "updated" if changed else "already up to date"
     return Check("export", True, f"{path.relative_to(root).as_posix()} {state}")
 

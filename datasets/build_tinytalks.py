@@ -44,7 +44,7 @@ from pathlib import Path
 from _build_common import HERE, describe
 
 FORMAT = "tinytalks"
-VERSION = 1
+VERSION = 2
 MAX_TURN_CHARS = 64
 
 CAPITALS = {
@@ -75,19 +75,27 @@ DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sun
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December"]
 
-# Every table is asked in four phrasings built the same way (a question, a "which" question, an
-# order, a bare phrase), so a phrasing learned on some facts carries over to the others.
+# Every table is asked in the same eight frames (a question, a "which" question, an order, a bare
+# phrase, a request, a "what is" question, a "do you know" question, an unfinished sentence), so a
+# frame learned on some facts of any table carries over to the others.
+FRAMES = ["What is the {t} of {{}}?", "Which {w} is the {t} of {{}}?", "Name the {t} of {{}}.", "{T} of {{}}?",
+          "Tell me the {t} of {{}}.", "What {w} is the {t} of {{}}?", "Do you know the {t} of {{}}?",
+          "The {t} of {{}} is?"]
 TEMPLATES = {
-    "capital": ["What is the capital of {}?", "Which city is the capital of {}?", "Name the capital of {}.",
-                "Capital of {}?"],
-    "colour": ["What colour is {}?", "Which colour is {}?", "Name the colour of {}.", "Colour of {}?"],
-    "opposite": ["What is the opposite of {}?", "Which word is the opposite of {}?", "Name the opposite of {}.",
-                 "Opposite of {}?"],
-    "sound": ["What sound does {} make?", "Which sound does {} make?", "Name the sound of {}.", "Sound of {}?"],
-    "after": ["What comes after {}?", "Which one comes after {}?", "Name the one after {}.", "After {}?"],
-    "before": ["What comes before {}?", "Which one comes before {}?", "Name the one before {}.", "Before {}?"],
+    "capital": [f.format(t="capital", T="Capital", w="city") for f in FRAMES],
+    "colour": [f.format(t="colour", T="Colour", w="colour") for f in FRAMES],
+    "opposite": [f.format(t="opposite", T="Opposite", w="word") for f in FRAMES],
+    "sound": [f.format(t="sound", T="Sound", w="noise") for f in FRAMES],
+    # Days and months: the same eight frames around "the one after/before {}".
+    "after": ["What comes after {}?", "Which one comes after {}?", "Name the one after {}.", "After {}?",
+              "Tell me the one after {}.", "What is the one after {}?", "Do you know the one after {}?",
+              "The one after {} is?"],
+    "before": ["What comes before {}?", "Which one comes before {}?", "Name the one before {}.", "Before {}?",
+               "Tell me the one before {}.", "What is the one before {}?", "Do you know the one before {}?",
+               "The one before {} is?"],
     "plus": ["What is {} plus {}?", "Which number is {} plus {}?", "Add {} and {}.", "{} + {} = ?"],
 }
+MIN_TRAINED = 5  # phrasings of every held-out fact that training keeps (of its eight)
 ARITHMETIC_MAX = 5  # sums of 0..5
 # Trained, never held out: a model this small learns the addition table too slowly (in the probe
 # described above it still got 15% of the *trained* sums wrong, off by one), so held-out sums would
@@ -160,7 +168,7 @@ def split_facts(items: list) -> list:
     for (category, fact), indices in by_fact.items():
         held = sorted((i for i in indices if split[(category, fact, i)] != "train"),
                       key=lambda i: key_hash(f"{category}|{fact}|{i}"))
-        while sum(split[(category, fact, i)] == "train" for i in indices) < 2:
+        while sum(split[(category, fact, i)] == "train" for i in indices) < min(MIN_TRAINED, len(indices)):
             split[(category, fact, held.pop(0))] = "train"
     trained_templates = {}
     for (category, fact, index), where in split.items():

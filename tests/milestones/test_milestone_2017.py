@@ -9,12 +9,14 @@ The script runs in its own process from the repository root, as a learner runs i
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +90,50 @@ def test_tito_milestone_run_2017(task):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["task"] == task and result["iters"] == 4
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("milestone_2017_run", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_answers_take_one_cached_generate_call_per_prompt_length_and_match_recomputing(monkeypatch):
+    """complete(): greedy, one GPT.generate per group of equal-length prompts (one KV cache, filled once),
+    cut before the newline; the same text as generating without the cache, and the same again when
+    module 15's cache is still a stub (the milestone needs modules 01-13 only)."""
+    script = load_script()
+    from tinytorch.text.tokenization import CharTokenizer
+    from tinytorch.text.transformers import GPT, GPTConfig
+
+    script.tt.manual_seed(0)
+    tokenizer = CharTokenizer.from_text("Q: abc?\nA: xyz\n")
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, n_layer=1, n_head=2, n_embd=16, block_size=16,
+                          bias=False))
+    prompts = ["Q: abc?\nA: ", "Q: cb?\nA: ", "Q: cba?\nA: "]  # 12 + 12 tokens > block_size: the window slides
+    original, calls = GPT.generate, []
+
+    def counting(self, idx, steps, **kwargs):
+        calls.append((idx.shape[0], steps, kwargs.get("use_cache", True)))
+        return original(self, idx, steps, **kwargs)
+
+    monkeypatch.setattr(GPT, "generate", counting)
+    script._CACHE["usable"] = True
+    answers = script.complete(model, tokenizer, prompts, 12, temperature=0, stop="\n")
+    assert sorted(calls) == [(1, 12, True), (2, 12, True)], f"one cached call per prompt length, got {calls}"
+    expected = []
+    for prompt in prompts:
+        ids = script.tt.tensor(np.asarray(tokenizer.encode(prompt), dtype=np.int64)[None])
+        out = original(model, ids, 12, temperature=0, use_cache=False).data[0, len(prompt):]
+        expected.append(tokenizer.decode(out.tolist()).split("\n")[0])
+    assert answers == expected, "the cached greedy answers should be the ones recomputing gives"
+
+    def stub(*args, **kwargs):
+        raise NotImplementedError("module 15 is not built yet")
+
+    monkeypatch.setattr(GPT, "_generate_cached", stub)
+    calls.clear()
+    assert script.complete(model, tokenizer, prompts, 12, temperature=0, stop="\n") == expected
+    assert script._CACHE["usable"] is False and calls[-1][2] is False, "without module 15: use_cache=False"
+    script._CACHE["usable"] = True

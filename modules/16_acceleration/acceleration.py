@@ -63,7 +63,7 @@ import numpy as np
 from tinytorch.core.activations import _erf_rational_block, erf
 from tinytorch.core.autograd import Function
 from tinytorch.core.tensor import Tensor
-from tinytorch.text.attention import FusedCausalAttention
+from tinytorch.text.attention import attention_backward, attention_forward
 
 # Elements per block: 65,536 float32 = 256 KiB, so a block of each operand and a few temporaries stay in
 # the L2 cache (2 MiB per core on the course machine; 16K and 256K were measured slower, see the analysis).
@@ -659,6 +659,48 @@ def _heads(packed: np.ndarray, part: int, heads: int) -> np.ndarray:
     return third.reshape(batch, length, heads, width // heads).transpose(0, 2, 1, 3)
 
 
+class FusedCausalAttention(Function):
+    """Causal self-attention from packed projections in one node: qkv (B, T, 3E) -> (B, T, E), heads merged.
+
+    Module 12's attention_forward/attention_backward on strided views: keeps the (B, H, T, T) probabilities.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, num_heads: int, dropout_p: float, generator):
+        # Hint: q, k, v = _heads(qkv, i, H) for i = 0, 1, 2 (views, no copies); out = np.empty((B, T, E));
+        #       attention_forward(q, k, v, None, 1/sqrt(D), True, dropout_p, generator, out=out viewed
+        #       as (B, H, T, D) the same way). Save qkv, probs_t, keep_t; keep the heads and the scale.
+        ### BEGIN SOLUTION
+        batch, length, width = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
+        q, k, v = (_heads(qkv, i, num_heads) for i in range(3))
+        scale = 1.0 / math.sqrt(width // num_heads)
+        out = np.empty((batch, length, width), dtype=qkv.dtype)
+        out_heads = out.reshape(batch, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
+        _, probs_t, keep_t = attention_forward(q, k, v, None, scale, True, dropout_p, generator, out=out_heads)
+        ctx.save_for_backward(qkv, probs_t, keep_t)
+        ctx.config = (num_heads, scale)
+        return out
+        ### END SOLUTION
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        qkv, probs_t, keep_t = ctx.saved_tensors
+        heads, scale = ctx.config
+        # Hint: grad_qkv = np.empty_like(qkv); its thirds, as _heads views, are the `out=` arrays of
+        #       attention_backward (needs (True, True, True, False)); grad_output (B, T, E) is read
+        #       as (B, H, T, D) through a reshape + transpose.
+        ### BEGIN SOLUTION
+        batch, length, width = grad_output.shape
+        q, k, v = (_heads(qkv, i, heads) for i in range(3))
+        grad_qkv = np.empty_like(qkv)
+        targets = tuple(_heads(grad_qkv, i, heads) for i in range(3))
+        grad_heads = np.ascontiguousarray(grad_output).reshape(batch, length, heads, width // heads)
+        attention_backward(q, k, v, probs_t, keep_t, grad_heads.transpose(0, 2, 1, 3), scale,
+                           (True, True, True, False), out=targets)
+        return grad_qkv, None, None, None
+        ### END SOLUTION
+
+
 class FlashCausalAttention(Function):
     """Causal self-attention from packed projections qkv (B, T, 3E) -> (B, T, E), in key blocks (for the GPT)."""
 
@@ -692,12 +734,13 @@ class FlashCausalAttention(Function):
 FLASH_FROM = 256  # sequences at least this long take the blocked kernel in the GPT (measured below)
 
 
-def fused_causal_attention(qkv: Tensor, num_heads: int) -> Tensor:
-    """The GPT's attention (modules 12-13 ask for it): the blocked kernel for sequences of FLASH_FROM
-    tokens and more, module 12's one-node kernel (which keeps the probabilities) for shorter ones."""
-    if qkv.ndim == 3 and qkv.shape[1] >= FLASH_FROM:
+def fused_causal_attention(qkv: Tensor, num_heads: int, dropout_p: float = 0.0, generator=None) -> Tensor:
+    """The GPT's attention (module 12's CausalSelfAttention asks for it): without dropout, the blocked
+    kernel for sequences of FLASH_FROM tokens and more; otherwise the one-node FusedCausalAttention
+    (which keeps the probabilities, and draws dropout from `generator` as module 12's composition does)."""
+    if dropout_p == 0 and qkv.ndim == 3 and qkv.shape[1] >= FLASH_FROM:
         return flash_causal_attention(qkv, num_heads)
-    return FusedCausalAttention.apply(qkv, num_heads, 0.0, None)
+    return FusedCausalAttention.apply(qkv, num_heads, dropout_p, generator)
 
 
 def flash_causal_attention(qkv: Tensor, num_heads: int, block_size: int = 64) -> Tensor:
@@ -1520,6 +1563,24 @@ for _ in range(2):  # alternate, so that a change in the machine's load hits bot
 for label, values in step_ms.items():
     print(f"{label:<20} forward + backward: {min(values):7.1f} ms (best of 2 alternating medians)")
 print(f"speed-up: {min(step_ms['module 09 path']) / min(step_ms['module 16 kernels']):.2f}x")
+
+# %% [markdown]
+# ### What closed the gap, and what did not
+#
+# Against module 09's path, the layout work pays where copies dominate: im2col and col2im run in
+# long contiguous runs inside the cache, and `cols` never exists for the whole batch, so the peak
+# memory of a conv layer stops growing with `kh·kw` copies of the batch. Against PyTorch it is not
+# enough. `benchmarks/cnn_step.py` (batch 64, one BLAS thread, each contender in its own process,
+# CPU time so that a busy machine does not blur it) puts the fused step at about 1.2x faster than
+# module 09's and about 1.75x slower than PyTorch's eager CPU step — `benchmarks/README.md` has
+# the measured table. The profile there says why: about 110 ms of the ~295 ms are matmuls (and
+# the 32-channel convs' `W @ cols` runs well below this machine's best GEMM rate, because `O = 32`
+# makes a thin product); the rest is spread over many passes — im2col twice (forward, and again
+# in backward, which rebuilds `cols`), col2im, max-pool backward, ReLU, fills and transposes —
+# none of which alone closes the gap. What would: keeping a channels-last layout between layers
+# (one transpose per network instead of two per layer), fusing bias + ReLU into the conv's output
+# write and the ReLU mask into `dy`, a patch-major `cols` for thin layers, and a max-pool that
+# stores the winner's index. Each is a measurement away; try one and run the benchmark.
 
 # %% [markdown]
 # ### Check your understanding

@@ -6,6 +6,7 @@ Each submodule is generated from its module (systems.profiling for module 14, an
 from tinytorch.systems import (  # noqa: E402,F401  (modules 14-18)
     acceleration,  # noqa: E402,F401  (module 16)
     benchmarking,  # noqa: E402,F401  (module 19)
+    capstone,  # noqa: E402,F401  (module 20)
     compression,
     memoization,
     profiling,

@@ -20,7 +20,9 @@ page and one chapter. Needs the `site` extra: `pip install -e '.[site]'`.
 
 from __future__ import annotations
 
+import collections
 import html.parser
+import re
 import shutil
 import subprocess
 import sys
@@ -179,11 +181,31 @@ def build(root: Path, out: Path, wanted: list[str] | None = None, execute: bool 
     started = time.monotonic()
     source, html_dir = out / "_source", out / "html"
     write_sources(root, source, modules, execute)
-    command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", str(source), str(html_dir)]
-    done = subprocess.run(command, cwd=root, env=repo_env(root), capture_output=True, text=True)
-    if done.returncode != 0:
-        raise TitoError(f"sphinx failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-N", "-E", str(source), str(html_dir)]
+    process = subprocess.Popen(
+        command, cwd=root, env=repo_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    tail: collections.deque[str] = collections.deque(maxlen=80)  # what a failure shows
+    for line in process.stdout:
+        tail.append(line)
+        shown = _progress(line, started)
+        if shown:
+            print(shown, flush=True)
+    code = process.wait()
+    if code != 0:
+        raise TitoError(f"sphinx failed (exit {code}):\n{''.join(tail)[-3000:]}")
     return html_dir, time.monotonic() - started
+
+
+def _progress(line: str, started: float) -> str | None:
+    """One line per page read and per module executed (executing every module takes minutes)."""
+    found = re.search(r"reading sources\.\.\. \[\s*(\d+%)\] (\S+)", line)
+    if found:
+        return f"  [{time.monotonic() - started:6.0f} s] {found.group(1):>4} reading {found.group(2)}"
+    found = re.search(r"(\S+)\.ipynb: (Executed notebook in [\d.]+ seconds|Executing notebook failed.*)", line)
+    if found:
+        return f"  [{time.monotonic() - started:6.0f} s]      {Path(found.group(1)).name}: {found.group(2).strip()}"
+    return None
 
 
 # ---------------------------------------------------------------- checking the built site

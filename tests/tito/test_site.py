@@ -73,10 +73,12 @@ def repo(tmp_path_factory):
     return root
 
 
-def test_the_site_builds_executes_the_module_and_passes_the_browser_check(repo, tmp_path):
+def test_the_site_builds_executes_the_module_and_passes_the_browser_check(repo, tmp_path, capsys):
     if not shutil.which("chromium") and not REQUIRED:
         pytest.skip("apt-get install chromium to run the browser check")
     html_dir, _seconds = site.build(repo, tmp_path / "site")
+    progress = capsys.readouterr().out
+    assert "reading chapters/01_tensor" in progress and "01_tensor: Executed notebook in" in progress
     chapter = (html_dir / "chapters" / "01_tensor.html").read_text()
     assert "test_unit_double: ok" in chapter, "the chapter should show the executed test cell's output"
     assert "doubled_by_the_solution" in chapter

@@ -22,10 +22,10 @@ MODULE = "modules/14_profiling/profiling.py"
 PACKAGE = "tinytorch/systems/profiling.py"
 
 
-def _pytest(root: Path) -> subprocess.CompletedProcess:
+def _pytest(root: Path, *options: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(root), "OPENBLAS_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/14_profiling"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, "tests/14_profiling"]
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_stubs_fail_for_the_right_reason_and_restore_passes(tmp_path):
@@ -42,7 +42,7 @@ def test_stubs_fail_for_the_right_reason_and_restore_passes(tmp_path):
     export(student, ["14"])
     assert "is not implemented yet, see modules/14_profiling" in (student / PACKAGE).read_text()
 
-    failing = _pytest(student)
+    failing = _pytest(student, "-x")  # the first failure says enough
     assert failing.returncode == 1, failing.stdout[-2000:]
     assert "NotImplementedError" in failing.stdout and "see modules/14_profiling" in failing.stdout
 

@@ -34,8 +34,10 @@
 # 1. measure a Python loop against its vectorized form, contiguous against strided access, and
 #    the cache cliff of a chain of elementwise passes, and explain each from how memory works;
 # 2. write **fused kernels** as autograd `Function`s, forward and backward in one place: GELU
-#    that saves its derivative, softmax + cross-entropy with the `p − onehot` gradient, a
-#    blocked in-place AdamW step — and check each with gradcheck and against the unfused ops;
+#    that saves its derivative, softmax + cross-entropy with the `p − onehot` gradient, the
+#    GPT's causal attention as one node, LayerNorm with its closed-form backward, a blocked
+#    in-place AdamW step — and check each with gradcheck and against the textbook compositions
+#    of modules 02–13 they replace;
 # 3. compute attention over **blocks of keys with the online softmax** (the FlashAttention
 #    idea): `O(T)` extra memory instead of `O(T²)`, the same gradients, measured at T = 1,024;
 # 4. wire fast paths into a framework so they are the default, can be switched off
@@ -469,11 +471,25 @@ print(f"cross-entropy on the GPT's (768, 65) logits, forward + backward: module 
       f"{loss_step(cross_entropy):.3f} ms, fused {loss_step(softmax_cross_entropy):.3f} ms")
 
 # %% [markdown]
-# ### Kernel 3 — attention in blocks over the keys (the flash-attention idea)
+# ### Kernel 3 — attention: one node, then blocks over the keys (the flash-attention idea)
 #
-# Module 12's attention builds the whole `(T, T)` score matrix, softmaxes it and keeps the
-# probabilities for backward: `T²` floats per head — at `T = 1,024` and 4 heads, 16 MB per
-# sequence per layer, and three such matrices alive at once in backward.
+# Module 12's `CausalSelfAttention` is the textbook composition: split the packed `(B, T, 3E)`
+# projection into q, k and v, split the heads, then matmul, scale, mask, softmax, matmul as
+# recorded Tensor ops, merge the heads. About twenty graph nodes; the scores, shifted scores,
+# exponentials and weights all kept for backward; and in backward each of the three slices
+# allocates a zero array of the whole `(B, T, 3E)` shape to write its third into.
+#
+# **One node first.** `FusedCausalAttention` does the same mathematics in one `Function`, built on
+# module 12's array functions `attention_forward` / `attention_backward` (its section 3 derives
+# them: the softmax computed in place on transposed scores, four matmuls backward). q, k and v are
+# strided *views* of the packed projection — BLAS reads a matrix with a row stride of `3E` as
+# happily as a contiguous one — the output is written straight into the merged `(B, T, E)`
+# layout, and backward writes dQ, dK, dV straight into the three thirds of one `(B, T, 3E)`
+# gradient. Nothing is copied; only q, k, v and the probabilities are kept.
+#
+# It still builds the whole `(T, T)` score matrix, softmaxes it and keeps the probabilities for
+# backward: `T²` floats per head — at `T = 1,024` and 4 heads, 16 MB per sequence per layer, and
+# three such matrices alive at once in backward.
 #
 # The **online softmax** removes that. Walk over the keys in blocks of `b`. For every query
 # keep three running quantities: the largest score seen so far `m`, the sum of `exp(score − m)`
@@ -920,42 +936,130 @@ print(f"AdamW step over 0.8M parameters (the GPT's shapes): module 06 {adamw_ms(
       f"blocked {adamw_ms(True):.2f} ms")
 
 # %% [markdown]
-# ### LayerNorm: already one kernel
+# ### Kernel 5 — LayerNorm forward and backward in one Function
 #
-# Module 13 wrote `LayerNorm` as a `Function` from the start (`LayerNormFunction`): its forward
-# keeps `x̂` and `1/σ` and its backward is the closed form `dx = (g − mean(g) − x̂·mean(g·x̂))/σ`.
-# That *is* the fused kernel, and this module reuses it instead of writing a second one. What it
-# saves is visible by writing LayerNorm the unfused way, from recorded Tensor ops — every one a
-# graph node with a saved input and a full-size temporary, and a backward that walks them all:
+# Module 13 derived LayerNorm's backward, `dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂))` with
+# `g = dy ⊙ γ` and `r = 1/σ`, and then let autograd apply it through a composition of Tensor
+# ops: a mean, a subtraction, a square, a mean, a square root, a division, the affine part —
+# each a graph node with a saved input and a full-size temporary, and a backward that walks them
+# all, nine times per GPT step. The fused kernel writes the closed form directly. Forward keeps
+# only `x̂` and `r` (one float per row); the row means and the column sums of `dγ`, `dβ` are
+# matrix-vector products, which BLAS does in one pass even over short rows of 128.
+
+# %%
+#| export
+class FusedLayerNorm(Function):
+    """Normalise over the last `dims` axes of x, then y = x̂·weight + bias (weight, bias may be None).
+
+    Works on x as a matrix of rows (one row = the `dims` trailing axes flattened), keeps x̂ and 1/σ.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, dims: int, eps: float):
+        n = int(np.prod(x.shape[x.ndim - dims:]))
+        rows = x.reshape(-1, n)
+        w = None if weight is None else weight.reshape(n)
+        b = None if bias is None else bias.reshape(n)
+        average = np.full(n, 1.0 / n, dtype=x.dtype)  # rows @ average = the mean of each row
+        # Hint: per row: mean = rows @ average; xhat = rows - mean[:, None]; var = mean of xhat²
+        #       (np.einsum("ij,ij->i", xhat, xhat) / n, biased); invstd = 1 / sqrt(var + eps);
+        #       xhat *= invstd[:, None]; out = xhat * w + b (a copy of xhat without w, no add
+        #       without b). Save xhat and invstd for backward: ctx.save_for_backward(xhat, invstd).
+        ### BEGIN SOLUTION
+        mean = rows @ average
+        xhat = rows - mean[:, None]
+        var = np.einsum("ij,ij->i", xhat, xhat) / n
+        invstd = 1.0 / np.sqrt(var + eps)
+        xhat *= invstd[:, None]
+        out = xhat.copy() if w is None else xhat * w
+        if b is not None:
+            out += b
+        ctx.save_for_backward(xhat, invstd)
+        ### END SOLUTION
+        ctx.shape, ctx.w, ctx.average = x.shape, w, average
+        ctx.param_shape = None if weight is None else weight.shape
+        return out.reshape(x.shape).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        xhat, invstd = ctx.saved_tensors
+        w, average = ctx.w, ctx.average
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dy = grad_output.reshape(xhat.shape)
+        column_sum = np.ones(xhat.shape[0], dtype=xhat.dtype)  # column_sum @ M sums M's rows
+        # Hint: dγ = column_sum @ (dy * xhat) and dβ = column_sum @ dy (sums over all rows);
+        #       g = dy * w (a copy of dy without w); dx = invstd[:, None] * (g - mean(g) - xhat * mean(g * xhat))
+        #       with the means taken per row (M @ average). Reshape dx to ctx.shape, dγ and dβ to
+        #       ctx.param_shape. Return None for what is not needed.
+        ### BEGIN SOLUTION
+        grad_x = grad_w = grad_b = None
+        dy_xhat = dy * xhat
+        if need_w:
+            grad_w = (column_sum @ dy_xhat).reshape(ctx.param_shape)
+        if need_b:
+            grad_b = (column_sum @ dy).reshape(ctx.param_shape)
+        if need_x:
+            g = dy.copy() if w is None else dy * w
+            if w is not None:
+                dy_xhat *= w  # now g * xhat
+            mean_g, mean_gx = g @ average, dy_xhat @ average
+            g -= mean_g[:, None]
+            g -= np.multiply(xhat, mean_gx[:, None], out=dy_xhat)
+            g *= invstd[:, None]
+            grad_x = g.reshape(ctx.shape)
+        ### END SOLUTION
+        return grad_x, grad_w, grad_b, None, None
+
+
+def fused_layer_norm(x: Tensor, weight: Tensor | None, bias: Tensor | None, dims: int, eps: float) -> Tensor:
+    """LayerNorm over the last `dims` axes as one node (module 13's layer_norm asks for it, after checking
+    its arguments): x (*, *S), weight and bias S or None -> x's shape."""
+    return FusedLayerNorm.apply(x, weight, bias, dims, eps)
+
+# %%
+#| test
+from tinytorch.text.transformers import layer_norm_composed
+
+
+def test_unit_fused_layer_norm():
+    rng = np.random.default_rng(5)
+    for shape, affine, bias in (((5,), True, True), ((3, 4), True, False), ((4,), False, False)):
+        x = Tensor(rng.standard_normal((2, 3, *shape)) * 3 + 1, requires_grad=True)
+        params = [Tensor(rng.standard_normal(shape), requires_grad=True) for _ in range(affine + bias)]
+        weight, shift = (params + [None, None])[:2] if affine else (None, None)
+        fused = fused_layer_norm(x, weight, shift, len(shape), 1e-5)
+        plain = layer_norm_composed(x, weight, shift, len(shape), 1e-5)
+        assert np.abs(fused.data - plain.data).max() < 1e-12, (
+            f"LayerNorm{shape}: the fused forward differs from module 13's composition; mean and (biased) "
+            "variance per row, eps inside the square root")
+        assert gradcheck(lambda t, *ps: fused_layer_norm(t, weight, shift, len(shape), 1e-5), [x, *params]), (
+            f"LayerNorm{shape} (affine={affine}, bias={bias}): the fused backward disagrees with finite "
+            "differences: dx = r·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ, means per row")
+    print("✅ fused LayerNorm: equal to module 13's composition, gradcheck with and without weight and bias")
+
+
+test_unit_fused_layer_norm()
+
+# %% [markdown]
+# What the fusion buys, on the GPT's residual stream — and what the GPT step runs nine times:
 
 # %%
 #| analysis
-from tinytorch.text.transformers import layer_norm
-
-
-def layer_norm_unfused(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
-    """LayerNorm over the last axis from recorded Tensor ops (mean, subtract, square, ...)."""
-    centred = x - x.mean(dim=-1, keepdim=True)
-    variance = (centred * centred).mean(dim=-1, keepdim=True)
-    return centred / (variance + eps).sqrt() * weight + bias
-
-
 stream = _rng.standard_normal((768, 128)).astype(np.float32)  # the GPT's residual stream, (B·T, E)
 gain, shift = Tensor(np.ones(128, np.float32)), Tensor(np.zeros(128, np.float32))
-probe = Tensor(stream, requires_grad=True)
-assert np.abs(layer_norm_unfused(probe, gain, shift).data - layer_norm(probe, 128, gain, shift).data).max() < 1e-5
-unfused_ms = forward_backward_ms(lambda t: layer_norm_unfused(t, gain, shift), stream)
-fused_ms = forward_backward_ms(lambda t: layer_norm(t, 128, gain, shift), stream)
-print(f"LayerNorm on (768, 128), forward + backward: {unfused_ms:.2f} ms from Tensor ops, {fused_ms:.2f} ms as "
-      f"module 13's Function ({unfused_ms / fused_ms:.1f}x); a GPT step runs it 9 times")
+composed_ms = forward_backward_ms(lambda t: layer_norm_composed(t, gain, shift, 1, 1e-5), stream)
+fused_ms = forward_backward_ms(lambda t: fused_layer_norm(t, gain, shift, 1, 1e-5), stream)
+print(f"LayerNorm on (768, 128), forward + backward: {composed_ms:.2f} ms from module 13's Tensor ops, "
+      f"{fused_ms:.2f} ms fused ({composed_ms / fused_ms:.1f}x); a GPT step runs it 9 times")
 
 # %% [markdown]
 # ## Wiring the kernels into the package
 #
 # A kernel in a notebook speeds up nothing. The package's GPT uses these kernels **by default**:
-# module 13's `MLP` asks for `fused_gelu`, `GPT.forward` for `softmax_cross_entropy`, module 12's
-# `CausalSelfAttention` for `fused_causal_attention` (the blocked kernel from `FLASH_FROM`
-# tokens), and module 06's `AdamW.step` for `adamw_step_`. They all ask through one function,
+# module 13's `MLP` asks for `fused_gelu`, its `layer_norm` for `fused_layer_norm`, `GPT.forward`
+# for `softmax_cross_entropy`, module 12's `CausalSelfAttention` for `fused_causal_attention` (the
+# one-node kernel, the blocked one from `FLASH_FROM` tokens), and module 06's `AdamW.step` for
+# `adamw_step_`. They all ask through one function,
 # module 06's `accelerated(name, *args)`, which returns `NotImplemented` — "take your plain
 # path" — in exactly three cases:
 #
@@ -1011,11 +1115,14 @@ print(f"GPT training step (4 layers, n_embd 128, batch 12 x 64): fused {fused_ms
 print("benchmarks/gpt_step.py measures the same step with 30 repeats, a per-layer profile and PyTorch's ratio")
 
 # %% [markdown]
-# The step is faster, but by less than the kernels' own speed-ups suggest: at this size most of a
-# step is matrix multiplication (about 4 GFLOP), which fusion does not touch, and module 12–13's
-# attention and LayerNorm were already single kernels. What fusion removed is the elementwise
-# share — GELU's second erf, the cross-entropy's two nodes; the blocked AdamW is measured above
-# for what it is (often no faster: each parameter here is small enough to sit in L2 anyway).
+# The unfused step is the textbook one: modules 12 and 13 compose attention and LayerNorm from
+# Tensor ops and let autograd derive the backward, so the ratio printed above is what this
+# module's kernels buy over that composition. It is smaller than the kernels' own speed-ups: at
+# this size a large share of the step is matrix multiplication (about 4 GFLOP), which fusion does
+# not touch. What fusion removed is the elementwise and bookkeeping share — attention's twenty
+# nodes and three full-size slice gradients, LayerNorm's dozen nodes nine times, GELU's second
+# erf, the cross-entropy's two nodes; the blocked AdamW is measured above for what it is (often
+# no faster: each parameter here is small enough to sit in L2 anyway).
 
 # %% [markdown]
 # ### The allocator: memory the mathematics never asked for
@@ -1118,6 +1225,13 @@ else:
 #    long (`OH·wp` per image), so `_unbuffered` shrinks the buffer below the run length for the
 #    loop (which turns buffering off), and `_merge_rows` hands NumPy each image's wrapped rows as
 #    one 3-D run.
+# 6. **Which operand BLAS sees first.** `W @ cols` with `O = 32` output channels is a thin
+#    product: 32 rows against thousands of columns. The same numbers multiplied as
+#    `colsᵀ @ Wᵀ` — transposed *views*, nothing is copied — let OpenBLAS tile the long side
+#    instead, and the output comes out as `(n, OH, row, O)`. Measured on one thread: about 70
+#    GFLOP/s one way, about 95 the other, for the benchmark's second conv. The transposed result
+#    costs a strided write into `(n, O, OH, OW)`, so it only pays when `K` is large enough; for the
+#    first conv (`K = 27`) the plain order stays faster. The analysis below times both orders.
 #
 # The package takes this path: module 09's `conv2d` calls `accelerated("fast_conv2d", ...)`
 # (module 06's one switch for every fast path, described with Part I's wiring) and falls back
@@ -1134,6 +1248,9 @@ from tinytorch.core.spatial import Geometry  # noqa: E402
 
 _BLOCK_BYTES = 4 << 20  # target size of one block's cols + output (choice 3)
 _UNBUFFERED = 256  # ufunc buffer size (elements) that turns NumPy's buffering off (choice 5)
+# From this many rows of cols (C*kh*kw), the forward product runs as colsᵀ·Wᵀ (choice 6): measured
+# faster for the benchmark's 32- and 64-channel 3x3 convs (K = 288, 576), slower for its first (K = 27).
+TRANSPOSED_FROM_K = 64
 
 
 class Workspace(threading.local):
@@ -1278,13 +1395,21 @@ def conv_forward_block(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | Non
     #       (groups, O/groups, k/groups) with cols as (groups, k/groups, length), into
     #       workspace.get("y", ...); view it (O, n, oh, row), drop the garbage columns [..., :g.ow],
     #       transpose to (n, O, oh, ow) and write it into out, adding the bias on the way.
+    #       Faster for thin layers (groups == 1, k >= TRANSPOSED_FROM_K): the same product as
+    #       colsᵀ · Wᵀ (np.matmul(cols.T, w.T): views, no copies) into a (length, O) buffer,
+    #       viewed (n, oh, row, O), garbage dropped, transposed (0, 3, 1, 2) into out.
     ### BEGIN SOLUTION
     flat = pad_flat(x, g, out=workspace.get("flat", (g.c, n, plane_length(g)), x.dtype))
     cols = im2col_flat(flat, g, out=workspace.get("cols", (k, length), x.dtype))
-    grouped = weight.reshape(groups, out_channels // groups, k // groups)
-    product = np.matmul(grouped, cols.reshape(groups, k // groups, length),
-                        out=workspace.get("y", (groups, out_channels // groups, length), x.dtype))
-    valid = product.reshape(out_channels, n, g.oh, row_length(g))[:, :, :, :g.ow].transpose(1, 0, 2, 3)
+    if groups == 1 and k >= TRANSPOSED_FROM_K:
+        product = np.matmul(cols.T, weight.reshape(out_channels, k).T,
+                            out=workspace.get("yT", (length, out_channels), x.dtype))
+        valid = product.reshape(n, g.oh, row_length(g), out_channels)[:, :, :g.ow, :].transpose(0, 3, 1, 2)
+    else:
+        grouped = weight.reshape(groups, out_channels // groups, k // groups)
+        product = np.matmul(grouped, cols.reshape(groups, k // groups, length),
+                            out=workspace.get("y", (groups, out_channels // groups, length), x.dtype))
+        valid = product.reshape(out_channels, n, g.oh, row_length(g))[:, :, :, :g.ow].transpose(1, 0, 2, 3)
     if bias is None:
         out[...] = valid
     else:
@@ -1378,8 +1503,8 @@ def test_unit_fast_conv_matches_module_09():
 
     rng = np.random.default_rng(16)
     for config in [dict(padding=1), dict(stride=2, padding=(0, 1)), dict(groups=2, dilation=(1, 2), padding=2)]:
-        x = rng.standard_normal((3, 4, 7, 6))
-        w = rng.standard_normal((6, 4 // config.get("groups", 1), 3, 3))
+        x = rng.standard_normal((3, 8, 7, 6))  # K = 8*3*3 = 72: the transposed product (groups=2: the batched one)
+        w = rng.standard_normal((6, 8 // config.get("groups", 1), 3, 3))
         b, dy = rng.standard_normal(6), None
         results = []
         for fused in (True, False):
@@ -1410,8 +1535,9 @@ test_unit_fast_conv_matches_module_09()
 # ### Analysis — where one conv layer's time goes, phase by phase
 #
 # The second conv of the benchmark network (32→32 channels, 3x3, 32x32 images), at batch 16 to
-# keep the notebook quick. Each phase of a forward + backward is timed on its own (median of a
-# few runs), first as module 09 does it, then as the fast kernel does it (summed over its blocks).
+# keep the notebook quick. Each phase of a forward + backward is timed on its own (median CPU time
+# of a few runs), first as module 09 does it, then as the fast kernel does it (summed over its
+# blocks).
 
 # %%
 #| analysis
@@ -1422,13 +1548,17 @@ from tinytorch.core.spatial import _geometry, col2im, im2col, pad
 
 
 def median_ms(fn, repeats: int = 5) -> float:
-    """Median milliseconds of fn() after one warm-up call."""
+    """Median CPU milliseconds of fn() after one warm-up call.
+
+    CPU time (time.process_time: this process, all its threads) rather than wall time: on a busy
+    machine the wall clock also counts the time other programs held the CPU.
+    """
     fn()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return statistics.median(times) * 1e3
 
 
@@ -1479,7 +1609,7 @@ w_np = rng.standard_normal((32, 32, 3, 3), dtype=np.float32)
 dy_np = rng.standard_normal((16, 32, 32, 32), dtype=np.float32)
 geo = _geometry(x_np.shape, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "")
 phases = {"module 09": textbook_phases(x_np, w_np, dy_np, geo), "module 16": fast_phases(x_np, w_np, dy_np, geo)}
-print(f"{'phase (one forward + backward)':<32}{'module 09 ms':>14}{'module 16 ms':>14}")
+print(f"{'phase (one forward + backward)':<32}{'module 09':>14}{'module 16':>14}   (CPU ms)")
 for phase in phases["module 09"]:
     print(f"{phase:<32}{phases['module 09'][phase]:>14.2f}{phases['module 16'][phase]:>14.2f}")
 print(f"{'total':<32}{sum(phases['module 09'].values()):>14.2f}{sum(phases['module 16'].values()):>14.2f}")
@@ -1491,6 +1621,39 @@ print(f"{'total':<32}{sum(phases['module 09'].values()):>14.2f}{sum(phases['modu
 # instead of transposed short rows through main memory, col2im without NumPy's buffering and
 # with no transposes. What the table cannot show is the allocator: module 09 asks for a fresh
 # `cols` (tens of MB at batch 64) every call, the fast kernel reuses its workspace.
+#
+# ### Analysis — which operand BLAS sees first (choice 6)
+#
+# The forward product of one block for each conv of the benchmark network, both ways: `W @ cols`
+# (thin: `O` rows) and `colsᵀ @ Wᵀ` (the same numbers, as transposed views), each followed by
+# its write into the `(n, O, OH, OW)` output, in CPU milliseconds.
+
+# %%
+#| analysis
+print(f"{'conv (C -> O, image)':<24}{'K':>5}{'W @ cols':>10}{'colsT @ WT':>12}   (CPU ms: product + write into out)")
+for c_in, c_out, size in [(3, 32, 32), (32, 32, 32), (32, 64, 16), (64, 64, 16)]:
+    geo = _geometry((64, c_in, size, size), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "")
+    start, stop = image_blocks(geo, c_out, 4)[0]
+    n, row = stop - start, row_length(geo)
+    cols = im2col_flat(pad_flat(rng.standard_normal((n, c_in, size, size), dtype=np.float32), geo), geo)
+    flat_w = rng.standard_normal((c_out, c_in * 9), dtype=np.float32)
+    out = np.empty((n, c_out, size, size), dtype=np.float32)
+
+    def plain_order():
+        out[...] = (flat_w @ cols).reshape(c_out, n, size, row)[:, :, :, :size].transpose(1, 0, 2, 3)
+
+    def transposed_order():
+        out[...] = (cols.T @ flat_w.T).reshape(n, size, row, c_out)[:, :, :size, :].transpose(0, 3, 1, 2)
+
+    print(f"{f'{c_in} -> {c_out}, {size}x{size}':<24}{c_in * 9:>5}{median_ms(plain_order, repeats=9):>10.2f}"
+          f"{median_ms(transposed_order, repeats=9):>12.2f}")
+print(f"the fast kernel uses colsT @ WT from K = {TRANSPOSED_FROM_K} (groups = 1)")
+
+# %% [markdown]
+# On the machine this was written on (one BLAS thread), the transposed order won for the two
+# convs with `K = 288` (by 15–20%), was even for `K = 576`, and lost for the first conv, whose
+# `K = 27` is too short for the strided output write to be repaid. If your numbers disagree, change
+# `TRANSPOSED_FROM_K` and run `benchmarks/cnn_step.py`.
 #
 # ### Analysis — memory: the whole batch's `cols` vs one block
 #
@@ -1561,7 +1724,7 @@ for _ in range(2):  # alternate, so that a change in the machine's load hits bot
         with package.use_fused(fused):
             step_ms.setdefault(label, []).append(median_ms(step, repeats=3))
 for label, values in step_ms.items():
-    print(f"{label:<20} forward + backward: {min(values):7.1f} ms (best of 2 alternating medians)")
+    print(f"{label:<20} forward + backward: {min(values):7.1f} CPU ms (best of 2 alternating medians)")
 print(f"speed-up: {min(step_ms['module 09 path']) / min(step_ms['module 16 kernels']):.2f}x")
 
 # %% [markdown]
@@ -2285,7 +2448,8 @@ for _name, _model in (("float32", _m32), ("float16", _m16)):
 # **Your answer:**
 
 # %% [markdown]
-# **Q4.** The GPT step got faster by much less than the GELU kernel did on its own. Using the
+# **Q4.** The GPT step got faster by much less than the attention and LayerNorm kernels did on
+# their own. Using the
 # 6N-FLOPs estimate of module 13 and your machine's GEMM speed from module 14's roofline, what
 # fraction of the step is matrix multiplication, and what is the best speed-up *any* fusion of
 # the elementwise ops could give (Amdahl's law)? What would you have to change to go further?
@@ -2312,12 +2476,14 @@ for _name, _model in (("float32", _m32), ("float16", _m16)):
 #   before the next: the same arithmetic, far fewer bytes moved once the data outgrows L2.
 # - **Fusion** writes several ops and their backward as one `Function`: `FusedGELU` computes the
 #   erf once and saves the slope, `SoftmaxCrossEntropy` has the `(p − onehot)/N` gradient,
-#   module 13's `LayerNormFunction` was already one kernel, and `adamw_step_` is module 06's
-#   update block by block, bit for bit.
+#   `FusedCausalAttention` replaces module 12's twenty-node composition with one node on strided
+#   views, `FusedLayerNorm` applies the closed form module 13 derived instead of a dozen nodes,
+#   and `adamw_step_` is module 06's update block by block, bit for bit.
 # - **Attention in key blocks** with the online softmax keeps one float per query instead of a
 #   `(T, T)` matrix per head: about 5x less peak memory at T = 1,024, the same gradients, and
 #   faster from a few hundred tokens on (`FLASH_FROM`).
 # - **Wiring**: the package's GPT and AdamW take these kernels by default through module 06's one
-#   `accelerated()` check; `use_fused(False)` measures the plain paths; a stub falls back.
+#   `accelerated()` check; `use_fused(False)` measures the textbook paths of modules 02–13 (Tensor
+#   ops, autograd's backward); a stub falls back to them.
 # - The allocator matters too: `keep_freed_memory()` stops glibc from returning and re-faulting
 #   the pages of NumPy's large temporaries every step.

@@ -144,3 +144,32 @@ def test_conv2d_under_no_grad_builds_no_graph():
         out = conv2d(Tensor(x), Tensor(w, requires_grad=True), padding=1)
     assert out.grad_fn is None and not out.requires_grad
     np.testing.assert_allclose(out.data, conv2d_naive(x, w, padding=1), rtol=1e-10, atol=1e-10)
+
+
+TRANSPOSED_CASES = [
+    dict(x=(3, 8, 6, 7), w=(5, 8, 3, 3), padding=1),  # K = 72: the transposed product by default
+    dict(x=(2, 8, 7, 6), w=(6, 8, 3, 3), stride=2, dilation=(1, 2), padding=(1, 2)),
+    dict(x=(2, 8, 5, 5), w=(4, 4, 3, 3), groups=2, padding=1),  # grouped: always the batched product
+    dict(x=(4, 3, 9, 8), w=(4, 3, 3, 3), padding=1, bias=False),
+]
+
+
+@pytest.mark.parametrize("from_k", [0, 10**9], ids=["transposed", "plain-order"])
+@pytest.mark.parametrize("case", TRANSPOSED_CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+def test_both_product_orders_equal_module_09(monkeypatch, from_k, case):
+    case = dict(case)
+    monkeypatch.setattr(acceleration, "TRANSPOSED_FROM_K", from_k)
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal(case.pop("x")), rng.standard_normal(case.pop("w"))
+    b = rng.standard_normal(w.shape[0]) if case.pop("bias", True) else None
+    reference = conv2d_naive(x, w, b, **case)
+    dy = rng.standard_normal(reference.shape)
+    fast, plain = run(case, x, w, b, dy, True), run(case, x, w, b, dy, False)
+    np.testing.assert_allclose(fast[0], reference, rtol=1e-10, atol=1e-10)
+    for name, got, want in zip(("output", "dx", "dw", "db"), fast, plain):
+        if want is not None:
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10, err_msg=name)
+    xt = Tensor(x[:1], requires_grad=True)
+    wt = Tensor(w, requires_grad=True)
+    inputs = [xt, wt] + ([] if b is None else [Tensor(b, requires_grad=True)])
+    assert gradcheck(lambda *t: conv2d(*t, **case), inputs)

@@ -10,7 +10,7 @@ import numpy as np
 from tinytorch.core.activations import _erf_rational_block, erf
 from tinytorch.core.autograd import Function
 from tinytorch.core.tensor import Tensor
-from tinytorch.text.attention import FusedCausalAttention
+from tinytorch.text.attention import attention_backward, attention_forward
 
 # Elements per block: 65,536 float32 = 256 KiB, so a block of each operand and a few temporaries stay in
 # the L2 cache (2 MiB per core on the course machine; 16K and 256K were measured slower, see the analysis).
@@ -308,6 +308,44 @@ def _heads(packed: np.ndarray, part: int, heads: int) -> np.ndarray:
     return third.reshape(batch, length, heads, width // heads).transpose(0, 2, 1, 3)
 
 
+class FusedCausalAttention(Function):
+    """Causal self-attention from packed projections in one node: qkv (B, T, 3E) -> (B, T, E), heads merged.
+
+    Module 12's attention_forward/attention_backward on strided views: keeps the (B, H, T, T) probabilities.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, num_heads: int, dropout_p: float, generator):
+        # Hint: q, k, v = _heads(qkv, i, H) for i = 0, 1, 2 (views, no copies); out = np.empty((B, T, E));
+        #       attention_forward(q, k, v, None, 1/sqrt(D), True, dropout_p, generator, out=out viewed
+        #       as (B, H, T, D) the same way). Save qkv, probs_t, keep_t; keep the heads and the scale.
+        batch, length, width = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
+        q, k, v = (_heads(qkv, i, num_heads) for i in range(3))
+        scale = 1.0 / math.sqrt(width // num_heads)
+        out = np.empty((batch, length, width), dtype=qkv.dtype)
+        out_heads = out.reshape(batch, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
+        _, probs_t, keep_t = attention_forward(q, k, v, None, scale, True, dropout_p, generator, out=out_heads)
+        ctx.save_for_backward(qkv, probs_t, keep_t)
+        ctx.config = (num_heads, scale)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        qkv, probs_t, keep_t = ctx.saved_tensors
+        heads, scale = ctx.config
+        # Hint: grad_qkv = np.empty_like(qkv); its thirds, as _heads views, are the `out=` arrays of
+        #       attention_backward (needs (True, True, True, False)); grad_output (B, T, E) is read
+        #       as (B, H, T, D) through a reshape + transpose.
+        batch, length, width = grad_output.shape
+        q, k, v = (_heads(qkv, i, heads) for i in range(3))
+        grad_qkv = np.empty_like(qkv)
+        targets = tuple(_heads(grad_qkv, i, heads) for i in range(3))
+        grad_heads = np.ascontiguousarray(grad_output).reshape(batch, length, heads, width // heads)
+        attention_backward(q, k, v, probs_t, keep_t, grad_heads.transpose(0, 2, 1, 3), scale,
+                           (True, True, True, False), out=targets)
+        return grad_qkv, None, None, None
+
+
 class FlashCausalAttention(Function):
     """Causal self-attention from packed projections qkv (B, T, 3E) -> (B, T, E), in key blocks (for the GPT)."""
 
@@ -341,12 +379,13 @@ class FlashCausalAttention(Function):
 FLASH_FROM = 256  # sequences at least this long take the blocked kernel in the GPT (measured below)
 
 
-def fused_causal_attention(qkv: Tensor, num_heads: int) -> Tensor:
-    """The GPT's attention (modules 12-13 ask for it): the blocked kernel for sequences of FLASH_FROM
-    tokens and more, module 12's one-node kernel (which keeps the probabilities) for shorter ones."""
-    if qkv.ndim == 3 and qkv.shape[1] >= FLASH_FROM:
+def fused_causal_attention(qkv: Tensor, num_heads: int, dropout_p: float = 0.0, generator=None) -> Tensor:
+    """The GPT's attention (module 12's CausalSelfAttention asks for it): without dropout, the blocked
+    kernel for sequences of FLASH_FROM tokens and more; otherwise the one-node FusedCausalAttention
+    (which keeps the probabilities, and draws dropout from `generator` as module 12's composition does)."""
+    if dropout_p == 0 and qkv.ndim == 3 and qkv.shape[1] >= FLASH_FROM:
         return flash_causal_attention(qkv, num_heads)
-    return FusedCausalAttention.apply(qkv, num_heads, 0.0, None)
+    return FusedCausalAttention.apply(qkv, num_heads, dropout_p, generator)
 
 
 def flash_causal_attention(qkv: Tensor, num_heads: int, block_size: int = 64) -> Tensor:
@@ -401,6 +440,71 @@ def adamw_step_(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_av
         pb -= work
 
 
+class FusedLayerNorm(Function):
+    """Normalise over the last `dims` axes of x, then y = x̂·weight + bias (weight, bias may be None).
+
+    Works on x as a matrix of rows (one row = the `dims` trailing axes flattened), keeps x̂ and 1/σ.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, dims: int, eps: float):
+        n = int(np.prod(x.shape[x.ndim - dims:]))
+        rows = x.reshape(-1, n)
+        w = None if weight is None else weight.reshape(n)
+        b = None if bias is None else bias.reshape(n)
+        average = np.full(n, 1.0 / n, dtype=x.dtype)  # rows @ average = the mean of each row
+        # Hint: per row: mean = rows @ average; xhat = rows - mean[:, None]; var = mean of xhat²
+        #       (np.einsum("ij,ij->i", xhat, xhat) / n, biased); invstd = 1 / sqrt(var + eps);
+        #       xhat *= invstd[:, None]; out = xhat * w + b (a copy of xhat without w, no add
+        #       without b). Save xhat and invstd for backward: ctx.save_for_backward(xhat, invstd).
+        mean = rows @ average
+        xhat = rows - mean[:, None]
+        var = np.einsum("ij,ij->i", xhat, xhat) / n
+        invstd = 1.0 / np.sqrt(var + eps)
+        xhat *= invstd[:, None]
+        out = xhat.copy() if w is None else xhat * w
+        if b is not None:
+            out += b
+        ctx.save_for_backward(xhat, invstd)
+        ctx.shape, ctx.w, ctx.average = x.shape, w, average
+        ctx.param_shape = None if weight is None else weight.shape
+        return out.reshape(x.shape).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        xhat, invstd = ctx.saved_tensors
+        w, average = ctx.w, ctx.average
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        dy = grad_output.reshape(xhat.shape)
+        column_sum = np.ones(xhat.shape[0], dtype=xhat.dtype)  # column_sum @ M sums M's rows
+        # Hint: dγ = column_sum @ (dy * xhat) and dβ = column_sum @ dy (sums over all rows);
+        #       g = dy * w (a copy of dy without w); dx = invstd[:, None] * (g - mean(g) - xhat * mean(g * xhat))
+        #       with the means taken per row (M @ average). Reshape dx to ctx.shape, dγ and dβ to
+        #       ctx.param_shape. Return None for what is not needed.
+        grad_x = grad_w = grad_b = None
+        dy_xhat = dy * xhat
+        if need_w:
+            grad_w = (column_sum @ dy_xhat).reshape(ctx.param_shape)
+        if need_b:
+            grad_b = (column_sum @ dy).reshape(ctx.param_shape)
+        if need_x:
+            g = dy.copy() if w is None else dy * w
+            if w is not None:
+                dy_xhat *= w  # now g * xhat
+            mean_g, mean_gx = g @ average, dy_xhat @ average
+            g -= mean_g[:, None]
+            g -= np.multiply(xhat, mean_gx[:, None], out=dy_xhat)
+            g *= invstd[:, None]
+            grad_x = g.reshape(ctx.shape)
+        return grad_x, grad_w, grad_b, None, None
+
+
+def fused_layer_norm(x: Tensor, weight: Tensor | None, bias: Tensor | None, dims: int, eps: float) -> Tensor:
+    """LayerNorm over the last `dims` axes as one node (module 13's layer_norm asks for it, after checking
+    its arguments): x (*, *S), weight and bias S or None -> x's shape."""
+    return FusedLayerNorm.apply(x, weight, bias, dims, eps)
+
+
 def keep_freed_memory(mmap_threshold: int = 256 << 20, trim_threshold: int = 1 << 30) -> bool:
     """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the OS.
 
@@ -428,6 +532,9 @@ from tinytorch.core.spatial import Geometry  # noqa: E402
 
 _BLOCK_BYTES = 4 << 20  # target size of one block's cols + output (choice 3)
 _UNBUFFERED = 256  # ufunc buffer size (elements) that turns NumPy's buffering off (choice 5)
+# From this many rows of cols (C*kh*kw), the forward product runs as colsᵀ·Wᵀ (choice 6): measured
+# faster for the benchmark's 32- and 64-channel 3x3 convs (K = 288, 576), slower for its first (K = 27).
+TRANSPOSED_FROM_K = 64
 
 
 class Workspace(threading.local):
@@ -568,12 +675,20 @@ def conv_forward_block(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | Non
     #       (groups, O/groups, k/groups) with cols as (groups, k/groups, length), into
     #       workspace.get("y", ...); view it (O, n, oh, row), drop the garbage columns [..., :g.ow],
     #       transpose to (n, O, oh, ow) and write it into out, adding the bias on the way.
+    #       Faster for thin layers (groups == 1, k >= TRANSPOSED_FROM_K): the same product as
+    #       colsᵀ · Wᵀ (np.matmul(cols.T, w.T): views, no copies) into a (length, O) buffer,
+    #       viewed (n, oh, row, O), garbage dropped, transposed (0, 3, 1, 2) into out.
     flat = pad_flat(x, g, out=workspace.get("flat", (g.c, n, plane_length(g)), x.dtype))
     cols = im2col_flat(flat, g, out=workspace.get("cols", (k, length), x.dtype))
-    grouped = weight.reshape(groups, out_channels // groups, k // groups)
-    product = np.matmul(grouped, cols.reshape(groups, k // groups, length),
-                        out=workspace.get("y", (groups, out_channels // groups, length), x.dtype))
-    valid = product.reshape(out_channels, n, g.oh, row_length(g))[:, :, :, :g.ow].transpose(1, 0, 2, 3)
+    if groups == 1 and k >= TRANSPOSED_FROM_K:
+        product = np.matmul(cols.T, weight.reshape(out_channels, k).T,
+                            out=workspace.get("yT", (length, out_channels), x.dtype))
+        valid = product.reshape(n, g.oh, row_length(g), out_channels)[:, :, :g.ow, :].transpose(0, 3, 1, 2)
+    else:
+        grouped = weight.reshape(groups, out_channels // groups, k // groups)
+        product = np.matmul(grouped, cols.reshape(groups, k // groups, length),
+                            out=workspace.get("y", (groups, out_channels // groups, length), x.dtype))
+        valid = product.reshape(out_channels, n, g.oh, row_length(g))[:, :, :, :g.ow].transpose(1, 0, 2, 3)
     if bias is None:
         out[...] = valid
     else:

@@ -128,6 +128,15 @@ def main() -> dict:
         result["gpt"] = gpt(args.gpt_checkpoint, print)
     if parts & {"cnn", "mlp"}:
         models(args, parts, result)
+    if result["models"]:
+        print(f"\n{args.dataset}, test accuracy on {result['test_images']:,} images:")
+        print_table(["model", "float", "int8 min/max", "int8 percentile", "int8 MSE", "int4 weights",
+                     "file, x smaller", "batch 256 float -> int8"], [
+            [name, *(f"{row[k]:.2%}" for k in ("float_accuracy", "int8_minmax_accuracy", "int8_percentile_accuracy",
+                                               "int8_mse_accuracy", "int4_weights_mse_accuracy")),
+             f"{row['ratio_vs_checkpoint']:.3f}x",
+             f"{row['batch256_float_ms']:.1f} -> {row['batch256_int8_ms']:.1f} ms"]
+            for name, row in result["models"].items()])
     print("\ntargets:")
     print_table(["target", "measured", ""], targets(result))
     print(f"machine: {result['machine']}")

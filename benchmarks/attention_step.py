@@ -5,9 +5,11 @@ tokens, width E=128, H=4 heads, float32, causal. Three measurements, each beside
 of the same computation when `torch` can be imported (same process, same thread count, alternating):
 
 1. `CausalSelfAttention` forward + backward (c_attn, split, heads, causal attention, merge, c_proj;
-   PyTorch: nanoGPT's block written with torch ops);
-2. the attention core alone from packed projections: `FusedCausalAttention` (what the block trains
-   through) vs torch's split/view/transpose + `F.scaled_dot_product_attention(is_causal=True)`;
+   PyTorch: nanoGPT's block written with torch ops), on the package default (module 16's fused
+   kernel) and under `use_fused(False)` (module 12's textbook composition of Tensor ops);
+2. the attention core alone from packed projections: module 16's `FusedCausalAttention` (what the
+   block trains through by default) vs torch's split/view/transpose +
+   `F.scaled_dot_product_attention(is_causal=True)`;
 3. `scaled_dot_product_attention` on contiguous (B, H, T, D) inputs, causal.
 
 Before timing, both frameworks run the same weights and inputs, and outputs and gradients must agree.
@@ -54,11 +56,8 @@ import numpy as np  # noqa: E402
 
 import tinytorch as tt  # noqa: E402
 from tinytorch.core.tensor import Tensor, default_generator  # noqa: E402
-from tinytorch.text.attention import (  # noqa: E402
-    CausalSelfAttention,
-    FusedCausalAttention,
-    scaled_dot_product_attention,
-)
+from tinytorch.systems.acceleration import FusedCausalAttention, use_fused  # noqa: E402
+from tinytorch.text.attention import CausalSelfAttention, scaled_dot_product_attention  # noqa: E402
 
 try:
     if ARGS.no_torch:
@@ -109,6 +108,10 @@ def main() -> None:
             p.grad = None
         block(x).backward(gout)
 
+    def ours_textbook_block():
+        with use_fused(False):
+            ours_block()
+
     def ours_core():
         qkv.grad = None
         FusedCausalAttention.apply(qkv, H, 0.0, default_generator()).backward(gout)
@@ -118,7 +121,8 @@ def main() -> None:
             t.grad = None
         scaled_dot_product_attention(q, k, v, is_causal=True).backward(heads_gout)
 
-    pairs = {"CausalSelfAttention fwd+bwd": [ours_block, None], "attention core from qkv": [ours_core, None],
+    pairs = {"CausalSelfAttention fwd+bwd": [ours_block, None],
+             "same, use_fused(False)": [ours_textbook_block, None], "attention core from qkv": [ours_core, None],
              "SDPA (B,H,T,D) causal": [ours_sdpa, None]}
     checks = {}
     if torch is not None:
@@ -155,7 +159,7 @@ def main() -> None:
                 t.grad = None
             F.scaled_dot_product_attention(tq, tk, tv, is_causal=True).backward(theads_gout)
 
-        for label, theirs in zip(pairs, (torch_block, torch_core, torch_sdpa)):
+        for label, theirs in zip(pairs, (torch_block, torch_block, torch_core, torch_sdpa)):
             pairs[label][1] = theirs
         # same maths first: outputs and gradients of all three must agree
         ours_block(), torch_block(), ours_core(), torch_core(), ours_sdpa(), torch_sdpa()

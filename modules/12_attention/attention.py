@@ -317,8 +317,8 @@ test_unit_attention_reference()
 # are zero, so are its output and its gradients (PyTorch's answer).
 #
 # The maths lives in two array functions, `attention_forward` and `attention_backward`; the
-# `Function` only saves and unpacks. (Section 5 reuses the same two functions for a second,
-# fused `Function`.)
+# `Function` only saves and unpacks. (Module 15's KV cache calls `attention_forward` directly, and
+# module 16 builds the GPT's fused attention kernel on the same two functions.)
 
 # %%
 #| export
@@ -827,18 +827,25 @@ test_unit_multihead_attention()
 # `is_causal`'s top-left triangle is the wrong mask; one new token may see every cached key, so
 # it needs no mask at all.)
 #
-# ### The training path: one fused node from qkv to merged heads
+# ### The training path: the textbook composition
 #
-# The picture above records about a dozen graph nodes between `c_attn` and `c_proj`: three
-# slices, three views, three transposes, the attention, a transpose and a reshape. Their
-# backward is where the time goes: each slice's gradient rule allocates a zero array of the whole
-# `(B, T, 3E)` shape and writes its third into it, the three are then added, and merging the
-# heads copies once more. `FusedCausalAttention` takes the packed `(B, T, 3E)` projections
-# instead, reads q, k and v as strided *views* of it (no copies — BLAS reads a matrix with a row
-# stride of `3E` as happily as a contiguous one), writes its output straight into the merged
-# `(B, T, E)` layout, and in backward writes dQ, dK, dV straight into the three thirds of one
-# `(B, T, 3E)` gradient. Same `attention_forward`/`attention_backward`, one node, no extra
-# copies; the analysis measures the difference.
+# The block's `forward` is exactly the picture: `c_attn`, split into q, k and v, `split_heads`,
+# attention, `merge_heads`, `c_proj`. The attention in the middle is section 2's composition
+# (`scaled_dot_product_attention_reference` with `is_causal=True`): a matmul, a scale, the mask, a
+# softmax, dropout, a matmul, each a recorded Tensor op, so autograd writes the whole backward
+# for us — nothing new to derive, and nothing new to get wrong.
+#
+# It is not the fastest way. Between `c_attn` and `c_proj` it records about twenty graph nodes,
+# keeps the scores, the shifted scores, the exponentials and the weights alive for backward, and
+# in backward each of the three slices of the packed `(B, T, 3E)` projection allocates a zero
+# array of the whole shape to write its third into. Module 16 (acceleration) replaces the middle
+# with one fused node built on section 3's `attention_forward`/`attention_backward`: q, k and v
+# read as strided views of the packed projection, the output written straight into the merged
+# `(B, T, E)` layout, dQ, dK, dV straight into one `(B, T, 3E)` gradient — and from 256 tokens a
+# kernel that never stores the `T x T` matrix. `forward` asks for it first through module 06's
+# `accelerated("fused_causal_attention", ...)`; when module 16 is not there (or
+# `use_fused(False)` is on) this module's composition runs. The analysis at the end measures
+# what each step of that ladder buys.
 #
 # The Linear layers also get a 2-D input, `(B·T, E)`: one large matrix product is faster than
 # `B` products of `(T, E)` that a 3-D input turns into (and so is its weight gradient).
@@ -849,45 +856,9 @@ test_unit_multihead_attention()
 # %%
 #| export
 def _heads_view(packed: np.ndarray, num_heads: int) -> np.ndarray:
-    """(B, T, H·D) array (any row stride) -> a (B, H, T, D) view of the same memory."""
+    """(B, T, H·D) array (any row stride) -> a (B, H, T, D) view of the same memory (module 15's cache)."""
     batch, length, width = packed.shape
     return packed.reshape(batch, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
-
-
-class FusedCausalAttention(Function):
-    """Causal self-attention from packed projections: qkv (B, T, 3E) -> (B, T, E), heads merged."""
-
-    @staticmethod
-    def forward(ctx, qkv, num_heads: int, dropout_p: float, generator):
-        batch, length, width = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
-        # Hint: q, k, v = _heads_view(qkv[..., i·E:(i+1)·E], H) for i = 0, 1, 2 (views, no copies);
-        #       out = np.empty((B, T, E)); attention_forward(q, k, v, None, 1/sqrt(D), True, dropout_p,
-        #       generator, out=_heads_view(out, H)). Save qkv, probs_t, keep_t and the scale.
-        ### BEGIN SOLUTION
-        q, k, v = (_heads_view(qkv[..., i * width:(i + 1) * width], num_heads) for i in range(3))
-        scale = 1.0 / math.sqrt(width // num_heads)
-        out = np.empty((batch, length, width), dtype=qkv.dtype)
-        _, probs_t, keep_t = attention_forward(q, k, v, None, scale, True, dropout_p, generator,
-                                               out=_heads_view(out, num_heads))
-        ctx.save_for_backward(qkv, probs_t, keep_t)
-        ctx.num_heads, ctx.scale = num_heads, scale
-        return out
-        ### END SOLUTION
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        qkv, probs_t, keep_t = ctx.saved_tensors
-        # Hint: grad_qkv = np.empty_like(qkv); its thirds, as _heads_view views, are the `out=`
-        #       arrays of attention_backward; grad_output is read through _heads_view too.
-        ### BEGIN SOLUTION
-        heads, width = ctx.num_heads, qkv.shape[2] // 3
-        q, k, v = (_heads_view(qkv[..., i * width:(i + 1) * width], heads) for i in range(3))
-        grad_qkv = np.empty_like(qkv)
-        targets = tuple(_heads_view(grad_qkv[..., i * width:(i + 1) * width], heads) for i in range(3))
-        attention_backward(q, k, v, probs_t, keep_t, _heads_view(grad_output, heads), ctx.scale,
-                           (True, True, True, False), out=targets)
-        return grad_qkv, None, None, None
-        ### END SOLUTION
 
 
 class CausalSelfAttention(Module):
@@ -939,19 +910,19 @@ class CausalSelfAttention(Module):
 
             return cached_attention(self, x, kv_cache, layer_idx)
         batch, length, width = x.shape
-        # Hint: qkv = self.c_attn(x viewed as (B·T, E)) viewed as (B, T, 3E); y =
-        #       FusedCausalAttention.apply(qkv, n_head, dropout_p, default_generator()) with dropout_p =
-        #       self.dropout in training mode (0.0 in eval); c_proj on y viewed as (B·T, E), view back
-        #       to (B, T, E); resid_dropout. (Same result as merge_heads(scaled_dot_product_attention(
-        #       *self.projections(x), is_causal=True)), with one graph node in the middle.) Module 16
-        #       adds a blocked kernel for long sequences: without dropout, ask
-        #       accelerated("fused_causal_attention", qkv, n_head) first; NotImplemented means use yours.
+        # Hint: qkv = self.c_attn(x viewed as (B·T, E)) viewed as (B, T, 3E); p = self.dropout in
+        #       training mode, 0.0 in eval. Module 16 may have a fused kernel: y = accelerated(
+        #       "fused_causal_attention", qkv, n_head, p, default_generator()); if it is
+        #       NotImplemented, compose: split qkv into q, k, v (n_embd each, dim 2), split_heads,
+        #       scaled_dot_product_attention_reference(q, k, v, dropout_p=p, is_causal=True),
+        #       merge_heads. Then c_proj on y viewed as (B·T, E), view back to (B, T, E); resid_dropout.
         ### BEGIN SOLUTION
         qkv = self.c_attn(x.reshape(batch * length, width)).reshape(batch, length, 3 * width)
         p = self.dropout if self.training else 0.0
-        y = accelerated("fused_causal_attention", qkv, self.n_head) if p == 0 else NotImplemented  # module 16
+        y = accelerated("fused_causal_attention", qkv, self.n_head, p, default_generator())  # module 16
         if y is NotImplemented:
-            y = FusedCausalAttention.apply(qkv, self.n_head, p, default_generator())
+            q, k, v = (split_heads(t, self.n_head) for t in qkv.split(width, dim=2))
+            y = merge_heads(scaled_dot_product_attention_reference(q, k, v, dropout_p=p, is_causal=True))
         out = self.c_proj(y.reshape(batch * length, width)).reshape(batch, length, width)
         return self.resid_dropout(out)
         ### END SOLUTION
@@ -978,7 +949,7 @@ def test_unit_causal_self_attention():
     assert q.shape == (2, 2, 6, 4), f"projections give (B, H, T, D) = (2, 2, 6, 4), got {q.shape}"
     unfused = block.c_proj(merge_heads(scaled_dot_product_attention(q, k, v, is_causal=True)))
     assert np.allclose(out.data, unfused.data, atol=1e-5), (
-        "the fused path must equal projections -> scaled_dot_product_attention(is_causal) -> merge_heads -> c_proj")
+        "forward must equal projections -> scaled_dot_product_attention(is_causal) -> merge_heads -> c_proj")
     try:
         block(Tensor(np.zeros((1, 7, 8), dtype=np.float32)))
     except ValueError as error:
@@ -1125,7 +1096,7 @@ print(f"scores [1000, 999, 0]: exp gives {overflow[0]}, the stable softmax {soft
 # Unscaled scores of size ~30–100 already break the naive formula in float32; the stable one
 # gives the right weights (`[0.73, 0.27, 0]` for `[1000, 999, 0]`: only differences matter).
 #
-# ### The layout trick and the fused paths, measured
+# ### The layout trick and the block's paths, measured
 #
 # First the reason for computing the scores transposed: the row maximum of `(B·H·T, 64)` scores
 # along the short rows, and the same maximum across rows of the transposed array.
@@ -1141,10 +1112,10 @@ print(f"max along rows of 64 (axis -1): {along:.3f} ms   across rows (axis -2): 
 
 # %% [markdown]
 # Then forward+backward of the Shakespeare GPT's attention block, `B=12, T=64, E=128, H=4`
-# (module 13), three ways: the fused `FusedCausalAttention` node that `forward` uses; the
-# readable path `projections` → `scaled_dot_product_attention` → `merge_heads`; and the same
-# with section 2's composed attention. `benchmarks/gpt_step.py` compares the whole training
-# step with PyTorch.
+# (module 13), with two middles between `projections` and `merge_heads`: section 2's composed
+# ops (what `forward` runs without module 16) and section 3's one `Function`. Module 16 measures
+# its fused node against both; `benchmarks/attention_step.py` prints all of them side by side and
+# `benchmarks/gpt_step.py` compares the whole training step with PyTorch.
 
 # %%
 #| analysis
@@ -1164,11 +1135,10 @@ def readable(attend):
     return step
 
 
-results = {"fused node (forward)": median_ms(lambda: block(x).backward(grad), repeats=11),
-           "split views + SDPA Function": median_ms(readable(scaled_dot_product_attention), repeats=11),
-           "split views + composed ops": median_ms(readable(scaled_dot_product_attention_reference), repeats=11)}
+results = {"composed ops (section 2)": median_ms(readable(scaled_dot_product_attention_reference), repeats=11),
+           "one Function (section 3)": median_ms(readable(scaled_dot_product_attention), repeats=11)}
 for label, ms in results.items():
-    print(f"{label:<30}{ms:>8.2f} ms   {ms / results['fused node (forward)']:.2f}x")
+    print(f"{label:<30}{ms:>8.2f} ms   {ms / results['composed ops (section 2)']:.2f}x of the composition")
 
 # %% [markdown]
 # ## Reflection

@@ -24,8 +24,8 @@
 #
 # **You will learn to**
 #
-# 1. implement `LayerNorm` as one `Function` with an exact, vectorized backward, and check it
-#    against finite differences and PyTorch;
+# 1. derive `LayerNorm`'s backward pass, build it from Tensor ops so autograd applies it, and
+#    check it against finite differences and PyTorch;
 # 2. build the pre-norm `TransformerBlock`: `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`, and say
 #    why the residual stream makes deep stacks trainable;
 # 3. assemble a `GPT` from a config dataclass: token and position embeddings, blocks, final norm,
@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinytorch.core.activations import gelu, softmax
-from tinytorch.core.autograd import Function, no_grad
+from tinytorch.core.autograd import no_grad
 from tinytorch.core.layers import Dropout, Linear, Module, ModuleList, Parameter, normal_, ones_, zeros_
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.optimizers import accelerated
@@ -98,10 +98,22 @@ from tinytorch.text.embeddings import Embedding
 # ```
 #
 # The two subtracted terms remove the parts of `g` that would shift the row's mean or stretch its
-# spread — directions in which x̂ cannot move, because it is always standardised. Computing this
-# with a chain of recorded ops (mean, sub, mul, sqrt, div, ...) works too, but makes a dozen graph
-# nodes and as many full-size temporaries per call; one `Function` with the formula above does
-# it in a few NumPy passes, and keeps only `x̂` and `r` alive for backward.
+# spread — directions in which x̂ cannot move, because it is always standardised.
+#
+# ### Composed from Tensor ops: autograd derives that formula for us
+#
+# We do not have to code the formula. Write the forward pass with the Tensor ops of modules
+# 01–05 — a mean, a subtraction, a square, another mean, a square root, a division, the affine
+# part — and autograd's chain rule, applied node by node, produces exactly the `dx` above (the
+# gradcheck below proves it numerically). To normalise over several trailing axes, view each
+# row's `N` entries as one last axis first, and view the result back at the end.
+#
+# The price is memory and passes: every op is a graph node that keeps its inputs and makes a
+# full-size temporary, and backward walks all of them. Module 16 writes the closed form above as
+# one `Function` (forward and backward in a few NumPy passes, keeping only `x̂` and `r`) and the
+# package uses it by default; `layer_norm` asks for it first through module 06's
+# `accelerated("fused_layer_norm", ...)` and takes the composition below when module 16 is not
+# there (or `use_fused(False)` is on).
 
 # %%
 #| export
@@ -114,68 +126,29 @@ def _normalized_shape(value, where: str) -> tuple[int, ...]:
     return tuple(int(v) for v in items)
 
 
-class LayerNormFunction(Function):
-    """Normalise over the last `dims` axes of x, then y = x̂·weight + bias (weight, bias may be None).
+def layer_norm_composed(input: Tensor, weight: Tensor | None, bias: Tensor | None, dims: int,
+                        eps: float) -> Tensor:
+    """LayerNorm over the last `dims` axes from recorded Tensor ops; autograd does the backward.
 
-    Works on x as a matrix of rows (one row = the `dims` trailing axes flattened): row means and row
-    sums are matrix-vector products, which BLAS does in one pass over short rows.
+    input (*, *S) with S the `dims` trailing axes; weight, bias: S or None. Output: input's shape.
     """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, dims: int, eps: float):
-        n = int(np.prod(x.shape[x.ndim - dims:]))
-        rows = x.reshape(-1, n)
-        w = None if weight is None else weight.reshape(n)
-        b = None if bias is None else bias.reshape(n)
-        average = np.full(n, 1.0 / n, dtype=x.dtype)  # rows @ average = the mean of each row
-        # Hint: per row: mean = rows @ average; xhat = rows - mean[:, None]; var = mean of xhat²
-        #       (np.einsum("ij,ij->i", xhat, xhat) / n, biased); invstd = 1 / sqrt(var + eps);
-        #       xhat *= invstd[:, None]; out = xhat * w + b (a copy of xhat without w, no add
-        #       without b). Save xhat and invstd for backward: ctx.save_for_backward(xhat, invstd).
-        ### BEGIN SOLUTION
-        mean = rows @ average
-        xhat = rows - mean[:, None]
-        var = np.einsum("ij,ij->i", xhat, xhat) / n
-        invstd = 1.0 / np.sqrt(var + eps)
-        xhat *= invstd[:, None]
-        out = xhat.copy() if w is None else xhat * w
-        if b is not None:
-            out += b
-        ctx.save_for_backward(xhat, invstd)
-        ### END SOLUTION
-        ctx.shape, ctx.w, ctx.average = x.shape, w, average
-        ctx.param_shape = None if weight is None else weight.shape
-        return out.reshape(x.shape).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        xhat, invstd = ctx.saved_tensors
-        w, average = ctx.w, ctx.average
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        dy = grad_output.reshape(xhat.shape)
-        column_sum = np.ones(xhat.shape[0], dtype=xhat.dtype)  # column_sum @ M sums M's rows
-        # Hint: dγ = column_sum @ (dy * xhat) and dβ = column_sum @ dy (sums over all rows);
-        #       g = dy * w (a copy of dy without w); dx = invstd[:, None] * (g - mean(g) - xhat * mean(g * xhat))
-        #       with the means taken per row (M @ average). Reshape dx to ctx.shape, dγ and dβ to
-        #       ctx.param_shape. Return None for what is not needed.
-        ### BEGIN SOLUTION
-        grad_x = grad_w = grad_b = None
-        dy_xhat = dy * xhat
-        if need_w:
-            grad_w = (column_sum @ dy_xhat).reshape(ctx.param_shape)
-        if need_b:
-            grad_b = (column_sum @ dy).reshape(ctx.param_shape)
-        if need_x:
-            g = dy.copy() if w is None else dy * w
-            if w is not None:
-                dy_xhat *= w  # now g * xhat
-            mean_g, mean_gx = g @ average, dy_xhat @ average
-            g -= mean_g[:, None]
-            g -= np.multiply(xhat, mean_gx[:, None], out=dy_xhat)
-            g *= invstd[:, None]
-            grad_x = g.reshape(ctx.shape)
-        ### END SOLUTION
-        return grad_x, grad_w, grad_b, None, None
+    # Hint: view input as (*, N) with N = the product of the last `dims` sizes; centred = rows -
+    #       rows.mean(dim=-1, keepdim=True); variance = (centred * centred).mean(dim=-1,
+    #       keepdim=True) (biased: divide by N); xhat = centred / (variance + eps).sqrt();
+    #       multiply by weight.reshape(N) and add bias.reshape(N) when given; view back to input.shape.
+    ### BEGIN SOLUTION
+    lead = input.shape[:input.ndim - dims]
+    n = int(np.prod(input.shape[input.ndim - dims:]))
+    rows = input.reshape(*lead, n)
+    centred = rows - rows.mean(dim=-1, keepdim=True)
+    variance = (centred * centred).mean(dim=-1, keepdim=True)
+    out = centred / (variance + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(n)
+    if bias is not None:
+        out = out + bias.reshape(n)
+    return out.reshape(*input.shape)
+    ### END SOLUTION
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,
@@ -204,7 +177,10 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bi
             raise TypeError(f"{where}: {name} dtype {param.dtype} does not match the input dtype {input.dtype}")
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
         raise ValueError(f"{where}: eps must be a number >= 0, got {eps!r}")
-    return LayerNormFunction.apply(input, weight, bias, len(shape), float(eps))
+    out = accelerated("fused_layer_norm", input, weight, bias, len(shape), float(eps))  # module 16's kernel
+    if out is NotImplemented:
+        out = layer_norm_composed(input, weight, bias, len(shape), float(eps))
+    return out
 
 
 class LayerNorm(Module):
@@ -273,6 +249,12 @@ def test_unit_layer_norm():
         inp = Tensor(rng.standard_normal((2, 3, *shape)), requires_grad=True)
         assert gradcheck(lambda t, *ps: layer(t), (inp, *layer.parameters())), (
             f"LayerNorm{shape} (affine={affine}, bias={bias}): the gradient disagrees with finite differences")
+        composed = lambda t, *ps: layer_norm_composed(t, layer.weight, layer.bias, len(shape), layer.eps)
+        assert gradcheck(composed, (inp, *layer.parameters())), (
+            f"layer_norm_composed{shape} (affine={affine}, bias={bias}): autograd's gradient of your composition "
+            "disagrees with finite differences")
+        assert np.allclose(composed(inp).data, layer(inp).data, atol=1e-10), (
+            "layer_norm_composed must equal LayerNorm (module 16's fused kernel when it is on)")
     try:
         ln(Tensor(np.zeros((2, 7), dtype=np.float32)))
     except ValueError as error:
@@ -800,6 +782,9 @@ print(f"measured step {seconds * 1e3:.0f} ms -> {flops / seconds / 1e9:.1f} GFLO
 
 # %%
 #| analysis
+from tinytorch.core.autograd import Function
+
+
 class Stamp(Function):
     """Identity; its backward writes the time into log[key]."""
 
@@ -847,9 +832,12 @@ for name in runs[0]:
 # %% [markdown]
 # The MLP and attention each hold a matmul or four; the MLP is also where GELU runs on a
 # `(768, 512)` activation forward and backward, and GELU — an erf, an exp and a handful of
-# element-wise passes — can cost as much as the matmuls around it. LayerNorm is cheap per call but
-# runs nine times per step. What is *not* in this table is just as real: every temporary array
-# NumPy allocates. A GPT step makes a few hundred of them, many over a megabyte.
+# element-wise passes — can cost as much as the matmuls around it. LayerNorm runs nine times per
+# step: composed from Tensor ops (section 1) it is a dozen nodes each time, which is why module 16
+# fuses it (with module 16 in the package, this table times its fused kernels; under
+# `use_fused(False)` it times this module's own compositions). What is *not* in this table is
+# just as real: every temporary array NumPy allocates. A GPT step makes a few hundred of them,
+# many over a megabyte.
 #
 # ### The allocator: a systems surprise
 #
@@ -941,8 +929,9 @@ print("per token about constant at a fixed context; longer contexts add the T x 
 # ## Summary
 #
 # - **LayerNorm** standardises each token's features (biased variance, eps inside the square
-#   root) and applies a learned gain and bias; its exact backward
-#   `dx = r·(g − mean(g) − x̂·mean(g·x̂))` is one `Function` with a few row-wise passes.
+#   root) and applies a learned gain and bias; composed from Tensor ops, autograd derives its
+#   backward `dx = r·(g − mean(g) − x̂·mean(g·x̂))`, and module 16 writes that formula as one
+#   fused `Function` that the package uses by default.
 # - A **pre-norm block** is `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`: the residual stream
 #   carries an identity path for gradients; each branch reads it through its own LayerNorm.
 # - **GPT** = token + position embeddings, `n_layer` blocks, a final LayerNorm and a head tied to

@@ -16,6 +16,6 @@ def test_attention_benchmark_small_runs_and_reports_json():
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["benchmark"] == "attention_step" and result["shape"] == {"B": 2, "T": 8, "E": 16, "H": 2}
-    assert set(result["results"]) == {"CausalSelfAttention fwd+bwd", "attention core from qkv",
-                                      "SDPA (B,H,T,D) causal"}
+    assert set(result["results"]) == {"CausalSelfAttention fwd+bwd", "same, use_fused(False)",
+                                      "attention core from qkv", "SDPA (B,H,T,D) causal"}
     assert all(row["tinytorch_ms"] > 0 for row in result["results"].values())

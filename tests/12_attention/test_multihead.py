@@ -198,29 +198,40 @@ def test_causal_self_attention_errors():
         block(Tensor(np.zeros((1, 2, 8))))
 
 
-def test_fused_training_path_equals_the_readable_path_with_dropout():
+def test_training_path_with_dropout_equals_the_sdpa_function():
+    # forward composes Tensor ops; its dropout must draw the same mask as section 3's Function
     from tinytorch.core.tensor import manual_seed
     from tinytorch.text.attention import scaled_dot_product_attention
 
     block = CausalSelfAttention(8, 2, dropout=0.4)
     x = f32(2, 6, 8)
     manual_seed(9)
-    fused = block(x).data
+    composed = block(x).data
     manual_seed(9)
     q, k, v = block.projections(x)
     y = scaled_dot_product_attention(q, k, v, dropout_p=0.4, is_causal=True)
-    readable = block.resid_dropout(block.c_proj(merge_heads(y))).data
-    np.testing.assert_allclose(fused, readable, rtol=1e-5, atol=1e-6)
+    one_function = block.resid_dropout(block.c_proj(merge_heads(y))).data
+    np.testing.assert_allclose(composed, one_function, rtol=1e-5, atol=1e-6)
 
 
 @needs_autograd
-def test_fused_path_gradcheck_with_dropout():
-    from tinytorch.core.tensor import default_generator
-    from tinytorch.text.attention import FusedCausalAttention
+def test_block_records_the_composition_and_gradchecks_with_dropout():
+    from tinytorch.text.attention import ScaledDotProductAttention
 
-    qkv = Tensor(rng.standard_normal((2, 5, 12)), requires_grad=True)
+    block = CausalSelfAttention(6, 2, dropout=0.3, dtype=np.float64)
+    x = Tensor(rng.standard_normal((2, 5, 6)), requires_grad=True)
+    out = block(x)
+    ops, stack, seen = set(), [out], set()
+    while stack:
+        node = stack.pop()._ctx
+        if node is not None and id(node) not in seen:
+            seen.add(id(node))
+            ops.add(node.op)
+            stack.extend(node.inputs)
+    assert ScaledDotProductAttention not in ops and {"matmul", "masked_fill"} <= ops, (
+        f"textbook path: recorded Tensor ops, got {ops}")
 
-    def attend(qkv):
+    def forward(x, *params):
         manual_seed(4)
-        return FusedCausalAttention.apply(qkv, 2, 0.3, default_generator())
-    assert gradcheck(attend, (qkv,))
+        return block(x)
+    assert gradcheck(forward, (x, *block.parameters()))

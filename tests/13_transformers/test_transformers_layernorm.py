@@ -127,8 +127,8 @@ def test_bad_inputs_name_the_argument():
 
 
 @needs_autograd
-def test_function_matches_the_same_formula_built_from_recorded_ops():
-    # The slow way (module 01's ops, module 05's rules) is the oracle for the one-Function way.
+def test_layer_norm_matches_the_formula_written_out_inline():
+    # The formula spelled out with module 01's ops (module 05's rules) is the oracle for layer_norm.
     x = f64(4, 6)
     w = Tensor(RNG.standard_normal(6), requires_grad=True)
     b = Tensor(RNG.standard_normal(6), requires_grad=True)
@@ -140,8 +140,8 @@ def test_function_matches_the_same_formula_built_from_recorded_ops():
     expected = [t.grad.data.copy() for t in (x, w, b)]
     for t in (x, w, b):
         t.grad = None
-    fused = layer_norm(x, 6, w, b)
-    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-12, atol=1e-12)
-    fused.backward(gout)
+    ours = layer_norm(x, 6, w, b)
+    np.testing.assert_allclose(ours.data, composed.data, rtol=1e-12, atol=1e-12)
+    ours.backward(gout)
     for t, want in zip((x, w, b), expected):
         np.testing.assert_allclose(t.grad.data, want, rtol=1e-10, atol=1e-12)

@@ -12,18 +12,27 @@ from tinytorch.core.autograd import gradcheck
 from tinytorch.core.layers import Parameter
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.optimizers import AdamW
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, default_generator, manual_seed
 from tinytorch.systems import acceleration
 from tinytorch.systems.acceleration import (
+    FusedCausalAttention,
     adamw_step_,
     blocks,
     flash_attention,
     flash_causal_attention,
+    fused_causal_attention,
     fused_gelu,
+    fused_layer_norm,
     softmax_cross_entropy,
     use_fused,
 )
-from tinytorch.text.attention import FusedCausalAttention, scaled_dot_product_attention
+from tinytorch.text.attention import (
+    merge_heads,
+    scaled_dot_product_attention,
+    scaled_dot_product_attention_reference,
+    split_heads,
+)
+from tinytorch.text.transformers import layer_norm_composed
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -157,6 +166,38 @@ def test_flash_attention_matches_torch_fixtures(case):
                                    err_msg=f"gradient of {name}")
 
 
+def textbook_attention(qkv: Tensor, heads: int, dropout_p: float = 0.0) -> Tensor:
+    """Module 12's composition from packed projections: split, heads, composed causal attention, merge."""
+    q, k, v = (split_heads(t, heads) for t in qkv.split(qkv.shape[-1] // 3, dim=2))
+    return merge_heads(scaled_dot_product_attention_reference(q, k, v, dropout_p=dropout_p, is_causal=True))
+
+
+@pytest.mark.parametrize("dropout_p", [0.0, 0.3])
+def test_one_node_attention_equals_module_12_composition(dropout_p):
+    qkv = random((2, 7, 12), 8)
+
+    def fused(t):
+        manual_seed(4)
+        return FusedCausalAttention.apply(t, 2, dropout_p, default_generator())
+
+    def plain(t):
+        manual_seed(4)
+        return textbook_attention(t, 2, dropout_p)
+    out, (grad,) = forward_backward(fused, [qkv])
+    ref, (ref_grad,) = forward_backward(plain, [qkv])
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12, err_msg="forward")
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-12, err_msg="gradient of qkv")
+    assert gradcheck(fused, [qkv])
+
+
+def test_package_attention_picks_one_node_when_short_or_with_dropout(monkeypatch):
+    qkv = random((1, 6, 12), 9, np.float32)
+    assert fused_causal_attention(qkv, 2)._ctx.op is FusedCausalAttention
+    monkeypatch.setattr(acceleration, "FLASH_FROM", 4)
+    assert fused_causal_attention(qkv, 2)._ctx.op is acceleration.FlashCausalAttention
+    assert fused_causal_attention(qkv, 2, 0.2, default_generator())._ctx.op is FusedCausalAttention
+
+
 def test_flash_causal_attention_equals_module_12_packed_kernel():
     qkv = random((3, 40, 24), 5, np.float32)
     out, (grad,) = forward_backward(lambda t: flash_causal_attention(t, 2, block_size=8), [qkv])
@@ -216,3 +257,41 @@ def test_adamw_step_rejects_a_non_contiguous_parameter():
     with pytest.raises(ValueError, match="C-contiguous"):
         adamw_step_(p, np.zeros_like(p), np.zeros((6, 4), np.float32), np.zeros((6, 4), np.float32), 1,
                     1e-3, 0.9, 0.999, 1e-8, 0.0)
+
+
+# ----- LayerNorm --------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape, affine, bias", [((6,), True, True), ((3, 4), True, False), ((5,), False, False)])
+def test_fused_layer_norm_equals_module_13_composition_and_gradchecks(shape, affine, bias):
+    x = random((2, 3, *shape), 10)
+    weight = random(shape, 11) if affine else None
+    shift = random(shape, 12) if bias else None
+    leaves = [t for t in (x, weight, shift) if t is not None]
+
+    def call(fn):
+        def run(x, *params):
+            return fn(x, params[0] if affine else None, params[1] if bias else None, len(shape), 1e-5)
+        return run
+    out, grads = forward_backward(call(fused_layer_norm), leaves)
+    ref, ref_grads = forward_backward(call(layer_norm_composed), leaves)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(grads, ref_grads):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    assert gradcheck(call(fused_layer_norm), leaves)
+
+
+def test_fused_layer_norm_matches_pytorch_fixtures():
+    from support import load_torch_cases
+
+    cases = load_torch_cases("torch_transformers.npz")
+    names = sorted(name for name in cases if name.startswith("ln_"))
+    assert len(names) >= 5
+    for name in names:
+        case = cases[name]
+        inputs = {key: Tensor(case[key].copy(), requires_grad=True) for key in ("x", "weight", "bias") if key in case}
+        dims = len(case["normalized_shape"])
+        out = fused_layer_norm(inputs["x"], inputs.get("weight"), inputs.get("bias"), dims, float(case["eps"]))
+        np.testing.assert_allclose(out.data, case["out"], rtol=1e-9, atol=1e-11, err_msg=name)
+        out.backward(Tensor(case["gout"]))
+        for key, tensor in inputs.items():
+            np.testing.assert_allclose(tensor.grad.data, case[f"grad_{key}"], rtol=1e-8, atol=1e-10,
+                                       err_msg=f"{name}: gradient of {key}")

@@ -11,7 +11,9 @@ from tinytorch.core.tensor import Tensor, manual_seed
 from tinytorch.systems import acceleration
 from tinytorch.systems.acceleration import (
     FlashCausalAttention,
+    FusedCausalAttention,
     FusedGELU,
+    FusedLayerNorm,
     SoftmaxCrossEntropy,
     fused_enabled,
     keep_freed_memory,
@@ -70,10 +72,11 @@ def test_switch_defaults_on_restores_and_rejects_non_bool():
 def test_gpt_uses_the_fused_kernels_by_default_and_the_plain_ones_when_switched_off():
     model, (x, y) = small_gpt(), batch()
     fused_loss, ops, fused = loss_and_grads(model, x, y)
-    assert FusedGELU in ops and SoftmaxCrossEntropy in ops, f"fused kernels missing from the graph: {ops}"
+    kernels = {FusedGELU, SoftmaxCrossEntropy, FusedCausalAttention, FusedLayerNorm}
+    assert kernels <= ops, f"fused kernels missing from the graph: {kernels - ops}"
     with use_fused(False):
         plain_loss, plain_ops, plain = loss_and_grads(model, x, y)
-    assert FusedGELU not in plain_ops and SoftmaxCrossEntropy not in plain_ops
+    assert not kernels & plain_ops, f"use_fused(False) must take modules 12-13's compositions, got {plain_ops}"
     assert abs(fused_loss - plain_loss) < 1e-6
     for name in plain:
         np.testing.assert_allclose(fused[name], plain[name], rtol=1e-4, atol=1e-6, err_msg=name)
@@ -98,9 +101,11 @@ def test_a_stub_kernel_falls_back_to_the_plain_path(monkeypatch):
     monkeypatch.setattr(acceleration, "fused_gelu", stub)
     monkeypatch.setattr(acceleration, "softmax_cross_entropy", stub)
     monkeypatch.setattr(acceleration, "adamw_step_", stub)
+    monkeypatch.setattr(acceleration, "fused_layer_norm", stub)
+    monkeypatch.setattr(acceleration, "fused_causal_attention", stub)
     model, (x, y) = small_gpt(), batch()
     _, ops, _ = loss_and_grads(model, x, y)
-    assert FusedGELU not in ops and SoftmaxCrossEntropy not in ops
+    assert not {FusedGELU, SoftmaxCrossEntropy, FusedLayerNorm, FusedCausalAttention} & ops
     before = [p.data.copy() for p in model.parameters()]
     AdamW(model.parameters(), lr=1e-2).step()  # the plain AdamW update runs instead of the stub
     assert all(not np.array_equal(a, p.data) for a, p in zip(before, model.parameters()) if p.grad is not None)

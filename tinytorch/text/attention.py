@@ -465,41 +465,9 @@ class MultiheadAttention(Module):
 
 
 def _heads_view(packed: np.ndarray, num_heads: int) -> np.ndarray:
-    """(B, T, H·D) array (any row stride) -> a (B, H, T, D) view of the same memory."""
+    """(B, T, H·D) array (any row stride) -> a (B, H, T, D) view of the same memory (module 15's cache)."""
     batch, length, width = packed.shape
     return packed.reshape(batch, length, num_heads, width // num_heads).transpose(0, 2, 1, 3)
-
-
-class FusedCausalAttention(Function):
-    """Causal self-attention from packed projections: qkv (B, T, 3E) -> (B, T, E), heads merged."""
-
-    @staticmethod
-    def forward(ctx, qkv, num_heads: int, dropout_p: float, generator):
-        batch, length, width = qkv.shape[0], qkv.shape[1], qkv.shape[2] // 3
-        # Hint: q, k, v = _heads_view(qkv[..., i·E:(i+1)·E], H) for i = 0, 1, 2 (views, no copies);
-        #       out = np.empty((B, T, E)); attention_forward(q, k, v, None, 1/sqrt(D), True, dropout_p,
-        #       generator, out=_heads_view(out, H)). Save qkv, probs_t, keep_t and the scale.
-        q, k, v = (_heads_view(qkv[..., i * width:(i + 1) * width], num_heads) for i in range(3))
-        scale = 1.0 / math.sqrt(width // num_heads)
-        out = np.empty((batch, length, width), dtype=qkv.dtype)
-        _, probs_t, keep_t = attention_forward(q, k, v, None, scale, True, dropout_p, generator,
-                                               out=_heads_view(out, num_heads))
-        ctx.save_for_backward(qkv, probs_t, keep_t)
-        ctx.num_heads, ctx.scale = num_heads, scale
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        qkv, probs_t, keep_t = ctx.saved_tensors
-        # Hint: grad_qkv = np.empty_like(qkv); its thirds, as _heads_view views, are the `out=`
-        #       arrays of attention_backward; grad_output is read through _heads_view too.
-        heads, width = ctx.num_heads, qkv.shape[2] // 3
-        q, k, v = (_heads_view(qkv[..., i * width:(i + 1) * width], heads) for i in range(3))
-        grad_qkv = np.empty_like(qkv)
-        targets = tuple(_heads_view(grad_qkv[..., i * width:(i + 1) * width], heads) for i in range(3))
-        attention_backward(q, k, v, probs_t, keep_t, _heads_view(grad_output, heads), ctx.scale,
-                           (True, True, True, False), out=targets)
-        return grad_qkv, None, None, None
 
 
 class CausalSelfAttention(Module):
@@ -549,18 +517,18 @@ class CausalSelfAttention(Module):
 
             return cached_attention(self, x, kv_cache, layer_idx)
         batch, length, width = x.shape
-        # Hint: qkv = self.c_attn(x viewed as (B·T, E)) viewed as (B, T, 3E); y =
-        #       FusedCausalAttention.apply(qkv, n_head, dropout_p, default_generator()) with dropout_p =
-        #       self.dropout in training mode (0.0 in eval); c_proj on y viewed as (B·T, E), view back
-        #       to (B, T, E); resid_dropout. (Same result as merge_heads(scaled_dot_product_attention(
-        #       *self.projections(x), is_causal=True)), with one graph node in the middle.) Module 16
-        #       adds a blocked kernel for long sequences: without dropout, ask
-        #       accelerated("fused_causal_attention", qkv, n_head) first; NotImplemented means use yours.
+        # Hint: qkv = self.c_attn(x viewed as (B·T, E)) viewed as (B, T, 3E); p = self.dropout in
+        #       training mode, 0.0 in eval. Module 16 may have a fused kernel: y = accelerated(
+        #       "fused_causal_attention", qkv, n_head, p, default_generator()); if it is
+        #       NotImplemented, compose: split qkv into q, k, v (n_embd each, dim 2), split_heads,
+        #       scaled_dot_product_attention_reference(q, k, v, dropout_p=p, is_causal=True),
+        #       merge_heads. Then c_proj on y viewed as (B·T, E), view back to (B, T, E); resid_dropout.
         qkv = self.c_attn(x.reshape(batch * length, width)).reshape(batch, length, 3 * width)
         p = self.dropout if self.training else 0.0
-        y = accelerated("fused_causal_attention", qkv, self.n_head) if p == 0 else NotImplemented  # module 16
+        y = accelerated("fused_causal_attention", qkv, self.n_head, p, default_generator())  # module 16
         if y is NotImplemented:
-            y = FusedCausalAttention.apply(qkv, self.n_head, p, default_generator())
+            q, k, v = (split_heads(t, self.n_head) for t in qkv.split(width, dim=2))
+            y = merge_heads(scaled_dot_product_attention_reference(q, k, v, dropout_p=p, is_causal=True))
         out = self.c_proj(y.reshape(batch * length, width)).reshape(batch, length, width)
         return self.resid_dropout(out)
 

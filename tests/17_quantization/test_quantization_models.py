@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import zlib
 
 import numpy as np
 import pytest
@@ -232,6 +234,12 @@ def test_loading_refuses_corrupt_foreign_and_mismatched_files(tmp_path):
         np.savez(tmp_path / f"{name}.npz", **{**arrays, "blob": blob})
         with pytest.raises(Q.QuantizedFileError, match=message):
             Q.load_quantized(tmp_path / f"{name}.npz", model)
+    meta = json.loads(zlib.decompress(arrays["__tinytorch_quantized__"].tobytes()))
+    meta["entries"][0][2] = [-1]  # a negative size must not read "the rest of the blob"
+    text = np.frombuffer(zlib.compress(json.dumps(meta).encode()), dtype=np.uint8)
+    np.savez(tmp_path / "negative.npz", **{**arrays, "__tinytorch_quantized__": text})
+    with pytest.raises(Q.QuantizedFileError, match="described badly"):
+        Q.load_quantized(tmp_path / "negative.npz", model)
 
 
 # ----- fake quantization and QAT -----------------------------------------------------------

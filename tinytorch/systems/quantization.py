@@ -818,6 +818,8 @@ def _unpack_entries(path: str, arrays: dict, meta: dict, shells: dict) -> dict:
         try:
             key, dtype, shape = entry
             shape = tuple(int(n) for n in shape)
+            if not isinstance(key, str) or any(n < 0 for n in shape):
+                raise ValueError("expected [name, dtype, shape] with a str name and sizes >= 0")
         except (TypeError, ValueError) as error:
             raise QuantizedFileError(f"load_quantized: {path!r}: entry {entry!r} is described badly: {error}") \
                 from error

@@ -1074,7 +1074,7 @@ test_unit_quantize_model()
 # A quantized model's `state_dict` already holds `np.int8` arrays; `save_quantized` writes them
 # to one `.npz` (no pickle, written atomically like module 07's checkpoints). For a small model
 # the container itself costs several percent of the file — every `.npz` entry pays a 128-byte
-# array header plus ~150 bytes of zip bookkeeping, and a verbose description adds more — so the
+# array header plus ~130 bytes of zip bookkeeping, and a verbose description adds more — so the
 # format is lean, in the style of *safetensors*: **one flat byte array** (`blob`) holding every
 # array's raw bytes back to back, and a zlib-compressed JSON entry listing, in blob order, each
 # array's name, dtype and shape (offsets follow from the order, sizes from dtype and shape), plus

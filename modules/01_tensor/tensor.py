@@ -1330,13 +1330,13 @@ def test_unit_arithmetic():
     """+ - * / neg ** with broadcasting, reflected operators and dtype rules."""
     a = Tensor([[1.0, 2.0], [3.0, 4.0]])
     b = Tensor([10.0, 20.0])
-    _expect(a + b, [[11, 22], [13, 24]], "a + b (b broadcast over rows)", "Implement Tensor.__add__.",
+    _expect(a + b, [[11, 22], [13, 24]], "a + b (b broadcast over rows)", "Check Tensor.__add__.",
             np.float32)
-    _expect(a - b, [[-9, -18], [-7, -16]], "a - b", "Implement Tensor.__sub__ (self minus other).")
-    _expect(a * b, [[10, 40], [30, 80]], "a * b (elementwise)", "Implement Tensor.__mul__ with *, not @.")
-    _expect(a / b, [[0.1, 0.1], [0.3, 0.2]], "a / b", "Implement Tensor.__truediv__.")
-    _expect(-a, [[-1, -2], [-3, -4]], "-a", "Implement Tensor.__neg__.")
-    _expect(a ** 2, [[1, 4], [9, 16]], "a ** 2", "Implement Tensor.__pow__.", np.float32)
+    _expect(a - b, [[-9, -18], [-7, -16]], "a - b", "Check Tensor.__sub__ (self minus other).")
+    _expect(a * b, [[10, 40], [30, 80]], "a * b (elementwise)", "Check Tensor.__mul__ with *, not @.")
+    _expect(a / b, [[0.1, 0.1], [0.3, 0.2]], "a / b", "Check Tensor.__truediv__.")
+    _expect(-a, [[-1, -2], [-3, -4]], "-a", "Check Tensor.__neg__.")
+    _expect(a ** 2, [[1, 4], [9, 16]], "a ** 2", "Check Tensor.__pow__.", np.float32)
     _expect(2 - a, [[1, 0], [-1, -2]], "2 - a (reflected)",
             "__rsub__ must compute other - self; it calls __sub__ on the wrapped number.")
     _expect(1 / Tensor([2.0, 4.0]), [0.5, 0.25], "1 / x (reflected)")
@@ -1455,7 +1455,7 @@ def test_unit_matmul():
     """@ for 1-D, 2-D and batched operands."""
     a = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])                 # (2, 3)
     b = Tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])               # (3, 2)
-    _expect(a @ b, [[4, 5], [10, 11]], "(2, 3) @ (3, 2)", "Implement Tensor.__matmul__ with np.matmul; "
+    _expect(a @ b, [[4, 5], [10, 11]], "(2, 3) @ (3, 2)", "Check Tensor.__matmul__ with np.matmul; "
             "* would be the elementwise product.")
     _expect(a @ Tensor([1.0, 1.0, 1.0]), [6, 15], "(2, 3) @ (3,)")
     _expect(Tensor([1.0, 2.0]) @ Tensor([3.0, 4.0]), 11.0, "(2,) @ (2,) is a dot product of shape ()")
@@ -1571,15 +1571,15 @@ _extend(Tensor, _ElementwiseMath)
 def test_unit_elementwise():
     """exp/log/sqrt/abs/clamp, including IEEE edge cases and int → float32."""
     x = Tensor([0.0, 1.0, 4.0])
-    _expect(x.exp(), np.exp([0.0, 1.0, 4.0]), "exp", "Implement Tensor.exp with np.exp.", np.float32)
+    _expect(x.exp(), np.exp([0.0, 1.0, 4.0]), "exp", "Check Tensor.exp with np.exp.", np.float32)
     _expect(x.log(), [-np.inf, 0.0, np.log(4.0)], "log", "log(0) is -inf (no error, as in PyTorch).")
-    _expect(x.sqrt(), [0, 1, 2], "sqrt", "Implement Tensor.sqrt with np.sqrt.")
+    _expect(x.sqrt(), [0, 1, 2], "sqrt", "Check Tensor.sqrt with np.sqrt.")
     _expect(Tensor([-1.0]).sqrt(), [np.nan], "sqrt(-1)", "sqrt of a negative is nan.")
     _expect(Tensor([-2, 3]).abs(), [2, 3], "abs of int64", "abs keeps integer dtypes.", np.int64)
     _expect(Tensor([1, 2]).exp(), np.exp([1.0, 2.0]), "exp of an int tensor", "Integers become float32.",
             np.float32)
     y = Tensor([-2.0, 0.5, 3.0])
-    _expect(y.clamp(min=0.0), [0, 0.5, 3], "clamp(min=0)", "Implement Tensor.clamp: np.maximum for min.")
+    _expect(y.clamp(min=0.0), [0, 0.5, 3], "clamp(min=0)", "Check Tensor.clamp: np.maximum for min.")
     _expect(y.clamp(-1.0, 1.0), [-1, 0.5, 1], "clamp(-1, 1)", "np.minimum for max.")
     _expect(y.clamp(max=0.0), [-2, 0, 0], "clamp(max=0)", "A missing bound (None) must be skipped.")
     print("✅ elementwise math: exp/log/sqrt/abs/clamp work")
@@ -1759,14 +1759,14 @@ _extend(Tensor, _Reductions)
 def test_unit_reductions():
     """sum/mean/var/std/max/argmax with dim and keepdim."""
     x = Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    _expect(x.sum(), 21.0, "x.sum()", "Implement Tensor.sum: with dim=None, sum every element.")
+    _expect(x.sum(), 21.0, "x.sum()", "Check Tensor.sum: with dim=None, sum every element.")
     _expect(x.sum(dim=0), [5, 7, 9], "x.sum(dim=0)", "dim=0 sums down the rows.")
     _expect(x.sum(dim=1, keepdim=True), [[6], [15]], "x.sum(dim=1, keepdim=True)",
             "keepdim=True keeps the summed dimension with size 1: pass keepdims=keepdim to NumPy.")
     _expect(x.sum(dim=(0, 1)), 21.0, "x.sum(dim=(0, 1))")
     _expect(Tensor([1, 2, 3], dtype=np.int32).sum(), 6, "int32 sum", "Integer sums are int64.", np.int64)
-    _expect(x.mean(dim=-1), [2, 5], "x.mean(dim=-1)", "Implement Tensor.mean like sum.")
-    _expect(x.var(dim=1), [1, 1], "x.var(dim=1)", "Implement Tensor.var: ddof=correction, default 1.")
+    _expect(x.mean(dim=-1), [2, 5], "x.mean(dim=-1)", "Check Tensor.mean like sum.")
+    _expect(x.var(dim=1), [1, 1], "x.var(dim=1)", "Check Tensor.var: ddof=correction, default 1.")
     _expect(x.var(dim=1, correction=0), [2 / 3, 2 / 3], "x.var(dim=1, correction=0)")
     _expect(x.std(), np.std(x.data, ddof=1), "x.std()", "std is var(...).sqrt().")
     values, indices = x.max(dim=1)
@@ -1946,11 +1946,11 @@ def test_unit_views():
     """reshape/permute/expand values, and which results share memory."""
     x = Tensor(np.arange(6, dtype=np.float32))
     r = x.reshape(2, 3)
-    _expect(r, [[0, 1, 2], [3, 4, 5]], "x.reshape(2, 3)", "Implement Tensor.reshape with NumPy's reshape.")
+    _expect(r, [[0, 1, 2], [3, 4, 5]], "x.reshape(2, 3)", "Check Tensor.reshape with NumPy's reshape.")
     _expect(x.reshape(-1, 2), [[0, 1], [2, 3], [4, 5]], "x.reshape(-1, 2)")
     assert np.shares_memory(r.data, x.data), "reshape of a contiguous tensor should be a view (no copy)"
     p = r.permute(1, 0)
-    _expect(p, [[0, 3], [1, 4], [2, 5]], "r.permute(1, 0)", "Implement Tensor.permute with transpose(axes).")
+    _expect(p, [[0, 3], [1, 4], [2, 5]], "r.permute(1, 0)", "Check Tensor.permute with transpose(axes).")
     assert np.shares_memory(p.data, x.data) and p.stride() == (1, 3), \
         f"permute must be a view with swapped strides (1, 3), got strides {p.stride()}"
     _expect(r.T, p.data, "r.T")
@@ -1962,7 +1962,7 @@ def test_unit_views():
     else:
         raise AssertionError("r.T.view(6) must raise: no strides can read [0, 3, 1, 4, 2, 5] in order")
     e = Tensor([[1.0], [2.0]]).expand(2, 3)
-    _expect(e, [[1, 1, 1], [2, 2, 2]], "(2, 1).expand(2, 3)", "Implement Tensor.expand with np.broadcast_to.")
+    _expect(e, [[1, 1, 1], [2, 2, 2]], "(2, 1).expand(2, 3)", "Check Tensor.expand with np.broadcast_to.")
     assert e.stride() == (1, 0), f"expand must repeat with stride 0 (no copy), got strides {e.stride()}"
     _expect(r.flatten(), [0, 1, 2, 3, 4, 5], "flatten")
     assert r.unsqueeze(0).shape == (1, 2, 3) and r.unsqueeze(-1).squeeze().shape == (2, 3)
@@ -2016,7 +2016,7 @@ _extend(Tensor, _Indexing)
 def test_unit_indexing():
     """Basic indexing (views) and advanced indexing (copies)."""
     x = Tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
-    _expect(x[1], [4, 5, 6, 7], "x[1]", "Implement Tensor.__getitem__: wrap self.data[index].")
+    _expect(x[1], [4, 5, 6, 7], "x[1]", "Check Tensor.__getitem__: wrap self.data[index].")
     _expect(x[:, 1:3], [[1, 2], [5, 6], [9, 10]], "x[:, 1:3]")
     assert np.shares_memory(x[:, 1:3].data, x.data), "slicing should be a view"
     _expect(x[Tensor([2, 0])], [[8, 9, 10, 11], [0, 1, 2, 3]], "x[Tensor([2, 0])] (gather rows)")
@@ -2303,10 +2303,10 @@ def test_unit_cat_stack():
     """cat joins along an existing dimension, stack along a new one."""
     a = Tensor([[1.0, 2.0], [3.0, 4.0]])
     b = Tensor([[5.0, 6.0]])
-    _expect(cat([a, b]), [[1, 2], [3, 4], [5, 6]], "cat([a, b], dim=0)", "Implement cat with np.concatenate.")
+    _expect(cat([a, b]), [[1, 2], [3, 4], [5, 6]], "cat([a, b], dim=0)", "Check cat with np.concatenate.")
     _expect(cat([a, a], dim=1), [[1, 2, 1, 2], [3, 4, 3, 4]], "cat([a, a], dim=1)")
     u, v = Tensor([1.0, 2.0]), Tensor([3.0, 4.0])
-    _expect(stack([u, v]), [[1, 2], [3, 4]], "stack([u, v])", "Implement stack with np.stack.")
+    _expect(stack([u, v]), [[1, 2], [3, 4]], "stack([u, v])", "Check stack with np.stack.")
     _expect(stack([u, v], dim=1), [[1, 3], [2, 4]], "stack([u, v], dim=1)")
     _expect(stack([u, v], dim=-1), [[1, 3], [2, 4]], "stack([u, v], dim=-1)")
     try:
@@ -2538,21 +2538,21 @@ def test_unit_masks_and_pieces():
     scores = Tensor(np.arange(9, dtype=np.float32).reshape(3, 3))
     future = tril(ones(3, 3)) == 0
     _expect(tril(ones(3, 3)), [[1, 0, 0], [1, 1, 0], [1, 1, 1]], "tril(ones(3, 3))",
-            "Implement tril with np.tril(array, diagonal).")
+            "Check tril with np.tril(array, diagonal).")
     _expect(ones(2, 3).tril(diagonal=1), [[1, 1, 0], [1, 1, 1]], "ones(2, 3).tril(diagonal=1)")
     _expect(ones(3, 3).triu(1), [[0, 1, 1], [0, 0, 1], [0, 0, 0]], "ones(3, 3).triu(1)")
     _expect(tril(ones(2, 2, 2), -1), [[[0, 0], [1, 0]]] * 2, "tril of a batch (2, 2, 2), diagonal=-1",
             "tril works matrix by matrix on the last two dimensions.")
     _expect(scores.masked_fill(future, -np.inf), [[0, -np.inf, -np.inf], [3, 4, -np.inf], [6, 7, 8]],
             "scores.masked_fill(future, -inf)",
-            "Implement masked_fill: np.where(mask, value, input), value where the mask is True.", np.float32)
+            "Check masked_fill: np.where(mask, value, input), value where the mask is True.", np.float32)
     batch = Tensor(np.zeros((2, 3, 3), dtype=np.float32)).masked_fill(future, 1.0)
     _expect(batch, np.broadcast_to(future.data, (2, 3, 3)), "a (3, 3) mask on a (2, 3, 3) tensor",
             "The mask broadcasts against the input.")
     _expect(Tensor([1, 2]).masked_fill(Tensor([True, False]), 0.7), [0, 2], "an int tensor filled with 0.7",
             "The result keeps the input's dtype (0.7 becomes 0 in int64).", np.int64)
     _expect(where(scores > 4, scores, 0.0), [[0, 0, 0], [0, 0, 5], [6, 7, 8]], "where(scores > 4, scores, 0.0)",
-            "Implement where with np.where(condition, a, b).", np.float32)
+            "Check where with np.where(condition, a, b).", np.float32)
     _expect(where(Tensor([True, False]), Tensor([1, 2]), 0.5), [1, 0.5], "where(cond, int64 tensor, 0.5)",
             "A float number next to an int tensor makes the result float32.", np.float32)
     assert [p.tolist() for p in where(Tensor([[False, True], [True, True]]))] == [[0, 1, 1], [1, 0, 1]], \

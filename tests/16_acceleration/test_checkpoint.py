@@ -10,7 +10,13 @@ from tinytorch.core.activations import gelu
 from tinytorch.core.autograd import gradcheck, no_grad
 from tinytorch.core.layers import Linear, Sequential
 from tinytorch.core.tensor import Tensor, manual_seed
-from tinytorch.systems.acceleration import CheckpointedBlock, checkpoint, checkpoint_blocks, measure_step
+from tinytorch.systems.acceleration import (
+    CheckpointedBlock,
+    checkpoint,
+    checkpoint_blocks,
+    checkpoint_sequential,
+    measure_step,
+)
 from tinytorch.text.transformers import GPT, GPTConfig
 
 
@@ -129,7 +135,37 @@ def test_bad_arguments_are_clear_errors():
         CheckpointedBlock(lambda t: t)
 
 
+def test_checkpoint_sequential_matches_the_plain_mlp_and_keeps_less():
+    import tracemalloc
+
+    from tinytorch.core.layers import ReLU
+    from tinytorch.core.losses import cross_entropy
+
+    manual_seed(0)
+    layers = [Linear(64, 256), ReLU(), Linear(256, 256), ReLU(), Linear(256, 256), ReLU(), Linear(256, 10)]
+    net = Sequential(*layers)
+    x = Tensor(np.random.default_rng(0).standard_normal((128, 64)).astype(np.float32))  # data: no grad
+    y = Tensor(np.random.default_rng(1).integers(0, 10, 128))
+    held, grads = {}, {}
+    for segments in (1, 3):
+        net.zero_grad()
+        tracemalloc.start()
+        loss = cross_entropy(checkpoint_sequential(net, segments, x), y)
+        held[segments] = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        loss.backward()
+        grads[segments] = [p.grad.data.copy() for p in net.parameters()]
+    for a, b in zip(grads[1], grads[3]):
+        np.testing.assert_array_equal(a, b)
+    assert held[3] < 0.65 * held[1], held  # two chunks of two keep only their input; the last three run plainly
+    with pytest.raises(ValueError, match=r"segments must be an int in \[1, 7\]"):
+        checkpoint_sequential(net, 8, x)
+    with pytest.raises(TypeError, match="a Sequential or a non-empty list of Modules"):
+        checkpoint_sequential([], 1, x)
+
+
 def test_reachable_where_pytorch_code_looks():
     from tinytorch.utils.checkpoint import checkpoint as reexported
+    from tinytorch.utils.checkpoint import checkpoint_sequential as reexported_sequential
 
-    assert reexported is checkpoint
+    assert reexported is checkpoint and reexported_sequential is checkpoint_sequential

@@ -861,6 +861,25 @@ def checkpoint(function, *args, use_reentrant: bool = False, preserve_rng_state:
     return _Checkpoint.apply(*inputs, *params, call=call, n_inputs=len(inputs), rng_state=state)
 
 
+def checkpoint_sequential(functions, segments: int, input, use_reentrant: bool = False, **kwargs):
+    """torch.utils.checkpoint.checkpoint_sequential: run `functions` (a Sequential or a list of
+    Modules) in `segments` chunks of len // segments modules, every chunk but the last under
+    checkpoint(); the last one (and any remainder) runs plainly, since backward needs it at once."""
+    from tinytorch.core.layers import Sequential
+
+    modules = list(functions.children()) if isinstance(functions, Module) else list(functions)
+    if not modules or not all(isinstance(m, Module) for m in modules):
+        raise TypeError("checkpoint_sequential: functions must be a Sequential or a non-empty list of Modules")
+    if isinstance(segments, bool) or not isinstance(segments, int) or not 1 <= segments <= len(modules):
+        raise ValueError(f"checkpoint_sequential: segments must be an int in [1, {len(modules)}] (the number "
+                         f"of modules), got {segments!r}")
+    size = len(modules) // segments
+    for start in range(0, size * (segments - 1), size):
+        # A transient Sequential holds the chunk, so checkpoint() sees its parameters (modules have no parent).
+        input = checkpoint(Sequential(*modules[start:start + size]), input, use_reentrant=use_reentrant, **kwargs)
+    return Sequential(*modules[size * (segments - 1):])(input)
+
+
 class CheckpointedBlock(Module):
     """Runs `block` under checkpoint() when training with gradients; same parameters and names."""
 

@@ -1734,16 +1734,16 @@ print(f"speed-up: {min(step_ms['module 09 path']) / min(step_ms['module 16 kerne
 # long contiguous runs inside the cache, and `cols` never exists for the whole batch, so the peak
 # memory of a conv layer stops growing with `kh·kw` copies of the batch. Against PyTorch it is not
 # enough. `benchmarks/cnn_step.py` (batch 64, one BLAS thread, each contender in its own process,
-# CPU time so that a busy machine does not blur it) puts the fused step at about 1.2x faster than
-# module 09's and about 1.75x slower than PyTorch's eager CPU step — `benchmarks/README.md` has
-# the measured table. The profile there says why: about 110 ms of the ~295 ms are matmuls (and
-# the 32-channel convs' `W @ cols` runs well below this machine's best GEMM rate, because `O = 32`
-# makes a thin product); the rest is spread over many passes — im2col twice (forward, and again
-# in backward, which rebuilds `cols`), col2im, max-pool backward, ReLU, fills and transposes —
-# none of which alone closes the gap. What would: keeping a channels-last layout between layers
-# (one transpose per network instead of two per layer), fusing bias + ReLU into the conv's output
-# write and the ReLU mask into `dy`, a patch-major `cols` for thin layers, and a max-pool that
-# stores the winner's index. Each is a measurement away; try one and run the benchmark.
+# CPU time so that a busy machine does not blur it) puts the fused step at about 1.25x faster
+# than module 09's and about 1.6x slower than PyTorch's eager CPU step — `benchmarks/README.md`
+# has the measured table, before and after choice 6. The profile there says why: the matmuls are
+# under half of the step (choice 6 took the thin 32-channel products from ~70 to ~95 GFLOP/s on
+# one thread); the rest is spread over many passes — im2col twice (forward, and again in
+# backward, which rebuilds `cols`), col2im, max-pool backward, ReLU, fills and transposes — none
+# of which alone closes the gap. What might: keeping a channels-last layout between layers (one
+# transpose per network instead of two per layer), fusing bias + ReLU into the conv's output
+# write and the ReLU mask into `dy`, and a max-pool that stores the winner's index. Each is a
+# measurement away; try one and run the benchmark.
 
 # %% [markdown]
 # ### Check your understanding

@@ -1779,8 +1779,9 @@ print(f"{'total':<22}{totals[0]:>8.2f}{totals[1]:>8.2f}")
 # %% [markdown]
 # Read it against the FLOP table: the two big convolutions take most of the time, and backward
 # costs about twice forward — as the FLOP count predicts. Whatever is left (ReLU, pooling,
-# copies into the working layout) is memory traffic, not arithmetic: each of those ops reads and
-# writes megabytes to do one operation per element.
+# padding, im2col, col2im and the transposes) is memory traffic, not arithmetic: each of those
+# ops reads and writes megabytes to do one operation per element. Module 16 measures these
+# phases one by one and removes most of the copying.
 
 # %% [markdown]
 # ## Reflection

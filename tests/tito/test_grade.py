@@ -221,3 +221,44 @@ def test_an_empty_submissions_folder_is_refused_before_any_grading(small_class, 
     done = subprocess.run(command, cwd=instructor, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "reference run" not in done.stdout, done.stdout + done.stderr
     assert "expected one learner repository per student" in done.stderr and done.stderr.count("\n") == 1
+
+
+def _cmdlines_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if entry.name.isdigit() and text in cmdline:
+            found.append(cmdline[:200])
+    return found
+
+
+def test_sigterm_stops_the_running_sandbox_at_once_and_cleans_up(tmp_path, workdir):
+    """A `kill` (or a CI timeout) must not wait out a looping student's 120 s, nor leave workspaces."""
+    instructor = make_instructor(tmp_path / "instructor")
+    make_class(instructor, tmp_path / "class", {"ann": "correct", "zed": "loops_forever"})
+    gradebook = tmp_path / "gb" / "book.sqlite"
+    command = [
+        sys.executable, "-m", "tito.main", "grade", "01", "--submissions", str(tmp_path / "class"),
+        "--gradebook", str(gradebook), "--timeout", "120", "--workdir", str(workdir),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=instructor, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (gradebook.exists() and _graded_students(gradebook)):
+        time.sleep(0.05)
+    time.sleep(1.0)  # zed's endless loop is running now
+    process.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    out, err = process.communicate(timeout=60)  # without the stop, the loop would hold it ~120 s
+    assert process.returncode == 130 and "interrupted" in err, out + err
+    assert time.monotonic() - stopped < 60
+    assert _graded_students(gradebook) == ["ann"], "only finished students are in the gradebook"
+    assert list(workdir.iterdir()) == [], "the run's workspaces were removed"
+    assert _cmdlines_mentioning(str(workdir)) == [], "a sandbox process outlived the grader"
+
+
+def _graded_students(gradebook: Path) -> list[str]:
+    with sqlite3.connect(gradebook) as db:
+        return [row[0] for row in db.execute("SELECT student FROM submissions ORDER BY student")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
@@ -100,6 +101,10 @@ def _line(done: int, total: int, row: SubmissionRow) -> str:
     )
 
 
+def _interrupted(signum, frame) -> None:
+    raise KeyboardInterrupt  # like Ctrl-C: running sandboxes are killed, workspaces removed
+
+
 def grade(root: Path, args: argparse.Namespace, gradebook: Path) -> int:
     module = select_modules(root, [args.target])[0]
     submissions = find_submissions(Path(args.submissions))
@@ -146,7 +151,11 @@ def grade(root: Path, args: argparse.Namespace, gradebook: Path) -> int:
             count[0] += 1
             print(_line(count[0], len(todo), row), flush=True)
 
-        grader.grade_all(todo, record)
+        previous = signal.signal(signal.SIGTERM, _interrupted)  # `kill`, a CI timeout: clean up too
+        try:
+            grader.grade_all(todo, record)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         minutes = (time.monotonic() - started) / 60
         if todo:
             print(

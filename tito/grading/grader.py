@@ -383,12 +383,16 @@ class Grader:
             finally:
                 slots.put(identity)
 
+        sandbox.STOP.clear()
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             futures = [pool.submit(work, s) for s in submissions]
             try:
                 for future in as_completed(futures):
                     on_result(future.result())
             except BaseException:
+                # Interrupted: kill the running children now; their rows are never saved, so
+                # `--resume` grades those students again.
+                sandbox.STOP.set()
                 for future in futures:
                     future.cancel()
                 raise

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,11 @@ from tito.errors import TitoError
 FIRST_SANDBOX_UID = 61000
 SANDBOX_GROUP = "nogroup"
 PROBE = "import sys, sysconfig; print(sys.version_info[:2], sysconfig.get_config_var('SOABI'))"
+
+
+# Set when the grader is interrupted (Ctrl-C, SIGTERM): every running child is killed at once
+# instead of being waited for up to its wall-time limit; its result is never recorded.
+STOP = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -304,6 +310,8 @@ def _read_until_done(process: subprocess.Popen, report_fd: int, limits: Limits, 
     exited_at = None  # when the harness exited; grandchildren may still hold the pipes
     while selector.get_map():
         now = time.monotonic()
+        if STOP.is_set():
+            break
         if now > deadline:
             timed_out = process.poll() is None
             break

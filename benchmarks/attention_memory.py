@@ -1,13 +1,17 @@
-"""Peak memory and time of causal attention, forward + backward: module 12's kernel vs module 16's blocks.
+"""Peak memory and time of causal attention, forward + backward: module 12's kernels vs module 16's blocks.
 
-Module 12's `scaled_dot_product_attention` keeps the (T, T) probabilities of every head for
-backward; module 16's `flash_attention` walks over the keys in blocks with the online softmax
-and keeps one float per query instead, recomputing each block's probabilities in backward.
+Module 12's `scaled_dot_product_attention` (one Function) keeps the (T, T) probabilities of every
+head for backward; its textbook composition from Tensor ops (`scaled_dot_product_attention_reference`,
+what the GPT's block runs under `use_fused(False)`) keeps the scores, the masked scores, the
+exponentials and the weights; module 16's `flash_attention` walks over the keys in blocks with the
+online softmax and keeps one float per query instead, recomputing each block's probabilities in
+backward.
 For one batch of causal self-attention (float32, B sequences, H heads of D features) at each
 length T, this prints:
 
 - peak memory above the inputs during forward + backward, measured with tracemalloc (NumPy
-  reports its allocations to it), and the ratio unfused / blocked (target: >= 4x at T = 1,024);
+  reports its allocations to it), and the ratios one Function / blocked (target: >= 4x at
+  T = 1,024) and composition / blocked;
 - median wall time of forward + backward of each (the blocked one does more arithmetic);
 - the largest difference of the outputs and of the three gradients (target: <= 1e-5).
 
@@ -35,11 +39,15 @@ import numpy as np  # noqa: E402
 
 from tinytorch.core.tensor import Tensor  # noqa: E402
 from tinytorch.systems.acceleration import flash_attention  # noqa: E402
-from tinytorch.text.attention import scaled_dot_product_attention  # noqa: E402
+from tinytorch.text.attention import scaled_dot_product_attention, scaled_dot_product_attention_reference  # noqa: E402
 
 
 def unfused(q, k, v, block):
     return scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
+def composed(q, k, v, block):
+    return scaled_dot_product_attention_reference(q, k, v, is_causal=True)
 
 
 def blocked(q, k, v, block):
@@ -95,8 +103,8 @@ def main(argv=None) -> dict:
     rows = []
     print(f"causal attention forward + backward, float32, batch {args.batch}, {args.heads} heads x "
           f"{args.head_dim} features, blocks of {args.block} keys, {args.repeats} timed runs")
-    print(f"{'T':>6}{'unfused MB':>12}{'blocked MB':>12}{'ratio':>8}{'unfused ms':>12}{'blocked ms':>12}"
-          f"{'max |diff|':>12}")
+    print(f"{'T':>6}{'composed MB':>13}{'unfused MB':>12}{'blocked MB':>12}{'ratio':>8}{'composed ms':>13}"
+          f"{'unfused ms':>12}{'blocked ms':>12}{'max |diff|':>12}")
     for length in args.lengths:
         shape = (args.batch, args.heads, length, args.head_dim)
         arrays = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
@@ -105,16 +113,19 @@ def main(argv=None) -> dict:
         diff = max(float(np.abs(a - b).max()) for a, b in zip((reference[0], *reference[1]),
                                                               (blocked_result[0], *blocked_result[1])))
         del reference, blocked_result
-        memory = [peak_megabytes(kind, arrays, grad, args.block) for kind in (unfused, blocked)]
-        times = [median_ms(kind, arrays, grad, args.block, args.repeats) for kind in (unfused, blocked)]
+        kinds = (unfused, blocked, composed)
+        memory = [peak_megabytes(kind, arrays, grad, args.block) for kind in kinds]
+        times = [median_ms(kind, arrays, grad, args.block, args.repeats) for kind in kinds]
         row = {"T": length, "unfused_mb": round(memory[0], 2), "blocked_mb": round(memory[1], 2),
                "memory_ratio": round(memory[0] / memory[1], 2), "unfused_ms": round(times[0], 2),
-               "blocked_ms": round(times[1], 2), "max_abs_diff": diff}
+               "blocked_ms": round(times[1], 2), "max_abs_diff": diff, "composed_mb": round(memory[2], 2),
+               "composed_memory_ratio": round(memory[2] / memory[1], 2), "composed_ms": round(times[2], 2)}
         rows.append(row)
-        print(f"{length:>6}{memory[0]:>12.1f}{memory[1]:>12.1f}{row['memory_ratio']:>7.1f}x{times[0]:>12.1f}"
-              f"{times[1]:>12.1f}{diff:>12.1e}")
+        print(f"{length:>6}{memory[2]:>13.1f}{memory[0]:>12.1f}{memory[1]:>12.1f}{row['memory_ratio']:>7.1f}x"
+              f"{times[2]:>13.1f}{times[0]:>12.1f}{times[1]:>12.1f}{diff:>12.1e}")
     load = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
-    print(f"threads {args.threads}, load average {load}; memory = tracemalloc peak above the inputs")
+    print(f"threads {args.threads}, load average {load}; memory = tracemalloc peak above the inputs; ratio = "
+          "unfused (module 12's one Function) / blocked; composed = module 12's Tensor-op composition")
     result = {"benchmark": "attention_memory", "batch": args.batch, "heads": args.heads, "head_dim": args.head_dim,
               "block": args.block, "threads": args.threads, "rows": rows, "load_average": load}
     if args.json:

@@ -11,10 +11,11 @@ load spike hits both; the ratio TinyTorch / PyTorch of the medians is the number
 (docs/DESIGN.md §7). Before timing, the two models' losses and gradients are compared on one
 batch: a fast wrong answer is not a result.
 
-Module 16's fused paths (GELU, softmax + cross-entropy, AdamW; blocked attention from 256 tokens)
-are the package default; each step is also run on the plain paths (`use_fused(False)`) in
-alternation on the same model, after checking that both give the same loss and gradients, and
-the fused/unfused speed-up is printed next to the PyTorch ratio.
+Module 16's fused paths (GELU, LayerNorm, the attention core as one node — blocked from 256
+tokens —, softmax + cross-entropy, AdamW) are the package default; each step is also run on the
+plain paths (`use_fused(False)`: modules 12-13's textbook compositions of Tensor ops, module 04's
+loss, module 06's AdamW) in alternation on the same model, after checking that both give the same
+loss and gradients, and the fused/unfused speed-up is printed next to the PyTorch ratio.
 
 A per-sub-layer profile follows: the forward and backward time of the embeddings, each block's
 ln_1, attention, ln_2 and MLP, ln_f, the head and the loss, and the clip + optimizer time.

@@ -1188,7 +1188,8 @@ for label, ms in results.items():
 #   place, vectorised over batch and heads.
 # - Heads split the width into `H` independent attentions at no extra FLOPs.
 #   `MultiheadAttention` keeps PyTorch's layout and mask conventions; `CausalSelfAttention` is
-#   nanoGPT's block with a fused qkv projection.
+#   nanoGPT's block with one qkv projection, composed from Tensor ops (module 16 replaces its
+#   middle with a fused node, and with a blocked kernel for long sequences).
 # - Time and memory grow as `T²`; the causal mask wastes half the scores; softmax must subtract
 #   the maximum.
 # - Next: module 13 stacks attention, an MLP and layer norms into transformer blocks and a GPT.

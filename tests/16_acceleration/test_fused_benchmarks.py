@@ -24,6 +24,7 @@ def test_attention_memory_reports_memory_time_and_agreement_per_length():
     for row in result["rows"]:
         assert row["max_abs_diff"] <= 1e-5, row
         assert row["unfused_mb"] > 0 and row["blocked_mb"] > 0 and row["blocked_ms"] > 0
+        assert row["composed_mb"] > row["unfused_mb"], "the composition keeps more (T, T) arrays than one Function"
     assert result["rows"][1]["memory_ratio"] > result["rows"][0]["memory_ratio"], "the saving grows with T"
 
 

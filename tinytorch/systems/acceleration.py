@@ -605,9 +605,16 @@ def pad_flat(x: np.ndarray, g: Geometry, fill: float = 0.0, out: np.ndarray | No
     """(n, C, H, W) -> the padded, flattened, channel-major working layout (C, n, plane), in `out` if given."""
     shape = (g.c, x.shape[0], plane_length(g))
     flat = np.empty(shape, dtype=x.dtype) if out is None else out
-    flat.fill(fill)
     grid = flat[:, :, :g.hp * g.wp].reshape(shape[0], shape[1], g.hp, g.wp)
-    grid[:, :, g.top:g.top + g.h, g.left:g.left + g.w] = x.transpose(1, 0, 2, 3)
+    # Only the border and the slack get `fill` (the interior is overwritten next): a whole-array
+    # fill would write every element twice.
+    rows = slice(g.top, g.top + g.h)
+    grid[:, :, :g.top] = fill
+    grid[:, :, g.top + g.h:] = fill
+    grid[:, :, rows, :g.left] = fill
+    grid[:, :, rows, g.left + g.w:] = fill
+    flat[:, :, g.hp * g.wp:] = fill
+    grid[:, :, rows, g.left:g.left + g.w] = x.transpose(1, 0, 2, 3)
     return flat
 
 

@@ -802,8 +802,8 @@ test_unit_flash_attention()
 
 # %%
 #| test
-from tinytorch.core.autograd import gradcheck
-from tinytorch.core.tensor import default_generator, manual_seed
+from tinytorch.core.tensor import default_generator as package_generator  # the stream dropout() draws from
+from tinytorch.core.tensor import manual_seed
 from tinytorch.text.attention import merge_heads, scaled_dot_product_attention_reference, split_heads
 
 
@@ -817,7 +817,7 @@ def test_unit_fused_causal_attention():
 
     for p in (0.0, 0.3):
         results = []
-        for fn in (lambda t: FusedCausalAttention.apply(t, 2, p, default_generator()), lambda t: textbook(t, p)):
+        for fn in (lambda t: FusedCausalAttention.apply(t, 2, p, package_generator()), lambda t: textbook(t, p)):
             qkv.grad = None
             manual_seed(1)
             out = fn(qkv)
@@ -833,7 +833,7 @@ def test_unit_fused_causal_attention():
 
     def seeded(t):
         manual_seed(2)
-        return FusedCausalAttention.apply(t, 2, 0.3, default_generator())
+        return FusedCausalAttention.apply(t, 2, 0.3, package_generator())
     assert gradcheck(seeded, [qkv]), "the one-node attention's backward disagrees with finite differences"
     print("✅ one-node causal attention: equal to module 12's composition (with and without dropout), gradcheck")
 

@@ -2556,6 +2556,17 @@ for _name, _model in (("float32", _m32), ("float16", _m16)):
 
 # %% [markdown]
 # **Your answer:**
+# %% [markdown]
+# **Q6.** Module 13's `layer_norm_composed` records a mean, a subtraction, a product, a second
+# mean, an addition, a square root, a division, a product and a sum. For the GPT's `(768, 128)`
+# residual stream in float32, list which full-size arrays its graph keeps alive for backward, and
+# compare with `FusedLayerNorm`, which keeps `x̂` and one `1/σ` per row: how many MB does each
+# keep across the 9 LayerNorms of a step? Why are this module's kernels checked against modules
+# 12–13's compositions (and not only against PyTorch)?
+
+# %% [markdown]
+# **Your answer:**
+
 
 # %% [markdown]
 # ## Summary

@@ -1605,31 +1605,30 @@ test_unit_fast_conv_matches_module_09()
 # ### Analysis — where one conv layer's time goes, phase by phase
 #
 # The second conv of the benchmark network (32→32 channels, 3x3, 32x32 images), at batch 16 to
-# keep the notebook quick. Each phase of a forward + backward is timed on its own (median CPU time
+# keep the notebook quick. Each phase of a forward + backward is timed on its own (the fastest
 # of a few runs), first as module 09 does it, then as the fast kernel does it (summed over its
 # blocks).
 
 # %%
 #| analysis
-import statistics
 import time
 
 from tinytorch.core.spatial import _geometry, col2im, im2col, pad
 
 
-def median_ms(fn, repeats: int = 5) -> float:
-    """Median CPU milliseconds of fn() after one warm-up call.
+def best_ms(fn, repeats: int = 5) -> float:
+    """Fastest wall-clock milliseconds of `repeats` calls of fn(), after one warm-up call.
 
-    CPU time (time.process_time: this process, all its threads) rather than wall time: on a busy
-    machine the wall clock also counts the time other programs held the CPU.
+    The fastest run is the one least disturbed by other programs on a busy machine. (CPU time is
+    no better here: with several BLAS threads it also counts the time they spin while waiting.)
     """
     fn()
-    times = []
+    best = float("inf")
     for _ in range(repeats):
-        start = time.process_time()
+        start = time.perf_counter()
         fn()
-        times.append(time.process_time() - start)
-    return statistics.median(times) * 1e3
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
 
 
 def textbook_phases(x, w, dy, g) -> dict:
@@ -1638,13 +1637,13 @@ def textbook_phases(x, w, dy, g) -> dict:
     cols = im2col(pad(x, g), g)
     flat_w, flat_dy = w.reshape(o, -1), np.ascontiguousarray(dy.transpose(1, 0, 2, 3)).reshape(o, -1)
     y = flat_w @ cols
-    return {"pad": median_ms(lambda: pad(x, g)), "im2col": median_ms(lambda: im2col(pad(x, g), g)) -
-            median_ms(lambda: pad(x, g)), "matmuls (y, dW, dcols)": median_ms(lambda: flat_w @ cols) +
-            median_ms(lambda: flat_dy @ cols.T) + median_ms(lambda: flat_w.T @ flat_dy),
-            "layout changes (transposes)": median_ms(lambda: np.ascontiguousarray(
-                y.reshape(o, g.n, g.oh, g.ow).transpose(1, 0, 2, 3))) + median_ms(
+    return {"pad": best_ms(lambda: pad(x, g)), "im2col": best_ms(lambda: im2col(pad(x, g), g)) -
+            best_ms(lambda: pad(x, g)), "matmuls (y, dW, dcols)": best_ms(lambda: flat_w @ cols) +
+            best_ms(lambda: flat_dy @ cols.T) + best_ms(lambda: flat_w.T @ flat_dy),
+            "layout changes (transposes)": best_ms(lambda: np.ascontiguousarray(
+                y.reshape(o, g.n, g.oh, g.ow).transpose(1, 0, 2, 3))) + best_ms(
                 lambda: np.ascontiguousarray(dy.transpose(1, 0, 2, 3))),
-            "col2im": median_ms(lambda: col2im(cols, g, g.n))}
+            "col2im": best_ms(lambda: col2im(cols, g, g.n))}
 
 
 def fast_phases(x, w, dy, g) -> dict:
@@ -1663,13 +1662,13 @@ def fast_phases(x, w, dy, g) -> dict:
 
         def copy_dy(block=dy[start:stop], target=valid_dy):
             target[...] = block.transpose(1, 0, 2, 3)
-        totals["pad"] += median_ms(lambda: pad_flat(x[start:stop], g, out=flat))
-        totals["im2col"] += median_ms(lambda: im2col_flat(flat, g, out=cols))
-        totals["matmuls (y, dW, dcols)"] += (median_ms(lambda: flat_w @ cols) + median_ms(lambda: cols @ grad_y.T)
-                                             + median_ms(lambda: flat_w.T @ grad_y))
-        totals["layout changes (transposes)"] += median_ms(lambda: np.ascontiguousarray(
-            y.reshape(o, n, g.oh, row_length(g))[:, :, :, :g.ow].transpose(1, 0, 2, 3))) + median_ms(copy_dy)
-        totals["col2im"] += median_ms(lambda: col2im_flat(cols, g, n))
+        totals["pad"] += best_ms(lambda: pad_flat(x[start:stop], g, out=flat))
+        totals["im2col"] += best_ms(lambda: im2col_flat(flat, g, out=cols))
+        totals["matmuls (y, dW, dcols)"] += (best_ms(lambda: flat_w @ cols) + best_ms(lambda: cols @ grad_y.T)
+                                             + best_ms(lambda: flat_w.T @ grad_y))
+        totals["layout changes (transposes)"] += best_ms(lambda: np.ascontiguousarray(
+            y.reshape(o, n, g.oh, row_length(g))[:, :, :, :g.ow].transpose(1, 0, 2, 3))) + best_ms(copy_dy)
+        totals["col2im"] += best_ms(lambda: col2im_flat(cols, g, n))
     return totals
 
 
@@ -1679,7 +1678,7 @@ w_np = rng.standard_normal((32, 32, 3, 3), dtype=np.float32)
 dy_np = rng.standard_normal((16, 32, 32, 32), dtype=np.float32)
 geo = _geometry(x_np.shape, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "")
 phases = {"module 09": textbook_phases(x_np, w_np, dy_np, geo), "module 16": fast_phases(x_np, w_np, dy_np, geo)}
-print(f"{'phase (one forward + backward)':<32}{'module 09':>14}{'module 16':>14}   (CPU ms)")
+print(f"{'phase (one forward + backward)':<32}{'module 09':>14}{'module 16':>14}   (ms, best of 5)")
 for phase in phases["module 09"]:
     print(f"{phase:<32}{phases['module 09'][phase]:>14.2f}{phases['module 16'][phase]:>14.2f}")
 print(f"{'total':<32}{sum(phases['module 09'].values()):>14.2f}{sum(phases['module 16'].values()):>14.2f}")
@@ -1696,11 +1695,11 @@ print(f"{'total':<32}{sum(phases['module 09'].values()):>14.2f}{sum(phases['modu
 #
 # The forward product of one block for each conv of the benchmark network, both ways: `W @ cols`
 # (thin: `O` rows) and `colsᵀ @ Wᵀ` (the same numbers, as transposed views), each followed by
-# its write into the `(n, O, OH, OW)` output, in CPU milliseconds.
+# its write into the `(n, O, OH, OW)` output, in milliseconds (fastest of 9 runs).
 
 # %%
 #| analysis
-print(f"{'conv (C -> O, image)':<24}{'K':>5}{'W @ cols':>10}{'colsT @ WT':>12}   (CPU ms: product + write into out)")
+print(f"{'conv (C -> O, image)':<24}{'K':>5}{'W @ cols':>10}{'colsT @ WT':>12}   (ms: product + write into out)")
 for c_in, c_out, size in [(3, 32, 32), (32, 32, 32), (32, 64, 16), (64, 64, 16)]:
     geo = _geometry((64, c_in, size, size), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "")
     start, stop = image_blocks(geo, c_out, 4)[0]
@@ -1715,8 +1714,8 @@ for c_in, c_out, size in [(3, 32, 32), (32, 32, 32), (32, 64, 16), (64, 64, 16)]
     def transposed_order():
         out[...] = (cols.T @ flat_w.T).reshape(n, size, row, c_out)[:, :, :size, :].transpose(0, 3, 1, 2)
 
-    print(f"{f'{c_in} -> {c_out}, {size}x{size}':<24}{c_in * 9:>5}{median_ms(plain_order, repeats=9):>10.2f}"
-          f"{median_ms(transposed_order, repeats=9):>12.2f}")
+    print(f"{f'{c_in} -> {c_out}, {size}x{size}':<24}{c_in * 9:>5}{best_ms(plain_order, repeats=9):>10.2f}"
+          f"{best_ms(transposed_order, repeats=9):>12.2f}")
 print(f"the fast kernel uses colsT @ WT from K = {TRANSPOSED_FROM_K} (groups = 1)")
 
 # %% [markdown]
@@ -1792,9 +1791,9 @@ step_ms = {}
 for _ in range(2):  # alternate, so that a change in the machine's load hits both alike
     for label, fused in (("module 16 kernels", True), ("module 09 path", False)):
         with package.use_fused(fused):
-            step_ms.setdefault(label, []).append(median_ms(step, repeats=3))
+            step_ms.setdefault(label, []).append(best_ms(step, repeats=3))
 for label, values in step_ms.items():
-    print(f"{label:<20} forward + backward: {min(values):7.1f} CPU ms (best of 2 alternating medians)")
+    print(f"{label:<20} forward + backward: {min(values):7.1f} ms (best of 2 alternating rounds of 3)")
 print(f"speed-up: {min(step_ms['module 09 path']) / min(step_ms['module 16 kernels']):.2f}x")
 
 # %% [markdown]
@@ -2556,6 +2555,7 @@ for _name, _model in (("float32", _m32), ("float16", _m16)):
 
 # %% [markdown]
 # **Your answer:**
+
 # %% [markdown]
 # **Q6.** Module 13's `layer_norm_composed` records a mean, a subtraction, a product, a second
 # mean, an addition, a square root, a division, a product and a sum. For the GPT's `(768, 128)`
@@ -2566,7 +2566,6 @@ for _name, _model in (("float32", _m32), ("float16", _m16)):
 
 # %% [markdown]
 # **Your answer:**
-
 
 # %% [markdown]
 # ## Summary

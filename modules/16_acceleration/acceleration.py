@@ -1797,6 +1797,121 @@ for label, values in step_ms.items():
 print(f"speed-up: {min(step_ms['module 09 path']) / min(step_ms['module 16 kernels']):.2f}x")
 
 # %% [markdown]
+# ### Max pooling that remembers its winners
+#
+# Module 09's max pool keeps the padded input and the output for backward, and backward finds each
+# window's winner again: for every tap it compares a strided view of the input with the output,
+# masks out windows already served (`free`), and multiplies — four passes over the input-sized
+# arrays per tap, and in the profile of the benchmark step the two pools' backward cost more than
+# their forward. Forward already knows the winner when it takes the maximum. So store it: one
+# `uint8` per window (a quarter of a float32 output), the index of the first tap that holds the
+# maximum. Backward becomes, per tap, one comparison of those small indices and one multiply.
+#
+# Two details decide the speed. The winner's update must not be a masked write
+# (`np.copyto(winner, t, where=better)` measured 4x slower than a comparison here): with `uint8`
+# arithmetic it is `winner += better · (t − winner)`, three passes over bytes. And this kernel
+# covers only windows that *tile* the input (stride = kernel, no padding, no dilation, nothing left
+# over — the `MaxPool2d(2)` of almost every CNN); then every input pixel belongs to exactly one
+# window, backward writes every pixel of the gradient, and it needs no zero-fill. Everything else
+# is answered `NotImplemented`, and module 09's `max_pool2d` and `MaxPool2d` take their own path.
+# (Values equal module 09's always; gradients too, except for windows holding a NaN, where module
+# 09 routes the gradient nowhere and this kernel to the first non-NaN maximum.)
+
+# %%
+#| export
+def pool_tiles(g: Geometry) -> bool:
+    """Whether g's windows tile the input: stride = kernel, no padding or dilation, nothing left over."""
+    return (g.dh == g.dw == 1 and (g.sh, g.sw) == (g.kh, g.kw) and not (g.top or g.bottom or g.left or g.right)
+            and (g.oh * g.kh, g.ow * g.kw) == (g.h, g.w) and g.kh * g.kw <= 256)  # 256: a uint8 index
+
+
+def window_taps(a: np.ndarray, g: Geometry) -> list[np.ndarray]:
+    """The kh*kw views (n, C, oh, ow) of a tiled (n, C, h, w) array, one per tap, in row-major tap order."""
+    tiles = a.reshape(g.n, g.c, g.oh, g.kh, g.ow, g.kw)
+    return [tiles[:, :, :, i, :, j] for i in range(g.kh) for j in range(g.kw)]
+
+
+class FastMaxPool2dFunction(Function):
+    """Module 09's MaxPool2dFunction for windows that tile the input; forward stores each window's winner."""
+
+    @staticmethod
+    def forward(ctx, x, g: Geometry):
+        # Hint: taps = window_taps(x, g); out = a copy of taps[0]; winner = uint8 zeros of out's
+        #       shape. For t, view in the other taps: better = view > out (strictly: a tie keeps the
+        #       earlier tap, as module 09 does); np.maximum(out, view, out=out); then winner += better
+        #       * (t - winner) in uint8 (np.subtract(t, winner, out=step) wraps, the add undoes it).
+        #       Keep winner and g on ctx.
+        ### BEGIN SOLUTION
+        taps = window_taps(x, g)
+        out = taps[0].copy()
+        winner = np.zeros(out.shape, dtype=np.uint8)
+        better, step = np.empty(out.shape, dtype=bool), np.empty(out.shape, dtype=np.uint8)
+        for tap, view in enumerate(taps[1:], start=1):
+            np.greater(view, out, out=better)
+            np.maximum(out, view, out=out)
+            np.subtract(tap, winner, out=step)
+            np.multiply(step, better, out=step)
+            winner += step
+        ctx.winner, ctx.geometry = winner, g
+        return out
+        ### END SOLUTION
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        # Hint: grad = np.empty of the input's shape (g.n, g.c, g.h, g.w) — the taps cover every
+        #       pixel; for each tap t with its view of grad (window_taps): write grad_output times
+        #       (winner == t) into the view with np.multiply(..., out=view). Return (grad, None).
+        ### BEGIN SOLUTION
+        g, winner = ctx.geometry, ctx.winner
+        grad = np.empty((g.n, g.c, g.h, g.w), dtype=grad_output.dtype)
+        hit = np.empty(winner.shape, dtype=bool)
+        for tap, view in enumerate(window_taps(grad, g)):
+            np.equal(winner, tap, out=hit)
+            np.multiply(grad_output, hit, out=view)
+        return grad, None
+        ### END SOLUTION
+
+
+def fast_max_pool2d(x, g: Geometry):
+    """Module 09's max-pool call on the fast path; NotImplemented (module 09's path) unless g's windows tile x."""
+    if not pool_tiles(g):
+        return NotImplemented
+    return FastMaxPool2dFunction.apply(x, g)
+
+# %% [markdown]
+# Check it the same way as the conv: module 09's values and gradients (ties included: ReLU
+# outputs are full of equal zeros), and a float64 gradcheck.
+
+# %%
+#| test
+def test_unit_fast_max_pool_matches_module_09():
+    from tinytorch.core.autograd import gradcheck
+    from tinytorch.core.spatial import MaxPool2dFunction, _geometry
+
+    rng = np.random.default_rng(9)
+    x = np.maximum(rng.standard_normal((3, 4, 6, 8)), 0)  # about half the entries tie at 0
+    for kernel in [(2, 2), (3, 2), (1, 4)]:
+        g = _geometry(x.shape, kernel, kernel, (0, 0, 0, 0), (1, 1), "test")
+        dy = rng.standard_normal((3, 4, g.oh, g.ow))
+        results = []
+        for function in (FastMaxPool2dFunction, MaxPool2dFunction):
+            xt = Tensor(x, requires_grad=True)
+            out = function.apply(xt, g)
+            out.backward(Tensor(dy))
+            results.append((out.data, xt.grad.data))
+        for name, fast, plain in zip(("output", "dx"), *results):
+            assert np.array_equal(fast, plain), (
+                f"kernel {kernel}: the fast max pool's {name} differs from module 09's; a tie must go to "
+                "the FIRST tap holding the maximum (strict >), and each tap's view must be a view of grad")
+        xt = Tensor(rng.standard_normal((1, 2, g.h, g.w)), requires_grad=True)
+        small = _geometry(tuple(xt.shape), kernel, kernel, (0, 0, 0, 0), (1, 1), "test")
+        assert gradcheck(lambda t: FastMaxPool2dFunction.apply(t, small), (xt,)), f"gradcheck failed for {kernel}"
+    print("✅ the fast max pool equals module 09's output and gradient (ties too) and passes float64 gradcheck")
+
+
+test_unit_fast_max_pool_matches_module_09()
+
+# %% [markdown]
 # ### What closed the gap, and what did not
 #
 # Against module 09's path, the layout work pays where copies dominate: im2col and col2im run in

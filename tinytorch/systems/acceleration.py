@@ -770,6 +770,62 @@ def fast_conv2d(x, weight, bias, g: Geometry, groups: int):
     return FastConv2dFunction.apply(x, weight, bias, g, groups)
 
 
+def pool_tiles(g: Geometry) -> bool:
+    """Whether g's windows tile the input: stride = kernel, no padding or dilation, nothing left over."""
+    return (g.dh == g.dw == 1 and (g.sh, g.sw) == (g.kh, g.kw) and not (g.top or g.bottom or g.left or g.right)
+            and (g.oh * g.kh, g.ow * g.kw) == (g.h, g.w) and g.kh * g.kw <= 256)  # 256: a uint8 index
+
+
+def window_taps(a: np.ndarray, g: Geometry) -> list[np.ndarray]:
+    """The kh*kw views (n, C, oh, ow) of a tiled (n, C, h, w) array, one per tap, in row-major tap order."""
+    tiles = a.reshape(g.n, g.c, g.oh, g.kh, g.ow, g.kw)
+    return [tiles[:, :, :, i, :, j] for i in range(g.kh) for j in range(g.kw)]
+
+
+class FastMaxPool2dFunction(Function):
+    """Module 09's MaxPool2dFunction for windows that tile the input; forward stores each window's winner."""
+
+    @staticmethod
+    def forward(ctx, x, g: Geometry):
+        # Hint: taps = window_taps(x, g); out = a copy of taps[0]; winner = uint8 zeros of out's
+        #       shape. For t, view in the other taps: better = view > out (strictly: a tie keeps the
+        #       earlier tap, as module 09 does); np.maximum(out, view, out=out); then winner += better
+        #       * (t - winner) in uint8 (np.subtract(t, winner, out=step) wraps, the add undoes it).
+        #       Keep winner and g on ctx.
+        taps = window_taps(x, g)
+        out = taps[0].copy()
+        winner = np.zeros(out.shape, dtype=np.uint8)
+        better, step = np.empty(out.shape, dtype=bool), np.empty(out.shape, dtype=np.uint8)
+        for tap, view in enumerate(taps[1:], start=1):
+            np.greater(view, out, out=better)
+            np.maximum(out, view, out=out)
+            np.subtract(tap, winner, out=step)
+            np.multiply(step, better, out=step)
+            winner += step
+        ctx.winner, ctx.geometry = winner, g
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        # Hint: grad = np.empty of the input's shape (g.n, g.c, g.h, g.w) — the taps cover every
+        #       pixel; for each tap t with its view of grad (window_taps): write grad_output times
+        #       (winner == t) into the view with np.multiply(..., out=view). Return (grad, None).
+        g, winner = ctx.geometry, ctx.winner
+        grad = np.empty((g.n, g.c, g.h, g.w), dtype=grad_output.dtype)
+        hit = np.empty(winner.shape, dtype=bool)
+        for tap, view in enumerate(window_taps(grad, g)):
+            np.equal(winner, tap, out=hit)
+            np.multiply(grad_output, hit, out=view)
+        return grad, None
+
+
+def fast_max_pool2d(x, g: Geometry):
+    """Module 09's max-pool call on the fast path; NotImplemented (module 09's path) unless g's windows tile x."""
+    if not pool_tiles(g):
+        return NotImplemented
+    return FastMaxPool2dFunction.apply(x, g)
+
+
 import functools
 
 from tinytorch.core.autograd import TensorFunction, enable_grad

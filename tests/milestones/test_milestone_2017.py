@@ -83,13 +83,16 @@ def test_bad_arguments_are_clear_errors():
     assert proc.returncode != 0 and "Traceback" not in proc.stderr and "cannot load" in proc.stderr
 
 
-@pytest.mark.parametrize("task", ["shakespeare"])
-def test_tito_milestone_run_2017(task):
+@pytest.mark.parametrize("task, extra", [("shakespeare", ("--sample-chars", "10")),
+                                         ("tinytalks", ("--eval-questions", "5"))])
+def test_tito_milestone_run_2017(task, extra):
     proc = run(command=[sys.executable, "-m", "tito.main", "milestone", "run", "2017", "--force", "--json", "--",
-                        "--task", task, *QUICK, "--sample-chars", "10", "--no-checkpoint", "--quiet"])
+                        "--task", task, *QUICK, *extra, "--no-checkpoint", "--quiet"])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["task"] == task and result["iters"] == 4
+    if task == "tinytalks":
+        assert 0 <= result["test_accuracy"] <= 1 and result["test_questions"] == 5, "tito reports the accuracy"
 
 
 def load_script():

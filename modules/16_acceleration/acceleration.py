@@ -1924,10 +1924,20 @@ test_unit_fast_max_pool_matches_module_09()
 # under half of the step (choice 6 took the thin 32-channel products from ~70 to ~95 GFLOP/s on
 # one thread); the rest is spread over many passes — im2col twice (forward, and again in
 # backward, which rebuilds `cols`), col2im, max-pool backward, ReLU, fills and transposes — none
-# of which alone closes the gap. What might: keeping a channels-last layout between layers (one
-# transpose per network instead of two per layer), fusing bias + ReLU into the conv's output
-# write and the ReLU mask into `dy`, and a max-pool that stores the winner's index. Each is a
-# measurement away; try one and run the benchmark.
+# of which alone closes the gap. The max pool that stores its winners (above) took the two
+# pools' backward from about 14 to about 6 CPU ms per step (forward went from about 4 to 7: it
+# now also writes the index) and the step from about 1.6x to about 1.5x PyTorch's
+# (`benchmarks/README.md`, measured against the package from before in alternating runs).
+#
+# One idea that did *not* pay, measured and dropped: computing `dL/dx` as a stride-1
+# convolution of `dy` with the flipped, transposed kernel — the forward kernel run on `dy`,
+# whose product has an inner dimension of `O·kh·kw` instead of `O`, and no col2im. It is the same
+# FLOPs, and here no faster (the four convs' forward + backward 139–142 CPU ms against 136–137,
+# two alternating runs at load average ~5): the thin `Wᵀ·dy` product was not the bottleneck, and the extra im2col of `dy`
+# costs what col2im did. What is left to try: keeping a channels-last layout between layers
+# (one transpose per network instead of two per layer) and fusing bias + ReLU into the conv's
+# output write and the ReLU mask into `dy` (about 12 ms of the step is ReLU forward and backward
+# passes over whole activations). Each is a measurement away; try one and run the benchmark.
 
 # %% [markdown]
 # ### Check your understanding
@@ -1946,6 +1956,12 @@ test_unit_fast_max_pool_matches_module_09()
 # stub. Why is the decision made at call time instead of when `tinytorch.core.spatial` is
 # imported, and why must a stub fail *before* touching its arguments? What would break in a
 # student release otherwise?
+#
+# **Q4.** Module 09's max pool keeps the padded input and the output for backward; the fast one
+# keeps one `uint8` per window. For the benchmark's first pool (64x32x32x32 float32 input, 2x2
+# windows), how many MB does each keep alive until backward? With overlapping windows (stride 1)
+# one pixel can win several windows: would one index per window still be enough, and what
+# would backward have to do differently (think of `np.multiply(..., out=view)` against `+=`)?
 
 # %% [markdown]
 # **Your answer:**

@@ -1933,8 +1933,9 @@ test_unit_fast_max_pool_matches_module_09()
 # convolution of `dy` with the flipped, transposed kernel — the forward kernel run on `dy`,
 # whose product has an inner dimension of `O·kh·kw` instead of `O`, and no col2im. It is the same
 # FLOPs, and here no faster (the four convs' forward + backward 139–142 CPU ms against 136–137,
-# two alternating runs at load average ~5): the thin `Wᵀ·dy` product was not the bottleneck, and the extra im2col of `dy`
-# costs what col2im did. What is left to try: keeping a channels-last layout between layers
+# two alternating runs at load average ~5): the thin `Wᵀ·dy` product was not the bottleneck,
+# and the extra im2col of `dy` costs what col2im did. What is left to try: keeping a
+# channels-last layout between layers
 # (one transpose per network instead of two per layer) and fusing bias + ReLU into the conv's
 # output write and the ReLU mask into `dy` (about 12 ms of the step is ReLU forward and backward
 # passes over whole activations). Each is a measurement away; try one and run the benchmark.

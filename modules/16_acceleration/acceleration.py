@@ -1934,7 +1934,10 @@ test_unit_fast_max_pool_matches_module_09()
 # whose product has an inner dimension of `O·kh·kw` instead of `O`, and no col2im. It is the same
 # FLOPs, and here no faster (the four convs' forward + backward 139–142 CPU ms against 136–137,
 # two alternating runs at load average ~5): the thin `Wᵀ·dy` product was not the bottleneck,
-# and the extra im2col of `dy` costs what col2im did. What is left to try: keeping a
+# and the extra im2col of `dy` costs what col2im did. Nor did keeping each block's `cols` for
+# backward instead of rebuilding it (choice 3 the other way round): the whole step was about 15%
+# slower, writing fresh `cols` out to main memory costs more than rebuilding them in the cache.
+# What is left to try: keeping a
 # channels-last layout between layers
 # (one transpose per network instead of two per layer) and fusing bias + ReLU into the conv's
 # output write and the ReLU mask into `dy` (about 12 ms of the step is ReLU forward and backward

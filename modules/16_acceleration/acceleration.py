@@ -1929,19 +1929,18 @@ test_unit_fast_max_pool_matches_module_09()
 # now also writes the index) and the step from about 1.6x to about 1.5x PyTorch's
 # (`benchmarks/README.md`, measured against the package from before in alternating runs).
 #
-# One idea that did *not* pay, measured and dropped: computing `dL/dx` as a stride-1
+# Two ideas that did *not* pay, measured and dropped. First, computing `dL/dx` as a stride-1
 # convolution of `dy` with the flipped, transposed kernel — the forward kernel run on `dy`,
 # whose product has an inner dimension of `O·kh·kw` instead of `O`, and no col2im. It is the same
 # FLOPs, and here no faster (the four convs' forward + backward 139–142 CPU ms against 136–137,
 # two alternating runs at load average ~5): the thin `Wᵀ·dy` product was not the bottleneck,
-# and the extra im2col of `dy` costs what col2im did. Nor did keeping each block's `cols` for
+# and the extra im2col of `dy` costs what col2im did. Second, keeping each block's `cols` for
 # backward instead of rebuilding it (choice 3 the other way round): the whole step was about 15%
 # slower, writing fresh `cols` out to main memory costs more than rebuilding them in the cache.
-# What is left to try: keeping a
-# channels-last layout between layers
-# (one transpose per network instead of two per layer) and fusing bias + ReLU into the conv's
-# output write and the ReLU mask into `dy` (about 12 ms of the step is ReLU forward and backward
-# passes over whole activations). Each is a measurement away; try one and run the benchmark.
+# What is left to try: keeping a channels-last layout between layers (one transpose per network
+# instead of two per layer) and fusing bias + ReLU into the conv's output write and the ReLU
+# mask into `dy` (about 12 ms of the step is ReLU forward and backward passes over whole
+# activations). Each is a measurement away; try one and run the benchmark.
 
 # %% [markdown]
 # ### Check your understanding

@@ -1,7 +1,7 @@
 """`tito book build | check`: the course website, built from modules/ with Sphinx + MyST-NB.
 
     tito book build [--out build/site] [--no-execute] [MODULE ...]
-    tito book check [--out build/site] [--screenshots DIR]
+    tito book check [--out build/site] [--screenshots DIR] [--allow-errors]
 
 `build` writes a Sphinx project into OUT/_source and builds OUT/html from it, offline:
 - one chapter per module: the module file as a notebook (jupytext), executed by MyST-NB so the
@@ -14,8 +14,9 @@ Math renders with a local MathJax when Debian's libjs-mathjax is installed (no C
 
 `check` opens every page in headless Chromium (Debian's `chromium`): every page must load, no
 internal link, script, stylesheet or image may point at a missing file, highlighted code must be
-on the chapters and rendered math wherever the page has math; it saves screenshots of the home
-page and one chapter. Needs the `site` extra: `pip install -e '.[site]'`.
+on the chapters and rendered math wherever the page has math, and no chapter may show a cell that
+raised (unless `--allow-errors`: a student release's stubs raise by design); it saves screenshots
+of the home page and one chapter. Needs the `site` extra: `pip install -e '.[site]'`.
 """
 
 from __future__ import annotations
@@ -276,8 +277,11 @@ def screenshot(page: Path, target: Path) -> Path:
     return target
 
 
-def check(html_dir: Path, screenshots: Path | None = None) -> tuple[int, list[str], list[Path]]:
-    """(pages opened, problems, screenshots): every page in Chromium, links, code, math."""
+def check(
+    html_dir: Path, screenshots: Path | None = None, allow_errors: bool = False
+) -> tuple[int, list[str], list[Path]]:
+    """(pages opened, problems, screenshots): every page in Chromium, links, code, math, and
+    (unless allow_errors) no executed cell that raised."""
     pages = [p for p in sorted(html_dir.rglob("*.html")) if "_static" not in p.parts and "_sources" not in p.parts]
     if not pages:
         raise TitoError(f"{html_dir} holds no HTML pages; run `tito book build` first")
@@ -291,6 +295,9 @@ def check(html_dir: Path, screenshots: Path | None = None) -> tuple[int, list[st
             problems.append(f"{name}: the page did not finish loading")
         if name.startswith("chapters/") and 'class="highlight' not in static:
             problems.append(f"{name}: no highlighted code")
+        if not allow_errors and name.startswith("chapters/") and 'class="output traceback' in static:
+            # MyST-NB renders an executed cell's exception with these classes: the module is broken.
+            problems.append(f"{name}: a cell raised when the module was executed (its traceback is on the page)")
         if 'class="math' in static and "MJXc-" not in dom and "mjx-chtml" not in dom:
             problems.append(f"{name}: math did not render (MathJax produced no typeset output)")
     shots = []
@@ -326,11 +333,15 @@ def register(commands, leaf) -> None:
     check_parser = actions.add_parser("check", help="open every page in headless Chromium; links, code, math")
     check_parser.add_argument("--out", default=None, metavar="DIR", help=f"the build folder (default {DEFAULT_OUT})")
     check_parser.add_argument("--screenshots", default=None, metavar="DIR", help="save home and chapter screenshots")
+    check_parser.add_argument(
+        "--allow-errors", action="store_true", help="accept cells that raised (a student release's stubs do)"
+    )
 
     def run_check(args) -> int:
         root = project_root()
         out = Path(args.out) if args.out else root / DEFAULT_OUT
-        count, problems, shots = check(out / "html", Path(args.screenshots) if args.screenshots else None)
+        shots_dir = Path(args.screenshots) if args.screenshots else None
+        count, problems, shots = check(out / "html", shots_dir, allow_errors=args.allow_errors)
         for problem in problems:
             print(f"FAIL {problem}")
         for shot in shots:

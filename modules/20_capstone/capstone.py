@@ -448,11 +448,20 @@ MEAN, STD = 0.1307, 0.3081  # the rules' normalization (MNIST's training-set sta
 
 
 def repo_root() -> Path:
-    start = Path(globals().get("__file__", Path.cwd())).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "olympics" / "baselines").is_dir():
-            return folder
-    raise FileNotFoundError("olympics/baselines not found above this module: run it inside the repository")
+    """The repository holding olympics/: above this file, the working folder, or the package.
+
+    A notebook may run anywhere (the course site executes it in its own build folder), but the
+    `tinytorch` it imports is this repository's own.
+    """
+    import tinytorch
+
+    starts = [Path(globals().get("__file__", Path.cwd())), Path.cwd(), Path(tinytorch.__file__).parent]
+    for start in starts:
+        for folder in (start.resolve(), *start.resolve().parents):
+            if (folder / "olympics" / "baselines").is_dir():
+                return folder
+    raise FileNotFoundError("olympics/baselines not found above this module, the working folder or "
+                            "tinytorch's package: run it inside the repository")
 
 
 def normalized(images: np.ndarray) -> np.ndarray:

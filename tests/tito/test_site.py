@@ -107,6 +107,13 @@ def test_a_site_built_from_a_student_release_holds_no_solution(repo, tmp_path):
     )
     assert "doubled_by_the_solution" not in seen and "np.asarray(x) * 2" not in seen
     assert "not implemented yet, see modules/01_tensor" in seen, "the executed stub shows its NotImplementedError"
+    # That raised cell is what `tito book check` refuses on an instructor's site, and accepts with
+    # --allow-errors (the marker is MyST-NB's class for an executed cell's exception).
+    assert 'class="output traceback' in (html_dir / "chapters" / "01_tensor.html").read_text()
+    if shutil.which("chromium") or REQUIRED:
+        raised = [p for p in site.check(html_dir)[1] if "a cell raised" in p]
+        assert [p.split(":")[0] for p in raised] == ["chapters/01_tensor.html"], raised
+        assert not [p for p in site.check(html_dir, allow_errors=True)[1] if "a cell raised" in p]
 
 
 def test_broken_internal_links_are_found(tmp_path):

@@ -33,3 +33,16 @@ def load_torch_cases(filename: str) -> dict[str, dict[str, np.ndarray]]:
             name, what = key.rsplit("/", 1)
             cases.setdefault(name, {})[what] = data[key]
     return cases
+
+
+@pytest.fixture(autouse=True)
+def textbook_path():
+    """Run every test of a folder on its own module's code: module 16's fused kernels switched off.
+
+    A folder opts in by importing this fixture into its conftest.py (tests/09_spatial, 12, 13);
+    tests/16_acceleration checks that the fused kernels agree with those modules' own paths.
+    """
+    from tinytorch.systems.acceleration import use_fused
+
+    with use_fused(False):
+        yield

@@ -3,14 +3,4 @@
 (tests/16_acceleration/test_conv_*.py checks that those kernels agree with this module's.)
 """
 
-from __future__ import annotations
-
-import pytest
-
-from tinytorch.systems.acceleration import use_fused
-
-
-@pytest.fixture(autouse=True)
-def textbook_path():
-    with use_fused(False):
-        yield
+from support import textbook_path  # noqa: F401  (autouse: this folder tests its module's own path)

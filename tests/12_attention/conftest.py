@@ -3,14 +3,4 @@ fused kernels are switched off. (tests/16_acceleration/test_fused_*.py checks th
 with this module's.)
 """
 
-from __future__ import annotations
-
-import pytest
-
-from tinytorch.systems.acceleration import use_fused
-
-
-@pytest.fixture(autouse=True)
-def textbook_path():
-    with use_fused(False):
-        yield
+from support import textbook_path  # noqa: F401  (autouse: this folder tests its module's own path)

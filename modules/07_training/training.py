@@ -1774,8 +1774,9 @@ def _new_figure(where: str, size: tuple):
     return figure
 
 
-def _save_png(figure, path) -> str:
-    _atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=100))
+def _save_png(figure, path, dpi: int = 100) -> str:
+    """Write `figure` to `path` as a PNG, atomically; returns the path as a string."""
+    _atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=dpi))
     return os.fspath(path)
 
 

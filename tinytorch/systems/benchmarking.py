@@ -18,7 +18,7 @@ import numpy as np
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.training import _atomic_write
+from tinytorch.core.training import _atomic_write, _new_figure, _save_png
 from tinytorch.systems.profiling import MemoryProfiler, time_function
 
 
@@ -480,16 +480,13 @@ def plot_pareto(entries: dict, path) -> str | None:
     entries = _check_entries(entries, "plot_pareto")
     points = {name: _point(r, "plot_pareto", name) for name, r in entries.items()}
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        figure = _new_figure("plot_pareto", (7.5, 4.5))
     except ImportError:
         return None
     on_front = set(pareto_front(entries))
     front = sorted((points[name] for name in on_front), key=lambda p: p[1])
     largest = max(p[2] for p in points.values())
-    figure, axes = plt.subplots(figsize=(7.5, 4.5))
+    axes = figure.subplots()
     for name, (accuracy, p50, size) in points.items():
         axes.scatter(p50, accuracy * 100, s=30 + 400 * size / largest, alpha=0.6,
                      edgecolors="black" if name in on_front else "none", linewidths=1.5)
@@ -505,12 +502,7 @@ def plot_pareto(entries: dict, path) -> str | None:
     axes.set_ylabel("test accuracy (%)")
     axes.set_title("Accuracy vs latency (marker area ~ size on disk)")
     axes.legend(fontsize=8)
-    figure.tight_layout()
-    try:
-        _atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=110))
-    finally:
-        plt.close(figure)
-    return os.fspath(path)
+    return _save_png(figure, path, dpi=110)
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -19,7 +19,7 @@ from tinytorch.core.autograd import Function, no_grad
 from tinytorch.core.layers import Dropout, Linear, Module
 from tinytorch.core.spatial import AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor, is_grad_enabled
-from tinytorch.core.training import _atomic_write
+from tinytorch.core.training import _atomic_write, _new_figure, _save_png
 from tinytorch.text.attention import CausalSelfAttention
 from tinytorch.text.embeddings import Embedding
 from tinytorch.text.transformers import LayerNorm
@@ -730,10 +730,7 @@ def plot_roofline(points: list[dict], machine: Machine, path) -> str | None:
     """Save a log-log roofline PNG (atomically) when matplotlib is installed; None (and nothing
     written) when it is not. The package never requires matplotlib."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        figure = _new_figure("plot_roofline", (7, 4.5))
     except ImportError:
         return None
     if not points:
@@ -741,7 +738,7 @@ def plot_roofline(points: list[dict], machine: Machine, path) -> str | None:
     lowest = min(min(p["intensity"] for p in points), machine.ridge) / 4
     highest = max(max(p["intensity"] for p in points), machine.ridge) * 4
     xs = np.geomspace(lowest, highest, 200)
-    figure, axes = plt.subplots(figsize=(7, 4.5))
+    axes = figure.subplots()
     axes.loglog(xs, np.minimum(machine.gflops, xs * machine.bandwidth_gbs), color="black", label="roofline")
     for p in points:
         axes.scatter(p["intensity"], max(p["achieved_gflops"], 1e-3), label=f"{p['layer']} ({p['type']})")
@@ -749,9 +746,4 @@ def plot_roofline(points: list[dict], machine: Machine, path) -> str | None:
     axes.set_ylabel("GFLOP/s")
     axes.set_title(f"Roofline: {machine.gflops:.0f} GFLOP/s, {machine.bandwidth_gbs:.0f} GB/s")
     axes.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    try:
-        _atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=110))
-    finally:
-        plt.close(figure)
-    return os.fspath(path)
+    return _save_png(figure, path, dpi=110)

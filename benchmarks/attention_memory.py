@@ -13,7 +13,10 @@ length T, this prints:
   reports its allocations to it), and the ratios one Function / blocked (target: >= 4x at
   T = 1,024) and composition / blocked;
 - median wall time of forward + backward of each (the blocked one does more arithmetic);
-- the largest difference of the outputs and of the three gradients (target: <= 1e-5).
+- the largest difference of the outputs and of the three gradients (target: <= 1e-5);
+- when torch is importable, PyTorch's `F.scaled_dot_product_attention(is_causal=True)` forward +
+  backward on the same arrays and threads, and the blocked kernel's time divided by PyTorch's
+  (PyTorch's allocations are invisible to tracemalloc, so it has no memory column).
 
     python benchmarks/attention_memory.py [--lengths 256 512 1024 2048] [--batch B] [--heads H]
                                           [--head-dim D] [--block N] [--repeats N] [--threads N] [--json]
@@ -82,6 +85,23 @@ def median_ms(kind, arrays, grad, block, repeats: int) -> float:
     return statistics.median(times) * 1e3
 
 
+def torch_median_ms(arrays, grad, repeats: int, threads) -> float | None:
+    """PyTorch's causal SDPA forward + backward on the same arrays (None without torch)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(int(threads))
+    upstream = torch.from_numpy(grad)
+    times = []
+    for _ in range(repeats):
+        q, k, v = (torch.from_numpy(a).requires_grad_() for a in arrays)
+        start = time.perf_counter()
+        torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True).backward(upstream)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 512, 1024, 2048])
@@ -104,7 +124,7 @@ def main(argv=None) -> dict:
     print(f"causal attention forward + backward, float32, batch {args.batch}, {args.heads} heads x "
           f"{args.head_dim} features, blocks of {args.block} keys, {args.repeats} timed runs")
     print(f"{'T':>6}{'composed MB':>13}{'unfused MB':>12}{'blocked MB':>12}{'ratio':>8}{'composed ms':>13}"
-          f"{'unfused ms':>12}{'blocked ms':>12}{'max |diff|':>12}")
+          f"{'unfused ms':>12}{'blocked ms':>12}{'max |diff|':>12}{'torch ms':>10}{'blocked/torch':>15}")
     for length in args.lengths:
         shape = (args.batch, args.heads, length, args.head_dim)
         arrays = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
@@ -120,9 +140,13 @@ def main(argv=None) -> dict:
                "memory_ratio": round(memory[0] / memory[1], 2), "unfused_ms": round(times[0], 2),
                "blocked_ms": round(times[1], 2), "max_abs_diff": diff, "composed_mb": round(memory[2], 2),
                "composed_memory_ratio": round(memory[2] / memory[1], 2), "composed_ms": round(times[2], 2)}
+        torch_ms = torch_median_ms(arrays, grad, args.repeats, args.threads)
+        if torch_ms is not None:
+            row |= {"torch_ms": round(torch_ms, 2), "blocked_vs_torch": round(times[1] / torch_ms, 2)}
         rows.append(row)
+        versus = f"{torch_ms:>10.1f}{times[1] / torch_ms:>14.2f}x" if torch_ms is not None else f"{'-':>10}{'-':>15}"
         print(f"{length:>6}{memory[2]:>13.1f}{memory[0]:>12.1f}{memory[1]:>12.1f}{row['memory_ratio']:>7.1f}x"
-              f"{times[2]:>13.1f}{times[0]:>12.1f}{times[1]:>12.1f}{diff:>12.1e}")
+              f"{times[2]:>13.1f}{times[0]:>12.1f}{times[1]:>12.1f}{diff:>12.1e}{versus}")
     load = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
     print(f"threads {args.threads}, load average {load}; memory = tracemalloc peak above the inputs; ratio = "
           "unfused (module 12's one Function) / blocked; composed = module 12's Tensor-op composition")

@@ -328,8 +328,7 @@ from tinytorch.core.autograd import gradcheck
 
 
 def test_unit_fused_gelu():
-    x = Tensor(np.linspace(-5, 5, 21).reshape(3, 7), requires_grad=True)
-    assert gradcheck(fused_gelu, [x]), "fused_gelu's backward disagrees with finite differences"
+    # Values first, then gradients against module 02, then gradcheck: the first failure names the part to fix.
     data = np.random.default_rng(1).standard_normal((300, 700)).astype(np.float32)  # several blocks
     a, b = Tensor(data, requires_grad=True), Tensor(data.copy(), requires_grad=True)
     fused, plain = fused_gelu(a), gelu(b)
@@ -339,6 +338,8 @@ def test_unit_fused_gelu():
     plain.sum().backward()
     worst = np.abs(a.grad.data - b.grad.data).max()
     assert worst < 1e-6, f"the slope should be Φ(x) + x·φ(x), φ(x) = exp(-x²/2)/√(2π); gradients differ by {worst}"
+    x = Tensor(np.linspace(-5, 5, 21).reshape(3, 7), requires_grad=True)
+    assert gradcheck(fused_gelu, [x]), "fused_gelu's backward disagrees with finite differences"
     print("✅ fused GELU: gradcheck, and values and gradients equal to module 02's gelu")
 
 

@@ -1,6 +1,7 @@
 """TinyTorch: a deep-learning framework built from first principles with Python and NumPy.
 
-This file only re-exports; the framework lives in tinytorch/core/, generated from modules/.
+This file only re-exports (set_num_threads / get_num_threads lazily, from module 16); the framework lives
+in tinytorch/core/, generated from modules/.
 Layers and losses: `tinytorch.nn` (and `tinytorch.nn.functional as F`); `tinytorch.autograd`.
 """
 
@@ -91,3 +92,12 @@ from tinytorch.core.training import load, save  # torch.save / torch.load, witho
 
 # Subpackages with PyTorch's names, so `tt.nn.Linear` works like `torch.nn.Linear`.
 from tinytorch import autograd, cuda, data, nn, optim, safetensors, training, utils  # noqa: E402,F401
+
+
+def __getattr__(name: str):
+    """torch.set_num_threads / torch.get_num_threads: module 16's, imported only when first asked for."""
+    if name in ("set_num_threads", "get_num_threads"):
+        from tinytorch.systems import acceleration
+
+        return getattr(acceleration, name)
+    raise AttributeError(f"module 'tinytorch' has no attribute {name!r}")

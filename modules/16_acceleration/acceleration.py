@@ -1522,6 +1522,118 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
     ### END SOLUTION
 
 
+# %% [markdown]
+# ### Using every core: blocks of images in parallel
+#
+# Blocks of images are independent work. A forward block writes its own slice of the output; a
+# backward block writes its own slice of `dx` and returns its own share of `dW`. So two cores can
+# take half the blocks each — and Python threads really do run at the same time here, because
+# NumPy lets go of the interpreter lock inside every large ufunc loop, copy and BLAS call.
+#
+# Until now the second core only helped the matmuls: OpenBLAS splits each product over its own
+# threads, while every copy, im2col and col2im ran on one core. Threading over *blocks*
+# parallelizes all of it. One trap remains, **oversubscription**: if each of our two workers
+# called a BLAS that also starts two threads, four threads would fight over two cores, each
+# product's threads waiting on each other. So every worker tells OpenBLAS to use one thread for
+# the calls *it* makes (`openblas_set_num_threads_local`, looked up with `ctypes` in the library
+# NumPy loaded). Where that function is missing (another BLAS), the kernels run on one thread, as
+# before.
+#
+# `set_num_threads(n)` / `get_num_threads()` are PyTorch's names for the same knob: how many
+# threads one op may use. It also sets OpenBLAS's own thread count, so `set_num_threads(1)`
+# means one core for everything. The default is the BLAS's thread count when TinyTorch starts
+# (which honours `OPENBLAS_NUM_THREADS` / `OMP_NUM_THREADS`). Results do not depend on it: the
+# blocks are the same blocks, and their `dW` shares are added in block order.
+
+# %%
+#| export
+import ctypes  # noqa: E402
+import os  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+
+def _loaded_openblas() -> ctypes.CDLL | None:
+    """The OpenBLAS library this process loaded (NumPy's), or None where it cannot be found."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:  # Linux: every mapped file, by path
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            library = ctypes.CDLL(path)  # already loaded: this only returns a handle to it
+        except OSError:
+            continue
+        if hasattr(library, "openblas_set_num_threads_local"):
+            return library
+    return None
+
+
+def _blas_function(library, suffix: str):
+    """library's `*{suffix}` function under any of OpenBLAS's symbol prefixes, or None."""
+    for name in (f"openblas_{suffix}", f"scipy_openblas_{suffix}64_", f"openblas_{suffix}64_"):
+        if library is not None and hasattr(library, name):
+            return getattr(library, name)
+    return None
+
+
+class _Threads:
+    """The intra-op thread count, the worker pool that uses it, and OpenBLAS's thread controls."""
+
+    def __init__(self) -> None:
+        self.blas = _loaded_openblas()
+        self.local = None if self.blas is None else self.blas.openblas_set_num_threads_local
+        self.set_blas = _blas_function(self.blas, "set_num_threads")
+        get_blas = _blas_function(self.blas, "get_num_threads")
+        self.count = int(get_blas()) if get_blas is not None else (os.cpu_count() or 1)
+        self.pool, self.pool_key = None, None
+
+    def workers(self) -> ThreadPoolExecutor | None:
+        """The pool for parallel blocks, or None when blocks should run here (1 thread, no local BLAS control)."""
+        if self.count < 2 or self.local is None:
+            return None
+        key = (self.count, os.getpid())  # a forked child inherits the pool object but not its threads
+        if self.pool_key != key:
+            self.pool = ThreadPoolExecutor(self.count, thread_name_prefix="tinytorch-block",
+                                           initializer=self.local, initargs=(1,))
+            self.pool_key = key
+        return self.pool
+
+
+_threads = _Threads()
+
+
+def get_num_threads() -> int:
+    """How many threads one op may use (torch.get_num_threads)."""
+    return _threads.count
+
+
+def set_num_threads(n: int) -> None:
+    """Let one op use n threads: module 16's parallel blocks and OpenBLAS's own (torch.set_num_threads)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
+    _threads.count = n
+    if _threads.set_blas is not None:
+        _threads.set_blas(n)
+
+
+def parallel_blocks(work, blocks: list) -> list:
+    """[work(start, stop) for each block], the blocks shared among get_num_threads() threads, in order.
+
+    Each thread takes one contiguous run of blocks, so a thread's workspace stays warm from block
+    to block. `work` must only write its own block's part of any shared array.
+    """
+    pool = _threads.workers()
+    if pool is None or len(blocks) < 2:
+        return [work(start, stop) for start, stop in blocks]
+    share = -(-len(blocks) // _threads.count)  # ceil: the number of blocks per thread
+    runs = [blocks[i:i + share] for i in range(0, len(blocks), share)]
+    futures = [pool.submit(lambda run=run: [work(start, stop) for start, stop in run]) for run in runs]
+    return [result for future in futures for result in future.result()]
+
+
+# %%
+#| export
 class FastConv2dFunction(Function):
     """Module 09's Conv2dFunction, block by block in the channel-major working layout (same arguments)."""
 
@@ -1530,8 +1642,9 @@ class FastConv2dFunction(Function):
         ctx.save_for_backward(x, weight)  # not cols: backward rebuilds each block's (choice 3)
         ctx.geometry, ctx.groups = g, groups
         out = np.empty((g.n, weight.shape[0], g.oh, g.ow), dtype=x.dtype)
-        for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
-            conv_forward_block(x[start:stop], weight, bias, g, groups, out[start:stop])
+        parallel_blocks(lambda start, stop: conv_forward_block(x[start:stop], weight, bias, g, groups,
+                                                               out[start:stop]),
+                        image_blocks(g, weight.shape[0], x.dtype.itemsize))
         return out
 
     @staticmethod
@@ -1541,14 +1654,17 @@ class FastConv2dFunction(Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         grad_x = np.empty_like(x) if need_x else None
         grad_w = np.zeros_like(weight) if need_w else None
+
+        def block(start: int, stop: int):
+            dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups, need_w, need_x)
+            if need_x:
+                grad_x[start:stop] = dx  # dx lives in this thread's workspace: copy it out before the next block
+            return dw
+
         if need_x or need_w:
-            for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
-                dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups,
-                                             need_w, need_x)
+            for dw in parallel_blocks(block, image_blocks(g, weight.shape[0], x.dtype.itemsize)):
                 if need_w:
-                    grad_w += dw
-                if need_x:
-                    grad_x[start:stop] = dx
+                    grad_w += dw  # in block order, whatever the thread count: the same sum every time
         grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
         return grad_x, grad_w, grad_b, None, None
 
@@ -1724,7 +1840,51 @@ print(f"the fast kernel uses colsT @ WT from K = {TRANSPOSED_FROM_K} (groups = 1
 # convs with `K = 288` (by 15–20%), was even for `K = 576`, and lost for the first conv, whose
 # `K = 27` is too short for the strided output write to be repaid. If your numbers disagree, change
 # `TRANSPOSED_FROM_K` and run `benchmarks/cnn_step.py`.
+
+
+# %% [markdown]
+# ### Analysis — one thread against all of them
 #
+# The benchmark's second conv (32 → 32 channels, 32x32 images, batch 32), forward + backward
+# through the kernel below, with one thread and with this machine's default, alternating. On a
+# machine with one core the two rows are the same; on the 2-core machine this was written on, the
+# parallel blocks made this layer about 1.4–1.6x faster, and the whole `benchmarks/cnn_step.py` step
+# 1.13x faster, than OpenBLAS's threads alone (the rest of that step — ReLU, pooling, Adam — is
+# still one thread).
+
+# %%
+#| analysis
+def conv_forward_backward(x, w, b, dy, g):
+    """One forward and backward of FastConv2dFunction's kernels on raw arrays (no autograd graph)."""
+    class Ctx:  # the two things FastConv2dFunction reads from its ctx
+        needs_input_grad = (True, True, True)
+
+        def save_for_backward(self, *arrays):
+            self.saved_tensors = arrays
+
+    ctx = Ctx()
+    FastConv2dFunction.forward(ctx, x, w, b, g, 1)
+    FastConv2dFunction.backward(ctx, dy)
+
+
+default_threads = get_num_threads()
+x_np = rng.standard_normal((32, 32, 32, 32), dtype=np.float32)
+w_np = rng.standard_normal((32, 32, 3, 3), dtype=np.float32)
+b_np, dy_np = rng.standard_normal(32, dtype=np.float32), rng.standard_normal((32, 32, 32, 32), dtype=np.float32)
+geo = _geometry(x_np.shape, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "")
+thread_ms = {1: [], default_threads: []}
+try:
+    for _ in range(3):
+        for count in thread_ms:
+            set_num_threads(count)
+            thread_ms[count].append(best_ms(lambda: conv_forward_backward(x_np, w_np, b_np, dy_np, geo), repeats=3))
+finally:
+    set_num_threads(default_threads)
+for count, values in thread_ms.items():
+    print(f"{count} thread(s): forward + backward {min(values):6.1f} ms")
+print(f"speed-up with {default_threads} threads: {min(thread_ms[1]) / min(thread_ms[default_threads]):.2f}x")
+
+# %% [markdown]
 # ### Analysis — memory: the whole batch's `cols` vs one block
 #
 # Peak memory of one forward + backward of the same layer, measured with `tracemalloc`, on both
@@ -1817,6 +1977,9 @@ print(f"speed-up: {min(step_ms['module 09 path']) / min(step_ms['module 16 kerne
 # is answered `NotImplemented`, and module 09's `max_pool2d` and `MaxPool2d` take their own path.
 # (Values equal module 09's always; gradients too, except for windows holding a NaN, where module
 # 09 routes the gradient nowhere and this kernel to the first non-NaN maximum.)
+#
+# You write it for a block of images (`max_pool_block` and its backward); the `Function` hands
+# the blocks to `parallel_blocks`, as the conv does, so each core pools its own images.
 
 # %%
 #| export
@@ -1828,8 +1991,46 @@ def pool_tiles(g: Geometry) -> bool:
 
 def window_taps(a: np.ndarray, g: Geometry) -> list[np.ndarray]:
     """The kh*kw views (n, C, oh, ow) of a tiled (n, C, h, w) array, one per tap, in row-major tap order."""
-    tiles = a.reshape(g.n, g.c, g.oh, g.kh, g.ow, g.kw)
+    tiles = a.reshape(a.shape[0], g.c, g.oh, g.kh, g.ow, g.kw)  # a may be a block of the batch
     return [tiles[:, :, :, i, :, j] for i in range(g.kh) for j in range(g.kw)]
+
+
+def pool_blocks(g: Geometry, itemsize: int) -> list[tuple[int, int]]:
+    """[(start, stop), ...] image ranges whose input fits in _BLOCK_BYTES (at least one image each)."""
+    step = max(1, min(g.n, _BLOCK_BYTES // max(g.c * g.h * g.w * itemsize, 1)))
+    return [(start, min(start + step, g.n)) for start in range(0, g.n, step)]
+
+
+def max_pool_block(x: np.ndarray, g: Geometry, out: np.ndarray, winner: np.ndarray) -> None:
+    """Max of each window of a block x (n, C, h, w) into out (n, C, oh, ow); the first winning tap into winner."""
+    # Hint: taps = window_taps(x, g); copy taps[0] into out and zero winner (a uint8 array like
+    #       out). For t, view in the other taps: better = view > out (strictly: a tie keeps the
+    #       earlier tap, as module 09 does); np.maximum(out, view, out=out); then winner += better
+    #       * (t - winner) in uint8 (np.subtract(t, winner, out=step) wraps, the add undoes it).
+    ### BEGIN SOLUTION
+    taps = window_taps(x, g)
+    np.copyto(out, taps[0])
+    winner.fill(0)
+    better, step = np.empty(out.shape, dtype=bool), np.empty(out.shape, dtype=np.uint8)
+    for tap, view in enumerate(taps[1:], start=1):
+        np.greater(view, out, out=better)
+        np.maximum(out, view, out=out)
+        np.subtract(tap, winner, out=step)
+        np.multiply(step, better, out=step)
+        winner += step
+    ### END SOLUTION
+
+
+def max_pool_block_backward(grad_output: np.ndarray, winner: np.ndarray, g: Geometry, grad: np.ndarray) -> None:
+    """Route a block's grad_output (n, C, oh, ow) to its winners: fill grad (n, C, h, w), every pixel written."""
+    # Hint: for each tap t with its view of grad (window_taps(grad, g)): write grad_output times
+    #       (winner == t) into the view with np.multiply(..., out=view). The taps cover every pixel.
+    ### BEGIN SOLUTION
+    hit = np.empty(winner.shape, dtype=bool)
+    for tap, view in enumerate(window_taps(grad, g)):
+        np.equal(winner, tap, out=hit)
+        np.multiply(grad_output, hit, out=view)
+    ### END SOLUTION
 
 
 class FastMaxPool2dFunction(Function):
@@ -1837,40 +2038,21 @@ class FastMaxPool2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, g: Geometry):
-        # Hint: taps = window_taps(x, g); out = a copy of taps[0]; winner = uint8 zeros of out's
-        #       shape. For t, view in the other taps: better = view > out (strictly: a tie keeps the
-        #       earlier tap, as module 09 does); np.maximum(out, view, out=out); then winner += better
-        #       * (t - winner) in uint8 (np.subtract(t, winner, out=step) wraps, the add undoes it).
-        #       Keep winner and g on ctx.
-        ### BEGIN SOLUTION
-        taps = window_taps(x, g)
-        out = taps[0].copy()
-        winner = np.zeros(out.shape, dtype=np.uint8)
-        better, step = np.empty(out.shape, dtype=bool), np.empty(out.shape, dtype=np.uint8)
-        for tap, view in enumerate(taps[1:], start=1):
-            np.greater(view, out, out=better)
-            np.maximum(out, view, out=out)
-            np.subtract(tap, winner, out=step)
-            np.multiply(step, better, out=step)
-            winner += step
+        out = np.empty((g.n, g.c, g.oh, g.ow), dtype=x.dtype)
+        winner = np.empty(out.shape, dtype=np.uint8)
+        parallel_blocks(lambda start, stop: max_pool_block(x[start:stop], g, out[start:stop], winner[start:stop]),
+                        pool_blocks(g, x.dtype.itemsize))
         ctx.winner, ctx.geometry = winner, g
         return out
-        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
-        # Hint: grad = np.empty of the input's shape (g.n, g.c, g.h, g.w) — the taps cover every
-        #       pixel; for each tap t with its view of grad (window_taps): write grad_output times
-        #       (winner == t) into the view with np.multiply(..., out=view). Return (grad, None).
-        ### BEGIN SOLUTION
         g, winner = ctx.geometry, ctx.winner
         grad = np.empty((g.n, g.c, g.h, g.w), dtype=grad_output.dtype)
-        hit = np.empty(winner.shape, dtype=bool)
-        for tap, view in enumerate(window_taps(grad, g)):
-            np.equal(winner, tap, out=hit)
-            np.multiply(grad_output, hit, out=view)
+        parallel_blocks(lambda start, stop: max_pool_block_backward(grad_output[start:stop], winner[start:stop], g,
+                                                                    grad[start:stop]),
+                        pool_blocks(g, grad_output.dtype.itemsize))
         return grad, None
-        ### END SOLUTION
 
 
 def fast_max_pool2d(x, g: Geometry):

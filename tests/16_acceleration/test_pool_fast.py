@@ -96,14 +96,14 @@ def test_layer_unbatched_and_float32():
 
 
 def test_a_stubbed_pool_kernel_falls_back_to_module_09(monkeypatch):
-    """A student release: the fast forward raises NotImplementedError, max_pool2d still works (module 09's)."""
+    """A student release: the block kernel raises NotImplementedError, max_pool2d still works (module 09's)."""
     calls = []
 
-    def stub(ctx, x, g):
+    def stub(x, g, out, winner):
         calls.append(g)
-        raise NotImplementedError("FastMaxPool2dFunction.forward is not implemented yet, see modules/16_acceleration")
+        raise NotImplementedError("max_pool_block is not implemented yet, see modules/16_acceleration")
 
-    monkeypatch.setattr(acceleration.FastMaxPool2dFunction, "forward", staticmethod(stub))
+    monkeypatch.setattr(acceleration, "max_pool_block", stub)
     rng = np.random.default_rng(6)
     x = rng.standard_normal((2, 3, 4, 4))
     xt = Tensor(x, requires_grad=True)
@@ -113,3 +113,26 @@ def test_a_stubbed_pool_kernel_falls_back_to_module_09(monkeypatch):
     np.testing.assert_array_equal(out.data, MaxPool2dFunction.apply(Tensor(x), g).data)
     out.sum().backward()
     assert xt.grad.shape == xt.shape
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_blocks_and_threads_do_not_change_the_result(monkeypatch, threads):
+    """Many small blocks shared among threads: the same values and gradients as module 09."""
+    before = acceleration.get_num_threads()
+    monkeypatch.setattr(acceleration, "_BLOCK_BYTES", 1)  # one image per block
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((9, 3, 6, 8))
+    dy = rng.standard_normal((9, 3, 3, 4))
+    g = geometry(x.shape, (2, 2))
+    try:
+        acceleration.set_num_threads(threads)
+        xt = Tensor(x, requires_grad=True)
+        out = FastMaxPool2dFunction.apply(xt, g)
+        out.backward(Tensor(dy))
+    finally:
+        acceleration.set_num_threads(before)
+    reference = Tensor(x, requires_grad=True)
+    want = MaxPool2dFunction.apply(reference, g)
+    want.backward(Tensor(dy))
+    np.testing.assert_array_equal(out.data, want.data)
+    np.testing.assert_array_equal(xt.grad.data, reference.grad.data)

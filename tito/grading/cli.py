@@ -152,8 +152,16 @@ def grade(root: Path, args: argparse.Namespace, gradebook: Path) -> int:
             print(_line(count[0], len(todo), row), flush=True)
 
         previous = signal.signal(signal.SIGTERM, _interrupted)  # `kill`, a CI timeout: clean up too
+        saved: set[str] = set()
         try:
-            grader.grade_all(todo, record)
+            grader.grade_all(todo, lambda row: (record(row), saved.add(row.student)))
+        except KeyboardInterrupt:
+            left = [s.student for s in todo if s.student not in saved]
+            shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+            print(f"interrupted after {len(saved)} of {len(todo)} submission(s); not graded: {shown}. "
+                  f"The gradebook keeps the finished ones: run the same command with --resume to grade the rest.",
+                  flush=True)
+            raise
         finally:
             signal.signal(signal.SIGTERM, previous)
         minutes = (time.monotonic() - started) / 60

@@ -1538,9 +1538,9 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 #
 # The middle row is the surprise, and a classic of systems work: **oversubscription**. After a
 # product, OpenBLAS's helper thread does not go to sleep; it *spins* on its core for a while,
-# waiting for the next product. A block worker started then shares that core with a thread doing
-# nothing, and the gain is gone. The last row avoids it by never letting OpenBLAS start its
-# helper — but then every other matmul in the process runs on one core too, and the GPT step
+# waiting for the next product (an analysis below catches it doing so). A block worker started
+# then shares that core with a thread doing nothing, and the gain is gone. The last row avoids it
+# by never letting OpenBLAS start its helper — but then every other matmul in the process runs on one core too, and the GPT step
 # (`benchmarks/gpt_step.py`) takes 82 ms instead of 67. Two thread pools that do not know each
 # other fight over the same cores: a framework needs *one* owner for them (PyTorch's is its
 # OpenMP pool, which its BLAS shares). Here the owner is OpenBLAS, and the kernels of this part
@@ -1639,6 +1639,35 @@ class FastConv2dFunction(Function):
 def fast_conv2d(x, weight, bias, g: Geometry, groups: int):
     """Module 09's conv2d kernel call, on the fast path: FastConv2dFunction.apply (module 06's accelerated runs it)."""
     return FastConv2dFunction.apply(x, weight, bias, g, groups)
+
+# %% [markdown]
+# ### Analysis — catching OpenBLAS's threads spinning
+#
+# One 2-thread product, then the main thread *sleeps*. A sleeping program uses no CPU — unless
+# another of its threads is busy. `time.process_time()` counts the CPU time of all the process's
+# threads, so whatever it gains during the sleep is OpenBLAS's helper, spinning.
+
+# %%
+#| analysis
+import time
+
+if get_num_threads() < 2:
+    print("OpenBLAS runs one thread here: there is no helper thread to catch")
+else:
+    square = np.ones((1000, 1000), dtype=np.float32)
+    square @ square  # wakes the helper thread(s)
+    for nap in (0.01, 0.05, 0.2, 0.5):
+        square @ square
+        cpu_before = time.process_time()
+        time.sleep(nap)
+        used_ms = (time.process_time() - cpu_before) * 1e3
+        print(f"slept {nap * 1e3:4.0f} ms after a product: the process used {used_ms:6.1f} ms of CPU meanwhile")
+
+# %% [markdown]
+# On the 2-core machine this was written on, the process used the whole sleep in CPU time for
+# short naps and about 105 ms for long ones: after each product the helper spins for about a
+# tenth of a second before it sleeps. That is good for a program that calls BLAS again and
+# again, and bad for anything else that wants the core meanwhile.
 
 # %% [markdown]
 # ### Check: the fast kernel is the same mathematics

@@ -1540,12 +1540,12 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 # product, OpenBLAS's helper thread does not go to sleep; it *spins* on its core for a while,
 # waiting for the next product (an analysis below catches it doing so). A block worker started
 # then shares that core with a thread doing nothing, and the gain is gone. The last row avoids it
-# by never letting OpenBLAS start its helper — but then every other matmul in the process runs on one core too, and the GPT step
-# (`benchmarks/gpt_step.py`) takes 82 ms instead of 67. Two thread pools that do not know each
-# other fight over the same cores: a framework needs *one* owner for them (PyTorch's is its
-# OpenMP pool, which its BLAS shares). Here the owner is OpenBLAS, and the kernels of this part
-# run on the calling thread; making our own pool the owner would mean splitting every large
-# matmul over it too.
+# by never letting OpenBLAS start its helper — but then every other matmul in the process runs
+# on one core too, and the GPT step (`benchmarks/gpt_step.py`) takes 82 ms instead of 67. Two
+# thread pools that do not know each other fight over the same cores: a framework needs *one*
+# owner for them (PyTorch's is its OpenMP pool, which its BLAS shares). Here the owner is
+# OpenBLAS, and the kernels of this part run on the calling thread; making our own pool the owner
+# would mean splitting every large matmul over it too.
 #
 # `set_num_threads(n)` / `get_num_threads()` are PyTorch's names for that owner's size: they set
 # OpenBLAS's thread count while the program runs (through `ctypes`, in the library NumPy loaded).

@@ -1535,6 +1535,7 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 # | on the calling thread (this part) | 2 threads | 228 ms |
 # | shared by 2 Python threads | 1 thread while they run, 2 otherwise | 223 ms |
 # | shared by 2 Python threads | 1 thread always | 177 ms |
+# | shared by 2 Python threads | 1 thread while they run; told not to spin | 171 ms |
 #
 # The middle row is the surprise, and a classic of systems work: **oversubscription**. After a
 # product, OpenBLAS's helper thread does not go to sleep; it *spins* on its core for a while,
@@ -1546,6 +1547,12 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 # owner for them (PyTorch's is its OpenMP pool, which its BLAS shares). Here the owner is
 # OpenBLAS, and the kernels of this part run on the calling thread; making our own pool the owner
 # would mean splitting every large matmul over it too.
+#
+# The last row tells OpenBLAS how long to spin: `OPENBLAS_THREAD_TIMEOUT=4` (2⁴ cycles: sleep at
+# once), read only when the library loads, so it must be in the environment before NumPy is
+# imported. The blocks then do pay — and every product pays instead, waking its sleeping helper:
+# the GPT step went from 67–72 ms to 75.5. No setting wins everywhere; that is why this part
+# leaves the cores to OpenBLAS and says so.
 #
 # `set_num_threads(n)` / `get_num_threads()` are PyTorch's names for that owner's size: they set
 # OpenBLAS's thread count while the program runs (through `ctypes`, in the library NumPy loaded).

@@ -1534,7 +1534,7 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 # |---|---|---|
 # | on the calling thread (this part) | 2 threads | 228 ms |
 # | shared by 2 Python threads | 1 thread while they run, 2 otherwise | 223 ms |
-# | shared by 2 Python threads | 1 thread always | 177 ms |
+# | shared by 2 Python threads | 1 thread always | 176 ms |
 # | shared by 2 Python threads | 1 thread while they run; told not to spin | 171 ms |
 #
 # The middle row is the surprise, and a classic of systems work: **oversubscription**. After a

@@ -2724,9 +2724,10 @@ test_unit_grad_scaler()
 # ### Live: float16 training against float32, memory and speed
 #
 # The same GPT, the same data and seed, trained a few steps both ways; then one step's peak
-# memory and time each way. NumPy has no float16 arithmetic units on a CPU: every float16 matmul
-# converts to float32 and back (or runs a slow emulated loop), so expect float16 to be *slower*
-# here. On a GPU with tensor cores it is 2–8x faster; on this CPU it buys memory only.
+# memory and time each way. A CPU has no float16 arithmetic for NumPy to use: every float16 matmul
+# converts to float32 and back (module 01's `matmul_arrays`), and every elementwise pass runs
+# NumPy's float16 loops, so expect float16 to be *slower* here. On a GPU with tensor cores it is
+# 2–8x faster; on this CPU it buys memory only.
 
 # %%
 #| analysis
@@ -2769,10 +2770,13 @@ for _name, _model in (("float32", _m32), ("float16", _m16)):
 # %% [markdown]
 # The activations kept after the forward pass halve, as the bytes per number do. The step's
 # peak falls less, because the loss and its softmax run in float32 on purpose. The time is the
-# honest part: NumPy's float16 matmul has no BLAS kernel behind it, so every product runs in a
-# generic loop, tens of times slower than float32 — on this CPU float16 trades a lot of speed
-# for memory. `benchmarks/memory_tradeoffs.py` measures both trade-offs on the milestone GPT and
-# on a 6-layer, 384-wide one.
+# honest part. NumPy's own float16 matmul has no BLAS behind it: a generic loop, a hundred times
+# and more slower than float32, which made a float16 GPT step over 100x slower until module 01
+# sent float16 products through float32. Now each product pays two conversions and a rounding,
+# and LayerNorm, GELU and the softmax run in NumPy's float16 loops: the milestone GPT's step is
+# still about 15x slower than in float32. On this CPU float16 trades speed for memory.
+# `benchmarks/memory_tradeoffs.py` measures both trade-offs on the milestone GPT and on a
+# 6-layer, 384-wide one.
 #
 # **Questions on part III** (answer them with the section's reflection):
 #

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from tinytorch.core.activations import erf
-from tinytorch.core.tensor import Node, Tensor, grad_mode, inplace_changes, is_grad_enabled
+from tinytorch.core.tensor import Node, Tensor, grad_mode, inplace_changes, is_grad_enabled, matmul_arrays
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -110,7 +110,8 @@ def matmul_backward(node: Node, grad: np.ndarray):
     """
     # Hint: promote 1-D operands first: a (k,) -> (1, k), b (k,) -> (k, 1), and put the
     #       missing axis back into G with np.expand_dims. After computing, drop the axis you
-    #       added (index [..., 0, :] for a, [..., 0] for b).
+    #       added (index [..., 0, :] for a, [..., 0] for b). Multiply with module 01's
+    #       matmul_arrays (np.matmul that keeps float16 fast), like the forward.
     a, b = node.inputs
     A, B = a.data, b.data
     if A.ndim == 1 and B.ndim == 1:  # dot product: C is a scalar
@@ -124,7 +125,7 @@ def matmul_backward(node: Node, grad: np.ndarray):
         G = np.expand_dims(G, -1)
     grad_a = grad_b = None
     if _wants(node, 0):
-        grad_a = G @ np.swapaxes(B2, -1, -2)
+        grad_a = matmul_arrays(G, np.swapaxes(B2, -1, -2))
         if A.ndim == 1:
             grad_a = grad_a[..., 0, :]
     if _wants(node, 1):
@@ -134,11 +135,11 @@ def matmul_backward(node: Node, grad: np.ndarray):
             if B2.flags.f_contiguous and not B2.flags.c_contiguous:
                 # B is a transposed view (Linear's `weight.T`): build dB in B's layout, so the
                 # gradient that reaches the weight is row-major like the weight, with no copy.
-                grad_b = (G_flat.T @ A_flat).T
+                grad_b = matmul_arrays(G_flat.T, A_flat).T
             else:
-                grad_b = A_flat.T @ G_flat
+                grad_b = matmul_arrays(A_flat.T, G_flat)
         else:
-            grad_b = np.swapaxes(A2, -1, -2) @ G
+            grad_b = matmul_arrays(np.swapaxes(A2, -1, -2), G)
         if B.ndim == 1:
             grad_b = grad_b[..., 0]
     return grad_a, grad_b

@@ -905,6 +905,20 @@ class _Arithmetic:
 _extend(Tensor, _Arithmetic)
 
 
+def matmul_arrays(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """np.matmul(a, b, out=out), except that float16 operands are multiplied in float32 and rounded once.
+
+    Shapes follow np.matmul. The float32 copies are temporaries: nothing float32 is kept.
+    """
+    if a.dtype != np.float16 and b.dtype != np.float16:
+        return np.matmul(a, b, out=out)
+    product = np.matmul(a.astype(np.float32), b.astype(np.float32))
+    if out is None:
+        return product.astype(np.float16)
+    np.copyto(out, product, casting="same_kind")
+    return out
+
+
 class _MatMul:
     """Section 7b: matrix multiplication (copied into Tensor by _extend)."""
 
@@ -932,9 +946,10 @@ class _MatMul:
         except ValueError:
             raise ValueError(f"matmul: the batch dimensions {a[:-2]} and {b[:-2]} of shapes {a} and "
                              f"{b} cannot be broadcast") from None
-        # Hint: np.matmul (or the @ operator on the arrays) implements every case above.
-        #       Record op "matmul" with inputs (self, other); nothing needs saving.
-        return Tensor.from_op(np.matmul(self.data, other.data), "matmul", (self, other))
+        # Hint: matmul_arrays(self.data, other.data) (np.matmul, float16 done in float32)
+        #       implements every case above. Record op "matmul" with inputs (self, other);
+        #       nothing needs saving.
+        return Tensor.from_op(matmul_arrays(self.data, other.data), "matmul", (self, other))
 
     def __rmatmul__(self, other) -> "Tensor":
         return self._coerce(other, "matmul").__matmul__(self)

@@ -11,7 +11,7 @@ from tinytorch.core.activations import softmax
 from tinytorch.core.autograd import Function
 from tinytorch.core.layers import Dropout, Linear, Module, Parameter, _check_probability, dropout, xavier_uniform_
 from tinytorch.core.optimizers import accelerated
-from tinytorch.core.tensor import Tensor, broadcast_shapes, default_generator
+from tinytorch.core.tensor import Tensor, broadcast_shapes, default_generator, matmul_arrays
 
 
 def _check_qkv(query, key, value, where: str) -> tuple[int, int, int]:
@@ -146,13 +146,13 @@ def attention_forward(query: np.ndarray, key: np.ndarray, value: np.ndarray, bia
     probs_t are the weights transposed; keep_t the dropout multipliers (0 or 1/(1-p)), same layout.
     out: optional array (any strides) to write the output into.
     """
-    # Hint: scores_t = np.matmul(key, query.swapaxes(-1, -2)); scale it in place; add
+    # Hint: scores_t = matmul_arrays(key, query.swapaxes(-1, -2)); scale it in place; add
     #       bias.swapaxes(-1, -2) and _causal_bias_t(L, S, dtype) when given; softmax_ along
     #       axis -2. Dropout (dropout_p > 0): keep = (generator.random(batch + (L, S),
     #       dtype=np.float32) >= dropout_p) in the scores' dtype times 1/(1-p) (zeros when p == 1),
     #       keep_t = keep.swapaxes(-1, -2); weights_t = probs_t * keep_t.
-    #       Output: np.matmul(weights_t.swapaxes(-1, -2), value, out=out).
-    scores_t = np.matmul(key, query.swapaxes(-1, -2))
+    #       Output: matmul_arrays(weights_t.swapaxes(-1, -2), value, out=out).
+    scores_t = matmul_arrays(key, query.swapaxes(-1, -2))
     scores_t *= scale
     if bias is not None:
         scores_t += bias.swapaxes(-1, -2)
@@ -169,7 +169,7 @@ def attention_forward(query: np.ndarray, key: np.ndarray, value: np.ndarray, bia
             keep *= 1 / (1 - dropout_p)
         keep_t = keep.swapaxes(-1, -2)
         weights_t = probs_t * keep_t
-    return np.matmul(weights_t.swapaxes(-1, -2), value, out=out), probs_t, keep_t
+    return matmul_arrays(weights_t.swapaxes(-1, -2), value, out=out), probs_t, keep_t
 
 
 def attention_backward(query: np.ndarray, key: np.ndarray, value: np.ndarray, probs_t: np.ndarray,
@@ -186,10 +186,10 @@ def attention_backward(query: np.ndarray, key: np.ndarray, value: np.ndarray, pr
     #       multiply by probs_t in place: that is dSᵀ. dM = dSᵀ.swapaxes(-1, -2) (copy it if you
     #       go on to scale dSᵀ in place); dQ = (scale·dSᵀ)ᵀ·K, dK = (scale·dSᵀ)·Q.
     weights_t = probs_t if keep_t is None else probs_t * keep_t
-    grad_value = np.matmul(weights_t, grad_output, out=out[2]) if need_v else None
+    grad_value = matmul_arrays(weights_t, grad_output, out=out[2]) if need_v else None
     grad_query = grad_key = grad_bias = None
     if need_q or need_k or need_bias:
-        grad_t = np.matmul(value, grad_output.swapaxes(-1, -2))  # dPᵀ
+        grad_t = matmul_arrays(value, grad_output.swapaxes(-1, -2))  # dPᵀ
         if keep_t is not None:
             grad_t *= keep_t
         grad_t -= np.einsum("...sl,...sl->...l", grad_t, probs_t)[..., None, :]
@@ -200,9 +200,9 @@ def attention_backward(query: np.ndarray, key: np.ndarray, value: np.ndarray, pr
                 grad_bias = grad_bias.copy()
         grad_t *= scale
         if need_q:
-            grad_query = np.matmul(grad_t.swapaxes(-1, -2), key, out=out[0])
+            grad_query = matmul_arrays(grad_t.swapaxes(-1, -2), key, out=out[0])
         if need_k:
-            grad_key = np.matmul(grad_t, query, out=out[1])
+            grad_key = matmul_arrays(grad_t, query, out=out[1])
     return grad_query, grad_key, grad_value, grad_bias
 
 

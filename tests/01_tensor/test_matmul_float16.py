@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import needs_autograd
 
 import tinytorch as tt
 from tinytorch.core.tensor import matmul_arrays
@@ -34,6 +35,7 @@ def test_out_keeps_its_dtype_and_other_dtypes_are_untouched():
         assert matmul_arrays(x, y).dtype == np.matmul(x, y).dtype
 
 
+@needs_autograd
 def test_float16_gradients_are_float16_and_match_float32():
     rng = np.random.default_rng(3)
     a16, b16 = rng.standard_normal((8, 16)).astype(np.float16), rng.standard_normal((16, 4)).astype(np.float16)

@@ -2081,10 +2081,28 @@ test_unit_fast_max_pool_matches_module_09()
 # and the extra im2col of `dy` costs what col2im did. Second, keeping each block's `cols` for
 # backward instead of rebuilding it (choice 3 the other way round): the whole step was about 15%
 # slower, writing fresh `cols` out to main memory costs more than rebuilding them in the cache.
-# What is left to try: keeping a channels-last layout between layers (one transpose per network
-# instead of two per layer) and fusing bias + ReLU into the conv's output write and the ReLU
-# mask into `dy` (about 12 ms of the step is ReLU forward and backward passes over whole
-# activations). Each is a measurement away; try one and run the benchmark.
+# Four more were built as prototypes outside the package, measured on the benchmark's four convs
+# (forward + backward, batch 64, one thread) and dropped (`benchmarks/README.md`, run 5):
+#
+# - **Winograd F(2x2, 3x3)**, the algorithm behind many fast 3x3 convolutions: each 2x2 output
+#   tile from a 4x4 input tile with 16 multiplications instead of 36, so 16 matmuls of
+#   `(tiles, C) @ (C, O)` do 2.25x fewer multiply-adds. The matmuls did get twice as cheap — but
+#   the transforms around them are about 44 elementwise passes per block, and in NumPy each `+`
+#   or `−` is a full read-read-write sweep over memory. The last three convs took 159 ms against
+#   163; the first (three input channels) 30 against 13.
+# - **Winograd along the width only** (1.5x fewer multiply-adds, matmuls with `K = 3C`): 216 ms
+#   against 175. Its gather copies runs of only `C` floats, and NumPy's per-run cost at 32
+#   floats outweighed the saved arithmetic.
+# - **Channels-last working layout**: the 32 → 32 conv's forward 28 → 26 ms, its backward
+#   53 → 59 ms, for the same reason (runs of `C`).
+# - **Python threads sharing the blocks**: the section on threads above.
+#
+# The lesson of all four: in NumPy an algorithm pays only if it keeps the number of passes over
+# memory — and their run lengths — where they were. A compiled kernel (oneDNN inside PyTorch)
+# keeps a tile in registers through the transform, the product, the bias and the ReLU; that is
+# the remaining gap, and it is about the cost of a pass, not of a FLOP. Still untried: fusing
+# bias + ReLU into the conv's output write and the ReLU mask into `dy` (about 12 ms of the step
+# is ReLU passes over whole activations). Try it and run the benchmark.
 
 # %% [markdown]
 # ### Check your understanding

@@ -1408,17 +1408,18 @@ test_unit_comparisons()
 # is no float16 BLAS, so a float16 `np.matmul` runs NumPy's own plain loop — on the machine this was
 # written on, a 256x256 product took 42.5 ms in float16 against 0.16 ms in float32. PyTorch's CPU
 # kernels multiply float16 in float32 and round the result once; `matmul_arrays` below does the
-# same (two conversions, one fast product, one rounding: 0.46 ms), and every matmul in the package
-# goes through it.
+# same (two conversions, one fast product, one rounding: 0.46 ms). `Tensor @ Tensor`, its gradient
+# (module 05) and the attention kernels (module 12) go through it.
 
 # %%
 #| export
 def matmul_arrays(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """np.matmul(a, b, out=out), except that float16 operands are multiplied in float32 and rounded once.
+    """np.matmul(a, b, out=out), except that two float16 operands are multiplied in float32 and rounded once.
 
-    Shapes follow np.matmul. The float32 copies are temporaries: nothing float32 is kept.
+    Shapes follow np.matmul. The float32 copies are temporaries: nothing float32 is kept. (Mixed
+    dtypes are np.matmul's: it promotes to the wider one, which has a BLAS.)
     """
-    if a.dtype != np.float16 and b.dtype != np.float16:
+    if a.dtype != np.float16 or b.dtype != np.float16:
         return np.matmul(a, b, out=out)
     product = np.matmul(a.astype(np.float32), b.astype(np.float32))
     if out is None:

@@ -33,6 +33,9 @@ def test_out_keeps_its_dtype_and_other_dtypes_are_untouched():
         x, y = a.astype(dtype), b.astype(dtype)
         np.testing.assert_array_equal(matmul_arrays(x, y), np.matmul(x, y))
         assert matmul_arrays(x, y).dtype == np.matmul(x, y).dtype
+    mixed = matmul_arrays(a, b.astype(np.float32))  # NumPy promotes to float32 (a BLAS product)
+    assert mixed.dtype == np.float32
+    np.testing.assert_array_equal(mixed, np.matmul(a, b.astype(np.float32)))
 
 
 @needs_autograd

@@ -906,11 +906,12 @@ _extend(Tensor, _Arithmetic)
 
 
 def matmul_arrays(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """np.matmul(a, b, out=out), except that float16 operands are multiplied in float32 and rounded once.
+    """np.matmul(a, b, out=out), except that two float16 operands are multiplied in float32 and rounded once.
 
-    Shapes follow np.matmul. The float32 copies are temporaries: nothing float32 is kept.
+    Shapes follow np.matmul. The float32 copies are temporaries: nothing float32 is kept. (Mixed
+    dtypes are np.matmul's: it promotes to the wider one, which has a BLAS.)
     """
-    if a.dtype != np.float16 and b.dtype != np.float16:
+    if a.dtype != np.float16 or b.dtype != np.float16:
         return np.matmul(a, b, out=out)
     product = np.matmul(a.astype(np.float32), b.astype(np.float32))
     if out is None:

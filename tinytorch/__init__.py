@@ -1,7 +1,7 @@
 """TinyTorch: a deep-learning framework built from first principles with Python and NumPy.
 
-This file only re-exports (set_num_threads / get_num_threads from module 16, imported when first used); the framework lives
-in tinytorch/core/, generated from modules/.
+This file only re-exports (set_num_threads / get_num_threads from module 16, imported when first
+used); the framework lives in tinytorch/core/, generated from modules/.
 Layers and losses: `tinytorch.nn` (and `tinytorch.nn.functional as F`); `tinytorch.autograd`.
 """
 

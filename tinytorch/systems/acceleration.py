@@ -665,11 +665,15 @@ def col2im_flat(cols: np.ndarray, g: Geometry, n: int, out: np.ndarray | None = 
     return grad_flat
 
 
+def blocks_of_images(n: int, bytes_per_image: int) -> list[tuple[int, int]]:
+    """[(start, stop), ...] ranges of the n images, as many per range as fit in _BLOCK_BYTES (at least one)."""
+    step = max(1, min(n, _BLOCK_BYTES // max(bytes_per_image, 1)))
+    return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+
 def image_blocks(g: Geometry, out_channels: int, itemsize: int) -> list[tuple[int, int]]:
     """[(start, stop), ...] image ranges whose cols (C*kh*kw rows) and output (O rows) fit in _BLOCK_BYTES."""
-    per_image = (g.c * g.kh * g.kw + out_channels) * g.oh * row_length(g) * itemsize
-    step = max(1, min(g.n, _BLOCK_BYTES // max(per_image, 1)))
-    return [(start, min(start + step, g.n)) for start in range(0, g.n, step)]
+    return blocks_of_images(g.n, (g.c * g.kh * g.kw + out_channels) * g.oh * row_length(g) * itemsize)
 
 
 def conv_forward_block(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry,
@@ -802,7 +806,6 @@ class FastConv2dFunction(Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         grad_x = np.empty_like(x) if need_x else None
         grad_w = np.zeros_like(weight) if need_w else None
-
         if need_x or need_w:
             for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
                 dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups,
@@ -834,8 +837,7 @@ def window_taps(a: np.ndarray, g: Geometry) -> list[np.ndarray]:
 
 def pool_blocks(g: Geometry, itemsize: int) -> list[tuple[int, int]]:
     """[(start, stop), ...] image ranges whose input fits in _BLOCK_BYTES (at least one image each)."""
-    step = max(1, min(g.n, _BLOCK_BYTES // max(g.c * g.h * g.w * itemsize, 1)))
-    return [(start, min(start + step, g.n)) for start in range(0, g.n, step)]
+    return blocks_of_images(g.n, g.c * g.h * g.w * itemsize)
 
 
 def max_pool_block(x: np.ndarray, g: Geometry, out: np.ndarray, winner: np.ndarray) -> None:

@@ -144,17 +144,16 @@ def grade(root: Path, args: argparse.Namespace, gradebook: Path) -> int:
         todo = [s for s in submissions if s.student not in done]
         if done:
             print(f"--resume: {len(submissions) - len(todo)} already graded, {len(todo)} to go")
-        started, count = time.monotonic(), [0]
+        started, saved = time.monotonic(), set()  # saved: the students whose rows are in the gradebook
 
         def record(row: SubmissionRow) -> None:
             book.save(row)
-            count[0] += 1
-            print(_line(count[0], len(todo), row), flush=True)
+            saved.add(row.student)
+            print(_line(len(saved), len(todo), row), flush=True)
 
         previous = signal.signal(signal.SIGTERM, _interrupted)  # `kill`, a CI timeout: clean up too
-        saved: set[str] = set()
         try:
-            grader.grade_all(todo, lambda row: (record(row), saved.add(row.student)))
+            grader.grade_all(todo, record)
         except KeyboardInterrupt:
             left = [s.student for s in todo if s.student not in saved]
             shown = ", ".join(left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")

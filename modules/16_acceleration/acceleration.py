@@ -2047,8 +2047,10 @@ def test_unit_fast_max_pool_matches_module_09():
             results.append((out.data, xt.grad.data))
         for name, fast, plain in zip(("output", "dx"), *results):
             assert np.array_equal(fast, plain), (
-                f"kernel {kernel}: the fast max pool's {name} differs from module 09's; a tie must go to "
-                "the FIRST tap holding the maximum (strict >), and each tap's view must be a view of grad")
+                f"kernel {kernel}: the fast max pool's {name} differs from module 09's. Write into `out` and "
+                "`winner` in place (np.copyto, out=...): they are slices of the batch's arrays, so `out = ...` "
+                "changes nothing; zero `winner` first (it arrives uninitialised); a tie must go to the FIRST "
+                "tap holding the maximum (strict >); and each tap's view must be a view of grad")
         xt = Tensor(rng.standard_normal((1, 2, g.h, g.w)), requires_grad=True)
         small = _geometry(tuple(xt.shape), kernel, kernel, (0, 0, 0, 0), (1, 1), "test")
         assert gradcheck(lambda t: FastMaxPool2dFunction.apply(t, small), (xt,)), f"gradcheck failed for {kernel}"

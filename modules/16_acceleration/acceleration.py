@@ -1613,15 +1613,268 @@ def set_num_threads(n: int) -> None:
         _set_blas_threads(n)
 
 
+# %% [markdown]
+# ### Choice 7 — shifted matmuls: a stride-1 convolution without im2col
+#
+# im2col copies the input `kh·kw` times so that one matmul sees every tap, and col2im adds `kh·kw`
+# copies back. Both exist only because a matmul wants its operand as one matrix. But a BLAS matrix
+# is less than a NumPy array: a pointer, a number of rows and columns, and a **leading
+# dimension** — how far apart two rows start. Any window of columns `flat[:, s:s+L]` of a wider
+# array is a matrix as it stands: its rows are contiguous, they start `flat.shape[1]` elements
+# apart, and BLAS reads it with no copy.
+#
+# So lay the batch out so that *every tap's input is one such window*. Stack the images into one
+# tall image whose padding is **shared**: the zero rows under one image are the top padding of the
+# next, and the zero columns at the end of each row are the left padding of the next row (the
+# wrap-around rows of choice 2, taken across images too). Flattened, the input that tap `(i, j)`
+# meets for output position `q` sits at `q + i·d·width + j·d`: the whole batch's input for that
+# tap is `flat[:, offset : offset + L]`. Then
+#
+#     y = Σ over taps t of  W[:, :, i, j] @ flat[:, offset_t : offset_t + L]          (O, C)·(C, L)
+#
+# — `kh·kw` matmuls with inner dimension `C`, accumulated into one output, and no `cols` at all.
+# Backward turns the same windows around. `dL/dx` is a scatter-add — each tap's `W_tᵀ @ dy` added
+# into its window of a zeroed `(C, total)` buffer — which is col2im done by the matmuls' own
+# output writes. `dL/dW_t = dy @ windowᵀ` has the opposite shape, `(O, L)·(L, C)`: tiny outputs,
+# a huge inner dimension, and each of the nine products repacks all of `dy`. Measured on one
+# thread, nine of them ran at about 50 GFLOP/s for the 32 → 32 conv; building `cols` block by
+# block in the cache (nine window copies each) and doing one `(kh·kw·C, L)·(L, O)` product per
+# block was 15–20% faster, so `dL/dW` keeps im2col, in the cache.
+#
+# Two things NumPy cannot do make this work, and `gemm_into` below does them with one call into
+# the BLAS NumPy already loaded (`ctypes`, like `set_num_threads`): **accumulate** — BLAS computes
+# `C = α·A·B + β·C`, and `β = 1` adds each tap's product into `y` where `np.matmul` would need a
+# temporary and an extra pass to add it — and **write into a window**, `out=flat[:, s:s+L]`,
+# which `np.matmul` refuses. The garbage positions (the shared padding) cost 6% more FLOPs at
+# 32x32 and 13% at 16x16, about what choice 2 paid.
+#
+# ```
+# tall image, flattened (width = w + 1):  pad | a b c 0 | d e f 0 | g h i 0 | 0 0 0 0 | j k l 0 | ...
+#                                                 image 0 (3 rows)          shared row  image 1
+# tap (0, 0) of a 3x3 kernel, padding 1, reads the same positions one row and one column earlier.
+# ```
+#
+# It applies where the windows line up — stride 1, one group — and pays once there are enough
+# input channels: the first conv (`C = 3`) has inner dimension 3 per tap, far too thin for BLAS,
+# and keeps the blocked im2col (the table in the analysis below). The `F` returned by
+# `shifted_layout` is `None` where the layout cannot hold the output (padding wider than the
+# kernel reaches); strided and grouped convolutions keep the blocked path too. The blocks of
+# choice 3 are gone from the forward pass here: OpenBLAS blocks one large product for its caches
+# better than we block many small ones (the whole batch's nine products were 15 ms, in blocks of
+# four images 18 ms), and a large product is also what its threads can split.
+
+# %%
+#| export
+from typing import NamedTuple  # noqa: E402
+
+_CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS, _CBLAS_TRANS = 101, 111, 112  # the values cblas.h gives these enums
+# Input channels from which a stride-1 conv takes the shifted matmuls (measured: the first conv,
+# C = 3, is 2x slower that way; the benchmark's C = 32 and 64 convs are 20-35% faster).
+SHIFTED_FROM_CHANNELS = 16
+
+
+def _cblas_gemm(library, prefix: str):
+    """library's cblas_{prefix}gemm ('s': float32, 'd': float64) with its argument types set, or None."""
+    if library is None:
+        return None
+    for name, integer in ((f"scipy_cblas_{prefix}gemm64_", ctypes.c_int64), (f"cblas_{prefix}gemm64_", ctypes.c_int64),
+                          (f"cblas_{prefix}gemm", ctypes.c_int)):
+        function = getattr(library, name, None)
+        if function is not None:
+            scalar, pointer = (ctypes.c_float if prefix == "s" else ctypes.c_double), ctypes.c_void_p
+            function.argtypes = ([ctypes.c_int] * 3 + [integer] * 3
+                                 + [scalar, pointer, integer, pointer, integer, scalar, pointer, integer])
+            function.restype = None
+            return function
+    return None
+
+
+_GEMM = {np.dtype(np.float32): _cblas_gemm(_openblas, "s"), np.dtype(np.float64): _cblas_gemm(_openblas, "d")}
+
+
+def gemm_available(dtype) -> bool:
+    """Whether gemm_into can call the BLAS for this dtype (float32 or float64, with OpenBLAS found)."""
+    return _GEMM.get(np.dtype(dtype)) is not None
+
+
+def _leading_dimension(a: np.ndarray, name: str) -> int:
+    """The row stride of a 2-D view in elements (what BLAS calls its leading dimension); rows must be contiguous."""
+    if not isinstance(a, np.ndarray) or a.ndim != 2:
+        raise ValueError(f"gemm_into: {name} must be a 2-D NumPy array, got {type(a).__name__} "
+                         f"of shape {getattr(a, 'shape', None)}")
+    if (a.shape[1] > 1 and a.strides[1] != a.itemsize) or a.strides[0] % a.itemsize or a.strides[0] < 0:
+        raise ValueError(f"gemm_into: {name} must have contiguous rows (a window of columns of a C-ordered "
+                         f"array), got shape {a.shape} with strides {a.strides}")
+    return max(a.strides[0] // a.itemsize, a.shape[1], 1)
+
+
+def gemm_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool,
+              transpose_a: bool = False, transpose_b: bool = False) -> None:
+    """out = op(a) @ op(b), or out += op(a) @ op(b) when accumulate: one BLAS call, no copy, no temporary.
+
+    op(a) is a.T when transpose_a, else a (likewise b); op(a) is (m, k), op(b) (k, n), out (m, n).
+    Each of a, b, out is a 2-D array with contiguous rows and any row stride at least its row
+    length — a window of columns `flat[:, s:s+L]` is a matrix as it is. All three share one dtype
+    (float32 or float64: see gemm_available). out must not overlap a or b.
+    """
+    lda, ldb, ldc = (_leading_dimension(a, "a"), _leading_dimension(b, "b"), _leading_dimension(out, "out"))
+    m, k = a.shape[::-1] if transpose_a else a.shape
+    k_b, n = b.shape[::-1] if transpose_b else b.shape
+    if k != k_b or out.shape != (m, n) or not a.dtype == b.dtype == out.dtype:
+        raise ValueError(f"gemm_into: {a.shape}{'ᵀ' if transpose_a else ''} @ {b.shape}{'ᵀ' if transpose_b else ''}"
+                         f" -> {out.shape} with dtypes {a.dtype}, {b.dtype}, {out.dtype} is not a matrix product "
+                         f"(expected out of shape ({m}, {n}), inner dimensions equal, one dtype)")
+    function = _GEMM.get(out.dtype)
+    if function is None:
+        raise ValueError(f"gemm_into: no BLAS gemm for dtype {out.dtype} in this process (float32 and float64 "
+                         "with OpenBLAS only); ask gemm_available(dtype) first")
+    if np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        raise ValueError("gemm_into: out overlaps an operand; BLAS would read values it has already overwritten")
+    if m and n:
+        function(_CBLAS_ROW_MAJOR, _CBLAS_TRANS if transpose_a else _CBLAS_NO_TRANS,
+                 _CBLAS_TRANS if transpose_b else _CBLAS_NO_TRANS, m, n, k, 1.0, a.ctypes.data, lda,
+                 b.ctypes.data, ldb, 1.0 if accumulate else 0.0, out.ctypes.data, ldc)
+
+
+class ShiftedLayout(NamedTuple):
+    """Where n images of one stride-1 conv sit in the shifted-matmul layout (channels, total).
+
+    Each image has `rows` rows of `width` values (its own h x w, then the shared zero rows and
+    columns); the images follow each other after `lead` zeros, and `total` leaves room for the
+    last tap's window. Output position q (garbage included, `length` of them) reads its tap t
+    input at flat[:, q + offsets[t]].
+    """
+
+    rows: int
+    width: int
+    lead: int
+    length: int
+    total: int
+    offsets: tuple
+
+
+def shifted_layout(g: Geometry, n: int) -> ShiftedLayout | None:
+    """The layout of n images of geometry g, or None where shifted windows do not apply (stride > 1, ...)."""
+    if not wraps(g):
+        return None
+    rows, width = g.h + max(g.top, g.bottom), g.w + max(g.left, g.right)
+    if g.oh > rows or g.ow > width:  # padding beyond the kernel's reach: the output overflows its image
+        return None
+    lead = g.top * width + g.left  # the first image's top and left padding
+    offsets = tuple(i * g.dh * width + j * g.dw for i in range(g.kh) for j in range(g.kw))
+    length = n * rows * width
+    return ShiftedLayout(rows, width, lead, length, lead + length + offsets[-1], offsets)
+
+
+def shifted_pad(x: np.ndarray, layout: ShiftedLayout, out: np.ndarray) -> np.ndarray:
+    """Copy images x (n, C, h, w) into out (C, layout.total) in the shifted layout, zeros elsewhere.
+
+    x may be smaller than the layout's images (dy is (oh, ow)): whatever it does not fill is zero.
+    Returns out's window of output positions, out[:, lead : lead + length].
+    """
+    n, channels, height, width = x.shape
+    window = out[:, layout.lead:layout.lead + layout.length]
+    images = window.reshape(channels, n, layout.rows, layout.width)
+    out[:, :layout.lead] = 0
+    out[:, layout.lead + layout.length:] = 0
+    images[:, :, height:, :] = 0  # only what x does not overwrite next: a whole fill writes twice
+    images[:, :, :height, width:] = 0
+    images[:, :, :height, :width] = x.transpose(1, 0, 2, 3)
+    return window
+
+
+def shifted_images(window: np.ndarray, layout: ShiftedLayout, height: int, width: int) -> np.ndarray:
+    """The (n, C, height, width) view of the images in a window (C, layout.length): shifted_pad's inverse."""
+    channels = window.shape[0]
+    n = layout.length // (layout.rows * layout.width)
+    return window.reshape(channels, n, layout.rows, layout.width)[:, :, :height, :width].transpose(1, 0, 2, 3)
+
+
+def _tap_weights(weight: np.ndarray) -> np.ndarray:
+    """weight (O, C, kh, kw) as kh·kw contiguous (O, C) matrices, one per tap, row-major over (i, j)."""
+    return np.ascontiguousarray(weight.transpose(2, 3, 0, 1)).reshape(-1, weight.shape[0], weight.shape[1])
+
+
+def shifted_conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry,
+                         layout: ShiftedLayout) -> np.ndarray:
+    """y (n, O, oh, ow) of a stride-1, one-group conv: kh·kw windowed matmuls accumulated into one output."""
+    out_channels = weight.shape[0]
+    # Hint: flat = workspace.get("shift_x", (g.c, layout.total), x.dtype); shifted_pad(x, layout, flat);
+    #       y = workspace.get("shift_y", (out_channels, layout.length), x.dtype); for each tap t with
+    #       offset layout.offsets[t]: gemm_into(_tap_weights(weight)[t], flat[:, offset:offset + layout.length],
+    #       y, accumulate=t > 0). Then shifted_images(y, layout, g.oh, g.ow) is the output as a view:
+    #       write it (plus the bias, reshaped (O, 1, 1)) into a new (n, O, oh, ow) array.
+    ### BEGIN SOLUTION
+    flat = workspace.get("shift_x", (g.c, layout.total), x.dtype)
+    shifted_pad(x, layout, flat)
+    y = workspace.get("shift_y", (out_channels, layout.length), x.dtype)
+    for tap, (matrix, offset) in enumerate(zip(_tap_weights(weight), layout.offsets)):
+        gemm_into(matrix, flat[:, offset:offset + layout.length], y, accumulate=tap > 0)
+    out = np.empty((x.shape[0], out_channels, g.oh, g.ow), dtype=x.dtype)
+    valid = shifted_images(y, layout, g.oh, g.ow)
+    if bias is None:
+        out[...] = valid
+    else:
+        np.add(valid, bias.reshape(out_channels, 1, 1), out=out)
+    return out
+    ### END SOLUTION
+
+
+def shifted_conv_backward(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray, g: Geometry,
+                          layout: ShiftedLayout, need_weight: bool,
+                          need_input: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(dL/dweight, dL/dx) of shifted_conv_forward for grad_out (n, O, oh, ow); None where not needed."""
+    out_channels, taps = weight.shape[0], len(layout.offsets)
+    # Hint: grad_y = shifted_pad(grad_out, layout, workspace.get("shift_dy", (O, layout.total), ...)):
+    #       the garbage positions must be ZERO (shifted_pad zeroes all it does not fill).
+    #       dL/dW: pad x again into "shift_x"; for each block (start, stop) of output positions —
+    #       blocks_of_images(n, taps * C * rows * width * itemsize) scaled by rows * width — copy
+    #       each tap's window into cols[t] (a (taps, C, block) workspace array) and
+    #       gemm_into(cols as (taps·C, block), grad_y[:, block], grad_w_t, accumulate=True,
+    #       transpose_b=True) into a zeroed (taps·C, O) array; reshape (kh, kw, C, O), transpose to (O, C, kh, kw).
+    #       dL/dx: zero a (C, layout.total) buffer; for each tap: gemm_into(W_t, grad_y,
+    #       buffer[:, offset:offset + length], accumulate=True, transpose_a=True); then
+    #       shifted_images(buffer[:, lead:lead + length], layout, g.h, g.w), copied into a new array.
+    ### BEGIN SOLUTION
+    n, per_image = x.shape[0], layout.rows * layout.width
+    grad_y = shifted_pad(grad_out, layout, workspace.get("shift_dy", (out_channels, layout.total), x.dtype))
+    grad_weight = grad_x = None
+    if need_weight:
+        flat = workspace.get("shift_x", (g.c, layout.total), x.dtype)
+        shifted_pad(x, layout, flat)
+        grad_taps = np.zeros((taps * g.c, out_channels), dtype=x.dtype)
+        for start, stop in blocks_of_images(n, taps * g.c * per_image * x.dtype.itemsize):
+            first, size = start * per_image, (stop - start) * per_image
+            cols = workspace.get("shift_cols", (taps, g.c, size), x.dtype)
+            for tap, offset in enumerate(layout.offsets):
+                cols[tap] = flat[:, first + offset:first + offset + size]
+            gemm_into(cols.reshape(taps * g.c, size), grad_y[:, first:first + size], grad_taps, accumulate=True,
+                      transpose_b=True)
+        grad_weight = np.ascontiguousarray(grad_taps.reshape(g.kh, g.kw, g.c, out_channels).transpose(3, 2, 0, 1))
+    if need_input:
+        grad_flat = workspace.get("shift_dx", (g.c, layout.total), x.dtype)
+        grad_flat.fill(0)
+        for matrix, offset in zip(_tap_weights(weight), layout.offsets):
+            gemm_into(matrix, grad_y, grad_flat[:, offset:offset + layout.length], accumulate=True, transpose_a=True)
+        grad_x = np.empty_like(x)
+        grad_x[...] = shifted_images(grad_flat[:, layout.lead:layout.lead + layout.length], layout, g.h, g.w)
+    return grad_weight, grad_x
+    ### END SOLUTION
+
+
 # %%
 #| export
 class FastConv2dFunction(Function):
-    """Module 09's Conv2dFunction, block by block in the channel-major working layout (same arguments)."""
+    """Module 09's Conv2dFunction on the fast path (same arguments): shifted matmuls where choice 7
+    applies, else block by block in the channel-major working layout."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, g: Geometry, groups: int):
-        ctx.save_for_backward(x, weight)  # not cols: backward rebuilds each block's (choice 3)
+        ctx.save_for_backward(x, weight)  # not cols: backward rebuilds them (choice 3)
         ctx.geometry, ctx.groups = g, groups
+        ctx.layout = shifted_path(x, g, groups)
+        if ctx.layout is not None:
+            return shifted_conv_forward(x, weight, bias, g, ctx.layout)
         out = np.empty((g.n, weight.shape[0], g.oh, g.ow), dtype=x.dtype)
         for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
             conv_forward_block(x[start:stop], weight, bias, g, groups, out[start:stop])
@@ -1632,18 +1885,32 @@ class FastConv2dFunction(Function):
         x, weight = ctx.saved_tensors
         g, groups = ctx.geometry, ctx.groups
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
+        if not (need_x or need_w):
+            return None, None, grad_b, None, None
+        if ctx.layout is not None:
+            grad_w, grad_x = shifted_conv_backward(x, weight, grad_output, g, ctx.layout, need_w, need_x)
+            return grad_x, grad_w, grad_b, None, None
         grad_x = np.empty_like(x) if need_x else None
         grad_w = np.zeros_like(weight) if need_w else None
-        if need_x or need_w:
-            for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
-                dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups,
-                                             need_w, need_x)
-                if need_w:
-                    grad_w += dw
-                if need_x:
-                    grad_x[start:stop] = dx
-        grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
+        for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
+            dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups, need_w, need_x)
+            if need_w:
+                grad_w += dw
+            if need_x:
+                grad_x[start:stop] = dx
         return grad_x, grad_w, grad_b, None, None
+
+
+def shifted_path(x: np.ndarray, g: Geometry, groups: int) -> ShiftedLayout | None:
+    """The whole batch's shifted layout when choice 7 applies to this conv, else None (the blocked path).
+
+    It applies with one group, at least SHIFTED_FROM_CHANNELS input channels, a BLAS gemm for the
+    dtype, and a geometry shifted_layout accepts (stride 1, padding within the kernel's reach).
+    """
+    if groups != 1 or g.c < SHIFTED_FROM_CHANNELS or not gemm_available(x.dtype):
+        return None
+    return shifted_layout(g, g.n)
 
 
 def fast_conv2d(x, weight, bias, g: Geometry, groups: int):
@@ -1723,6 +1990,65 @@ def test_unit_fast_conv_matches_module_09():
 
 
 test_unit_fast_conv_matches_module_09()
+
+# %% [markdown]
+# ### Check: the shifted matmuls are the same mathematics too
+#
+# The check above runs small convs with few channels, which take the blocked path. This one
+# sends stride-1 convs through choice 7 directly — symmetric, asymmetric and no padding, and
+# dilation — against module 09's `Conv2dFunction`, and gradchecks it in float64.
+
+# %%
+#| test
+def test_unit_shifted_conv_matches_module_09():
+    from tinytorch.core.autograd import gradcheck
+    from tinytorch.core.spatial import Conv2dFunction, _geometry
+
+    if not gemm_available(np.float64):
+        print("⚠️ no OpenBLAS gemm in this process: the shifted path is off, nothing to check")
+        return
+    rng = np.random.default_rng(7)
+    for padding, dilation in [((1, 1, 1, 1), (1, 1)), ((0, 2, 1, 0), (1, 1)), ((0, 0, 0, 0), (1, 1)),
+                              ((2, 2, 2, 2), (2, 2))]:
+        x, w, b = rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
+        g = _geometry(x.shape, (3, 3), (1, 1), padding, dilation, "test")
+        layout = shifted_layout(g, 3)
+        assert layout is not None, f"shifted_layout refused padding {padding}, dilation {dilation}"
+        fast = shifted_conv_forward(x, w, b, g, layout)
+        plain = Conv2dFunction.apply(Tensor(x), Tensor(w), Tensor(b), g, 1).data
+        error = np.abs(fast - plain).max()
+        assert error < 1e-10, (
+            f"padding {padding}, dilation {dilation}: the shifted forward differs from module 09's by "
+            f"{error:.3g}; check the tap offsets (i·dh·width + j·dw) and that shifted_pad zeroes the padding")
+        dy = rng.standard_normal(fast.shape)
+        dw, dx = shifted_conv_backward(x, w, dy, g, layout, True, True)
+        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+        Conv2dFunction.apply(xt, wt, Tensor(b), g, 1).backward(Tensor(dy))
+        for name, got, want in (("dW", dw, wt.grad.data), ("dx", dx, xt.grad.data)):
+            error = np.abs(got - want).max()
+            assert error < 1e-10, (
+                f"padding {padding}, dilation {dilation}: the shifted {name} differs from module 09's by "
+                f"{error:.3g}; dy's garbage positions must be zero, and dx sums each tap into its window")
+        small = tuple(Tensor(a, requires_grad=True) for a in (x[:1], w, b))
+        g1 = _geometry((1,) + x.shape[1:], (3, 3), (1, 1), padding, dilation, "test")
+        with package_shifted_from(1):
+            assert gradcheck(lambda *t: FastConv2dFunction.apply(*t, g1, 1), small), (
+                f"gradcheck of the shifted path failed for padding {padding}, dilation {dilation}")
+    print("✅ the shifted matmuls equal module 09's output and gradients, and pass float64 gradcheck")
+
+
+@contextlib.contextmanager
+def package_shifted_from(channels: int):
+    """Within the block, FastConv2dFunction takes the shifted path from `channels` input channels."""
+    global SHIFTED_FROM_CHANNELS
+    saved, SHIFTED_FROM_CHANNELS = SHIFTED_FROM_CHANNELS, channels
+    try:
+        yield
+    finally:
+        SHIFTED_FROM_CHANNELS = saved
+
+
+test_unit_shifted_conv_matches_module_09()
 
 # %% [markdown]
 # ### Analysis — where one conv layer's time goes, phase by phase
@@ -1847,13 +2173,58 @@ print(f"the fast kernel uses colsT @ WT from K = {TRANSPOSED_FROM_K} (groups = 1
 # `K = 27` is too short for the strided output write to be repaid. If your numbers disagree, change
 # `TRANSPOSED_FROM_K` and run `benchmarks/cnn_step.py`.
 
+# %% [markdown]
+# ### Analysis — shifted matmuls against blocked im2col (choice 7)
+#
+# Each conv of the benchmark network, forward + backward on both of this part's paths, at batch
+# 16: the blocked im2col of choices 1–6, then the shifted matmuls. The last columns are the
+# useful GFLOP/s of each (three products' worth of multiply-adds: y, dL/dW, dL/dx).
+
+# %%
+#| analysis
+print(f"{'conv (C -> O, image)':<22}{'blocked im2col':>16}{'shifted':>10}{'GFLOP/s':>17}   (ms, best of 5)")
+for c_in, c_out, size in [(3, 32, 32), (32, 32, 32), (32, 64, 16), (64, 64, 16)]:
+    geo = _geometry((16, c_in, size, size), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "")
+    x_np = rng.standard_normal((16, c_in, size, size), dtype=np.float32)
+    w_np = rng.standard_normal((c_out, c_in, 3, 3), dtype=np.float32)
+    dy_np = rng.standard_normal((16, c_out, size, size), dtype=np.float32)
+    out = np.empty_like(dy_np)
+
+    def blocked_path():
+        for start, stop in image_blocks(geo, c_out, 4):
+            conv_forward_block(x_np[start:stop], w_np, None, geo, 1, out[start:stop])
+            conv_backward_block(x_np[start:stop], w_np, dy_np[start:stop], geo, 1, True, True)
+
+    def shifted_path_run(layout=shifted_layout(geo, 16)):
+        shifted_conv_forward(x_np, w_np, None, geo, layout)
+        shifted_conv_backward(x_np, w_np, dy_np, geo, layout, True, True)
+
+    if not gemm_available(np.float32):
+        print("no OpenBLAS gemm in this process: the shifted path is off")
+        break
+    gflop = 3 * 2 * 16 * size * size * c_out * c_in * 9 / 1e9
+    blocked_ms, shifted_ms = best_ms(blocked_path), best_ms(shifted_path_run)
+    taken = "shifted" if c_in >= SHIFTED_FROM_CHANNELS else "blocked"
+    print(f"{f'{c_in} -> {c_out}, {size}x{size}':<22}{blocked_ms:>16.2f}{shifted_ms:>10.2f}"
+          f"{gflop / blocked_ms * 1e3:>9.0f} /{gflop / shifted_ms * 1e3:>5.0f}   package: {taken}")
 
 # %% [markdown]
-# ### Analysis — memory: the whole batch's `cols` vs one block
+# On the machine this was written on (one BLAS thread, batch 64 in `benchmarks/cnn_step.py`),
+# the shifted matmuls took the forward of the 32 → 32 conv from 30 to 20 ms and of the two
+# 64-channel convs from 13 and 21 to 9 and 16; the backward gained less (54 → 52 ms for the
+# 32 → 32 conv: its `dL/dW` still builds `cols`). The first conv is the exception the threshold
+# encodes: its taps have an inner dimension of 3, and it was twice as slow that way.
+
+
+# %% [markdown]
+# ### Analysis — memory: the whole batch's `cols`, one block's, or none
 #
-# Peak memory of one forward + backward of the same layer, measured with `tracemalloc`, on both
-# paths as the batch grows. Module 09 keeps the whole `cols` alive until backward (and builds a
-# `dcols` of the same size there); the fast kernel keeps only `x` and rebuilds a block's `cols`.
+# Peak memory of one forward + backward of the same layer, measured with `tracemalloc`, on the
+# three paths as the batch grows. Module 09 keeps the whole `cols` alive until backward (and
+# builds a `dcols` of the same size there); the blocked kernel keeps only `x` and rebuilds a
+# block's `cols`; the shifted matmuls have no `cols` in forward, but their workspace holds the
+# whole batch, padded, four times over (`x`, `y`, `dy`, `dx`). The workspace is emptied before
+# each measurement, so the peak includes it.
 
 # %%
 #| analysis
@@ -1864,16 +2235,20 @@ from tinytorch.systems import acceleration as package  # conv2d asks the package
 from tito.plots import plot_lines
 
 layer = Conv2d(32, 32, 3, padding=1)
-batch_sizes, peaks = [2, 8, 32], {"module 09 (whole batch)": [], "module 16 (blocks)": []}
+paths = {"module 09 (whole batch)": (False, 1), "module 16 blocked": (True, 10**9), "module 16 shifted": (True, 1)}
+batch_sizes, peaks = [2, 8, 32], {label: [] for label in paths}
+saved_threshold = package.SHIFTED_FROM_CHANNELS
 for n in batch_sizes:
     x_in = Tensor(rng.standard_normal((n, 32, 32, 32), dtype=np.float32), requires_grad=True)
-    for label, fused in (("module 09 (whole batch)", False), ("module 16 (blocks)", True)):
-        layer(x_in)  # warm the workspace so that its (fixed) size is not counted as growth
+    for label, (fused, from_channels) in paths.items():
+        package.SHIFTED_FROM_CHANNELS = from_channels
+        package.workspace.clear()
         with package.use_fused(fused):
             tracemalloc.start()
             layer(x_in).sum().backward()
             peaks[label].append(tracemalloc.get_traced_memory()[1] / 1e6)
             tracemalloc.stop()
+package.SHIFTED_FROM_CHANNELS = saved_threshold
 print(f"{'batch':>6}" + "".join(f"{label:>26}" for label in peaks))
 for i, n in enumerate(batch_sizes):
     print(f"{n:>6}" + "".join(f"{peaks[label][i]:>23.1f} MB" for label in peaks))
@@ -1881,9 +2256,12 @@ plot_lines("conv_peak_memory_vs_batch", batch_sizes, peaks, xlabel="batch size",
            title="conv 32->32 3x3, forward + backward", logx=True, logy=True)
 
 # %% [markdown]
-# Both grow with the batch — the layer's input, output and gradients are per image — but module
-# 09's peak carries the two whole-batch matrices on top, about 18 floats per input float here
-# (`kh·kw = 9` for `cols`, 9 more for `dcols`). The workspace is a few MB, whatever the batch.
+# All three grow with the batch — the layer's input, output and gradients are per image — but
+# module 09's peak carries the two whole-batch matrices on top, about 18 floats per input float
+# here (`kh·kw = 9` for `cols`, 9 more for `dcols`). The blocked kernel's workspace is a few MB
+# whatever the batch. The shifted matmuls sit in between: about four padded copies of the batch,
+# kept from step to step — memory traded for one large product per tap, which is both what
+# OpenBLAS blocks best for its caches and what its threads can split.
 #
 # ### Analysis — the whole training step, fused vs plain
 #

@@ -1,5 +1,8 @@
 """Module 16 Part II: the fast conv kernel equals module 09's im2col path (values and gradients),
-passes float64 gradcheck, and is wired into conv2d through fast_kernel with a clean fallback."""
+passes float64 gradcheck, and is wired into conv2d through fast_kernel with a clean fallback.
+
+The value and gradcheck tests run twice: with SHIFTED_FROM_CHANNELS = 1 every stride-1, one-group
+conv takes choice 7's shifted matmuls; with it huge, every conv takes the blocked im2col path."""
 
 from __future__ import annotations
 
@@ -40,9 +43,13 @@ def configs(draw):
         st.integers(0, 2**16)), config=dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(configs())
-def test_fast_kernel_equals_module_09_values_and_gradients(case):
+PATHS = pytest.mark.parametrize("from_channels", [1, 10**9], ids=["shifted-where-it-applies", "blocked"])
+
+
+@PATHS
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=configs())
+def test_fast_kernel_equals_module_09_values_and_gradients(from_channels, case):
     (_, _, h, w), (_, _, kh, kw) = case["shape"], case["weight"]
     (ph, pw), (dh, dw) = case["config"]["padding"], case["config"]["dilation"]
     assume(h + 2 * ph >= dh * (kh - 1) + 1 and w + 2 * pw >= dw * (kw - 1) + 1)
@@ -51,7 +58,10 @@ def test_fast_kernel_equals_module_09_values_and_gradients(case):
     b = rng.standard_normal(case["weight"][0]) if case["bias"] else None
     reference = conv2d_naive(x, weight, b, **case["config"])
     dy = rng.standard_normal(reference.shape)
-    fast, plain = run(case["config"], x, weight, b, dy, True), run(case["config"], x, weight, b, dy, False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(acceleration, "SHIFTED_FROM_CHANNELS", from_channels)
+        fast = run(case["config"], x, weight, b, dy, True)
+    plain = run(case["config"], x, weight, b, dy, False)
     np.testing.assert_allclose(fast[0], reference, rtol=1e-10, atol=1e-10)
     for name, got, want in zip(("output", "dx", "dw", "db"), fast, plain):
         if want is not None:
@@ -60,14 +70,17 @@ def test_fast_kernel_equals_module_09_values_and_gradients(case):
 
 GRADCHECK_CASES = [
     dict(x=(2, 3, 5, 6), w=(2, 3, 3, 3), padding=1),
+    dict(x=(2, 2, 5, 4), w=(3, 2, 2, 3), padding=(0, 2), dilation=(2, 1)),  # asymmetric: shifted windows
     dict(x=(1, 2, 7, 6), w=(3, 2, 3, 2), stride=2, padding=(1, 0)),
     dict(x=(2, 4, 6, 5), w=(4, 2, 3, 3), groups=2, dilation=(2, 1), padding=2),
     dict(x=(1, 2, 4, 4), w=(2, 2, 1, 1)),
 ]
 
 
+@PATHS
 @pytest.mark.parametrize("case", GRADCHECK_CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
-def test_fast_kernel_float64_gradcheck(case):
+def test_fast_kernel_float64_gradcheck(monkeypatch, from_channels, case):
+    monkeypatch.setattr(acceleration, "SHIFTED_FROM_CHANNELS", from_channels)
     case = dict(case)
     rng = np.random.default_rng(5)
     x = Tensor(rng.standard_normal(case.pop("x")), requires_grad=True)

@@ -787,13 +787,210 @@ def set_num_threads(n: int) -> None:
         _set_blas_threads(n)
 
 
+from typing import NamedTuple  # noqa: E402
+
+_CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS, _CBLAS_TRANS = 101, 111, 112  # the values cblas.h gives these enums
+# Input channels from which a stride-1 conv takes the shifted matmuls (measured: the first conv,
+# C = 3, is 2x slower that way; the benchmark's C = 32 and 64 convs are 20-35% faster).
+SHIFTED_FROM_CHANNELS = 16
+
+
+def _cblas_gemm(library, prefix: str):
+    """library's cblas_{prefix}gemm ('s': float32, 'd': float64) with its argument types set, or None."""
+    if library is None:
+        return None
+    for name, integer in ((f"scipy_cblas_{prefix}gemm64_", ctypes.c_int64), (f"cblas_{prefix}gemm64_", ctypes.c_int64),
+                          (f"cblas_{prefix}gemm", ctypes.c_int)):
+        function = getattr(library, name, None)
+        if function is not None:
+            scalar, pointer = (ctypes.c_float if prefix == "s" else ctypes.c_double), ctypes.c_void_p
+            function.argtypes = ([ctypes.c_int] * 3 + [integer] * 3
+                                 + [scalar, pointer, integer, pointer, integer, scalar, pointer, integer])
+            function.restype = None
+            return function
+    return None
+
+
+_GEMM = {np.dtype(np.float32): _cblas_gemm(_openblas, "s"), np.dtype(np.float64): _cblas_gemm(_openblas, "d")}
+
+
+def gemm_available(dtype) -> bool:
+    """Whether gemm_into can call the BLAS for this dtype (float32 or float64, with OpenBLAS found)."""
+    return _GEMM.get(np.dtype(dtype)) is not None
+
+
+def _leading_dimension(a: np.ndarray, name: str) -> int:
+    """The row stride of a 2-D view in elements (what BLAS calls its leading dimension); rows must be contiguous."""
+    if not isinstance(a, np.ndarray) or a.ndim != 2:
+        raise ValueError(f"gemm_into: {name} must be a 2-D NumPy array, got {type(a).__name__} "
+                         f"of shape {getattr(a, 'shape', None)}")
+    if (a.shape[1] > 1 and a.strides[1] != a.itemsize) or a.strides[0] % a.itemsize or a.strides[0] < 0:
+        raise ValueError(f"gemm_into: {name} must have contiguous rows (a window of columns of a C-ordered "
+                         f"array), got shape {a.shape} with strides {a.strides}")
+    return max(a.strides[0] // a.itemsize, a.shape[1], 1)
+
+
+def gemm_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool,
+              transpose_a: bool = False, transpose_b: bool = False) -> None:
+    """out = op(a) @ op(b), or out += op(a) @ op(b) when accumulate: one BLAS call, no copy, no temporary.
+
+    op(a) is a.T when transpose_a, else a (likewise b); op(a) is (m, k), op(b) (k, n), out (m, n).
+    Each of a, b, out is a 2-D array with contiguous rows and any row stride at least its row
+    length — a window of columns `flat[:, s:s+L]` is a matrix as it is. All three share one dtype
+    (float32 or float64: see gemm_available). out must not overlap a or b.
+    """
+    lda, ldb, ldc = (_leading_dimension(a, "a"), _leading_dimension(b, "b"), _leading_dimension(out, "out"))
+    m, k = a.shape[::-1] if transpose_a else a.shape
+    k_b, n = b.shape[::-1] if transpose_b else b.shape
+    if k != k_b or out.shape != (m, n) or not a.dtype == b.dtype == out.dtype:
+        raise ValueError(f"gemm_into: {a.shape}{'ᵀ' if transpose_a else ''} @ {b.shape}{'ᵀ' if transpose_b else ''}"
+                         f" -> {out.shape} with dtypes {a.dtype}, {b.dtype}, {out.dtype} is not a matrix product "
+                         f"(expected out of shape ({m}, {n}), inner dimensions equal, one dtype)")
+    function = _GEMM.get(out.dtype)
+    if function is None:
+        raise ValueError(f"gemm_into: no BLAS gemm for dtype {out.dtype} in this process (float32 and float64 "
+                         "with OpenBLAS only); ask gemm_available(dtype) first")
+    if np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        raise ValueError("gemm_into: out overlaps an operand; BLAS would read values it has already overwritten")
+    if m and n:
+        function(_CBLAS_ROW_MAJOR, _CBLAS_TRANS if transpose_a else _CBLAS_NO_TRANS,
+                 _CBLAS_TRANS if transpose_b else _CBLAS_NO_TRANS, m, n, k, 1.0, a.ctypes.data, lda,
+                 b.ctypes.data, ldb, 1.0 if accumulate else 0.0, out.ctypes.data, ldc)
+
+
+class ShiftedLayout(NamedTuple):
+    """Where n images of one stride-1 conv sit in the shifted-matmul layout (channels, total).
+
+    Each image has `rows` rows of `width` values (its own h x w, then the shared zero rows and
+    columns); the images follow each other after `lead` zeros, and `total` leaves room for the
+    last tap's window. Output position q (garbage included, `length` of them) reads its tap t
+    input at flat[:, q + offsets[t]].
+    """
+
+    rows: int
+    width: int
+    lead: int
+    length: int
+    total: int
+    offsets: tuple
+
+
+def shifted_layout(g: Geometry, n: int) -> ShiftedLayout | None:
+    """The layout of n images of geometry g, or None where shifted windows do not apply (stride > 1, ...)."""
+    if not wraps(g):
+        return None
+    rows, width = g.h + max(g.top, g.bottom), g.w + max(g.left, g.right)
+    if g.oh > rows or g.ow > width:  # padding beyond the kernel's reach: the output overflows its image
+        return None
+    lead = g.top * width + g.left  # the first image's top and left padding
+    offsets = tuple(i * g.dh * width + j * g.dw for i in range(g.kh) for j in range(g.kw))
+    length = n * rows * width
+    return ShiftedLayout(rows, width, lead, length, lead + length + offsets[-1], offsets)
+
+
+def shifted_pad(x: np.ndarray, layout: ShiftedLayout, out: np.ndarray) -> np.ndarray:
+    """Copy images x (n, C, h, w) into out (C, layout.total) in the shifted layout, zeros elsewhere.
+
+    x may be smaller than the layout's images (dy is (oh, ow)): whatever it does not fill is zero.
+    Returns out's window of output positions, out[:, lead : lead + length].
+    """
+    n, channels, height, width = x.shape
+    window = out[:, layout.lead:layout.lead + layout.length]
+    images = window.reshape(channels, n, layout.rows, layout.width)
+    out[:, :layout.lead] = 0
+    out[:, layout.lead + layout.length:] = 0
+    images[:, :, height:, :] = 0  # only what x does not overwrite next: a whole fill writes twice
+    images[:, :, :height, width:] = 0
+    images[:, :, :height, :width] = x.transpose(1, 0, 2, 3)
+    return window
+
+
+def shifted_images(window: np.ndarray, layout: ShiftedLayout, height: int, width: int) -> np.ndarray:
+    """The (n, C, height, width) view of the images in a window (C, layout.length): shifted_pad's inverse."""
+    channels = window.shape[0]
+    n = layout.length // (layout.rows * layout.width)
+    return window.reshape(channels, n, layout.rows, layout.width)[:, :, :height, :width].transpose(1, 0, 2, 3)
+
+
+def _tap_weights(weight: np.ndarray) -> np.ndarray:
+    """weight (O, C, kh, kw) as kh·kw contiguous (O, C) matrices, one per tap, row-major over (i, j)."""
+    return np.ascontiguousarray(weight.transpose(2, 3, 0, 1)).reshape(-1, weight.shape[0], weight.shape[1])
+
+
+def shifted_conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry,
+                         layout: ShiftedLayout) -> np.ndarray:
+    """y (n, O, oh, ow) of a stride-1, one-group conv: kh·kw windowed matmuls accumulated into one output."""
+    out_channels = weight.shape[0]
+    # Hint: flat = workspace.get("shift_x", (g.c, layout.total), x.dtype); shifted_pad(x, layout, flat);
+    #       y = workspace.get("shift_y", (out_channels, layout.length), x.dtype); for each tap t with
+    #       offset layout.offsets[t]: gemm_into(_tap_weights(weight)[t], flat[:, offset:offset + layout.length],
+    #       y, accumulate=t > 0). Then shifted_images(y, layout, g.oh, g.ow) is the output as a view:
+    #       write it (plus the bias, reshaped (O, 1, 1)) into a new (n, O, oh, ow) array.
+    flat = workspace.get("shift_x", (g.c, layout.total), x.dtype)
+    shifted_pad(x, layout, flat)
+    y = workspace.get("shift_y", (out_channels, layout.length), x.dtype)
+    for tap, (matrix, offset) in enumerate(zip(_tap_weights(weight), layout.offsets)):
+        gemm_into(matrix, flat[:, offset:offset + layout.length], y, accumulate=tap > 0)
+    out = np.empty((x.shape[0], out_channels, g.oh, g.ow), dtype=x.dtype)
+    valid = shifted_images(y, layout, g.oh, g.ow)
+    if bias is None:
+        out[...] = valid
+    else:
+        np.add(valid, bias.reshape(out_channels, 1, 1), out=out)
+    return out
+
+
+def shifted_conv_backward(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray, g: Geometry,
+                          layout: ShiftedLayout, need_weight: bool,
+                          need_input: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(dL/dweight, dL/dx) of shifted_conv_forward for grad_out (n, O, oh, ow); None where not needed."""
+    out_channels, taps = weight.shape[0], len(layout.offsets)
+    # Hint: grad_y = shifted_pad(grad_out, layout, workspace.get("shift_dy", (O, layout.total), ...)):
+    #       the garbage positions must be ZERO (shifted_pad zeroes all it does not fill).
+    #       dL/dW: pad x again into "shift_x"; for each block (start, stop) of output positions —
+    #       blocks_of_images(n, taps * C * rows * width * itemsize) scaled by rows * width — copy
+    #       each tap's window into cols[t] (a (taps, C, block) workspace array) and
+    #       gemm_into(cols as (taps·C, block), grad_y[:, block], grad_w_t, accumulate=True,
+    #       transpose_b=True) into a zeroed (taps·C, O) array; reshape (kh, kw, C, O), transpose to (O, C, kh, kw).
+    #       dL/dx: zero a (C, layout.total) buffer; for each tap: gemm_into(W_t, grad_y,
+    #       buffer[:, offset:offset + length], accumulate=True, transpose_a=True); then
+    #       shifted_images(buffer[:, lead:lead + length], layout, g.h, g.w), copied into a new array.
+    n, per_image = x.shape[0], layout.rows * layout.width
+    grad_y = shifted_pad(grad_out, layout, workspace.get("shift_dy", (out_channels, layout.total), x.dtype))
+    grad_weight = grad_x = None
+    if need_weight:
+        flat = workspace.get("shift_x", (g.c, layout.total), x.dtype)
+        shifted_pad(x, layout, flat)
+        grad_taps = np.zeros((taps * g.c, out_channels), dtype=x.dtype)
+        for start, stop in blocks_of_images(n, taps * g.c * per_image * x.dtype.itemsize):
+            first, size = start * per_image, (stop - start) * per_image
+            cols = workspace.get("shift_cols", (taps, g.c, size), x.dtype)
+            for tap, offset in enumerate(layout.offsets):
+                cols[tap] = flat[:, first + offset:first + offset + size]
+            gemm_into(cols.reshape(taps * g.c, size), grad_y[:, first:first + size], grad_taps, accumulate=True,
+                      transpose_b=True)
+        grad_weight = np.ascontiguousarray(grad_taps.reshape(g.kh, g.kw, g.c, out_channels).transpose(3, 2, 0, 1))
+    if need_input:
+        grad_flat = workspace.get("shift_dx", (g.c, layout.total), x.dtype)
+        grad_flat.fill(0)
+        for matrix, offset in zip(_tap_weights(weight), layout.offsets):
+            gemm_into(matrix, grad_y, grad_flat[:, offset:offset + layout.length], accumulate=True, transpose_a=True)
+        grad_x = np.empty_like(x)
+        grad_x[...] = shifted_images(grad_flat[:, layout.lead:layout.lead + layout.length], layout, g.h, g.w)
+    return grad_weight, grad_x
+
+
 class FastConv2dFunction(Function):
-    """Module 09's Conv2dFunction, block by block in the channel-major working layout (same arguments)."""
+    """Module 09's Conv2dFunction on the fast path (same arguments): shifted matmuls where choice 7
+    applies, else block by block in the channel-major working layout."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, g: Geometry, groups: int):
-        ctx.save_for_backward(x, weight)  # not cols: backward rebuilds each block's (choice 3)
+        ctx.save_for_backward(x, weight)  # not cols: backward rebuilds them (choice 3)
         ctx.geometry, ctx.groups = g, groups
+        ctx.layout = shifted_path(x, g, groups)
+        if ctx.layout is not None:
+            return shifted_conv_forward(x, weight, bias, g, ctx.layout)
         out = np.empty((g.n, weight.shape[0], g.oh, g.ow), dtype=x.dtype)
         for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
             conv_forward_block(x[start:stop], weight, bias, g, groups, out[start:stop])
@@ -804,18 +1001,32 @@ class FastConv2dFunction(Function):
         x, weight = ctx.saved_tensors
         g, groups = ctx.geometry, ctx.groups
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
+        if not (need_x or need_w):
+            return None, None, grad_b, None, None
+        if ctx.layout is not None:
+            grad_w, grad_x = shifted_conv_backward(x, weight, grad_output, g, ctx.layout, need_w, need_x)
+            return grad_x, grad_w, grad_b, None, None
         grad_x = np.empty_like(x) if need_x else None
         grad_w = np.zeros_like(weight) if need_w else None
-        if need_x or need_w:
-            for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
-                dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups,
-                                             need_w, need_x)
-                if need_w:
-                    grad_w += dw
-                if need_x:
-                    grad_x[start:stop] = dx
-        grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
+        for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
+            dw, dx = conv_backward_block(x[start:stop], weight, grad_output[start:stop], g, groups, need_w, need_x)
+            if need_w:
+                grad_w += dw
+            if need_x:
+                grad_x[start:stop] = dx
         return grad_x, grad_w, grad_b, None, None
+
+
+def shifted_path(x: np.ndarray, g: Geometry, groups: int) -> ShiftedLayout | None:
+    """The whole batch's shifted layout when choice 7 applies to this conv, else None (the blocked path).
+
+    It applies with one group, at least SHIFTED_FROM_CHANNELS input channels, a BLAS gemm for the
+    dtype, and a geometry shifted_layout accepts (stride 1, padding within the kernel's reach).
+    """
+    if groups != 1 or g.c < SHIFTED_FROM_CHANNELS or not gemm_available(x.dtype):
+        return None
+    return shifted_layout(g, g.n)
 
 
 def fast_conv2d(x, weight, bias, g: Geometry, groups: int):

@@ -1,0 +1,133 @@
+"""Module 16 choice 7: gemm_into is BLAS's C = A·B (+ C) on windows of arrays, and the shifted-matmul
+convolution is taken exactly where it applies and gives module 09's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinytorch.core import spatial
+from tinytorch.core.spatial import Conv2d, conv2d_naive
+from tinytorch.core.tensor import Tensor
+from tinytorch.systems import acceleration
+from tinytorch.systems.acceleration import gemm_available, gemm_into, shifted_layout, shifted_path, use_fused
+
+needs_blas = pytest.mark.skipif(not gemm_available(np.float32), reason="no OpenBLAS gemm found in this process")
+
+
+def geometry(shape, kernel=(3, 3), stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1)):
+    return spatial._geometry(shape, kernel, stride, padding, dilation, "test")
+
+
+@needs_blas
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transpose_a, transpose_b", [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_into_is_a_product_and_accumulates(dtype, transpose_a, transpose_b):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((7, 5) if transpose_a else (5, 7)).astype(dtype)
+    b = rng.standard_normal((9, 7) if transpose_b else (7, 9)).astype(dtype)
+    want = (a.T if transpose_a else a) @ (b.T if transpose_b else b)
+    out = np.full((5, 9), 123.0, dtype=dtype)
+    gemm_into(a, b, out, accumulate=False, transpose_a=transpose_a, transpose_b=transpose_b)
+    np.testing.assert_allclose(out, want, rtol=1e-5)
+    gemm_into(a, b, out, accumulate=True, transpose_a=transpose_a, transpose_b=transpose_b)
+    np.testing.assert_allclose(out, 2 * want, rtol=1e-5)
+
+
+@needs_blas
+def test_gemm_into_reads_and_writes_windows_of_wider_arrays():
+    """The point of choice 7: a window of columns is a matrix (its row stride is the leading dimension)."""
+    rng = np.random.default_rng(1)
+    wide = rng.standard_normal((4, 50)).astype(np.float32)
+    weights = rng.standard_normal((3, 4)).astype(np.float32)
+    target = np.zeros((3, 60), dtype=np.float32)
+    gemm_into(weights, wide[:, 7:37], target[:, 11:41], accumulate=True)
+    np.testing.assert_allclose(target[:, 11:41], weights @ wide[:, 7:37], rtol=1e-5)
+    assert not target[:, :11].any() and not target[:, 41:].any(), "gemm_into wrote outside its window"
+
+
+@needs_blas
+@pytest.mark.parametrize("a, b, out, message", [
+    (np.ones((2, 3)), np.ones((4, 2)), np.ones((2, 2)), "is not a matrix product"),
+    (np.ones((2, 3)), np.ones((3, 2)), np.ones((2, 3)), "expected out of shape \\(2, 2\\)"),
+    (np.ones((2, 3), np.float32), np.ones((3, 2)), np.ones((2, 2)), "one dtype"),
+    (np.ones((2, 6))[:, ::2], np.ones((3, 2)), np.ones((2, 2)), "a must have contiguous rows"),
+    (np.ones((2, 3)), np.ones((3, 2)), np.ones((2, 2, 1)), "out must be a 2-D NumPy array"),
+    (np.ones((2, 3), np.float16), np.ones((3, 2), np.float16), np.ones((2, 2), np.float16), "no BLAS gemm for dtype"),
+])
+def test_gemm_into_refuses_what_blas_would_misread(a, b, out, message):
+    with pytest.raises(ValueError, match=message):
+        gemm_into(a, b, out, accumulate=False)
+
+
+@needs_blas
+def test_gemm_into_refuses_an_output_that_overlaps_an_operand():
+    a = np.ones((3, 3))
+    with pytest.raises(ValueError, match="out overlaps an operand"):
+        gemm_into(a, np.ones((3, 3)), a, accumulate=True)
+
+
+@needs_blas
+@pytest.mark.parametrize("shape, kwargs, dtype, takes", [
+    ((2, 16, 8, 8), dict(), np.float32, True),
+    ((2, 16, 8, 8), dict(), np.float64, True),
+    ((2, 16, 8, 8), dict(padding=(0, 0, 0, 0)), np.float32, True),
+    ((2, 16, 8, 8), dict(dilation=(2, 2), padding=(2, 2, 2, 2)), np.float32, True),
+    ((2, 15, 8, 8), dict(), np.float32, False),  # too few channels: the blocked im2col is faster
+    ((2, 16, 8, 8), dict(stride=(2, 2)), np.float32, False),  # windows do not line up
+    ((2, 16, 8, 8), dict(padding=(3, 3, 3, 3)), np.float32, False),  # the output overflows its image's rows
+    ((2, 16, 8, 8), dict(), np.float16, False),  # no BLAS gemm for float16
+])
+def test_the_shifted_path_is_taken_exactly_where_it_applies(shape, kwargs, dtype, takes):
+    g = geometry(shape, **kwargs)
+    assert (shifted_path(np.empty(shape, dtype), g, 1) is not None) == takes
+    assert shifted_path(np.empty(shape, dtype), g, 2) is None  # grouped: never
+
+
+def test_the_layout_shares_padding_between_images_and_rows():
+    layout = shifted_layout(geometry((3, 16, 5, 4)), 3)
+    assert (layout.rows, layout.width) == (6, 5)  # one shared zero row per image, one zero column per row
+    assert layout.lead == 1 * 5 + 1 and layout.length == 3 * 6 * 5
+    assert layout.offsets == tuple(i * 5 + j for i in range(3) for j in range(3))
+    assert layout.total == layout.lead + layout.length + layout.offsets[-1]
+
+
+@needs_blas
+def test_a_benchmark_sized_float32_conv_matches_module_09(monkeypatch):
+    """The benchmark's second conv at batch 4, through Conv2d: shifted path taken, float32 results agree."""
+    calls = []
+    forward = acceleration.shifted_conv_forward
+    monkeypatch.setattr(acceleration, "shifted_conv_forward", lambda *a: calls.append(1) or forward(*a))
+    rng = np.random.default_rng(2)
+    layer = Conv2d(32, 32, 3, padding=1)
+    x = rng.standard_normal((4, 32, 32, 32)).astype(np.float32)
+    dy = Tensor(rng.standard_normal((4, 32, 32, 32)).astype(np.float32))
+    results = []
+    for fused in (True, False):
+        layer.zero_grad()
+        xt = Tensor(x, requires_grad=True)
+        with use_fused(fused):
+            out = layer(xt)
+            out.backward(dy)
+        results.append((out.data, xt.grad.data, layer.weight.grad.data.copy(), layer.bias.grad.data.copy()))
+    assert calls == [1], "Conv2d(32, 32, 3, padding=1) should take the shifted matmuls"
+    np.testing.assert_allclose(results[0][0], conv2d_naive(x.astype(np.float64), layer.weight.data.astype(
+        np.float64), layer.bias.data.astype(np.float64), padding=1), rtol=1e-4, atol=1e-4)
+    for name, fast, plain in zip(("output", "dx", "dW", "db"), *results):
+        assert fast.dtype == np.float32, name
+        np.testing.assert_allclose(fast, plain, rtol=1e-4, atol=2e-3, err_msg=name)
+
+
+def test_without_a_blas_gemm_the_blocked_path_gives_the_same_numbers(monkeypatch):
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((2, 16, 6, 5)), rng.standard_normal((4, 16, 3, 3))
+    results = []
+    for gemms in (dict(acceleration._GEMM), {}):
+        monkeypatch.setattr(acceleration, "_GEMM", gemms)
+        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+        out = spatial.conv2d(xt, wt, padding=1)
+        out.backward(Tensor(np.cos(out.data)))
+        results.append((out.data, xt.grad.data, wt.grad.data))
+    assert shifted_path(x, geometry(x.shape), 1) is None
+    for fast, blocked in zip(*results):
+        np.testing.assert_allclose(fast, blocked, rtol=1e-10, atol=1e-10)

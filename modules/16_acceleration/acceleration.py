@@ -1654,23 +1654,29 @@ def set_num_threads(n: int) -> None:
 # tap (0, 0) of a 3x3 kernel, padding 1, reads the same positions one row and one column earlier.
 # ```
 #
-# It applies where the windows line up — stride 1, one group — and pays once there are enough
-# input channels: the first conv (`C = 3`) has inner dimension 3 per tap, far too thin for BLAS,
-# and keeps the blocked im2col (the table in the analysis below). The `F` returned by
-# `shifted_layout` is `None` where the layout cannot hold the output (padding wider than the
-# kernel reaches); strided and grouped convolutions keep the blocked path too. The blocks of
-# choice 3 are gone from the forward pass here: OpenBLAS blocks one large product for its caches
-# better than we block many small ones (the whole batch's nine products were 15 ms, in blocks of
-# four images 18 ms), and a large product is also what its threads can split.
+# It applies where the windows line up — stride 1, one group. Strided and grouped convolutions
+# keep the blocked path, and so does the rare padding wider than the kernel reaches, for which
+# the output would not fit in its image's rows (`shifted_layout` returns `None`). A product per
+# tap needs enough channels: the first conv (`C = 3`) would multiply `(32, 3)` matrices, far too
+# thin for BLAS. Below `TAPS_FROM_CHANNELS` the windows are copied, a block of images at a time,
+# into `cols` — im2col, but now nine long contiguous copies out of the shared layout — and one
+# product with inner dimension `kh·kw·C` does the work; its `dL/dx` adds each tap's rows of
+# `dcols` back into its window. The blocks of choice 3 are gone from the per-tap products:
+# OpenBLAS blocks one large product for its caches better than we block many small ones (the
+# whole batch's nine products were 15 ms, in blocks of four images 18 ms), and a large product is
+# also what its threads can split.
 
 # %%
 #| export
 from typing import NamedTuple  # noqa: E402
 
 _CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS, _CBLAS_TRANS = 101, 111, 112  # the values cblas.h gives these enums
-# Input channels from which a stride-1 conv takes the shifted matmuls (measured: the first conv,
-# C = 3, is 2x slower that way; the benchmark's C = 32 and 64 convs are 20-35% faster).
-SHIFTED_FROM_CHANNELS = 16
+SHIFTED_MATMULS = True  # stride-1, one-group convs take choice 7 (False: the blocked path, for comparisons)
+# Input channels from which y and dL/dx take one product per tap; below, a tap's product is too thin
+# for BLAS (C rows or an inner dimension of C) and one product with each block's cols (kh·kw·C rows)
+# is faster. Measured: the benchmark's first conv (C = 3) forward 6.4 -> 3.9 ms with cols, its dL/dx
+# 7.0 -> 2.7 ms; its C = 32 and 64 convs are faster with taps.
+TAPS_FROM_CHANNELS = 16
 
 
 def _cblas_gemm(library, prefix: str):
@@ -1790,9 +1796,28 @@ def shifted_images(window: np.ndarray, layout: ShiftedLayout, height: int, width
     return window.reshape(channels, n, layout.rows, layout.width)[:, :, :height, :width].transpose(1, 0, 2, 3)
 
 
+def column_blocks(n: int, layout: ShiftedLayout, channels: int, itemsize: int) -> list[tuple[int, int]]:
+    """[(first, size), ...] ranges of output positions, whole images each, whose cols fit in _BLOCK_BYTES."""
+    per_image = layout.rows * layout.width
+    per_cols = len(layout.offsets) * channels * per_image * itemsize
+    return [(start * per_image, (stop - start) * per_image) for start, stop in blocks_of_images(n, per_cols)]
+
+
+def window_cols(flat: np.ndarray, layout: ShiftedLayout, first: int, size: int, out: np.ndarray) -> np.ndarray:
+    """cols (taps·C, size) of output positions first .. first+size: each tap's window, stacked, in `out`."""
+    for tap, offset in enumerate(layout.offsets):
+        out[tap] = flat[:, first + offset:first + offset + size]
+    return out.reshape(-1, size)
+
+
 def _tap_weights(weight: np.ndarray) -> np.ndarray:
     """weight (O, C, kh, kw) as kh·kw contiguous (O, C) matrices, one per tap, row-major over (i, j)."""
     return np.ascontiguousarray(weight.transpose(2, 3, 0, 1)).reshape(-1, weight.shape[0], weight.shape[1])
+
+
+def _cols_weights(weight: np.ndarray) -> np.ndarray:
+    """weight (O, C, kh, kw) as one (O, kh·kw·C) matrix whose columns follow window_cols' rows."""
+    return np.ascontiguousarray(weight.transpose(0, 2, 3, 1)).reshape(weight.shape[0], -1)
 
 
 def shifted_conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry,
@@ -1800,16 +1825,26 @@ def shifted_conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | N
     """y (n, O, oh, ow) of a stride-1, one-group conv: kh·kw windowed matmuls accumulated into one output."""
     out_channels = weight.shape[0]
     # Hint: flat = workspace.get("shift_x", (g.c, layout.total), x.dtype); shifted_pad(x, layout, flat);
-    #       y = workspace.get("shift_y", (out_channels, layout.length), x.dtype); for each tap t with
-    #       offset layout.offsets[t]: gemm_into(_tap_weights(weight)[t], flat[:, offset:offset + layout.length],
-    #       y, accumulate=t > 0). Then shifted_images(y, layout, g.oh, g.ow) is the output as a view:
-    #       write it (plus the bias, reshaped (O, 1, 1)) into a new (n, O, oh, ow) array.
+    #       y = workspace.get("shift_y", (out_channels, layout.length), x.dtype). From TAPS_FROM_CHANNELS
+    #       input channels, for each tap t with offset layout.offsets[t]: gemm_into(_tap_weights(weight)[t],
+    #       flat[:, offset:offset + layout.length], y, accumulate=t > 0). Below it, for each (first, size)
+    #       of column_blocks(...): cols = window_cols(flat, layout, first, size, workspace.get("shift_cols",
+    #       (taps, C, size), ...)) and one gemm_into of the weight as (O, kh·kw·C) — ordered (O, kh, kw, C),
+    #       like cols' rows — into y[:, first:first + size]. Then shifted_images(y, layout, g.oh, g.ow) is
+    #       the output as a view: write it (plus the bias, reshaped (O, 1, 1)) into a new (n, O, oh, ow) array.
     ### BEGIN SOLUTION
     flat = workspace.get("shift_x", (g.c, layout.total), x.dtype)
     shifted_pad(x, layout, flat)
     y = workspace.get("shift_y", (out_channels, layout.length), x.dtype)
-    for tap, (matrix, offset) in enumerate(zip(_tap_weights(weight), layout.offsets)):
-        gemm_into(matrix, flat[:, offset:offset + layout.length], y, accumulate=tap > 0)
+    if g.c >= TAPS_FROM_CHANNELS:
+        for tap, (matrix, offset) in enumerate(zip(_tap_weights(weight), layout.offsets)):
+            gemm_into(matrix, flat[:, offset:offset + layout.length], y, accumulate=tap > 0)
+    else:
+        matrix = _cols_weights(weight)
+        for first, size in column_blocks(x.shape[0], layout, g.c, x.dtype.itemsize):
+            cols = window_cols(flat, layout, first, size,
+                               workspace.get("shift_cols", (len(layout.offsets), g.c, size), x.dtype))
+            gemm_into(matrix, cols, y[:, first:first + size], accumulate=False)
     out = np.empty((x.shape[0], out_channels, g.oh, g.ow), dtype=x.dtype)
     valid = shifted_images(y, layout, g.oh, g.ow)
     if bias is None:
@@ -1827,35 +1862,40 @@ def shifted_conv_backward(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarra
     out_channels, taps = weight.shape[0], len(layout.offsets)
     # Hint: grad_y = shifted_pad(grad_out, layout, workspace.get("shift_dy", (O, layout.total), ...)):
     #       the garbage positions must be ZERO (shifted_pad zeroes all it does not fill).
-    #       dL/dW: pad x again into "shift_x"; for each block (start, stop) of output positions —
-    #       blocks_of_images(n, taps * C * rows * width * itemsize) scaled by rows * width — copy
-    #       each tap's window into cols[t] (a (taps, C, block) workspace array) and
-    #       gemm_into(cols as (taps·C, block), grad_y[:, block], grad_w_t, accumulate=True,
-    #       transpose_b=True) into a zeroed (taps·C, O) array; reshape (kh, kw, C, O), transpose to (O, C, kh, kw).
-    #       dL/dx: zero a (C, layout.total) buffer; for each tap: gemm_into(W_t, grad_y,
-    #       buffer[:, offset:offset + length], accumulate=True, transpose_a=True); then
-    #       shifted_images(buffer[:, lead:lead + length], layout, g.h, g.w), copied into a new array.
+    #       dL/dW: pad x again into "shift_x"; for each (first, size) of column_blocks(...):
+    #       cols = window_cols(...) as in forward, and gemm_into(cols, grad_y[:, first:first + size],
+    #       grad_taps, accumulate=True, transpose_b=True) into a zeroed (taps·C, O) array; reshape it
+    #       (kh, kw, C, O) and transpose to (O, C, kh, kw).
+    #       dL/dx: zero a (C, layout.total) buffer. From TAPS_FROM_CHANNELS, for each tap:
+    #       gemm_into(W_t, grad_y, buffer[:, offset:offset + length], accumulate=True, transpose_a=True).
+    #       Below it, per column block: dcols = (O, kh·kw·C)ᵀ · grad_y[:, block] (gemm_into with
+    #       transpose_a into a workspace array), then add each tap's rows into its window of the buffer.
+    #       Then shifted_images(buffer[:, lead:lead + length], layout, g.h, g.w), copied into a new array.
     ### BEGIN SOLUTION
-    n, per_image = x.shape[0], layout.rows * layout.width
     grad_y = shifted_pad(grad_out, layout, workspace.get("shift_dy", (out_channels, layout.total), x.dtype))
     grad_weight = grad_x = None
     if need_weight:
         flat = workspace.get("shift_x", (g.c, layout.total), x.dtype)
         shifted_pad(x, layout, flat)
         grad_taps = np.zeros((taps * g.c, out_channels), dtype=x.dtype)
-        for start, stop in blocks_of_images(n, taps * g.c * per_image * x.dtype.itemsize):
-            first, size = start * per_image, (stop - start) * per_image
-            cols = workspace.get("shift_cols", (taps, g.c, size), x.dtype)
-            for tap, offset in enumerate(layout.offsets):
-                cols[tap] = flat[:, first + offset:first + offset + size]
-            gemm_into(cols.reshape(taps * g.c, size), grad_y[:, first:first + size], grad_taps, accumulate=True,
-                      transpose_b=True)
+        for first, size in column_blocks(x.shape[0], layout, g.c, x.dtype.itemsize):
+            cols = window_cols(flat, layout, first, size, workspace.get("shift_cols", (taps, g.c, size), x.dtype))
+            gemm_into(cols, grad_y[:, first:first + size], grad_taps, accumulate=True, transpose_b=True)
         grad_weight = np.ascontiguousarray(grad_taps.reshape(g.kh, g.kw, g.c, out_channels).transpose(3, 2, 0, 1))
     if need_input:
         grad_flat = workspace.get("shift_dx", (g.c, layout.total), x.dtype)
         grad_flat.fill(0)
-        for matrix, offset in zip(_tap_weights(weight), layout.offsets):
-            gemm_into(matrix, grad_y, grad_flat[:, offset:offset + layout.length], accumulate=True, transpose_a=True)
+        if g.c >= TAPS_FROM_CHANNELS:
+            for matrix, offset in zip(_tap_weights(weight), layout.offsets):
+                gemm_into(matrix, grad_y, grad_flat[:, offset:offset + layout.length], accumulate=True,
+                          transpose_a=True)
+        else:
+            matrix = _cols_weights(weight)
+            for first, size in column_blocks(x.shape[0], layout, g.c, x.dtype.itemsize):
+                grad_cols = workspace.get("shift_dcols", (taps * g.c, size), x.dtype)
+                gemm_into(matrix, grad_y[:, first:first + size], grad_cols, accumulate=False, transpose_a=True)
+                for tap, offset in enumerate(layout.offsets):  # col2im: each tap's rows into its window
+                    grad_flat[:, first + offset:first + offset + size] += grad_cols[tap * g.c:(tap + 1) * g.c]
         grad_x = np.empty_like(x)
         grad_x[...] = shifted_images(grad_flat[:, layout.lead:layout.lead + layout.length], layout, g.h, g.w)
     return grad_weight, grad_x
@@ -1905,10 +1945,10 @@ class FastConv2dFunction(Function):
 def shifted_path(x: np.ndarray, g: Geometry, groups: int) -> ShiftedLayout | None:
     """The whole batch's shifted layout when choice 7 applies to this conv, else None (the blocked path).
 
-    It applies with one group, at least SHIFTED_FROM_CHANNELS input channels, a BLAS gemm for the
-    dtype, and a geometry shifted_layout accepts (stride 1, padding within the kernel's reach).
+    It applies with SHIFTED_MATMULS on, one group, a BLAS gemm for the dtype, and a geometry
+    shifted_layout accepts (stride 1, padding within the kernel's reach).
     """
-    if groups != 1 or g.c < SHIFTED_FROM_CHANNELS or not gemm_available(x.dtype):
+    if not SHIFTED_MATMULS or groups != 1 or not gemm_available(x.dtype):
         return None
     return shifted_layout(g, g.n)
 
@@ -1951,7 +1991,8 @@ else:
 #
 # A fast wrong answer is not a result. The fast kernel must give module 09's numbers — the
 # output and all three gradients — for strides, padding, dilation and groups, and pass a
-# float64 finite-difference gradcheck of its own. (`tests/16_acceleration/test_conv_fast.py`
+# float64 finite-difference gradcheck of its own. (The padding-1 conv here takes choice 7, the
+# other two the blocked path.) (`tests/16_acceleration/test_conv_fast.py`
 # checks many more random shapes, the block size, and the fallback while this part is a stub.)
 
 # %%
@@ -1994,9 +2035,9 @@ test_unit_fast_conv_matches_module_09()
 # %% [markdown]
 # ### Check: the shifted matmuls are the same mathematics too
 #
-# The check above runs small convs with few channels, which take the blocked path. This one
-# sends stride-1 convs through choice 7 directly — symmetric, asymmetric and no padding, and
-# dilation — against module 09's `Conv2dFunction`, and gradchecks it in float64.
+# This check sends stride-1 convs through choice 7 directly — symmetric, asymmetric and no
+# padding, and dilation — both ways (one product per tap, and cols for thin layers), against
+# module 09's `Conv2dFunction`, and gradchecks the package's kernel on that path in float64.
 
 # %%
 #| test
@@ -2007,45 +2048,44 @@ def test_unit_shifted_conv_matches_module_09():
     if not gemm_available(np.float64):
         print("⚠️ no OpenBLAS gemm in this process: the shifted path is off, nothing to check")
         return
+    global TAPS_FROM_CHANNELS
+    saved = TAPS_FROM_CHANNELS
     rng = np.random.default_rng(7)
-    for padding, dilation in [((1, 1, 1, 1), (1, 1)), ((0, 2, 1, 0), (1, 1)), ((0, 0, 0, 0), (1, 1)),
-                              ((2, 2, 2, 2), (2, 2))]:
-        x, w, b = rng.standard_normal((3, 4, 7, 6)), rng.standard_normal((5, 4, 3, 3)), rng.standard_normal(5)
-        g = _geometry(x.shape, (3, 3), (1, 1), padding, dilation, "test")
-        layout = shifted_layout(g, 3)
-        assert layout is not None, f"shifted_layout refused padding {padding}, dilation {dilation}"
-        fast = shifted_conv_forward(x, w, b, g, layout)
-        plain = Conv2dFunction.apply(Tensor(x), Tensor(w), Tensor(b), g, 1).data
-        error = np.abs(fast - plain).max()
-        assert error < 1e-10, (
-            f"padding {padding}, dilation {dilation}: the shifted forward differs from module 09's by "
-            f"{error:.3g}; check the tap offsets (i·dh·width + j·dw) and that shifted_pad zeroes the padding")
-        dy = rng.standard_normal(fast.shape)
-        dw, dx = shifted_conv_backward(x, w, dy, g, layout, True, True)
-        xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
-        Conv2dFunction.apply(xt, wt, Tensor(b), g, 1).backward(Tensor(dy))
-        for name, got, want in (("dW", dw, wt.grad.data), ("dx", dx, xt.grad.data)):
-            error = np.abs(got - want).max()
-            assert error < 1e-10, (
-                f"padding {padding}, dilation {dilation}: the shifted {name} differs from module 09's by "
-                f"{error:.3g}; dy's garbage positions must be zero, and dx sums each tap into its window")
-        small = tuple(Tensor(a, requires_grad=True) for a in (x[:1], w, b))
-        g1 = _geometry((1,) + x.shape[1:], (3, 3), (1, 1), padding, dilation, "test")
-        with package_shifted_from(1):
-            assert gradcheck(lambda *t: FastConv2dFunction.apply(*t, g1, 1), small), (
-                f"gradcheck of the shifted path failed for padding {padding}, dilation {dilation}")
-    print("✅ the shifted matmuls equal module 09's output and gradients, and pass float64 gradcheck")
-
-
-@contextlib.contextmanager
-def package_shifted_from(channels: int):
-    """Within the block, FastConv2dFunction takes the shifted path from `channels` input channels."""
-    global SHIFTED_FROM_CHANNELS
-    saved, SHIFTED_FROM_CHANNELS = SHIFTED_FROM_CHANNELS, channels
     try:
-        yield
+        for taps_from, way in ((1, "one product per tap"), (10**9, "cols")):
+            TAPS_FROM_CHANNELS = taps_from  # the global shifted_conv_forward/backward read
+            for padding, dilation in [((1, 1, 1, 1), (1, 1)), ((0, 2, 1, 0), (1, 1)), ((0, 0, 0, 0), (1, 1)),
+                                      ((2, 2, 2, 2), (2, 2))]:
+                x, w, b = (rng.standard_normal(shape) for shape in ((3, 4, 7, 6), (5, 4, 3, 3), (5,)))
+                g = _geometry(x.shape, (3, 3), (1, 1), padding, dilation, "test")
+                layout = shifted_layout(g, 3)
+                assert layout is not None, f"shifted_layout refused padding {padding}, dilation {dilation}"
+                fast = shifted_conv_forward(x, w, b, g, layout)
+                plain = Conv2dFunction.apply(Tensor(x), Tensor(w), Tensor(b), g, 1).data
+                error = np.abs(fast - plain).max()
+                assert error < 1e-10, (
+                    f"{way}, padding {padding}, dilation {dilation}: the shifted forward differs from module 09's "
+                    f"by {error:.3g}; check the tap offsets (i·dh·width + j·dw) and that shifted_pad zeroes the "
+                    "padding")
+                dy = rng.standard_normal(fast.shape)
+                dw, dx = shifted_conv_backward(x, w, dy, g, layout, True, True)
+                xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+                Conv2dFunction.apply(xt, wt, Tensor(b), g, 1).backward(Tensor(dy))
+                for name, got, want in (("dW", dw, wt.grad.data), ("dx", dx, xt.grad.data)):
+                    error = np.abs(got - want).max()
+                    assert error < 1e-10, (
+                        f"{way}, padding {padding}, dilation {dilation}: the shifted {name} differs from module "
+                        f"09's by {error:.3g}; dy's garbage positions must be zero, and dx sums each tap into its "
+                        "window")
+                small = tuple(Tensor(a, requires_grad=True) for a in (x[:1], w, b))
+                g1 = _geometry((1,) + x.shape[1:], (3, 3), (1, 1), padding, dilation, "test")
+                assert shifted_path(small[0].data, g1, 1) is not None, "FastConv2dFunction should take choice 7"
+                assert gradcheck(lambda *t: FastConv2dFunction.apply(*t, g1, 1), small), (
+                    f"gradcheck of the shifted path ({way}) failed for padding {padding}, dilation {dilation}")
     finally:
-        SHIFTED_FROM_CHANNELS = saved
+        TAPS_FROM_CHANNELS = saved
+    print("✅ the shifted matmuls (per tap and with cols) equal module 09's output and gradients, "
+          "and pass float64 gradcheck")
 
 
 test_unit_shifted_conv_matches_module_09()
@@ -2055,8 +2095,8 @@ test_unit_shifted_conv_matches_module_09()
 #
 # The second conv of the benchmark network (32→32 channels, 3x3, 32x32 images), at batch 16 to
 # keep the notebook quick. Each phase of a forward + backward is timed on its own (the fastest
-# of a few runs), first as module 09 does it, then as the fast kernel does it (summed over its
-# blocks).
+# of a few runs), first as module 09 does it, then as the blocked kernel of choices 1–6 does it
+# (summed over its blocks; choice 7, below, removes im2col and col2im from this layer altogether).
 
 # %%
 #| analysis
@@ -2204,9 +2244,9 @@ for c_in, c_out, size in [(3, 32, 32), (32, 32, 32), (32, 64, 16), (64, 64, 16)]
         break
     gflop = 3 * 2 * 16 * size * size * c_out * c_in * 9 / 1e9
     blocked_ms, shifted_ms = best_ms(blocked_path), best_ms(shifted_path_run)
-    taken = "shifted" if c_in >= SHIFTED_FROM_CHANNELS else "blocked"
+    taken = "a product per tap" if c_in >= TAPS_FROM_CHANNELS else "cols"
     print(f"{f'{c_in} -> {c_out}, {size}x{size}':<22}{blocked_ms:>16.2f}{shifted_ms:>10.2f}"
-          f"{gflop / blocked_ms * 1e3:>9.0f} /{gflop / shifted_ms * 1e3:>5.0f}   package: {taken}")
+          f"{gflop / blocked_ms * 1e3:>9.0f} /{gflop / shifted_ms * 1e3:>5.0f}   shifted with {taken}")
 
 # %% [markdown]
 # On the machine this was written on (one BLAS thread, batch 64 in `benchmarks/cnn_step.py`),
@@ -2235,20 +2275,20 @@ from tinytorch.systems import acceleration as package  # conv2d asks the package
 from tito.plots import plot_lines
 
 layer = Conv2d(32, 32, 3, padding=1)
-paths = {"module 09 (whole batch)": (False, 1), "module 16 blocked": (True, 10**9), "module 16 shifted": (True, 1)}
+paths = {"module 09 (whole batch)": (False, False), "module 16 blocked": (True, False),
+         "module 16 shifted": (True, True)}
 batch_sizes, peaks = [2, 8, 32], {label: [] for label in paths}
-saved_threshold = package.SHIFTED_FROM_CHANNELS
 for n in batch_sizes:
     x_in = Tensor(rng.standard_normal((n, 32, 32, 32), dtype=np.float32), requires_grad=True)
-    for label, (fused, from_channels) in paths.items():
-        package.SHIFTED_FROM_CHANNELS = from_channels
+    for label, (fused, shifted) in paths.items():
+        package.SHIFTED_MATMULS = shifted
         package.workspace.clear()
         with package.use_fused(fused):
             tracemalloc.start()
             layer(x_in).sum().backward()
             peaks[label].append(tracemalloc.get_traced_memory()[1] / 1e6)
             tracemalloc.stop()
-package.SHIFTED_FROM_CHANNELS = saved_threshold
+package.SHIFTED_MATMULS = True
 print(f"{'batch':>6}" + "".join(f"{label:>26}" for label in peaks))
 for i, n in enumerate(batch_sizes):
     print(f"{n:>6}" + "".join(f"{peaks[label][i]:>23.1f} MB" for label in peaks))

@@ -1,8 +1,8 @@
 """Module 16 Part II: the fast conv kernel equals module 09's im2col path (values and gradients),
 passes float64 gradcheck, and is wired into conv2d through fast_kernel with a clean fallback.
 
-The value and gradcheck tests run twice: with SHIFTED_FROM_CHANNELS = 1 every stride-1, one-group
-conv takes choice 7's shifted matmuls; with it huge, every conv takes the blocked im2col path."""
+The value and gradcheck tests run three times: every stride-1, one-group conv through choice 7's
+shifted matmuls with one product per tap, then with cols, then every conv on the blocked im2col path."""
 
 from __future__ import annotations
 
@@ -43,13 +43,19 @@ def configs(draw):
         st.integers(0, 2**16)), config=dict(stride=stride, padding=padding, dilation=dilation, groups=groups))
 
 
-PATHS = pytest.mark.parametrize("from_channels", [1, 10**9], ids=["shifted-where-it-applies", "blocked"])
+PATHS = pytest.mark.parametrize("shifted, taps_from", [(True, 1), (True, 10**9), (False, 1)],
+                                ids=["shifted-taps", "shifted-cols", "blocked"])
+
+
+def choose_path(patch, shifted: bool, taps_from: int) -> None:
+    patch.setattr(acceleration, "SHIFTED_MATMULS", shifted)
+    patch.setattr(acceleration, "TAPS_FROM_CHANNELS", taps_from)
 
 
 @PATHS
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=configs())
-def test_fast_kernel_equals_module_09_values_and_gradients(from_channels, case):
+def test_fast_kernel_equals_module_09_values_and_gradients(shifted, taps_from, case):
     (_, _, h, w), (_, _, kh, kw) = case["shape"], case["weight"]
     (ph, pw), (dh, dw) = case["config"]["padding"], case["config"]["dilation"]
     assume(h + 2 * ph >= dh * (kh - 1) + 1 and w + 2 * pw >= dw * (kw - 1) + 1)
@@ -59,7 +65,7 @@ def test_fast_kernel_equals_module_09_values_and_gradients(from_channels, case):
     reference = conv2d_naive(x, weight, b, **case["config"])
     dy = rng.standard_normal(reference.shape)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(acceleration, "SHIFTED_FROM_CHANNELS", from_channels)
+        choose_path(patch, shifted, taps_from)
         fast = run(case["config"], x, weight, b, dy, True)
     plain = run(case["config"], x, weight, b, dy, False)
     np.testing.assert_allclose(fast[0], reference, rtol=1e-10, atol=1e-10)
@@ -79,8 +85,8 @@ GRADCHECK_CASES = [
 
 @PATHS
 @pytest.mark.parametrize("case", GRADCHECK_CASES, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
-def test_fast_kernel_float64_gradcheck(monkeypatch, from_channels, case):
-    monkeypatch.setattr(acceleration, "SHIFTED_FROM_CHANNELS", from_channels)
+def test_fast_kernel_float64_gradcheck(monkeypatch, shifted, taps_from, case):
+    choose_path(monkeypatch, shifted, taps_from)
     case = dict(case)
     rng = np.random.default_rng(5)
     x = Tensor(rng.standard_normal(case.pop("x")), requires_grad=True)

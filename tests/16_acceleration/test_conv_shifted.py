@@ -73,15 +73,17 @@ def test_gemm_into_refuses_an_output_that_overlaps_an_operand():
     ((2, 16, 8, 8), dict(), np.float64, True),
     ((2, 16, 8, 8), dict(padding=(0, 0, 0, 0)), np.float32, True),
     ((2, 16, 8, 8), dict(dilation=(2, 2), padding=(2, 2, 2, 2)), np.float32, True),
-    ((2, 15, 8, 8), dict(), np.float32, False),  # too few channels: the blocked im2col is faster
+    ((2, 3, 8, 8), dict(), np.float32, True),  # few channels: shifted, with cols
     ((2, 16, 8, 8), dict(stride=(2, 2)), np.float32, False),  # windows do not line up
     ((2, 16, 8, 8), dict(padding=(3, 3, 3, 3)), np.float32, False),  # the output overflows its image's rows
     ((2, 16, 8, 8), dict(), np.float16, False),  # no BLAS gemm for float16
 ])
-def test_the_shifted_path_is_taken_exactly_where_it_applies(shape, kwargs, dtype, takes):
+def test_the_shifted_path_is_taken_exactly_where_it_applies(monkeypatch, shape, kwargs, dtype, takes):
     g = geometry(shape, **kwargs)
     assert (shifted_path(np.empty(shape, dtype), g, 1) is not None) == takes
     assert shifted_path(np.empty(shape, dtype), g, 2) is None  # grouped: never
+    monkeypatch.setattr(acceleration, "SHIFTED_MATMULS", False)
+    assert shifted_path(np.empty(shape, dtype), g, 1) is None  # switched off: never
 
 
 def test_the_layout_shares_padding_between_images_and_rows():
@@ -93,15 +95,16 @@ def test_the_layout_shares_padding_between_images_and_rows():
 
 
 @needs_blas
-def test_a_benchmark_sized_float32_conv_matches_module_09(monkeypatch):
-    """The benchmark's second conv at batch 4, through Conv2d: shifted path taken, float32 results agree."""
+@pytest.mark.parametrize("c_in, c_out, size", [(3, 32, 32), (32, 32, 32), (64, 64, 16)])
+def test_benchmark_sized_float32_convs_match_module_09(monkeypatch, c_in, c_out, size):
+    """The benchmark's convs at batch 4, through Conv2d: shifted path taken (with cols for C = 3), float32 agrees."""
     calls = []
     forward = acceleration.shifted_conv_forward
     monkeypatch.setattr(acceleration, "shifted_conv_forward", lambda *a: calls.append(1) or forward(*a))
     rng = np.random.default_rng(2)
-    layer = Conv2d(32, 32, 3, padding=1)
-    x = rng.standard_normal((4, 32, 32, 32)).astype(np.float32)
-    dy = Tensor(rng.standard_normal((4, 32, 32, 32)).astype(np.float32))
+    layer = Conv2d(c_in, c_out, 3, padding=1)
+    x = rng.standard_normal((4, c_in, size, size)).astype(np.float32)
+    dy = Tensor(rng.standard_normal((4, c_out, size, size)).astype(np.float32))
     results = []
     for fused in (True, False):
         layer.zero_grad()
@@ -110,7 +113,7 @@ def test_a_benchmark_sized_float32_conv_matches_module_09(monkeypatch):
             out = layer(xt)
             out.backward(dy)
         results.append((out.data, xt.grad.data, layer.weight.grad.data.copy(), layer.bias.grad.data.copy()))
-    assert calls == [1], "Conv2d(32, 32, 3, padding=1) should take the shifted matmuls"
+    assert calls == [1], f"Conv2d({c_in}, {c_out}, 3, padding=1) should take the shifted matmuls"
     np.testing.assert_allclose(results[0][0], conv2d_naive(x.astype(np.float64), layer.weight.data.astype(
         np.float64), layer.bias.data.astype(np.float64), padding=1), rtol=1e-4, atol=1e-4)
     for name, fast, plain in zip(("output", "dx", "dW", "db"), *results):

@@ -790,9 +790,12 @@ def set_num_threads(n: int) -> None:
 from typing import NamedTuple  # noqa: E402
 
 _CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS, _CBLAS_TRANS = 101, 111, 112  # the values cblas.h gives these enums
-# Input channels from which a stride-1 conv takes the shifted matmuls (measured: the first conv,
-# C = 3, is 2x slower that way; the benchmark's C = 32 and 64 convs are 20-35% faster).
-SHIFTED_FROM_CHANNELS = 16
+SHIFTED_MATMULS = True  # stride-1, one-group convs take choice 7 (False: the blocked path, for comparisons)
+# Input channels from which y and dL/dx take one product per tap; below, a tap's product is too thin
+# for BLAS (C rows or an inner dimension of C) and one product with each block's cols (kh·kw·C rows)
+# is faster. Measured: the benchmark's first conv (C = 3) forward 6.4 -> 3.9 ms with cols, its dL/dx
+# 7.0 -> 2.7 ms; its C = 32 and 64 convs are faster with taps.
+TAPS_FROM_CHANNELS = 16
 
 
 def _cblas_gemm(library, prefix: str):
@@ -912,9 +915,28 @@ def shifted_images(window: np.ndarray, layout: ShiftedLayout, height: int, width
     return window.reshape(channels, n, layout.rows, layout.width)[:, :, :height, :width].transpose(1, 0, 2, 3)
 
 
+def column_blocks(n: int, layout: ShiftedLayout, channels: int, itemsize: int) -> list[tuple[int, int]]:
+    """[(first, size), ...] ranges of output positions, whole images each, whose cols fit in _BLOCK_BYTES."""
+    per_image = layout.rows * layout.width
+    per_cols = len(layout.offsets) * channels * per_image * itemsize
+    return [(start * per_image, (stop - start) * per_image) for start, stop in blocks_of_images(n, per_cols)]
+
+
+def window_cols(flat: np.ndarray, layout: ShiftedLayout, first: int, size: int, out: np.ndarray) -> np.ndarray:
+    """cols (taps·C, size) of output positions first .. first+size: each tap's window, stacked, in `out`."""
+    for tap, offset in enumerate(layout.offsets):
+        out[tap] = flat[:, first + offset:first + offset + size]
+    return out.reshape(-1, size)
+
+
 def _tap_weights(weight: np.ndarray) -> np.ndarray:
     """weight (O, C, kh, kw) as kh·kw contiguous (O, C) matrices, one per tap, row-major over (i, j)."""
     return np.ascontiguousarray(weight.transpose(2, 3, 0, 1)).reshape(-1, weight.shape[0], weight.shape[1])
+
+
+def _cols_weights(weight: np.ndarray) -> np.ndarray:
+    """weight (O, C, kh, kw) as one (O, kh·kw·C) matrix whose columns follow window_cols' rows."""
+    return np.ascontiguousarray(weight.transpose(0, 2, 3, 1)).reshape(weight.shape[0], -1)
 
 
 def shifted_conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry,
@@ -922,15 +944,25 @@ def shifted_conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | N
     """y (n, O, oh, ow) of a stride-1, one-group conv: kh·kw windowed matmuls accumulated into one output."""
     out_channels = weight.shape[0]
     # Hint: flat = workspace.get("shift_x", (g.c, layout.total), x.dtype); shifted_pad(x, layout, flat);
-    #       y = workspace.get("shift_y", (out_channels, layout.length), x.dtype); for each tap t with
-    #       offset layout.offsets[t]: gemm_into(_tap_weights(weight)[t], flat[:, offset:offset + layout.length],
-    #       y, accumulate=t > 0). Then shifted_images(y, layout, g.oh, g.ow) is the output as a view:
-    #       write it (plus the bias, reshaped (O, 1, 1)) into a new (n, O, oh, ow) array.
+    #       y = workspace.get("shift_y", (out_channels, layout.length), x.dtype). From TAPS_FROM_CHANNELS
+    #       input channels, for each tap t with offset layout.offsets[t]: gemm_into(_tap_weights(weight)[t],
+    #       flat[:, offset:offset + layout.length], y, accumulate=t > 0). Below it, for each (first, size)
+    #       of column_blocks(...): cols = window_cols(flat, layout, first, size, workspace.get("shift_cols",
+    #       (taps, C, size), ...)) and one gemm_into of the weight as (O, kh·kw·C) — ordered (O, kh, kw, C),
+    #       like cols' rows — into y[:, first:first + size]. Then shifted_images(y, layout, g.oh, g.ow) is
+    #       the output as a view: write it (plus the bias, reshaped (O, 1, 1)) into a new (n, O, oh, ow) array.
     flat = workspace.get("shift_x", (g.c, layout.total), x.dtype)
     shifted_pad(x, layout, flat)
     y = workspace.get("shift_y", (out_channels, layout.length), x.dtype)
-    for tap, (matrix, offset) in enumerate(zip(_tap_weights(weight), layout.offsets)):
-        gemm_into(matrix, flat[:, offset:offset + layout.length], y, accumulate=tap > 0)
+    if g.c >= TAPS_FROM_CHANNELS:
+        for tap, (matrix, offset) in enumerate(zip(_tap_weights(weight), layout.offsets)):
+            gemm_into(matrix, flat[:, offset:offset + layout.length], y, accumulate=tap > 0)
+    else:
+        matrix = _cols_weights(weight)
+        for first, size in column_blocks(x.shape[0], layout, g.c, x.dtype.itemsize):
+            cols = window_cols(flat, layout, first, size,
+                               workspace.get("shift_cols", (len(layout.offsets), g.c, size), x.dtype))
+            gemm_into(matrix, cols, y[:, first:first + size], accumulate=False)
     out = np.empty((x.shape[0], out_channels, g.oh, g.ow), dtype=x.dtype)
     valid = shifted_images(y, layout, g.oh, g.ow)
     if bias is None:
@@ -947,34 +979,39 @@ def shifted_conv_backward(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarra
     out_channels, taps = weight.shape[0], len(layout.offsets)
     # Hint: grad_y = shifted_pad(grad_out, layout, workspace.get("shift_dy", (O, layout.total), ...)):
     #       the garbage positions must be ZERO (shifted_pad zeroes all it does not fill).
-    #       dL/dW: pad x again into "shift_x"; for each block (start, stop) of output positions —
-    #       blocks_of_images(n, taps * C * rows * width * itemsize) scaled by rows * width — copy
-    #       each tap's window into cols[t] (a (taps, C, block) workspace array) and
-    #       gemm_into(cols as (taps·C, block), grad_y[:, block], grad_w_t, accumulate=True,
-    #       transpose_b=True) into a zeroed (taps·C, O) array; reshape (kh, kw, C, O), transpose to (O, C, kh, kw).
-    #       dL/dx: zero a (C, layout.total) buffer; for each tap: gemm_into(W_t, grad_y,
-    #       buffer[:, offset:offset + length], accumulate=True, transpose_a=True); then
-    #       shifted_images(buffer[:, lead:lead + length], layout, g.h, g.w), copied into a new array.
-    n, per_image = x.shape[0], layout.rows * layout.width
+    #       dL/dW: pad x again into "shift_x"; for each (first, size) of column_blocks(...):
+    #       cols = window_cols(...) as in forward, and gemm_into(cols, grad_y[:, first:first + size],
+    #       grad_taps, accumulate=True, transpose_b=True) into a zeroed (taps·C, O) array; reshape it
+    #       (kh, kw, C, O) and transpose to (O, C, kh, kw).
+    #       dL/dx: zero a (C, layout.total) buffer. From TAPS_FROM_CHANNELS, for each tap:
+    #       gemm_into(W_t, grad_y, buffer[:, offset:offset + length], accumulate=True, transpose_a=True).
+    #       Below it, per column block: dcols = (O, kh·kw·C)ᵀ · grad_y[:, block] (gemm_into with
+    #       transpose_a into a workspace array), then add each tap's rows into its window of the buffer.
+    #       Then shifted_images(buffer[:, lead:lead + length], layout, g.h, g.w), copied into a new array.
     grad_y = shifted_pad(grad_out, layout, workspace.get("shift_dy", (out_channels, layout.total), x.dtype))
     grad_weight = grad_x = None
     if need_weight:
         flat = workspace.get("shift_x", (g.c, layout.total), x.dtype)
         shifted_pad(x, layout, flat)
         grad_taps = np.zeros((taps * g.c, out_channels), dtype=x.dtype)
-        for start, stop in blocks_of_images(n, taps * g.c * per_image * x.dtype.itemsize):
-            first, size = start * per_image, (stop - start) * per_image
-            cols = workspace.get("shift_cols", (taps, g.c, size), x.dtype)
-            for tap, offset in enumerate(layout.offsets):
-                cols[tap] = flat[:, first + offset:first + offset + size]
-            gemm_into(cols.reshape(taps * g.c, size), grad_y[:, first:first + size], grad_taps, accumulate=True,
-                      transpose_b=True)
+        for first, size in column_blocks(x.shape[0], layout, g.c, x.dtype.itemsize):
+            cols = window_cols(flat, layout, first, size, workspace.get("shift_cols", (taps, g.c, size), x.dtype))
+            gemm_into(cols, grad_y[:, first:first + size], grad_taps, accumulate=True, transpose_b=True)
         grad_weight = np.ascontiguousarray(grad_taps.reshape(g.kh, g.kw, g.c, out_channels).transpose(3, 2, 0, 1))
     if need_input:
         grad_flat = workspace.get("shift_dx", (g.c, layout.total), x.dtype)
         grad_flat.fill(0)
-        for matrix, offset in zip(_tap_weights(weight), layout.offsets):
-            gemm_into(matrix, grad_y, grad_flat[:, offset:offset + layout.length], accumulate=True, transpose_a=True)
+        if g.c >= TAPS_FROM_CHANNELS:
+            for matrix, offset in zip(_tap_weights(weight), layout.offsets):
+                gemm_into(matrix, grad_y, grad_flat[:, offset:offset + layout.length], accumulate=True,
+                          transpose_a=True)
+        else:
+            matrix = _cols_weights(weight)
+            for first, size in column_blocks(x.shape[0], layout, g.c, x.dtype.itemsize):
+                grad_cols = workspace.get("shift_dcols", (taps * g.c, size), x.dtype)
+                gemm_into(matrix, grad_y[:, first:first + size], grad_cols, accumulate=False, transpose_a=True)
+                for tap, offset in enumerate(layout.offsets):  # col2im: each tap's rows into its window
+                    grad_flat[:, first + offset:first + offset + size] += grad_cols[tap * g.c:(tap + 1) * g.c]
         grad_x = np.empty_like(x)
         grad_x[...] = shifted_images(grad_flat[:, layout.lead:layout.lead + layout.length], layout, g.h, g.w)
     return grad_weight, grad_x
@@ -1021,10 +1058,10 @@ class FastConv2dFunction(Function):
 def shifted_path(x: np.ndarray, g: Geometry, groups: int) -> ShiftedLayout | None:
     """The whole batch's shifted layout when choice 7 applies to this conv, else None (the blocked path).
 
-    It applies with one group, at least SHIFTED_FROM_CHANNELS input channels, a BLAS gemm for the
-    dtype, and a geometry shifted_layout accepts (stride 1, padding within the kernel's reach).
+    It applies with SHIFTED_MATMULS on, one group, a BLAS gemm for the dtype, and a geometry
+    shifted_layout accepts (stride 1, padding within the kernel's reach).
     """
-    if groups != 1 or g.c < SHIFTED_FROM_CHANNELS or not gemm_available(x.dtype):
+    if not SHIFTED_MATMULS or groups != 1 or not gemm_available(x.dtype):
         return None
     return shifted_layout(g, g.n)
 

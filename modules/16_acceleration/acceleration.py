@@ -1296,6 +1296,11 @@ else:
 #    GFLOP/s one way, about 95 the other, for the benchmark's second conv. The transposed result
 #    costs a strided write into `(n, O, OH, OW)`, so it only pays when `K` is large enough; for the
 #    first conv (`K = 27`) the plain order stays faster. The analysis below times both orders.
+# 7. **No im2col at all (stride 1).** Choices 1–6 make the copies cheap; the last one removes
+#    them. BLAS can read a window of a wider array as a matrix, so with the padding shared
+#    between images every tap's input is already a matrix, and the convolution is one product
+#    per tap, accumulated. It has its own section below, after the threads: it calls the BLAS
+#    directly, through the same `ctypes` handle.
 #
 # The package takes this path: module 09's `conv2d` calls `accelerated("fast_conv2d", ...)`
 # (module 06's one switch for every fast path, described with Part I's wiring) and falls back
@@ -2251,9 +2256,10 @@ for c_in, c_out, size in [(3, 32, 32), (32, 32, 32), (32, 64, 16), (64, 64, 16)]
 # %% [markdown]
 # On the machine this was written on (one BLAS thread, batch 64 in `benchmarks/cnn_step.py`),
 # the shifted matmuls took the forward of the 32 → 32 conv from 30 to 20 ms and of the two
-# 64-channel convs from 13 and 21 to 9 and 16; the backward gained less (54 → 52 ms for the
-# 32 → 32 conv: its `dL/dW` still builds `cols`). The first conv is the exception the threshold
-# encodes: its taps have an inner dimension of 3, and it was twice as slow that way.
+# 64-channel convs from 13 and 21 to 9 and 15; the backward gained less (54 → 45 ms for the
+# 32 → 32 conv), because `dL/dW` still builds `cols`. For the first conv the threshold matters:
+# a product per tap (inner dimension 3) made it twice as slow, window `cols` made it 1.6x faster.
+# At batch 16 in this notebook the blocks fit the caches better and the gaps are smaller.
 
 
 # %% [markdown]
@@ -2519,8 +2525,16 @@ test_unit_fast_max_pool_matches_module_09()
 #   53 → 59 ms, for the same reason (runs of `C`).
 # - **Python threads sharing the blocks**: the section on threads above.
 #
-# The lesson of all four: in NumPy an algorithm pays only if it keeps the number of passes over
-# memory — and their run lengths — where they were. A compiled kernel (oneDNN inside PyTorch)
+# One idea did pay, and it is choice 7: the shifted matmuls took the step from 1.61x PyTorch's
+# to 1.42x at one thread, and from 2.35x to 1.99x at two (`benchmarks/README.md`, run 6) — not by
+# doing fewer FLOPs but by letting BLAS read each tap's input where it already lies, so that a
+# whole copy of the batch per tap disappears in forward and another in backward. What it leaves
+# is the products themselves: timed inside the step, the convolutions' `gemm_into` calls take
+# about 118 of 205 ms, about 85 GFLOP/s. 1.3x would leave under 70 ms for every other pass of the
+# step, which take about 90.
+#
+# The lesson of the four dropped ones: in NumPy an algorithm pays only if it keeps the number of
+# passes over memory — and their run lengths — where they were. A compiled kernel (oneDNN inside PyTorch)
 # keeps a tile in registers through the transform, the product, the bias and the ReLU; that is
 # the remaining gap, and it is about the cost of a pass, not of a FLOP. Even fusing bias + ReLU
 # into the conv's output write and the ReLU mask into `dy`, block by block in the cache (a
@@ -2551,6 +2565,12 @@ test_unit_fast_max_pool_matches_module_09()
 # windows), how many MB does each keep alive until backward? With overlapping windows (stride 1)
 # one pixel can win several windows: would one index per window still be enough, and what
 # would backward have to do differently (think of `np.multiply(..., out=view)` against `+=`)?
+#
+# **Q5.** Choice 7 computes outputs at the shared padding positions too. For a 3x3 kernel with
+# padding 1 on 32x32 and on 8x8 feature maps, what fraction of its FLOPs is garbage, against
+# choice 2's? The input gradient takes one product per tap, but the weight gradient uses `cols`:
+# compare the shapes of the two products (which dimension is long?) and how many times each
+# reads `dy`, and explain the measured 50 against 75–90 GFLOP/s.
 
 # %% [markdown]
 # **Your answer:**

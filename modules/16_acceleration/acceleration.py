@@ -2240,7 +2240,9 @@ for c_in, c_out, size in [(3, 32, 32), (32, 32, 32), (32, 64, 16), (64, 64, 16)]
             conv_forward_block(x_np[start:stop], w_np, None, geo, 1, out[start:stop])
             conv_backward_block(x_np[start:stop], w_np, dy_np[start:stop], geo, 1, True, True)
 
-    def shifted_path_run(layout=shifted_layout(geo, 16)):
+    layout = shifted_layout(geo, 16)
+
+    def shifted_path_run():
         shifted_conv_forward(x_np, w_np, None, geo, layout)
         shifted_conv_backward(x_np, w_np, dy_np, geo, layout, True, True)
 
@@ -2284,6 +2286,7 @@ layer = Conv2d(32, 32, 3, padding=1)
 paths = {"module 09 (whole batch)": (False, False), "module 16 blocked": (True, False),
          "module 16 shifted": (True, True)}
 batch_sizes, peaks = [2, 8, 32], {label: [] for label in paths}
+shifted_before = package.SHIFTED_MATMULS
 for n in batch_sizes:
     x_in = Tensor(rng.standard_normal((n, 32, 32, 32), dtype=np.float32), requires_grad=True)
     for label, (fused, shifted) in paths.items():
@@ -2294,7 +2297,7 @@ for n in batch_sizes:
             layer(x_in).sum().backward()
             peaks[label].append(tracemalloc.get_traced_memory()[1] / 1e6)
             tracemalloc.stop()
-package.SHIFTED_MATMULS = True
+package.SHIFTED_MATMULS = shifted_before
 print(f"{'batch':>6}" + "".join(f"{label:>26}" for label in peaks))
 for i, n in enumerate(batch_sizes):
     print(f"{n:>6}" + "".join(f"{peaks[label][i]:>23.1f} MB" for label in peaks))

@@ -1863,7 +1863,8 @@ def window_products(weights: np.ndarray, source: np.ndarray, source_offsets, out
     taps = len(source_offsets)
     if not (isinstance(weights, np.ndarray) and weights.ndim == 3 and weights.shape[0] == taps == len(out_offsets)):
         raise ValueError(f"window_products: weights must be a (taps, rows, cols) array with one matrix per offset "
-                         f"({taps} source and {len(out_offsets)} out offsets), got shape {getattr(weights, 'shape', None)}")
+                         f"({taps} source and {len(out_offsets)} out offsets), got shape "
+                         f"{getattr(weights, 'shape', None)}")
     m, k = weights.shape[:0:-1] if transpose_weights else weights.shape[1:]
     for name, array, rows, offsets in (("source", source, k, source_offsets), ("out", out, m, out_offsets)):
         if not (isinstance(array, np.ndarray) and array.ndim == 2 and array.flags.c_contiguous and len(array) == rows):
@@ -1919,9 +1920,10 @@ def shifted_conv_forward(flat: np.ndarray, weight: np.ndarray, bias: np.ndarray 
     #       y, (0,) * taps, size, transpose_weights=False, accumulate_first=False). Below it, blocks of
     #       column_blocks(n, layout, taps * g.c, itemsize): cols = window_cols(flat, layout, first, size,
     #       workspace.get("shift_cols", (taps, g.c, size), dtype)) and one gemm_into of the weight as
-    #       (O, kh·kw·C) — ordered (O, kh, kw, C), like cols' rows — into y. Either way the block's
-    #       images are out[first // per_image : (first + size) // per_image] = shifted_images(y, layout,
-    #       g.oh, g.ow) (plus the bias, reshaped (O, 1, 1)), out a new (n, O, oh, ow) array.
+    #       (O, kh·kw·C) — ordered (O, kh, kw, C), like cols' rows — into y. With a bias, fill y with
+    #       it first (bias.reshape(O, 1)) and let the first product add (accumulate) too. Either way the
+    #       block's images are out[first // per_image : (first + size) // per_image] = shifted_images(y,
+    #       layout, g.oh, g.ow), out a new (n, O, oh, ow) array.
     ### BEGIN SOLUTION
     thin = g.c < TAPS_FROM_CHANNELS
     matrices = _cols_weights(weight) if thin else _tap_weights(weight)
@@ -1930,25 +1932,24 @@ def shifted_conv_forward(flat: np.ndarray, weight: np.ndarray, bias: np.ndarray 
     out = np.empty((n, out_channels, g.oh, g.ow), dtype=dtype)
     for first, size in blocks:
         y = workspace.get("shift_y", (out_channels, size), dtype)
+        if bias is not None:  # the products add onto it: a contiguous fill is 2x cheaper than adding
+            y[...] = bias.reshape(out_channels, 1)  # the bias during the copy below, row by gapped row
         if thin:
             cols = window_cols(flat, layout, first, size, workspace.get("shift_cols", (taps, g.c, size), dtype))
-            gemm_into(matrices, cols, y, accumulate=False)
+            gemm_into(matrices, cols, y, accumulate=bias is not None)
         else:
             window_products(matrices, flat, [first + offset for offset in layout.offsets], y, (0,) * taps, size,
-                            transpose_weights=False, accumulate_first=False)
-        images = out[first // per_image:(first + size) // per_image]
-        if bias is None:
-            images[...] = shifted_images(y, layout, g.oh, g.ow)
-        else:
-            np.add(shifted_images(y, layout, g.oh, g.ow), bias.reshape(out_channels, 1, 1), out=images)
+                            transpose_weights=False, accumulate_first=bias is not None)
+        out[first // per_image:(first + size) // per_image] = shifted_images(y, layout, g.oh, g.ow)
     return out
     ### END SOLUTION
 
 
 def shifted_conv_backward(flat: np.ndarray, weight: np.ndarray, grad_out: np.ndarray, g: Geometry,
-                          layout: ShiftedLayout, need_weight: bool,
-                          need_input: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(dL/dweight, dL/dx) of shifted_conv_forward(flat, ...) for grad_out (n, O, oh, ow); None where not needed."""
+                          layout: ShiftedLayout, need_weight: bool, need_input: bool,
+                          need_bias: bool = False) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """(dL/dweight, dL/dx, dL/dbias) of shifted_conv_forward(flat, ...) for grad_out (n, O, oh, ow); None
+    where not needed."""
     out_channels, taps, dtype = weight.shape[0], len(layout.offsets), flat.dtype
     n, per_image = layout.length // (layout.rows * layout.width), layout.rows * layout.width
     # Hint: one pass over blocks of whole images, (first, size) in column_blocks(n, layout,
@@ -1968,9 +1969,11 @@ def shifted_conv_backward(flat: np.ndarray, weight: np.ndarray, grad_out: np.nda
     #       Later blocks write only from first + size on, so finished_images(layout, g.h, g.w, n,
     #       first + size) images are final: copy them out with shifted_images(buffer[:, lead + i·per_image
     #       : ...]) into a new (n, C, h, w) array; after the last block, zero the rest and copy the rest.
+    #       dL/dbias: each block's grad_y summed over its positions (axis 1), while it is in the cache.
     ### BEGIN SOLUTION
     thin = g.c < TAPS_FROM_CHANNELS
     grad_taps = np.zeros((taps * g.c, out_channels), dtype=dtype) if need_weight else None
+    grad_bias = np.zeros(out_channels, dtype=dtype) if need_bias else None
     grad_x = np.empty((n, g.c, g.h, g.w), dtype=dtype) if need_input else None
     grad_flat = workspace.get("shift_dx", (g.c, layout.total), dtype) if need_input else None
     matrices = (_cols_weights(weight) if thin else _tap_weights(weight)) if need_input else None
@@ -1988,6 +1991,8 @@ def shifted_conv_backward(flat: np.ndarray, weight: np.ndarray, grad_out: np.nda
     for first, size in column_blocks(n, layout, rows, dtype.itemsize):
         grad_y = shifted_block(grad_out[first // per_image:(first + size) // per_image], layout,
                                workspace.get("shift_dy", (out_channels, size), dtype))
+        if need_bias:  # the garbage positions are zero: summing them adds nothing
+            grad_bias += grad_y.sum(axis=1)
         if need_weight:
             cols = window_cols(flat, layout, first, size, workspace.get("shift_cols", (taps, g.c, size), dtype))
             gemm_into(cols, grad_y, grad_taps, accumulate=True, transpose_b=True)
@@ -2011,7 +2016,7 @@ def shifted_conv_backward(flat: np.ndarray, weight: np.ndarray, grad_out: np.nda
         grad_weight = np.ascontiguousarray(grad_taps.reshape(g.kh, g.kw, g.c, out_channels).transpose(3, 2, 0, 1))
     else:
         grad_weight = None
-    return grad_weight, grad_x
+    return grad_weight, grad_x, grad_bias
     ### END SOLUTION
 
 
@@ -2040,12 +2045,13 @@ class FastConv2dFunction(Function):
         x, weight = ctx.saved_tensors
         g, groups = ctx.geometry, ctx.groups
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        if ctx.layout is not None:  # x is the padded input here (see forward)
+            grad_w, grad_x, grad_b = shifted_conv_backward(x, weight, grad_output, g, ctx.layout, need_w, need_x,
+                                                           need_b)
+            return grad_x, grad_w, grad_b, None, None
         grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
         if not (need_x or need_w):
             return None, None, grad_b, None, None
-        if ctx.layout is not None:  # x is the padded input here (see forward)
-            grad_w, grad_x = shifted_conv_backward(x, weight, grad_output, g, ctx.layout, need_w, need_x)
-            return grad_x, grad_w, grad_b, None, None
         grad_x = np.empty_like(x) if need_x else None
         grad_w = np.zeros_like(weight) if need_w else None
         for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
@@ -2184,10 +2190,10 @@ def test_unit_shifted_conv_matches_module_09():
                     f"by {error:.3g}; check the tap offsets (i·dh·width + j·dw) and that shifted_pad zeroes the "
                     "padding")
                 dy = rng.standard_normal(fast.shape)
-                dw, dx = shifted_conv_backward(flat, w, dy, g, layout, True, True)
-                xt, wt = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
-                Conv2dFunction.apply(xt, wt, Tensor(b), g, 1).backward(Tensor(dy))
-                for name, got, want in (("dW", dw, wt.grad.data), ("dx", dx, xt.grad.data)):
+                dw, dx, db = shifted_conv_backward(flat, w, dy, g, layout, True, True, need_bias=True)
+                xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+                Conv2dFunction.apply(xt, wt, bt, g, 1).backward(Tensor(dy))
+                for name, got, want in (("dW", dw, wt.grad.data), ("dx", dx, xt.grad.data), ("db", db, bt.grad.data)):
                     error = np.abs(got - want).max()
                     assert error < 1e-10, (
                         f"{way}, padding {padding}, dilation {dilation}: the shifted {name} differs from module "

@@ -1123,7 +1123,8 @@ print(f"LayerNorm on (768, 128), forward + backward: {composed_ms:.2f} ms from m
 # module 13's `MLP` asks for `fused_gelu`, its `layer_norm` for `fused_layer_norm`, `GPT.forward`
 # for `softmax_cross_entropy`, module 12's `CausalSelfAttention` for `fused_causal_attention` (the
 # one-node kernel, the blocked one from `FLASH_FROM` tokens), and module 06's `AdamW.step` for
-# `adamw_step_`. They all ask through one function,
+# `adamw_step_` — and so does `Adam.step` without weight decay, where Adam and AdamW are the same
+# update (the CNN benchmark's Adam step went from ~3.2 to ~2.0 ms). They all ask through one function,
 # module 06's `accelerated(name, *args)`, which returns `NotImplemented` — "take your plain
 # path" — in exactly three cases:
 #
@@ -3448,8 +3449,8 @@ for _name, _model in (("float32", _m32), ("float16", _m16)):
 # - **Attention in key blocks** with the online softmax keeps one float per query instead of a
 #   `(T, T)` matrix per head: about 5x less peak memory at T = 1,024, the same gradients, and
 #   faster from a few hundred tokens on (`FLASH_FROM`).
-# - **Wiring**: the package's GPT and AdamW take these kernels by default through module 06's one
-#   `accelerated()` check; `use_fused(False)` measures the textbook paths of modules 02–13 (Tensor
-#   ops, autograd's backward); a stub falls back to them.
+# - **Wiring**: the package's GPT, CNN layers, AdamW and Adam without weight decay take these
+#   kernels by default through module 06's one `accelerated()` check; `use_fused(False)` measures
+#   the textbook paths of modules 02–13 (Tensor ops, autograd's backward); a stub falls back to them.
 # - The allocator matters too: `keep_freed_memory()` stops glibc from returning and re-faulting
 #   the pages of NumPy's large temporaries every step.

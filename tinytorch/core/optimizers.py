@@ -416,7 +416,9 @@ class Adam(Optimizer):
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = np.zeros_like(p.data)
                 state["step"] += 1
-                if decoupled and not group["amsgrad"] and not group["maximize"] and p.data.flags.c_contiguous \
+                # With no weight decay, Adam and AdamW are the same update, so both can take the fused kernel.
+                if (decoupled or weight_decay == 0) and not group["amsgrad"] and not group["maximize"] \
+                        and p.data.flags.c_contiguous \
                         and accelerated("adamw_step_", p.data, grad, state["exp_avg"], state["exp_avg_sq"],
                                         state["step"], lr, beta1, beta2, eps, weight_decay) is not NotImplemented:
                     continue  # module 16's fused AdamW did this parameter's whole update, block by block

@@ -10,7 +10,15 @@ from tinytorch.core import spatial
 from tinytorch.core.spatial import Conv2d, conv2d_naive
 from tinytorch.core.tensor import Tensor
 from tinytorch.systems import acceleration
-from tinytorch.systems.acceleration import gemm_available, gemm_into, shifted_layout, shifted_path, use_fused
+from tinytorch.systems.acceleration import (
+    finished_images,
+    gemm_available,
+    gemm_into,
+    shifted_layout,
+    shifted_path,
+    use_fused,
+    window_products,
+)
 
 needs_blas = pytest.mark.skipif(not gemm_available(np.float32), reason="no OpenBLAS gemm found in this process")
 
@@ -134,3 +142,83 @@ def test_without_a_blas_gemm_the_blocked_path_gives_the_same_numbers(monkeypatch
     assert shifted_path(x, geometry(x.shape), 1) is None
     for fast, blocked in zip(*results):
         np.testing.assert_allclose(fast, blocked, rtol=1e-10, atol=1e-10)
+
+
+@needs_blas
+@pytest.mark.parametrize("transpose_weights, accumulate_first", [(False, False), (True, True), (False, True)])
+def test_window_products_adds_every_taps_product_into_its_window(monkeypatch, transpose_weights, accumulate_first):
+    """window_products == a loop of gemm_into over taps, whatever its column blocks (here 256 at a time)."""
+    monkeypatch.setattr(acceleration, "_WINDOW_BLOCK_BYTES", 1)  # the smallest block: 256 columns
+    rng = np.random.default_rng(4)
+    taps, m, k, length = 4, 3, 5, 700
+    weights = rng.standard_normal((taps, k, m) if transpose_weights else (taps, m, k))
+    source = rng.standard_normal((k, length + 40))
+    source_offsets = (0, 13, 2, 40)
+    out_offsets = (7, 0, 21, 3) if accumulate_first else (5,) * taps  # overwriting needs one window
+    out = rng.standard_normal((m, length + 30))
+    want = out.copy()
+    for tap in range(taps):
+        matrix = weights[tap].T if transpose_weights else weights[tap]
+        product = matrix @ source[:, source_offsets[tap]:source_offsets[tap] + length]
+        window = want[:, out_offsets[tap]:out_offsets[tap] + length]
+        window[...] = product if tap == 0 and not accumulate_first else window + product
+    window_products(weights, source, source_offsets, out, out_offsets, length, transpose_weights, accumulate_first)
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+
+
+@needs_blas
+@pytest.mark.parametrize("change, message", [
+    (dict(weights=np.ones((2, 3))), "weights must be a \\(taps, rows, cols\\) array"),
+    (dict(source_offsets=(0, 0, 0)), "one matrix per offset"),
+    (dict(source=np.ones((4, 40))), "source must be a C-contiguous 2-D array with 5 rows"),
+    (dict(source=np.ones((5, 80))[:, ::2]), "source must be a C-contiguous"),
+    (dict(out_offsets=(0, 25)), "out's windows .* do not fit in its 30 columns"),
+    (dict(source_offsets=(-1, 0)), "source's windows"),
+    (dict(out=np.ones((3, 30), np.float32)), "share one dtype"),
+    (dict(out_offsets=(0, 1), accumulate_first=False), "accumulate_first=False every tap needs the same out offset"),
+])
+def test_window_products_refuses_what_blas_would_misread(change, message):
+    arguments = dict(weights=np.ones((2, 3, 5)), source=np.ones((5, 40)), source_offsets=(0, 10), out=np.ones((3, 30)),
+                     out_offsets=(0, 5), length=20, transpose_weights=False, accumulate_first=True)
+    arguments.update(change)
+    with pytest.raises(ValueError, match=message):
+        window_products(**arguments)
+
+
+@needs_blas
+def test_window_products_refuses_an_output_that_overlaps_its_source():
+    shared = np.ones((3, 40))
+    with pytest.raises(ValueError, match="out overlaps an operand"):
+        window_products(np.ones((1, 3, 3)), shared, (0,), shared, (10,), 5, False, False)
+
+
+def test_finished_images_counts_whole_images_before_a_column():
+    layout = shifted_layout(geometry((3, 16, 5, 4)), 3)  # rows 6, width 5, lead 6: image i ends at 30 i + 30
+    counts = [finished_images(layout, 5, 4, 3, below) for below in (0, 29, 30, 59, 60, 90, 10**6)]
+    assert counts == [0, 0, 1, 1, 2, 3, 3]
+
+
+@needs_blas
+@pytest.mark.parametrize("channels", [3, 16])  # cols below TAPS_FROM_CHANNELS, a product per tap from it
+@pytest.mark.parametrize("padding, dilation", [((1, 1, 1, 1), (1, 1)), ((0, 2, 1, 0), (1, 1)), ((0, 0, 0, 0), (1, 1)),
+                                               ((2, 2, 2, 2), (2, 2)), ((3, 0, 0, 3), (1, 1))])
+def test_one_image_blocks_give_module_09s_numbers(monkeypatch, channels, padding, dilation):
+    """Forward and backward go block by block (here one image per block, the most seams between blocks):
+    dx is zeroed, summed and copied out image by image, and nothing is lost or counted twice at a seam."""
+    monkeypatch.setattr(acceleration, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(acceleration, "_WINDOW_BLOCK_BYTES", 1)
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((4, channels, 6, 7)), rng.standard_normal((5, channels, 3, 3)), rng.standard_normal(5)
+    g = geometry(x.shape, padding=padding, dilation=dilation)
+    layout = shifted_path(x, g, 1)
+    assert layout is not None
+    dy = rng.standard_normal((4, 5, g.oh, g.ow))
+    flat = acceleration.shifted_input(x, layout)
+    out = acceleration.shifted_conv_forward(flat, w, b, g, layout)
+    dw, dx, db = acceleration.shifted_conv_backward(flat, w, dy, g, layout, True, True, need_bias=True)
+    xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+    want = spatial.Conv2dFunction.apply(xt, wt, bt, g, 1)
+    want.backward(Tensor(dy))
+    for name, got, expected in (("output", out, want.data), ("dW", dw, wt.grad.data), ("dx", dx, xt.grad.data),
+                                ("db", db, bt.grad.data)):
+        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10, err_msg=name)

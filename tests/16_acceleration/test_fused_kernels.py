@@ -11,7 +11,7 @@ from tinytorch.core.activations import gelu
 from tinytorch.core.autograd import gradcheck
 from tinytorch.core.layers import Parameter
 from tinytorch.core.losses import cross_entropy
-from tinytorch.core.optimizers import AdamW
+from tinytorch.core.optimizers import Adam, AdamW
 from tinytorch.core.tensor import Tensor, default_generator, manual_seed
 from tinytorch.systems import acceleration
 from tinytorch.systems.acceleration import (
@@ -250,6 +250,29 @@ def test_fused_adamw_is_bit_identical_to_module_06_adamw(monkeypatch):
         results.append((p.data.copy(), optimizer.state[p]["exp_avg_sq"].copy()))
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("make", [lambda p: Adam([p], lr=1e-2, betas=(0.9, 0.99)),
+                                  lambda p: AdamW([p], lr=1e-2, betas=(0.9, 0.99), weight_decay=0.0)])
+def test_adam_without_weight_decay_takes_the_fused_step_and_stays_bit_identical(monkeypatch, make):
+    """Adam and AdamW are one update when weight_decay is 0: both take adamw_step_, bit for bit."""
+    calls = []
+    fused = acceleration.adamw_step_
+    monkeypatch.setattr(acceleration, "adamw_step_", lambda *a: calls.append(1) or fused(*a))
+    rng = np.random.default_rng(1)
+    start = rng.standard_normal((30, 40)).astype(np.float32)
+    grads = [rng.standard_normal(start.shape).astype(np.float32) for _ in range(3)]
+    results = []
+    for enabled in (True, False):
+        p = Parameter(start.copy())
+        optimizer = make(p)
+        with use_fused(enabled):
+            for g in grads:
+                p.grad = Tensor(g.copy())
+                optimizer.step()
+        results.append(p.data.copy())
+    assert len(calls) == 3, "with use_fused(True) every step should go through adamw_step_"
+    np.testing.assert_array_equal(*results)
 
 
 def test_adamw_step_rejects_a_non_contiguous_parameter():

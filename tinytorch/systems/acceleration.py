@@ -970,7 +970,8 @@ def window_products(weights: np.ndarray, source: np.ndarray, source_offsets, out
 
     weights (taps, M, K) — or (taps, K, M) with transpose_weights — source (K, ·) and out (M, ·) are
     C-contiguous, one dtype, out apart from both. Tap 0 overwrites its window of out unless
-    accumulate_first; every other tap adds. The columns go in blocks whose out and source windows
+    accumulate_first (then every tap must share one out offset: the window it overwrites is the
+    one the others add to); every other tap adds. The columns go in blocks whose out and source windows
     stay in the cache for all the taps: out is then read and written once per block, not once per
     tap, and one gemm_into-style check covers every BLAS call.
     """
@@ -987,6 +988,9 @@ def window_products(weights: np.ndarray, source: np.ndarray, source_offsets, out
         if length < 0 or min(offsets) < 0 or max(offsets) + length > array.shape[1]:
             raise ValueError(f"window_products: {name}'s windows (offsets {min(offsets)}..{max(offsets)}, length "
                              f"{length}) do not fit in its {array.shape[1]} columns")
+    if not accumulate_first and len(set(out_offsets)) > 1:
+        raise ValueError(f"window_products: with accumulate_first=False every tap needs the same out offset (the "
+                         f"first product overwrites the window the others add to), got {tuple(out_offsets)}")
     function = _GEMM.get(out.dtype)
     if function is None or not (weights.flags.c_contiguous and weights.dtype == source.dtype == out.dtype):
         raise ValueError(f"window_products: weights, source and out must share one dtype that has a BLAS gemm, and "

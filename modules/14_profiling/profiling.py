@@ -787,10 +787,11 @@ print("\nLeNet-5, batch 64\n" + cnn_profiler.table())
 #
 # `with profiler.measure("adam_step"): optimizer.step()` measures one span. On the **first** step,
 # Adam creates its state — `exp_avg` and `exp_avg_sq`, one array the size of each parameter — so
-# it retains **2 extra copies of the parameters** that plain SGD does not. (TinyTorch's optimizers
-# also keep one scratch array per parameter, so their in-place updates allocate nothing on later
-# steps; SGD and Adam both have it, so the live cell shows it in both rows and the *difference* is
-# Adam's state.)
+# it retains **2 extra copies of the parameters** that plain SGD does not. (Module 06's in-place
+# updates also keep a scratch array the size of the largest parameter, so that later steps
+# allocate nothing; SGD has it, and so does Adam on module 06's plain path. Module 16's fused
+# Adam step works block by block and needs none. The live cell therefore counts Adam's state
+# arrays and compares them with what `tracemalloc` saw retained.)
 
 # %%
 #| export
@@ -931,12 +932,13 @@ for name, make in [("sgd_step", lambda ps: SGD(ps, lr=0.01)), ("adam_step", lamb
 param_mb = sum(p.data.nbytes for p in net.parameters()) / 2**20
 adam_state_mb = sum(a.nbytes for state in optimizer.state.values() for a in state.values()
                     if isinstance(a, np.ndarray)) / 2**20
+scratch_mb = sum(b.nbytes for b in optimizer._scratch_buffers.values()) / 2**20  # module 06's plain path
 print(memory.table())
-extra = (memory.results["adam_step"].retained_mb - memory.results["sgd_step"].retained_mb) / param_mb
 sgd_x, adam_x = (memory.results[n].retained_mb / param_mb for n in ("sgd_step", "adam_step"))
 print(f"parameters: {param_mb:.3f} MB; retained on the first step: SGD {sgd_x:.2f}x, Adam {adam_x:.2f}x the parameters")
-print(f"Adam keeps {extra:.2f} extra copies of the parameters compared with SGD (measured); its state "
-      f"arrays hold {adam_state_mb / param_mb:.2f}x (counted)")
+print(f"Adam's state arrays (m and v) hold {adam_state_mb / param_mb:.2f}x the parameters (counted); with its "
+      f"scratch ({scratch_mb / param_mb:.2f}x) that is {(adam_state_mb + scratch_mb) / param_mb:.2f}x, "
+      f"against {adam_x:.2f}x measured")
 
 # %% [markdown]
 # That is why a model that fits for inference may not fit for training: weights + gradients + Adam's

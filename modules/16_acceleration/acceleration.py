@@ -1668,10 +1668,26 @@ def set_num_threads(n: int) -> None:
 # thin for BLAS. Below `TAPS_FROM_CHANNELS` the windows are copied, a block of images at a time,
 # into `cols` — im2col, but now nine long contiguous copies out of the shared layout — and one
 # product with inner dimension `kh·kw·C` does the work; its `dL/dx` adds each tap's rows of
-# `dcols` back into its window. The blocks of choice 3 are gone from the per-tap products:
-# OpenBLAS blocks one large product for its caches better than we block many small ones (the
-# whole batch's nine products were 15 ms, in blocks of four images 18 ms), and a large product is
-# also what its threads can split.
+# `dcols` back into its window.
+#
+# **Blocks again, this time for every pass.** Nine products over the whole batch each stream the
+# whole output `y` through memory — read and written once per tap — and the passes around them
+# (the pad of `dy`, the copy of `y` into the output, the zeroing and the copy-out of `dL/dx`)
+# stream it again. So the kernel goes through the batch a few whole images at a time:
+# `window_products` runs all nine taps' products on one block of columns, small enough
+# (`_WINDOW_BLOCK_BYTES`) that the block's output and input windows stay in the L2 cache for all
+# nine; forward copies each finished block into the output while it is still there, with the
+# bias already in it (filling `y` with the bias before the products add is a contiguous write,
+# half the cost of adding it in the gapped copy); backward pads one block of `dy`, uses it for
+# `dL/dW`, `dL/dx` and `dL/dbias`, and copies out each image of `dL/dx` as soon as no later
+# block can add to it (`finished_images`). The blocks must be whole images and a little care is
+# needed at their seams: a block's taps write `dL/dx` up to `offsets[-1]` columns past its end,
+# so the buffer is zeroed just ahead of each block, not all at once. Forward also keeps the
+# padded input it built (`shifted_input`) for backward instead of `x`: one pad per conv per step
+# instead of two, for an array about 10% larger than `x`. Blocking only pays once the per-call
+# cost is gone too — `gemm_into` checks its arguments (about 7 µs a call), so `window_products`
+# checks once and then calls the BLAS directly, hundreds of times per conv. Measured in the
+# benchmark step (one thread, alternating processes): 145 → 134 ms for these changes together.
 
 # %%
 #| export
@@ -2393,9 +2409,10 @@ for c_in, c_out, size in [(3, 32, 32), (32, 32, 32), (32, 64, 16), (64, 64, 16)]
 # Peak memory of one forward + backward of the same layer, measured with `tracemalloc`, on the
 # three paths as the batch grows. Module 09 keeps the whole `cols` alive until backward (and
 # builds a `dcols` of the same size there); the blocked kernel keeps only `x` and rebuilds a
-# block's `cols`; the shifted matmuls have no `cols` in forward, but their workspace holds the
-# whole batch, padded, four times over (`x`, `y`, `dy`, `dx`). The workspace is emptied before
-# each measurement, so the peak includes it.
+# block's `cols`; the shifted matmuls have no `cols` in forward; they keep the padded input
+# (instead of `x`) for backward, and their workspace holds one padded, whole-batch `dL/dx` buffer
+# besides block-sized ones. The workspace is emptied before each measurement, so the peak
+# includes it.
 
 # %%
 #| analysis
@@ -2431,9 +2448,9 @@ plot_lines("conv_peak_memory_vs_batch", batch_sizes, peaks, xlabel="batch size",
 # All three grow with the batch — the layer's input, output and gradients are per image — but
 # module 09's peak carries the two whole-batch matrices on top, about 18 floats per input float
 # here (`kh·kw = 9` for `cols`, 9 more for `dcols`). The blocked kernel's workspace is a few MB
-# whatever the batch. The shifted matmuls sit in between: about four padded copies of the batch,
-# kept from step to step — memory traded for one large product per tap, which is both what
-# OpenBLAS blocks best for its caches and what its threads can split.
+# whatever the batch. The shifted matmuls sit in between: the padded input they keep and the
+# padded `dL/dx` buffer are each about one more copy of the batch (the buffer kept from step to
+# step) — memory traded for products that read each tap's input where it lies.
 #
 # ### Analysis — the whole training step, fused vs plain
 #
@@ -2655,9 +2672,14 @@ test_unit_fast_max_pool_matches_module_09()
 # to 1.42x at one thread, and from 2.35x to 1.99x at two (`benchmarks/README.md`, run 6) — not by
 # doing fewer FLOPs but by letting BLAS read each tap's input where it already lies, so that a
 # whole copy of the batch per tap disappears in forward and another in backward. What it leaves
-# is the products themselves: timed inside the step, the convolutions' `gemm_into` calls take
-# about 118 of 205 ms, about 85 GFLOP/s. 1.3x would leave under 70 ms for every other pass of the
-# step, which take about 90.
+# is the products themselves: timed inside the step, the convolutions' `gemm_into` calls took
+# about 118 of 205 ms, about 85 GFLOP/s. Running every pass of the kernel block by block in the
+# cache (above), keeping the padded input, the bias in the products and Adam on the fused step
+# took it to about 1.38–1.44x (run 7): the products are now about 75 of 128 ms, and every other
+# pass of the step together about 53 — less than PyTorch spends outside its convolutions (its
+# own profiler: about 69 of 104 ms in `mkldnn_convolution` and `convolution_backward`). The gap
+# left is the convolutions' products: oneDNN runs this network's convs at 130–145 GFLOP/s,
+# OpenBLAS with `K = C` at 100–150.
 #
 # The lesson of the four dropped ones: in NumPy an algorithm pays only if it keeps the number of
 # passes over memory — and their run lengths — where they were. A compiled kernel (oneDNN inside PyTorch)

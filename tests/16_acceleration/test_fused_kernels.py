@@ -234,34 +234,11 @@ def test_flash_attention_rejects_mismatched_shapes():
 
 
 # ----- AdamW --------------------------------------------------------------------------------------
-def test_fused_adamw_is_bit_identical_to_module_06_adamw(monkeypatch):
-    monkeypatch.setattr(acceleration, "BLOCK", 1000)
-    rng = np.random.default_rng(0)
-    start = rng.standard_normal((60, 70)).astype(np.float32)
-    grads = [rng.standard_normal(start.shape).astype(np.float32) for _ in range(3)]
-    results = []
-    for enabled in (True, False):
-        p = Parameter(start.copy())
-        optimizer = AdamW([p], lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1)
-        with use_fused(enabled):
-            for g in grads:
-                p.grad = Tensor(g.copy())
-                optimizer.step()
-        results.append((p.data.copy(), optimizer.state[p]["exp_avg_sq"].copy()))
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    np.testing.assert_array_equal(results[0][1], results[1][1])
-
-
-@pytest.mark.parametrize("make", [lambda p: Adam([p], lr=1e-2, betas=(0.9, 0.99)),
-                                  lambda p: AdamW([p], lr=1e-2, betas=(0.9, 0.99), weight_decay=0.0)])
-def test_adam_without_weight_decay_takes_the_fused_step_and_stays_bit_identical(monkeypatch, make):
-    """Adam and AdamW are one update when weight_decay is 0: both take adamw_step_, bit for bit."""
-    calls = []
-    fused = acceleration.adamw_step_
-    monkeypatch.setattr(acceleration, "adamw_step_", lambda *a: calls.append(1) or fused(*a))
-    rng = np.random.default_rng(1)
-    start = rng.standard_normal((30, 40)).astype(np.float32)
-    grads = [rng.standard_normal(start.shape).astype(np.float32) for _ in range(3)]
+def three_steps_fused_and_plain(make, shape, seed):
+    """[(param, exp_avg_sq) after three steps with use_fused(True), the same with use_fused(False)]."""
+    rng = np.random.default_rng(seed)
+    start = rng.standard_normal(shape).astype(np.float32)
+    grads = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
     results = []
     for enabled in (True, False):
         p = Parameter(start.copy())
@@ -270,9 +247,28 @@ def test_adam_without_weight_decay_takes_the_fused_step_and_stays_bit_identical(
             for g in grads:
                 p.grad = Tensor(g.copy())
                 optimizer.step()
-        results.append(p.data.copy())
+        results.append((p.data.copy(), optimizer.state[p]["exp_avg_sq"].copy()))
+    return results
+
+
+def test_fused_adamw_is_bit_identical_to_module_06_adamw(monkeypatch):
+    monkeypatch.setattr(acceleration, "BLOCK", 1000)
+    fused, plain = three_steps_fused_and_plain(lambda p: AdamW([p], lr=1e-2, betas=(0.9, 0.99), weight_decay=0.1),
+                                               (60, 70), 0)
+    np.testing.assert_array_equal(fused[0], plain[0])
+    np.testing.assert_array_equal(fused[1], plain[1])
+
+
+@pytest.mark.parametrize("make", [lambda p: Adam([p], lr=1e-2, betas=(0.9, 0.99)),
+                                  lambda p: AdamW([p], lr=1e-2, betas=(0.9, 0.99), weight_decay=0.0)])
+def test_adam_without_weight_decay_takes_the_fused_step_and_stays_bit_identical(monkeypatch, make):
+    """Adam and AdamW are one update when weight_decay is 0: both take adamw_step_, bit for bit."""
+    calls = []
+    fused_step = acceleration.adamw_step_
+    monkeypatch.setattr(acceleration, "adamw_step_", lambda *a: calls.append(1) or fused_step(*a))
+    fused, plain = three_steps_fused_and_plain(make, (30, 40), 1)
     assert len(calls) == 3, "with use_fused(True) every step should go through adamw_step_"
-    np.testing.assert_array_equal(*results)
+    np.testing.assert_array_equal(fused[0], plain[0])
 
 
 def test_adamw_step_rejects_a_non_contiguous_parameter():

@@ -2675,7 +2675,7 @@ test_unit_fast_max_pool_matches_module_09()
 # is the products themselves: timed inside the step, the convolutions' `gemm_into` calls took
 # about 118 of 205 ms, about 85 GFLOP/s. Running every pass of the kernel block by block in the
 # cache (above), keeping the padded input, the bias in the products and Adam on the fused step
-# took it to about 1.38–1.44x (run 7): the products are now about 75 of 128 ms, and every other
+# took it to about 1.34–1.44x (run 7): the products are now about 75 of 130 ms, and every other
 # pass of the step together about 53 — less than PyTorch spends outside its convolutions (its
 # own profiler: about 69 of 104 ms in `mkldnn_convolution` and `convolution_backward`). The gap
 # left is the convolutions' products: oneDNN runs this network's convs at 130–145 GFLOP/s,

@@ -1883,7 +1883,7 @@ def window_products(weights: np.ndarray, source: np.ndarray, source_offsets, out
         raise ValueError(f"window_products: weights must be a (taps, rows, cols) array with one matrix per offset "
                          f"({taps} source and {len(out_offsets)} out offsets), got shape "
                          f"{getattr(weights, 'shape', None)}")
-    m, k = weights.shape[:0:-1] if transpose_weights else weights.shape[1:]
+    m, k = (weights.shape[2], weights.shape[1]) if transpose_weights else weights.shape[1:]
     for name, array, rows, offsets in (("source", source, k, source_offsets), ("out", out, m, out_offsets)):
         if not (isinstance(array, np.ndarray) and array.ndim == 2 and array.flags.c_contiguous and len(array) == rows):
             raise ValueError(f"window_products: {name} must be a C-contiguous 2-D array with {rows} rows, got "
@@ -2211,6 +2211,7 @@ def test_unit_shifted_conv_matches_module_09():
                     f"by {error:.3g}; check the tap offsets (i·dh·width + j·dw) and that shifted_pad zeroes the "
                     "padding")
                 dy = rng.standard_normal(fast.shape)
+                shifted_conv_backward(flat, w, -dy, g, layout, True, True)  # leaves stale values in the workspace
                 dw, dx, db = shifted_conv_backward(flat, w, dy, g, layout, True, True, need_bias=True)
                 xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
                 Conv2dFunction.apply(xt, wt, bt, g, 1).backward(Tensor(dy))
@@ -2219,7 +2220,7 @@ def test_unit_shifted_conv_matches_module_09():
                     assert error < 1e-10, (
                         f"{way}, padding {padding}, dilation {dilation}: the shifted {name} differs from module "
                         f"09's by {error:.3g}; dy's garbage positions must be zero, and dx sums each tap into its "
-                        "window")
+                        "window of a buffer zeroed first (the workspace still holds the last call's values)")
                 small = tuple(Tensor(a, requires_grad=True) for a in (x[:1], w, b))
                 g1 = _geometry((1,) + x.shape[1:], (3, 3), (1, 1), padding, dilation, "test")
                 assert shifted_path(small[0].data, g1, 1) is not None, "FastConv2dFunction should take choice 7"

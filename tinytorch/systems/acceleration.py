@@ -980,7 +980,7 @@ def window_products(weights: np.ndarray, source: np.ndarray, source_offsets, out
         raise ValueError(f"window_products: weights must be a (taps, rows, cols) array with one matrix per offset "
                          f"({taps} source and {len(out_offsets)} out offsets), got shape "
                          f"{getattr(weights, 'shape', None)}")
-    m, k = weights.shape[:0:-1] if transpose_weights else weights.shape[1:]
+    m, k = (weights.shape[2], weights.shape[1]) if transpose_weights else weights.shape[1:]
     for name, array, rows, offsets in (("source", source, k, source_offsets), ("out", out, m, out_offsets)):
         if not (isinstance(array, np.ndarray) and array.ndim == 2 and array.flags.c_contiguous and len(array) == rows):
             raise ValueError(f"window_products: {name} must be a C-contiguous 2-D array with {rows} rows, got "

@@ -59,6 +59,7 @@ import tinytorch as tt  # noqa: E402
 from tinytorch import nn  # noqa: E402
 from tinytorch.core import spatial  # noqa: E402
 from tinytorch.core.autograd import Function  # noqa: E402
+from tinytorch.core.tensor import matmul_arrays  # noqa: E402
 from tinytorch.systems.acceleration import keep_freed_memory, use_fused  # noqa: E402
 
 FULL = {"batch": 64, "size": 32}
@@ -273,11 +274,11 @@ def matmul_gflops(repeats: int = 20) -> float:
     a = rng.standard_normal((1024, 1024), dtype=np.float32)
     b = rng.standard_normal((1024, 1024), dtype=np.float32)
     for _ in range(3):
-        a @ b
+        matmul_arrays(a, b)  # the package's product: on every core module 16's pool owns
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        a @ b
+        matmul_arrays(a, b)
         times.append(time.perf_counter() - start)
     return 2 * 1024 ** 3 / statistics.median(times) / 1e9
 

@@ -1537,37 +1537,43 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 # ### Threads: one owner for the cores
 #
 # The blocks of images are independent work, and NumPy lets go of the interpreter lock inside
-# large copies, ufuncs and BLAS calls — so why not hand half the blocks to a second Python
-# thread? We built exactly that and measured the benchmark step on two cores (median of 8 steps,
-# each variant in its own process, 3 alternating rounds):
+# large copies, ufuncs and BLAS calls — so half the images can go to a second Python thread.
+# We built that and measured the benchmark step on two cores (`benchmarks/cnn_step.py --threads 2`:
+# median of 8 steps per process, 3 alternating rounds; PyTorch took 89–92 ms in the same runs):
 #
-# | blocks | OpenBLAS | CNN step |
+# | images | OpenBLAS | CNN step |
 # |---|---|---|
-# | on the calling thread (this part) | 2 threads | 228 ms |
-# | shared by 2 Python threads | 1 thread while they run, 2 otherwise | 223 ms |
-# | shared by 2 Python threads | 1 thread always | 176 ms |
-# | shared by 2 Python threads | 1 thread while they run; told not to spin | 171 ms |
+# | all on the calling thread | 2 threads | 131 ms |
+# | split over 2 Python threads | 1 thread while they run, 2 otherwise | 153 ms |
+# | split over 2 Python threads | 1 thread always, large matmuls split too | 103 ms |
 #
-# The middle row is the surprise, and a classic of systems work: **oversubscription**. After a
-# product, OpenBLAS's helper thread does not go to sleep; it *spins* on its core for a while,
-# waiting for the next product (an analysis below catches it doing so). A block worker started
-# then shares that core with a thread doing nothing, and the gain is gone. The last row avoids it
-# by never letting OpenBLAS start its helper — but then every other matmul in the process runs
-# on one core too, and the GPT step (`benchmarks/gpt_step.py`) takes 82 ms instead of 67. Two
-# thread pools that do not know each other fight over the same cores: a framework needs *one*
-# owner for them (PyTorch's is its OpenMP pool, which its BLAS shares). Here the owner is
-# OpenBLAS, and the kernels of this part run on the calling thread; making our own pool the owner
-# would mean splitting every large matmul over it too.
+# The middle row is *slower* than not splitting at all — a classic of systems work:
+# **oversubscription**. After a product, OpenBLAS's helper thread does not go to sleep; it *spins*
+# on its core for about a tenth of a second, waiting for the next product (an analysis below
+# catches it doing so). A worker started meanwhile shares that core with a thread doing nothing.
+# Two thread pools that do not know each other fight over the same cores: a framework needs *one*
+# owner for them. PyTorch's is its OpenMP pool, which its BLAS shares.
 #
-# The last row tells OpenBLAS how long to spin: `OPENBLAS_THREAD_TIMEOUT=4` (2⁴ cycles: sleep at
-# once), read only when the library loads, so it must be in the environment before NumPy is
-# imported. The blocks then do pay — and every product pays instead, waking its sleeping helper:
-# the GPT step went from 67–72 ms to 75.5. No setting wins everywhere; that is why this part
-# leaves the cores to OpenBLAS and says so.
+# Ours is this module's pool, from the moment the module is imported (module 06's `accelerated()`
+# imports it the first time a fast path is asked for, so in practice at the first conv or
+# optimizer step):
 #
-# `set_num_threads(n)` / `get_num_threads()` are PyTorch's names for that owner's size: they set
-# OpenBLAS's thread count while the program runs (through `ctypes`, in the library NumPy loaded).
-# `set_num_threads(1)` is the first line of many PyTorch benchmark scripts, and it works here too.
+# - OpenBLAS is told to run each product on the thread that calls it, so its helper never wakes;
+# - `set_num_threads(n)` / `get_num_threads()` — PyTorch's names — set and read the *pool's*
+#   size, which starts at what OpenBLAS had (`OPENBLAS_NUM_THREADS`, else the machine's cores);
+# - the kernels that carry the work split it over the pool themselves: a convolution and a max
+#   pool by images (below), and every large matrix product of the package by rows —
+#   `parallel_matmul`, which module 01's `matmul_arrays` (Tensor `@`, Linear, autograd) calls
+#   once this module has installed it.
+#
+# The last row is what that gives. The GPT step (`benchmarks/gpt_step.py --threads 2`) lost
+# nothing: 57–62 ms with the pool, 63–66 ms with OpenBLAS's threads. And PyTorch, which that
+# benchmark runs *in the same process*, went from 112–120 ms to 39–43 ms: OpenBLAS's spinning
+# helper had been taking a core from PyTorch's own threads.
+#
+# The price of one owner: a NumPy product *you* write (`a @ b`) now runs on one core; call
+# `parallel_matmul(a, b)` for all of them. Where OpenBLAS cannot be found (another BLAS, which
+# keeps its own threads), the pool starts at one thread, so there is still one owner.
 
 # %%
 #| export
@@ -1602,22 +1608,166 @@ def _blas_function(library, suffix: str):
 _openblas = _loaded_openblas()
 _set_blas_threads = _blas_function(_openblas, "set_num_threads")
 _get_blas_threads = _blas_function(_openblas, "get_num_threads")
-_thread_count = int(_get_blas_threads()) if _get_blas_threads is not None else 1
+# The pool's size: OpenBLAS's thread count at import, which then drops to 1 (one owner), or 1
+# where OpenBLAS cannot be found: a BLAS we cannot tell to stop threading keeps the cores.
+_thread_count = int(_get_blas_threads()) if _set_blas_threads is not None and _get_blas_threads is not None else 1
+if _set_blas_threads is not None:
+    _set_blas_threads(1)
 
 
 def get_num_threads() -> int:
-    """How many threads one op may use (torch.get_num_threads): OpenBLAS's count, else what was set."""
-    return int(_get_blas_threads()) if _get_blas_threads is not None else _thread_count
+    """How many threads TinyTorch's kernels split their work over (torch.get_num_threads)."""
+    return _thread_count
 
 
 def set_num_threads(n: int) -> None:
-    """Let one op use n threads (torch.set_num_threads): sets OpenBLAS's thread count where it can be found."""
+    """Let TinyTorch's kernels split their work over n threads (torch.set_num_threads).
+
+    The pool owns the cores: OpenBLAS stays at one thread per product whatever n is.
+    """
     global _thread_count
+    _thread_count = _check_thread_count(n, "set_num_threads")
+
+
+def _check_thread_count(n, where: str) -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
-    _thread_count = n
-    if _set_blas_threads is not None:
-        _set_blas_threads(n)
+        raise ValueError(f"{where}: n must be an int >= 1, got {n!r}")
+    return n
+
+
+@contextlib.contextmanager
+def openblas_threads(n: int):
+    """Inside this block, OpenBLAS threads its products over n threads itself (for analyses that
+    show why it should not: the pool's kernels must not run in here)."""
+    _check_thread_count(n, "openblas_threads")
+    if _set_blas_threads is None:
+        yield
+        return
+    _set_blas_threads(n)
+    try:
+        yield
+    finally:
+        _set_blas_threads(1)
+
+
+import os  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+from tinytorch.core.tensor import install_matmul_kernel  # noqa: E402
+
+_pool: dict = {"executor": None, "workers": 0}
+_in_task = threading.local()  # set on a thread while it runs one of in_parallel's tasks
+
+
+def _forget_pool() -> None:
+    """In a forked child the pool's threads are gone: start a new pool when one is needed."""
+    _pool.update(executor=None, workers=0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _workers(count: int) -> ThreadPoolExecutor:
+    """An executor with at least `count` worker threads (made, or remade larger, when needed)."""
+    if _pool["workers"] < count:
+        if _pool["executor"] is not None:
+            _pool["executor"].shutdown(wait=False)
+        _pool.update(executor=ThreadPoolExecutor(max_workers=count, thread_name_prefix="tinytorch-pool"),
+                     workers=count)
+    return _pool["executor"]
+
+
+def _run_task(task):
+    _in_task.active = True
+    try:
+        return task()
+    finally:
+        _in_task.active = False
+
+
+def in_parallel(tasks: list) -> list:
+    """Run the zero-argument callables `tasks` at once — the first on this thread, the others on
+    the pool's workers — and return their results in order.
+
+    Every task has finished when this returns; if any raised, the first one's error is raised.
+    A task that calls in_parallel itself runs its tasks one after another on its own thread (the
+    workers it would wait for may be busy running its siblings).
+    """
+    if len(tasks) == 1 or getattr(_in_task, "active", False):
+        return [task() for task in tasks]
+    futures = [_workers(len(tasks) - 1).submit(_run_task, task) for task in tasks[1:]]
+    try:
+        first = _run_task(tasks[0])
+    finally:
+        others = [future.exception() for future in futures]  # waits for every task, even after an error
+    errors = [error for error in others if error is not None]
+    if errors:
+        raise errors[0]
+    return [first] + [future.result() for future in futures]
+
+
+def even_parts(n: int, parts: int) -> list[tuple[int, int]]:
+    """[(start, stop), ...]: range(n) cut into at most `parts` contiguous pieces, sizes within one."""
+    parts = max(1, min(parts, n))
+    bounds = [n * i // parts for i in range(parts + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+# Multiply-adds from which a product is split over the pool: below, handing half of it to a
+# worker (~30 µs) costs more than it saves.
+SPLIT_FROM_MULTIPLY_ADDS = 1 << 22
+
+
+def _blas_operand(x: np.ndarray) -> tuple[np.ndarray, bool] | None:
+    """(matrix, transposed) for gemm_into: x itself if its rows are contiguous, x.T (transposed) if
+    its columns are — a weight.T view, say — else None."""
+    for matrix, transposed in ((x, False), (x.T, True)):
+        item = matrix.itemsize
+        if (matrix.shape[1] <= 1 or matrix.strides[1] == item) and matrix.strides[0] > 0 and not matrix.strides[0] % item:
+            return matrix, transposed
+    return None
+
+
+def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """np.matmul(a, b, out=out), with a large product's rows or columns (whichever are more) split over the pool.
+
+    Shapes follow np.matmul. The split applies to a (m, k) — or a C-contiguous (..., m, k), taken
+    as one tall matrix — times b (k, n), one float32 or float64 dtype, at least
+    SPLIT_FROM_MULTIPLY_ADDS multiply-adds and a pool of two threads or more. Each thread calls
+    the BLAS itself (gemm_into): np.matmul keeps the interpreter lock for a single product, so
+    threads calling it would take turns. Anything else is one np.matmul call, which also raises
+    NumPy's own error for shapes that do not multiply.
+    """
+    if (_thread_count < 2 or not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray) or b.ndim != 2
+            or a.ndim < 2 or a.dtype != b.dtype or not gemm_available(a.dtype) or a.shape[-1] != b.shape[0]
+            or not a.shape[-1]
+            or (a.ndim > 2 and not a.flags.c_contiguous)):
+        return np.matmul(a, b, out=out)
+    rows = a.reshape(-1, a.shape[-1])  # a view: a is C-contiguous when it has batch axes
+    (m, k), n = rows.shape, b.shape[1]
+    left, right = _blas_operand(rows), _blas_operand(b)
+    if m * n * k < SPLIT_FROM_MULTIPLY_ADDS or max(m, n) < _thread_count or left is None or right is None:
+        return np.matmul(a, b, out=out)
+    shape = a.shape[:-1] + (n,)
+    if out is None:
+        out = np.empty(shape, dtype=a.dtype)
+    elif (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != a.dtype or not out.flags.c_contiguous
+          or np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+        return np.matmul(a, b, out=out)  # NumPy checks it, and buffers an overlapping out
+    (left, t_left), (right, t_right), product = left, right, out.reshape(m, n)
+
+    def part(start: int, stop: int):
+        if m >= n:  # rows start..stop of op(left), all of op(right)
+            piece = left[:, start:stop] if t_left else left[start:stop]
+            return lambda: gemm_into(piece, right, product[start:stop], False, t_left, t_right)
+        piece = right[start:stop] if t_right else right[:, start:stop]
+        return lambda: gemm_into(left, piece, product[:, start:stop], False, t_left, t_right)
+    in_parallel([part(start, stop) for start, stop in even_parts(max(m, n), _thread_count)])
+    return out
+
+
+install_matmul_kernel(parallel_matmul)
 
 
 # %% [markdown]
@@ -1871,8 +2021,9 @@ def window_products(weights: np.ndarray, source: np.ndarray, source_offsets, out
                     length: int, transpose_weights: bool, accumulate_first: bool) -> None:
     """For each tap t and q < length: out[:, out_offsets[t] + q] (+)= op(weights[t]) @ source[:, source_offsets[t] + q].
 
-    weights (taps, M, K) — or (taps, K, M) with transpose_weights — source (K, ·) and out (M, ·) are
-    C-contiguous, one dtype, out apart from both. Tap 0 overwrites its window of out unless
+    weights (taps, M, K) — or (taps, K, M) with transpose_weights — is C-contiguous; source (K, ·)
+    and out (M, ·) have contiguous rows (a window of columns of a C-ordered array will do); all
+    three share one dtype, and out is apart from both. Tap 0 overwrites its window of out unless
     accumulate_first (then every tap must share one out offset: the window it overwrites is the
     one the others add to); every other tap adds. The columns go in blocks whose out and source windows
     stay in the cache for all the taps: out is then read and written once per block, not once per
@@ -1885,9 +2036,10 @@ def window_products(weights: np.ndarray, source: np.ndarray, source_offsets, out
                          f"{getattr(weights, 'shape', None)}")
     m, k = (weights.shape[2], weights.shape[1]) if transpose_weights else weights.shape[1:]
     for name, array, rows, offsets in (("source", source, k, source_offsets), ("out", out, m, out_offsets)):
-        if not (isinstance(array, np.ndarray) and array.ndim == 2 and array.flags.c_contiguous and len(array) == rows):
-            raise ValueError(f"window_products: {name} must be a C-contiguous 2-D array with {rows} rows, got "
-                             f"shape {getattr(array, 'shape', None)}")
+        if not (isinstance(array, np.ndarray) and array.ndim == 2 and len(array) == rows and array.strides[0] > 0
+                and (array.shape[1] <= 1 or array.strides[1] == array.itemsize)):
+            raise ValueError(f"window_products: {name} must be a 2-D array with {rows} contiguous rows, got shape "
+                             f"{getattr(array, 'shape', None)} with strides {getattr(array, 'strides', None)}")
         if length < 0 or min(offsets) < 0 or max(offsets) + length > array.shape[1]:
             raise ValueError(f"window_products: {name}'s windows (offsets {min(offsets)}..{max(offsets)}, length "
                              f"{length}) do not fit in its {array.shape[1]} columns")
@@ -1903,7 +2055,7 @@ def window_products(weights: np.ndarray, source: np.ndarray, source_offsets, out
     item = out.itemsize
     block = max(256, _WINDOW_BLOCK_BYTES // ((m + k) * item))
     w_address, s_address, o_address = weights.ctypes.data, source.ctypes.data, out.ctypes.data
-    matrix_bytes, lda, ldb, ldc = m * k * item, weights.shape[2], source.shape[1], out.shape[1]
+    matrix_bytes, lda, ldb, ldc = m * k * item, weights.shape[2], source.strides[0] // item, out.strides[0] // item
     order = _CBLAS_TRANS if transpose_weights else _CBLAS_NO_TRANS
     for first in range(0, length, block):
         size = min(block, length - first)
@@ -1925,10 +2077,11 @@ def _cols_weights(weight: np.ndarray) -> np.ndarray:
 
 
 def shifted_conv_forward(flat: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry,
-                         layout: ShiftedLayout) -> np.ndarray:
+                         layout: ShiftedLayout, out: np.ndarray | None = None) -> np.ndarray:
     """y (n, O, oh, ow) of a stride-1, one-group conv: kh·kw windowed matmuls accumulated into one output.
 
-    flat (C, layout.total) is the input in the shifted layout, as shifted_input(x, layout) makes it.
+    flat (C, layout.total) is the input in the shifted layout, as shifted_input(x, layout) makes it
+    (or a window of columns of a larger one). y goes into `out` when it is given, else a new array.
     """
     out_channels, taps, dtype = weight.shape[0], len(layout.offsets), flat.dtype
     n, per_image = layout.length // (layout.rows * layout.width), layout.rows * layout.width
@@ -1944,13 +2097,13 @@ def shifted_conv_forward(flat: np.ndarray, weight: np.ndarray, bias: np.ndarray 
     #       (O, kh·kw·C) — ordered (O, kh, kw, C), like cols' rows — into y. With a bias, fill y with
     #       it first (bias.reshape(O, 1)) and let the first product add (accumulate) too. Either way the
     #       block's images are out[first // per_image : (first + size) // per_image] = shifted_images(y,
-    #       layout, g.oh, g.ow), out a new (n, O, oh, ow) array.
+    #       layout, g.oh, g.ow), out the given array or a new (n, O, oh, ow) one.
     ### BEGIN SOLUTION
     thin = g.c < TAPS_FROM_CHANNELS
     matrices = _cols_weights(weight) if thin else _tap_weights(weight)
     blocks = (column_blocks(n, layout, taps * g.c, dtype.itemsize) if thin
               else column_blocks(n, layout, out_channels + g.c, dtype.itemsize, _WINDOW_BLOCK_BYTES))
-    out = np.empty((n, out_channels, g.oh, g.ow), dtype=dtype)
+    out = np.empty((n, out_channels, g.oh, g.ow), dtype=dtype) if out is None else out
     for first, size in blocks:
         y = workspace.get("shift_y", (out_channels, size), dtype)
         if bias is not None:  # the products add onto it: a contiguous fill is 2x cheaper than adding
@@ -1968,9 +2121,10 @@ def shifted_conv_forward(flat: np.ndarray, weight: np.ndarray, bias: np.ndarray 
 
 def shifted_conv_backward(flat: np.ndarray, weight: np.ndarray, grad_out: np.ndarray, g: Geometry,
                           layout: ShiftedLayout, need_weight: bool, need_input: bool,
-                          need_bias: bool = False) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+                          need_bias: bool = False, grad_input: np.ndarray | None = None
+                          ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """(dL/dweight, dL/dx, dL/dbias) of shifted_conv_forward(flat, ...) for grad_out (n, O, oh, ow); None
-    where not needed."""
+    where not needed. dL/dx (n, C, h, w) goes into `grad_input` when it is given, else a new array."""
     out_channels, taps, dtype = weight.shape[0], len(layout.offsets), flat.dtype
     n, per_image = layout.length // (layout.rows * layout.width), layout.rows * layout.width
     # Hint: one pass over blocks of whole images, (first, size) in column_blocks(n, layout,
@@ -1989,13 +2143,14 @@ def shifted_conv_backward(flat: np.ndarray, weight: np.ndarray, grad_out: np.nda
     #       (gemm_into with transpose_a), then add each tap's rows into its window of the buffer.
     #       Later blocks write only from first + size on, so finished_images(layout, g.h, g.w, n,
     #       first + size) images are final: copy them out with shifted_images(buffer[:, lead + i·per_image
-    #       : ...]) into a new (n, C, h, w) array; after the last block, zero the rest and copy the rest.
+    #       : ...]) into grad_input (or a new (n, C, h, w) array); after the last block, zero the rest
+    #       and copy the rest.
     #       dL/dbias: each block's grad_y summed over its positions (axis 1), while it is in the cache.
     ### BEGIN SOLUTION
     thin = g.c < TAPS_FROM_CHANNELS
     grad_taps = np.zeros((taps * g.c, out_channels), dtype=dtype) if need_weight else None
     grad_bias = np.zeros(out_channels, dtype=dtype) if need_bias else None
-    grad_x = np.empty((n, g.c, g.h, g.w), dtype=dtype) if need_input else None
+    grad_x = (np.empty((n, g.c, g.h, g.w), dtype=dtype) if grad_input is None else grad_input) if need_input else None
     grad_flat = workspace.get("shift_dx", (g.c, layout.total), dtype) if need_input else None
     matrices = (_cols_weights(weight) if thin else _tap_weights(weight)) if need_input else None
     zeroed = copied = 0  # grad_flat is zero up to column `zeroed`; grad_x has its first `copied` images
@@ -2044,17 +2199,17 @@ def shifted_conv_backward(flat: np.ndarray, weight: np.ndarray, grad_out: np.nda
 # %%
 #| export
 class FastConv2dFunction(Function):
-    """Module 09's Conv2dFunction on the fast path (same arguments): shifted matmuls where choice 7
-    applies, else block by block in the channel-major working layout."""
+    """Module 09's Conv2dFunction on the fast path (same arguments): shifted matmuls over the pool's
+    threads where choice 7 applies, else block by block in the channel-major working layout."""
 
     @staticmethod
     def forward(ctx, x, weight, bias, g: Geometry, groups: int):
         ctx.geometry, ctx.groups = g, groups
         ctx.layout = shifted_path(x, g, groups)
-        if ctx.layout is not None:
-            flat = shifted_input(x, ctx.layout)
+        if ctx.layout is not None:  # choice 7, the images split over the pool (choice 8)
+            flat = split_shifted_input(x, ctx.layout)
             ctx.save_for_backward(flat, weight)  # the padded input, not x: backward's dL/dW reads its windows
-            return shifted_conv_forward(flat, weight, bias, g, ctx.layout)
+            return split_conv_forward(flat, weight, bias, g, ctx.layout)
         ctx.save_for_backward(x, weight)  # not cols: backward rebuilds them (choice 3)
         out = np.empty((g.n, weight.shape[0], g.oh, g.ow), dtype=x.dtype)
         for start, stop in image_blocks(g, weight.shape[0], x.dtype.itemsize):
@@ -2067,8 +2222,7 @@ class FastConv2dFunction(Function):
         g, groups = ctx.geometry, ctx.groups
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         if ctx.layout is not None:  # x is the padded input here (see forward)
-            grad_w, grad_x, grad_b = shifted_conv_backward(x, weight, grad_output, g, ctx.layout, need_w, need_x,
-                                                           need_b)
+            grad_w, grad_x, grad_b = split_conv_backward(x, weight, grad_output, g, ctx.layout, need_w, need_x, need_b)
             return grad_x, grad_w, grad_b, None, None
         grad_b = grad_output.sum(axis=(0, 2, 3)) if need_b else None
         if not (need_x or need_w):
@@ -2099,6 +2253,93 @@ def fast_conv2d(x, weight, bias, g: Geometry, groups: int):
     """Module 09's conv2d kernel call, on the fast path: FastConv2dFunction.apply (module 06's accelerated runs it)."""
     return FastConv2dFunction.apply(x, weight, bias, g, groups)
 
+
+# %% [markdown]
+# ### Choice 8 — the images split over the pool
+#
+# Choice 7's blocks are whole images, and no image's output reads another image's input: the
+# zero rows between images are wider than the kernel reaches. So the batch can be cut into one
+# run of images per thread, and each run is choice 7 on a smaller batch — the *same* functions,
+# given a window of columns of `flat`:
+#
+# - images `start .. stop` begin at column `start · rows · width` of `flat`, and from there the
+#   columns look exactly like a batch of `stop - start` images (`sub_layout`), lead zeros
+#   included, because the zero rows of image `start - 1` are that lead;
+# - each thread has its own workspace (`Workspace` is thread-local), so its `dL/dx` buffer, its
+#   padded `dy` and its `cols` are its own; `y` and `dL/dx` land in disjoint slices of one array;
+# - `dL/dW` and `dL/dbias` are sums over all images: each thread returns its part's sum and the
+#   caller adds them (one small array per thread). Only their float32 rounding differs from
+#   one thread's result, because the additions happen in another order.
+#
+# Padding the input is split the same way, except for the zeros before the first image and after
+# the last: the calling thread writes those, since each run's own would cover its neighbour's
+# first rows.
+
+# %%
+#| export
+def sub_layout(layout: ShiftedLayout, images: int) -> ShiftedLayout:
+    """The layout of `images` consecutive images of `layout` (same rows, width, lead and offsets)."""
+    length = images * layout.rows * layout.width
+    return layout._replace(length=length, total=layout.lead + length + layout.offsets[-1])
+
+
+def over_images(n: int, work) -> list:
+    """[work(start, stop), ...] for one run of the n images per pool thread, all at once (in_parallel)."""
+    return in_parallel([(lambda start=start, stop=stop: work(start, stop))
+                        for start, stop in even_parts(n, _thread_count)])
+
+
+def _images_of(layout: ShiftedLayout) -> int:
+    return layout.length // (layout.rows * layout.width)
+
+
+def split_shifted_input(x: np.ndarray, layout: ShiftedLayout) -> np.ndarray:
+    """shifted_input(x, layout), each pool thread copying its own run of images."""
+    flat = np.empty((x.shape[1], layout.total), dtype=x.dtype)
+    flat[:, :layout.lead] = 0
+    flat[:, layout.lead + layout.length:] = 0
+    per_image = layout.rows * layout.width
+    over_images(x.shape[0], lambda start, stop: shifted_block(
+        x[start:stop], layout, flat[:, layout.lead + start * per_image:layout.lead + stop * per_image]))
+    return flat
+
+
+def split_conv_forward(flat: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry,
+                       layout: ShiftedLayout) -> np.ndarray:
+    """shifted_conv_forward(flat, weight, bias, g, layout), each pool thread convolving its own run of images."""
+    per_image = layout.rows * layout.width
+    out = np.empty((_images_of(layout), weight.shape[0], g.oh, g.ow), dtype=flat.dtype)
+
+    def run(start: int, stop: int) -> None:
+        sub = sub_layout(layout, stop - start)
+        window = flat[:, start * per_image:start * per_image + sub.total]
+        shifted_conv_forward(window, weight, bias, g, sub, out=out[start:stop])
+    over_images(_images_of(layout), run)
+    return out
+
+
+def split_conv_backward(flat: np.ndarray, weight: np.ndarray, grad_out: np.ndarray, g: Geometry,
+                        layout: ShiftedLayout, need_weight: bool, need_input: bool, need_bias: bool):
+    """shifted_conv_backward(...), each pool thread taking its own run of images; the parts' dL/dW and
+    dL/dbias are added up here."""
+    per_image, n = layout.rows * layout.width, _images_of(layout)
+    grad_x = np.empty((n, g.c, g.h, g.w), dtype=flat.dtype) if need_input else None
+
+    def run(start: int, stop: int):
+        sub = sub_layout(layout, stop - start)
+        window = flat[:, start * per_image:start * per_image + sub.total]
+        return shifted_conv_backward(window, weight, grad_out[start:stop], g, sub, need_weight, need_input, need_bias,
+                                     grad_input=None if grad_x is None else grad_x[start:stop])
+    first, *others = over_images(n, run)
+    grad_w, grad_b = first[0], first[2]  # each part's own new arrays: adding into the first is safe
+    for part in others:
+        if need_weight:
+            grad_w += part[0]
+        if need_bias:
+            grad_b += part[2]
+    return grad_w, grad_x, grad_b
+
+
 # %% [markdown]
 # ### Analysis — catching OpenBLAS's threads spinning
 #
@@ -2111,16 +2352,19 @@ def fast_conv2d(x, weight, bias, g: Geometry, groups: int):
 import time
 
 if get_num_threads() < 2:
-    print("OpenBLAS runs one thread here: there is no helper thread to catch")
+    print("one thread here: there is no helper thread to catch")
 else:
     square = np.ones((1000, 1000), dtype=np.float32)
-    square @ square  # wakes the helper thread(s)
-    for nap in (0.01, 0.05, 0.2, 0.5):
-        square @ square
-        cpu_before = time.process_time()
-        time.sleep(nap)
-        used_ms = (time.process_time() - cpu_before) * 1e3
-        print(f"slept {nap * 1e3:4.0f} ms after a product: the process used {used_ms:6.1f} ms of CPU meanwhile")
+    for owner in ("OpenBLAS", "the pool"):
+        with openblas_threads(get_num_threads()) if owner == "OpenBLAS" else contextlib.nullcontext():
+            square @ square  # wakes OpenBLAS's helper thread(s), if it threads
+            for nap in (0.01, 0.05, 0.2, 0.5):
+                square @ square
+                cpu_before = time.process_time()
+                time.sleep(nap)
+                used_ms = (time.process_time() - cpu_before) * 1e3
+                print(f"{owner:>8} owns the cores: slept {nap * 1e3:4.0f} ms after a product, the process used "
+                      f"{used_ms:6.1f} ms of CPU meanwhile")
 
 # %% [markdown]
 # On the 2-core machine this was written on, the process used the whole sleep in CPU time for
@@ -2528,9 +2772,11 @@ def window_taps(a: np.ndarray, g: Geometry) -> list[np.ndarray]:
     return [tiles[:, :, :, i, :, j] for i in range(g.kh) for j in range(g.kw)]
 
 
-def pool_blocks(g: Geometry, itemsize: int) -> list[tuple[int, int]]:
-    """[(start, stop), ...] image ranges whose input fits in _BLOCK_BYTES (at least one image each)."""
-    return blocks_of_images(g.n, g.c * g.h * g.w * itemsize)
+def pool_blocks(g: Geometry, itemsize: int, start: int = 0, stop: int | None = None) -> list[tuple[int, int]]:
+    """[(first, last), ...] ranges of images start .. stop (default all g.n) whose input fits in
+    _BLOCK_BYTES (at least one image each)."""
+    stop = g.n if stop is None else stop
+    return [(start + first, start + last) for first, last in blocks_of_images(stop - start, g.c * g.h * g.w * itemsize)]
 
 
 def max_pool_block(x: np.ndarray, g: Geometry, out: np.ndarray, winner: np.ndarray) -> None:
@@ -2572,8 +2818,11 @@ class FastMaxPool2dFunction(Function):
     def forward(ctx, x, g: Geometry):
         out = np.empty((g.n, g.c, g.oh, g.ow), dtype=x.dtype)
         winner = np.empty(out.shape, dtype=np.uint8)
-        for start, stop in pool_blocks(g, x.dtype.itemsize):  # a block's arrays stay in the cache for all taps
-            max_pool_block(x[start:stop], g, out[start:stop], winner[start:stop])
+
+        def run(start: int, stop: int) -> None:  # one pool thread's images, in blocks that stay in the cache
+            for first, last in pool_blocks(g, x.dtype.itemsize, start, stop):
+                max_pool_block(x[first:last], g, out[first:last], winner[first:last])
+        over_images(g.n, run)
         ctx.winner, ctx.geometry = winner, g
         return out
 
@@ -2581,8 +2830,11 @@ class FastMaxPool2dFunction(Function):
     def backward(ctx, grad_output):
         g, winner = ctx.geometry, ctx.winner
         grad = np.empty((g.n, g.c, g.h, g.w), dtype=grad_output.dtype)
-        for start, stop in pool_blocks(g, grad_output.dtype.itemsize):
-            max_pool_block_backward(grad_output[start:stop], winner[start:stop], g, grad[start:stop])
+
+        def run(start: int, stop: int) -> None:
+            for first, last in pool_blocks(g, grad_output.dtype.itemsize, start, stop):
+                max_pool_block_backward(grad_output[first:last], winner[first:last], g, grad[first:last])
+        over_images(g.n, run)
         return grad, None
 
 

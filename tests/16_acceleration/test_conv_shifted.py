@@ -108,7 +108,7 @@ def test_benchmark_sized_float32_convs_match_module_09(monkeypatch, c_in, c_out,
     """The benchmark's convs at batch 4, through Conv2d: shifted path taken (with cols for C = 3), float32 agrees."""
     calls = []
     forward = acceleration.shifted_conv_forward
-    monkeypatch.setattr(acceleration, "shifted_conv_forward", lambda *a: calls.append(1) or forward(*a))
+    monkeypatch.setattr(acceleration, "shifted_conv_forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
     rng = np.random.default_rng(2)
     layer = Conv2d(c_in, c_out, 3, padding=1)
     x = rng.standard_normal((4, c_in, size, size)).astype(np.float32)
@@ -121,7 +121,7 @@ def test_benchmark_sized_float32_convs_match_module_09(monkeypatch, c_in, c_out,
             out = layer(xt)
             out.backward(dy)
         results.append((out.data, xt.grad.data, layer.weight.grad.data.copy(), layer.bias.grad.data.copy()))
-    assert calls == [1], f"Conv2d({c_in}, {c_out}, 3, padding=1) should take the shifted matmuls"
+    assert calls, f"Conv2d({c_in}, {c_out}, 3, padding=1) should take the shifted matmuls (once per pool thread)"
     np.testing.assert_allclose(results[0][0], conv2d_naive(x.astype(np.float64), layer.weight.data.astype(
         np.float64), layer.bias.data.astype(np.float64), padding=1), rtol=1e-4, atol=1e-4)
     for name, fast, plain in zip(("output", "dx", "dW", "db"), *results):
@@ -170,8 +170,8 @@ def test_window_products_adds_every_taps_product_into_its_window(monkeypatch, tr
 @pytest.mark.parametrize("change, message", [
     (dict(weights=np.ones((2, 3))), "weights must be a \\(taps, rows, cols\\) array"),
     (dict(source_offsets=(0, 0, 0)), "one matrix per offset"),
-    (dict(source=np.ones((4, 40))), "source must be a C-contiguous 2-D array with 5 rows"),
-    (dict(source=np.ones((5, 80))[:, ::2]), "source must be a C-contiguous"),
+    (dict(source=np.ones((4, 40))), "source must be a 2-D array with 5 contiguous rows"),
+    (dict(source=np.ones((5, 80))[:, ::2]), "source must be a 2-D array with 5 contiguous rows"),
     (dict(out_offsets=(0, 25)), "out's windows .* do not fit in its 30 columns"),
     (dict(source_offsets=(-1, 0)), "source's windows"),
     (dict(out=np.ones((3, 30), np.float32)), "share one dtype"),

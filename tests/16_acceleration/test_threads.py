@@ -1,5 +1,6 @@
-"""Module 16's set_num_threads / get_num_threads (torch's names): they really change OpenBLAS's thread
-count, they reject bad values with a clear message, and tinytorch.* has them too."""
+"""Module 16's set_num_threads / get_num_threads (torch's names) size TinyTorch's own thread pool,
+which owns the cores: OpenBLAS is kept at one thread per product; bad values get a clear message;
+tinytorch.* has the names too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 import tinytorch
 from tinytorch.systems import acceleration
-from tinytorch.systems.acceleration import get_num_threads, set_num_threads
+from tinytorch.systems.acceleration import get_num_threads, openblas_threads, set_num_threads
 
 needs_blas_control = pytest.mark.skipif(acceleration._set_blas_threads is None,
                                         reason="no openblas_set_num_threads in this process's BLAS")
@@ -22,12 +23,24 @@ def restore_threads():
 
 
 @needs_blas_control
-def test_set_num_threads_changes_openblas(restore_threads):
+def test_the_pool_owns_the_cores_and_openblas_stays_at_one_thread(restore_threads):
     for count in (1, 2, 3):
         set_num_threads(count)
-        assert get_num_threads() == count == int(acceleration._get_blas_threads())
+        assert get_num_threads() == count
+        assert int(acceleration._get_blas_threads()) == 1, "OpenBLAS must not thread beside the pool"
     a = np.random.default_rng(0).standard_normal((64, 64))
     np.testing.assert_allclose(a @ a.T, (a @ a.T).T)  # BLAS still works after the change
+
+
+@needs_blas_control
+def test_openblas_threads_lends_the_cores_back_only_inside_its_block():
+    with openblas_threads(2):
+        assert int(acceleration._get_blas_threads()) == 2
+    assert int(acceleration._get_blas_threads()) == 1
+    with pytest.raises(RuntimeError, match="inside"):
+        with openblas_threads(2):
+            raise RuntimeError("inside")
+    assert int(acceleration._get_blas_threads()) == 1
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True, None])

@@ -20,7 +20,7 @@ from tinytorch.core.layers import (
     zeros_,
 )
 from tinytorch.core.optimizers import accelerated
-from tinytorch.core.tensor import Tensor, default_generator
+from tinytorch.core.tensor import Tensor, default_generator, matmul_arrays
 
 
 def _pair(value, name: str, where: str, minimum: int = 1) -> tuple[int, int]:
@@ -218,14 +218,15 @@ class Conv2dFunction(Function):
     def forward(ctx, x, weight, bias, g: Geometry, groups: int):
         out_channels = weight.shape[0]
         # Hint: cols = im2col(pad(x, g), g) is (K, L) with K = C*kh*kw, L = N*oh*ow;
-        #       w = weight.reshape(groups, O // groups, K // groups); y = np.matmul(w, cols viewed as
-        #       (groups, K // groups, L)) viewed as (O, N, oh, ow); add bias.reshape(O, 1, 1, 1) when
+        #       w = weight.reshape(groups, O // groups, K // groups); y = matmul_arrays(w, cols viewed as
+        #       (groups, K // groups, L)) viewed as (O, N, oh, ow) — module 01's np.matmul, which
+        #       module 16 later spreads over every core; add bias.reshape(O, 1, 1, 1) when
         #       there is one; save (cols, weight) for backward; return y transposed to (N, O, oh, ow)
         #       as a contiguous array (np.ascontiguousarray).
         cols = im2col(pad(x, g), g)
         k, length = cols.shape
         w = weight.reshape(groups, out_channels // groups, k // groups)
-        y = np.matmul(w, cols.reshape(groups, k // groups, length)).reshape(out_channels, g.n, g.oh, g.ow)
+        y = matmul_arrays(w, cols.reshape(groups, k // groups, length)).reshape(out_channels, g.n, g.oh, g.ow)
         if bias is not None:
             y += bias.reshape(out_channels, 1, 1, 1)
         ctx.save_for_backward(cols, weight)
@@ -239,18 +240,18 @@ class Conv2dFunction(Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         out_channels, (k, length) = weight.shape[0], cols.shape
         # Hint: dy = grad_output transposed to (O, N, oh, ow), reshaped to (groups, O // groups, L);
-        #       dW = np.matmul(dy, cols as (groups, K // groups, L) with its last two axes swapped),
-        #       reshaped to weight.shape; dcols = np.matmul(w with its last two axes swapped, dy) with
+        #       dW = matmul_arrays(dy, cols as (groups, K // groups, L) with its last two axes swapped),
+        #       reshaped to weight.shape; dcols = matmul_arrays(w with its last two axes swapped, dy) with
         #       w as in forward; dx = unpad(col2im(dcols as (K, L), g, g.n), g). Compute only the
         #       gradients asked for (need_x, need_w, need_b); db sums grad_output over (0, 2, 3).
         dy = grad_output.transpose(1, 0, 2, 3).reshape(groups, out_channels // groups, length)
         grad_x = grad_w = grad_b = None
         if need_w:
-            grad_w = np.matmul(dy, cols.reshape(groups, k // groups, length).transpose(0, 2, 1))
+            grad_w = matmul_arrays(dy, cols.reshape(groups, k // groups, length).transpose(0, 2, 1))
             grad_w = grad_w.reshape(weight.shape)
         if need_x:
             w = weight.reshape(groups, out_channels // groups, k // groups)
-            dcols = np.matmul(w.transpose(0, 2, 1), dy).reshape(k, length)
+            dcols = matmul_arrays(w.transpose(0, 2, 1), dy).reshape(k, length)
             grad_x = unpad(col2im(dcols, g, g.n), g)
         if need_b:
             grad_b = grad_output.sum(axis=(0, 2, 3))

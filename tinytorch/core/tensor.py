@@ -905,14 +905,31 @@ class _Arithmetic:
 _extend(Tensor, _Arithmetic)
 
 
+_matmul_kernel = None  # np.matmul's stand-in for float32/float64 products, once a later module installs one
+
+
+def install_matmul_kernel(kernel) -> None:
+    """Let `kernel(a, b, out)` compute matmul_arrays' float32 and float64 products (None: np.matmul again).
+
+    The kernel must mean exactly np.matmul(a, b, out=out). Module 16 installs one that splits a
+    large product over its thread pool (its `parallel_matmul`), so every Tensor `@`, Linear and
+    backward product in the package uses all the cores it owns.
+    """
+    global _matmul_kernel
+    if kernel is not None and not callable(kernel):
+        raise TypeError(f"install_matmul_kernel: kernel must be callable or None, got {type(kernel).__name__}")
+    _matmul_kernel = kernel
+
+
 def matmul_arrays(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """np.matmul(a, b, out=out), except that two float16 operands are multiplied in float32 and rounded once.
 
     Shapes follow np.matmul. The float32 copies are temporaries: nothing float32 is kept. (Mixed
-    dtypes are np.matmul's: it promotes to the wider one, which has a BLAS.)
+    dtypes are np.matmul's: it promotes to the wider one, which has a BLAS.) Other products go to
+    the kernel install_matmul_kernel set, if any.
     """
     if a.dtype != np.float16 or b.dtype != np.float16:
-        return np.matmul(a, b, out=out)
+        return np.matmul(a, b, out=out) if _matmul_kernel is None else _matmul_kernel(a, b, out)
     product = np.matmul(a.astype(np.float32), b.astype(np.float32))
     if out is None:
         return product.astype(np.float16)

@@ -1724,7 +1724,8 @@ def _blas_operand(x: np.ndarray) -> tuple[np.ndarray, bool] | None:
     its columns are — a weight.T view, say — else None."""
     for matrix, transposed in ((x, False), (x.T, True)):
         item = matrix.itemsize
-        if (matrix.shape[1] <= 1 or matrix.strides[1] == item) and matrix.strides[0] > 0 and not matrix.strides[0] % item:
+        row_stride = matrix.strides[0]
+        if (matrix.shape[1] <= 1 or matrix.strides[1] == item) and row_stride > 0 and not row_stride % item:
             return matrix, transposed
     return None
 
@@ -1733,12 +1734,17 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None)
     """np.matmul(a, b, out=out), with a large product's rows or columns (whichever are more) split over the pool.
 
     Shapes follow np.matmul. The split applies to a (m, k) — or a C-contiguous (..., m, k), taken
-    as one tall matrix — times b (k, n), one float32 or float64 dtype, at least
+    as one tall matrix, or (1, m, k) with b (1, k, n) — times b (k, n), one float32 or float64 dtype, at least
     SPLIT_FROM_MULTIPLY_ADDS multiply-adds and a pool of two threads or more. Each thread calls
     the BLAS itself (gemm_into): np.matmul keeps the interpreter lock for a single product, so
     threads calling it would take turns. Anything else is one np.matmul call, which also raises
     NumPy's own error for shapes that do not multiply.
     """
+    one_group = (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == b.ndim == 3
+                 and a.shape[0] == b.shape[0] == 1)
+    if one_group and (out is None or (isinstance(out, np.ndarray) and out.ndim == 3 and len(out) == 1)):
+        product = parallel_matmul(a[0], b[0], None if out is None else out[0])  # one group (module 09's conv)
+        return product[None] if out is None else out
     if (_thread_count < 2 or not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray) or b.ndim != 2
             or a.ndim < 2 or a.dtype != b.dtype or not gemm_available(a.dtype) or a.shape[-1] != b.shape[0]
             or not a.shape[-1]
@@ -2367,10 +2373,11 @@ else:
                       f"{used_ms:6.1f} ms of CPU meanwhile")
 
 # %% [markdown]
-# On the 2-core machine this was written on, the process used the whole sleep in CPU time for
-# short naps and about 105 ms for long ones: after each product the helper spins for about a
-# tenth of a second before it sleeps. That is good for a program that calls BLAS again and
-# again, and bad for anything else that wants the core meanwhile.
+# On the 2-core machine this was written on, with OpenBLAS as the owner the process used the
+# whole sleep in CPU time for short naps and about 105 ms for long ones: after each product the
+# helper spins for about a tenth of a second before it sleeps. That is good for a program that
+# calls BLAS again and again, and bad for anything else that wants the core meanwhile. With the
+# pool as the owner it used next to nothing: OpenBLAS's helper never woke.
 
 # %% [markdown]
 # ### Check: the fast kernel is the same mathematics
@@ -2919,7 +2926,8 @@ test_unit_fast_max_pool_matches_module_09()
 #   floats outweighed the saved arithmetic.
 # - **Channels-last working layout**: the 32 → 32 conv's forward 28 → 26 ms, its backward
 #   53 → 59 ms, for the same reason (runs of `C`).
-# - **Python threads sharing the blocks**: the section on threads above.
+# - **Python threads sharing the blocks while OpenBLAS keeps its own threads**: slower, for the
+#   reason in the section on threads above (it paid once the pool owned the cores: choice 8).
 #
 # One idea did pay, and it is choice 7: the shifted matmuls took the step from 1.61x PyTorch's
 # to 1.42x at one thread, and from 2.35x to 1.99x at two (`benchmarks/README.md`, run 6) — not by
@@ -2933,6 +2941,12 @@ test_unit_fast_max_pool_matches_module_09()
 # own profiler: about 69 of 104 ms in `mkldnn_convolution` and `convolution_backward`). The gap
 # left is the convolutions' products: oneDNN runs this network's convs at 130–145 GFLOP/s,
 # OpenBLAS with `K = C` at 100–150.
+#
+# On two cores the gap was wider (1.8–2.0x) for a reason that had nothing to do with FLOPs:
+# OpenBLAS threaded each small product of a block, and every other pass ran on one core, while
+# PyTorch gives each of its threads whole images. Choice 8 does the same — the pool owns the
+# cores, and each thread runs choice 7 on its own run of images — and took the two-core step to
+# about 1.1x PyTorch's (`benchmarks/README.md`, run 8).
 #
 # The lesson of the four dropped ones: in NumPy an algorithm pays only if it keeps the number of
 # passes over memory — and their run lengths — where they were. A compiled kernel (oneDNN inside PyTorch)

@@ -76,7 +76,8 @@ SHAPES = [((768, 128), (128, 384)),          # more rows: rows split
           ((12, 64, 128), (128, 384)),       # a Linear on (batch, time, features): one tall matrix
           ((12, 4, 64, 32), (12, 4, 32, 64)),  # batched: one np.matmul
           ((3, 1, 200, 300), (5, 300, 100)),   # batch axes broadcast: one np.matmul
-          ((4096, 64), (64, 256))]
+          ((4096, 64), (64, 256)),
+          ((1, 32, 288), (1, 288, 8192))]     # one group of module 09's conv: the 2-D split
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -886,7 +886,8 @@ def _blas_operand(x: np.ndarray) -> tuple[np.ndarray, bool] | None:
     its columns are — a weight.T view, say — else None."""
     for matrix, transposed in ((x, False), (x.T, True)):
         item = matrix.itemsize
-        if (matrix.shape[1] <= 1 or matrix.strides[1] == item) and matrix.strides[0] > 0 and not matrix.strides[0] % item:
+        row_stride = matrix.strides[0]
+        if (matrix.shape[1] <= 1 or matrix.strides[1] == item) and row_stride > 0 and not row_stride % item:
             return matrix, transposed
     return None
 
@@ -895,12 +896,17 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None)
     """np.matmul(a, b, out=out), with a large product's rows or columns (whichever are more) split over the pool.
 
     Shapes follow np.matmul. The split applies to a (m, k) — or a C-contiguous (..., m, k), taken
-    as one tall matrix — times b (k, n), one float32 or float64 dtype, at least
+    as one tall matrix, or (1, m, k) with b (1, k, n) — times b (k, n), one float32 or float64 dtype, at least
     SPLIT_FROM_MULTIPLY_ADDS multiply-adds and a pool of two threads or more. Each thread calls
     the BLAS itself (gemm_into): np.matmul keeps the interpreter lock for a single product, so
     threads calling it would take turns. Anything else is one np.matmul call, which also raises
     NumPy's own error for shapes that do not multiply.
     """
+    one_group = (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == b.ndim == 3
+                 and a.shape[0] == b.shape[0] == 1)
+    if one_group and (out is None or (isinstance(out, np.ndarray) and out.ndim == 3 and len(out) == 1)):
+        product = parallel_matmul(a[0], b[0], None if out is None else out[0])  # one group (module 09's conv)
+        return product[None] if out is None else out
     if (_thread_count < 2 or not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray) or b.ndim != 2
             or a.ndim < 2 or a.dtype != b.dtype or not gemm_available(a.dtype) or a.shape[-1] != b.shape[0]
             or not a.shape[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,16 @@ def test_fused_gelu_equals_module_02_gelu_in_values_and_gradients_across_blocks(
     ref_out, (ref_grad,) = forward_backward(gelu, [x])
     np.testing.assert_allclose(out, ref_out, rtol=0, atol=1e-6)
     np.testing.assert_allclose(grad, ref_grad, rtol=0, atol=1e-6)
+
+
+def test_erf_by_tanh_is_within_2e_7_of_math_erf_in_float32_and_saturates():
+    z = np.concatenate([np.linspace(-6, 6, 60001), [0.0, 1e-30, -1e-30, 4.0, -4.0, 1e4, -1e4]]).astype(np.float32)
+    out, work = np.empty_like(z), np.empty_like(z)
+    assert acceleration.erf_by_tanh_(z, out, work) is out
+    expected = np.array([math.erf(float(value)) for value in z])
+    assert np.abs(out - expected).max() < 2e-7, "the tanh fit of erf drifted from math.erf"
+    assert np.all(np.abs(out) <= 1) and out[z >= 4].min() == 1 and out[z <= -4].max() == -1
+    assert out.dtype == np.float32
 
 
 def test_fused_gelu_matches_torch_fixture():

@@ -71,6 +71,29 @@ def test_even_parts_cover_the_range_in_pieces_within_one_of_each_other(n, parts)
     assert len(pieces) == min(n, parts) and max(sizes) - min(sizes) <= 1
 
 
+@pytest.mark.parametrize("count", [1, 2, 3])
+@pytest.mark.parametrize("size", [0, 5, acceleration.BLOCK, 3 * acceleration.BLOCK + 7])
+def test_split_blocks_hands_every_block_to_one_thread_exactly_once(size, count, threads):
+    threads(count)
+    seen, lock = [], threading.Lock()
+
+    def work(part):
+        with lock:
+            seen.append((part.start, part.stop))
+    acceleration.split_blocks(size, work)
+    assert sorted(i for start, stop in seen for i in range(start, stop)) == list(range(size))
+    assert all(stop - start <= acceleration.BLOCK for start, stop in seen)
+
+
+def test_fused_gelu_split_over_the_pool_is_one_threads_answer_bit_for_bit(threads):
+    x = tt.tensor(rng.standard_normal(5 * acceleration.BLOCK + 3).astype(np.float32))
+    results = []
+    for count in (1, 3):
+        threads(count)
+        results.append(acceleration.fused_gelu(x).data)
+    np.testing.assert_array_equal(results[1], results[0])
+
+
 SHAPES = [((768, 128), (128, 384)),          # more rows: rows split
           ((1, 4096), (4096, 2048)),         # one row: columns split
           ((12, 64, 128), (128, 384)),       # a Linear on (batch, time, features): one tall matrix

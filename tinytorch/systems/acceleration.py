@@ -39,6 +39,153 @@ def use_fused(enabled: bool):
         _fused = previous
 
 
+import ctypes  # noqa: E402
+
+
+def _loaded_openblas() -> ctypes.CDLL | None:
+    """The OpenBLAS library this process loaded (NumPy's), or None where it cannot be found."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:  # Linux: every mapped file, by path
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
+    except OSError:
+        return None
+    for path in sorted(paths):
+        try:
+            library = ctypes.CDLL(path)  # already loaded: this only returns a handle to it
+        except OSError:
+            continue
+        if _blas_function(library, "set_num_threads") is not None:
+            return library
+    return None
+
+
+def _blas_function(library, suffix: str):
+    """library's `*{suffix}` function under any of OpenBLAS's symbol prefixes, or None."""
+    for name in (f"openblas_{suffix}", f"scipy_openblas_{suffix}64_", f"openblas_{suffix}64_"):
+        if library is not None and hasattr(library, name):
+            return getattr(library, name)
+    return None
+
+
+_openblas = _loaded_openblas()
+_set_blas_threads = _blas_function(_openblas, "set_num_threads")
+_get_blas_threads = _blas_function(_openblas, "get_num_threads")
+# The pool's size: OpenBLAS's thread count at import, which then drops to 1 (one owner), or 1
+# where OpenBLAS cannot be found: a BLAS we cannot tell to stop threading keeps the cores.
+_thread_count = int(_get_blas_threads()) if _set_blas_threads is not None and _get_blas_threads is not None else 1
+if _set_blas_threads is not None:
+    _set_blas_threads(1)
+
+
+def get_num_threads() -> int:
+    """How many threads TinyTorch's kernels split their work over (torch.get_num_threads)."""
+    return _thread_count
+
+
+def set_num_threads(n: int) -> None:
+    """Let TinyTorch's kernels split their work over n threads (torch.set_num_threads).
+
+    The pool owns the cores: OpenBLAS stays at one thread per product whatever n is.
+    """
+    global _thread_count
+    _thread_count = _check_thread_count(n, "set_num_threads")
+
+
+def _check_thread_count(n, where: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{where}: n must be an int >= 1, got {n!r}")
+    return n
+
+
+@contextlib.contextmanager
+def openblas_threads(n: int):
+    """Inside this block, OpenBLAS threads its products over n threads itself (for analyses that
+    show why it should not: the pool's kernels must not run in here)."""
+    _check_thread_count(n, "openblas_threads")
+    if _set_blas_threads is None:
+        yield
+        return
+    _set_blas_threads(n)
+    try:
+        yield
+    finally:
+        _set_blas_threads(1)
+
+
+import os  # noqa: E402
+import threading  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+from tinytorch.core.tensor import install_matmul_kernel  # noqa: E402
+
+_pool: dict = {"executor": None, "workers": 0}
+_in_task = threading.local()  # set on a thread while it runs one of in_parallel's tasks
+
+
+def _forget_pool() -> None:
+    """In a forked child the pool's threads are gone: start a new pool when one is needed."""
+    _pool.update(executor=None, workers=0)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _workers(count: int) -> ThreadPoolExecutor:
+    """An executor with at least `count` worker threads (made, or remade larger, when needed)."""
+    if _pool["workers"] < count:
+        if _pool["executor"] is not None:
+            _pool["executor"].shutdown(wait=False)
+        _pool.update(executor=ThreadPoolExecutor(max_workers=count, thread_name_prefix="tinytorch-pool"),
+                     workers=count)
+    return _pool["executor"]
+
+
+def _run_task(task):
+    _in_task.active = True
+    try:
+        return task()
+    finally:
+        _in_task.active = False
+
+
+def in_parallel(tasks: list) -> list:
+    """Run the zero-argument callables `tasks` at once — the first on this thread, the others on
+    the pool's workers — and return their results in order.
+
+    Every task has finished when this returns; if any raised, the first one's error is raised.
+    A task that calls in_parallel itself runs its tasks one after another on its own thread (the
+    workers it would wait for may be busy running its siblings).
+    """
+    if len(tasks) == 1 or getattr(_in_task, "active", False):
+        return [task() for task in tasks]
+    futures = [_workers(len(tasks) - 1).submit(_run_task, task) for task in tasks[1:]]
+    try:
+        first = _run_task(tasks[0])
+    finally:
+        others = [future.exception() for future in futures]  # waits for every task, even after an error
+    errors = [error for error in others if error is not None]
+    if errors:
+        raise errors[0]
+    return [first] + [future.result() for future in futures]
+
+
+def split_blocks(size: int, work) -> None:
+    """work(part) for each slice of blocks(size), in contiguous runs of blocks, one run per pool thread
+    (fewer when there are fewer blocks)."""
+    def run(start: int, stop: int):
+        return lambda: [work(slice(start + part.start, start + part.stop)) for part in blocks(stop - start)]
+    runs = even_parts(size, min(_thread_count, -(-size // BLOCK)))
+    in_parallel([run(start, stop) for start, stop in runs])
+
+
+def even_parts(n: int, parts: int) -> list[tuple[int, int]]:
+    """[(start, stop), ...]: range(n) cut into at most `parts` contiguous pieces, sizes within one."""
+    parts = max(1, min(parts, n))
+    bounds = [n * i // parts for i in range(parts + 1)]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
 def blocks(size: int, block: int | None = None):
     """Slices [0, block), [block, 2·block), ... covering range(size) (block: default BLOCK): the unit of
     work of a fused kernel."""
@@ -53,13 +200,30 @@ def _check_floating(x, name: str, where: str) -> None:
         raise TypeError(f"{where}: {name} must be a floating-point Tensor, got dtype {x.dtype}")
 
 
+# erf(z) ≈ tanh(z·P(z²)) for |z| <= 4, P's coefficients from the lowest degree up (fitted as above).
+_ERF_TANH = (1.128380422098017, 0.10276053521376637, -0.00017487349584669633, -0.0006329892812174154,
+             9.218784505347934e-05, -6.355873773875708e-06, 1.785542392759577e-07)
+
+
+def erf_by_tanh_(z: np.ndarray, out: np.ndarray, work: np.ndarray) -> np.ndarray:
+    """float32 erf of a block z (1-D) into out, through tanh(z·P(z²)); work is scratch of z's size. Returns out."""
+    np.clip(z, -4.0, 4.0, out=work)
+    np.multiply(work, work, out=out)  # u = z², clamped at 16
+    polynomial = np.full_like(z, _ERF_TANH[-1])
+    for coefficient in _ERF_TANH[-2::-1]:
+        polynomial *= out
+        polynomial += coefficient
+    polynomial *= work
+    return np.tanh(polynomial, out=out)
+
+
 def gelu_and_slope_(x: np.ndarray, out: np.ndarray, slope: np.ndarray) -> None:
     """For one block x (1-D): out = x·Φ(x) and slope = Φ(x) + x·φ(x), written into the given arrays."""
-    # Hint: slope = erf(x/√2) (float32: _erf_rational_block(x * _INV_SQRT2, slope), which writes
-    #       into slope; other dtypes: module 02's erf); slope = ½(1 + slope) is Φ; out = x·Φ;
+    # Hint: slope = erf(x/√2) (float32: erf_by_tanh_(x * _INV_SQRT2, slope, out), with out as its
+    #       scratch; other dtypes: module 02's erf); slope = ½(1 + slope) is Φ; out = x·Φ;
     #       then φ = exp(-x²/2)·_INV_SQRT_2PI in a temporary, times x, added to slope.
     if x.dtype == np.float32:
-        _erf_rational_block(x * _INV_SQRT2, slope)
+        erf_by_tanh_(x * _INV_SQRT2, slope, out)
     else:
         slope[...] = erf(x * _INV_SQRT2)
     slope += 1
@@ -80,8 +244,7 @@ class FusedGELU(Function):
     def forward(ctx, x):
         flat = np.ascontiguousarray(x).reshape(-1)
         out, slope = np.empty_like(flat), np.empty_like(flat)
-        for part in blocks(flat.size):
-            gelu_and_slope_(flat[part], out[part], slope[part])
+        split_blocks(flat.size, lambda part: gelu_and_slope_(flat[part], out[part], slope[part]))  # over the pool
         ctx.save_for_backward(slope.reshape(x.shape))
         return out.reshape(x.shape)
 
@@ -739,143 +902,6 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
     return grad_weight, grad_x
 
 
-import ctypes  # noqa: E402
-
-
-def _loaded_openblas() -> ctypes.CDLL | None:
-    """The OpenBLAS library this process loaded (NumPy's), or None where it cannot be found."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:  # Linux: every mapped file, by path
-            paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
-    except OSError:
-        return None
-    for path in sorted(paths):
-        try:
-            library = ctypes.CDLL(path)  # already loaded: this only returns a handle to it
-        except OSError:
-            continue
-        if _blas_function(library, "set_num_threads") is not None:
-            return library
-    return None
-
-
-def _blas_function(library, suffix: str):
-    """library's `*{suffix}` function under any of OpenBLAS's symbol prefixes, or None."""
-    for name in (f"openblas_{suffix}", f"scipy_openblas_{suffix}64_", f"openblas_{suffix}64_"):
-        if library is not None and hasattr(library, name):
-            return getattr(library, name)
-    return None
-
-
-_openblas = _loaded_openblas()
-_set_blas_threads = _blas_function(_openblas, "set_num_threads")
-_get_blas_threads = _blas_function(_openblas, "get_num_threads")
-# The pool's size: OpenBLAS's thread count at import, which then drops to 1 (one owner), or 1
-# where OpenBLAS cannot be found: a BLAS we cannot tell to stop threading keeps the cores.
-_thread_count = int(_get_blas_threads()) if _set_blas_threads is not None and _get_blas_threads is not None else 1
-if _set_blas_threads is not None:
-    _set_blas_threads(1)
-
-
-def get_num_threads() -> int:
-    """How many threads TinyTorch's kernels split their work over (torch.get_num_threads)."""
-    return _thread_count
-
-
-def set_num_threads(n: int) -> None:
-    """Let TinyTorch's kernels split their work over n threads (torch.set_num_threads).
-
-    The pool owns the cores: OpenBLAS stays at one thread per product whatever n is.
-    """
-    global _thread_count
-    _thread_count = _check_thread_count(n, "set_num_threads")
-
-
-def _check_thread_count(n, where: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{where}: n must be an int >= 1, got {n!r}")
-    return n
-
-
-@contextlib.contextmanager
-def openblas_threads(n: int):
-    """Inside this block, OpenBLAS threads its products over n threads itself (for analyses that
-    show why it should not: the pool's kernels must not run in here)."""
-    _check_thread_count(n, "openblas_threads")
-    if _set_blas_threads is None:
-        yield
-        return
-    _set_blas_threads(n)
-    try:
-        yield
-    finally:
-        _set_blas_threads(1)
-
-
-import os  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-
-from tinytorch.core.tensor import install_matmul_kernel  # noqa: E402
-
-_pool: dict = {"executor": None, "workers": 0}
-_in_task = threading.local()  # set on a thread while it runs one of in_parallel's tasks
-
-
-def _forget_pool() -> None:
-    """In a forked child the pool's threads are gone: start a new pool when one is needed."""
-    _pool.update(executor=None, workers=0)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _workers(count: int) -> ThreadPoolExecutor:
-    """An executor with at least `count` worker threads (made, or remade larger, when needed)."""
-    if _pool["workers"] < count:
-        if _pool["executor"] is not None:
-            _pool["executor"].shutdown(wait=False)
-        _pool.update(executor=ThreadPoolExecutor(max_workers=count, thread_name_prefix="tinytorch-pool"),
-                     workers=count)
-    return _pool["executor"]
-
-
-def _run_task(task):
-    _in_task.active = True
-    try:
-        return task()
-    finally:
-        _in_task.active = False
-
-
-def in_parallel(tasks: list) -> list:
-    """Run the zero-argument callables `tasks` at once — the first on this thread, the others on
-    the pool's workers — and return their results in order.
-
-    Every task has finished when this returns; if any raised, the first one's error is raised.
-    A task that calls in_parallel itself runs its tasks one after another on its own thread (the
-    workers it would wait for may be busy running its siblings).
-    """
-    if len(tasks) == 1 or getattr(_in_task, "active", False):
-        return [task() for task in tasks]
-    futures = [_workers(len(tasks) - 1).submit(_run_task, task) for task in tasks[1:]]
-    try:
-        first = _run_task(tasks[0])
-    finally:
-        others = [future.exception() for future in futures]  # waits for every task, even after an error
-    errors = [error for error in others if error is not None]
-    if errors:
-        raise errors[0]
-    return [first] + [future.result() for future in futures]
-
-
-def even_parts(n: int, parts: int) -> list[tuple[int, int]]:
-    """[(start, stop), ...]: range(n) cut into at most `parts` contiguous pieces, sizes within one."""
-    parts = max(1, min(parts, n))
-    bounds = [n * i // parts for i in range(parts + 1)]
-    return list(zip(bounds[:-1], bounds[1:]))
-
-
 # Multiply-adds from which a product is split over the pool: below, handing half of it to a
 # worker (~30 µs) costs more than it saves.
 SPLIT_FROM_MULTIPLY_ADDS = 1 << 22
@@ -893,36 +919,46 @@ def _blas_operand(x: np.ndarray) -> tuple[np.ndarray, bool] | None:
 
 
 def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """np.matmul(a, b, out=out), with a large product's rows or columns (whichever are more) split over the pool.
+    """np.matmul(a, b, out=out), as one tall product where it can be, split over the pool when it is large.
 
-    Shapes follow np.matmul. The split applies to a (m, k) — or a C-contiguous (..., m, k), taken
-    as one tall matrix, or (1, m, k) with b (1, k, n) — times b (k, n), one float32 or float64 dtype, at least
-    SPLIT_FROM_MULTIPLY_ADDS multiply-adds and a pool of two threads or more. Each thread calls
-    the BLAS itself (gemm_into): np.matmul keeps the interpreter lock for a single product, so
-    threads calling it would take turns. Anything else is one np.matmul call, which also raises
-    NumPy's own error for shapes that do not multiply.
+    Shapes follow np.matmul. For a (m, k) — or a C-contiguous (..., m, k), taken as one tall
+    (rows, k) matrix, or (1, m, k) with b (1, k, n) — times b (k, n), one float32 or float64 dtype:
+
+    - a tall a is one product, not np.matmul's batch of small ones (a Linear on (batch, time,
+      features): measured 1.3-1.6x faster for the GPT's projections on one thread);
+    - from SPLIT_FROM_MULTIPLY_ADDS multiply-adds, with a pool of two threads or more, its rows or
+      columns (whichever are more) are split over the pool. Each thread calls the BLAS itself
+      (gemm_into): np.matmul keeps the interpreter lock for a single product, so threads calling
+      it would take turns.
+
+    Anything else is one np.matmul call, which also raises NumPy's own error for shapes that do
+    not multiply.
     """
     one_group = (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == b.ndim == 3
                  and a.shape[0] == b.shape[0] == 1)
     if one_group and (out is None or (isinstance(out, np.ndarray) and out.ndim == 3 and len(out) == 1)):
         product = parallel_matmul(a[0], b[0], None if out is None else out[0])  # one group (module 09's conv)
         return product[None] if out is None else out
-    if (_thread_count < 2 or not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray) or b.ndim != 2
-            or a.ndim < 2 or a.dtype != b.dtype or not gemm_available(a.dtype) or a.shape[-1] != b.shape[0]
-            or not a.shape[-1]
+    if (not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray) or b.ndim != 2 or a.ndim < 2
+            or a.dtype != b.dtype or not gemm_available(a.dtype) or a.shape[-1] != b.shape[0] or not a.shape[-1]
             or (a.ndim > 2 and not a.flags.c_contiguous)):
         return np.matmul(a, b, out=out)
     rows = a.reshape(-1, a.shape[-1])  # a view: a is C-contiguous when it has batch axes
     (m, k), n = rows.shape, b.shape[1]
-    left, right = _blas_operand(rows), _blas_operand(b)
-    if m * n * k < SPLIT_FROM_MULTIPLY_ADDS or max(m, n) < _thread_count or left is None or right is None:
-        return np.matmul(a, b, out=out)
     shape = a.shape[:-1] + (n,)
+    if out is not None and (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != a.dtype
+                            or not out.flags.c_contiguous or np.may_share_memory(out, a)
+                            or np.may_share_memory(out, b)):
+        return np.matmul(a, b, out=out)  # NumPy checks it, and buffers an overlapping out
+    left, right = _blas_operand(rows), _blas_operand(b)
+    if (_thread_count < 2 or m * n * k < SPLIT_FROM_MULTIPLY_ADDS or max(m, n) < _thread_count
+            or left is None or right is None):
+        if a.ndim == 2:
+            return np.matmul(a, b, out=out)
+        product = np.matmul(rows, b, out=None if out is None else out.reshape(m, n))  # one tall product
+        return product.reshape(shape) if out is None else out
     if out is None:
         out = np.empty(shape, dtype=a.dtype)
-    elif (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != a.dtype or not out.flags.c_contiguous
-          or np.may_share_memory(out, a) or np.may_share_memory(out, b)):
-        return np.matmul(a, b, out=out)  # NumPy checks it, and buffers an overlapping out
     (left, t_left), (right, t_right), product = left, right, out.reshape(m, n)
 
     def part(start: int, stop: int):

@@ -1723,7 +1723,7 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 # The blocks of images are independent work, and NumPy lets go of the interpreter lock inside
 # large copies, ufuncs and BLAS calls — so half the images can go to a second Python thread.
 # We built that and measured the benchmark step on two cores (`benchmarks/cnn_step.py --threads 2`:
-# median of 8 steps per process, 3 alternating rounds; PyTorch took 89–92 ms in the same runs):
+# median of 8 steps per process, 3 alternating rounds; PyTorch took 89–94 ms in the same runs):
 #
 # | images | OpenBLAS | CNN step |
 # |---|---|---|
@@ -2401,6 +2401,85 @@ def split_conv_backward(flat: np.ndarray, weight: np.ndarray, grad_out: np.ndarr
         if need_bias:
             grad_b += part[2]
     return grad_w, grad_x, grad_b
+
+
+# %% [markdown]
+# ### Check and analysis: the split is one thread's answer, faster
+#
+# The split must not change the mathematics: `y` and `dL/dx` are the same additions in the
+# same order, so they must match one thread's bit for bit; `dL/dW` and `dL/dbias` may differ
+# only by float32 rounding. Then the speed: the benchmark's 32 → 32 convolution, forward and
+# backward, on one thread and on every thread the pool has.
+
+# %%
+#| test
+def padded_3x3(shape: tuple):
+    """The geometry of a 3x3, stride-1, padding-1 conv on inputs of `shape` (n, C, h, w)."""
+    from tinytorch.core.spatial import _geometry
+
+    return _geometry(shape, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), "choice 8")
+
+
+def test_unit_split_conv_is_one_threads_answer():
+    rng = np.random.default_rng(8)
+    x, w, b = (rng.standard_normal(shape).astype(np.float32) for shape in ((5, 6, 9, 9), (4, 6, 3, 3), (4,)))
+    before, results = get_num_threads(), []
+    try:
+        for threads in (1, 3):
+            set_num_threads(threads)
+            xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+            y = FastConv2dFunction.apply(xt, wt, bt, padded_3x3(x.shape), 1)
+            y.backward(Tensor(np.cos(y.data)))
+            results.append((y.data, xt.grad.data, wt.grad.data, bt.grad.data))
+    finally:
+        set_num_threads(before)
+    (y1, dx1, dw1, db1), (y3, dx3, dw3, db3) = results
+    assert np.array_equal(y1, y3) and np.array_equal(dx1, dx3), (
+        "split over 3 threads, y or dL/dx changed: each run of images must read its own window of flat "
+        "(from column start·rows·width) and write only its own slice of the output")
+    assert np.allclose(dw1, dw3, rtol=1e-5, atol=1e-5) and np.allclose(db1, db3, rtol=1e-5, atol=1e-5), (
+        "split over 3 threads, dL/dW or dL/dbias changed beyond rounding: every run's sum must be added once")
+    print("✅ a conv split over 3 threads gives one thread's y and dL/dx bit for bit, and dL/dW, dL/dbias to rounding")
+
+
+test_unit_split_conv_is_one_threads_answer()
+
+# %%
+#| analysis
+def conv_step_ms(threads: int, x, w, b) -> float:
+    """Median ms of one forward + backward of a padding-1 3x3 conv on `threads` pool threads."""
+    before = get_num_threads()
+    set_num_threads(threads)
+    try:
+        xt, wt, bt = (Tensor(a, requires_grad=True) for a in (x, w, b))
+        g = padded_3x3(x.shape)
+
+        def step():
+            y = FastConv2dFunction.apply(xt, wt, bt, g, 1)
+            y.backward(Tensor(np.ones(y.shape, dtype=y.dtype)))
+        return time_function(step, warmup=1, repeats=5).median_ms
+    finally:
+        set_num_threads(before)
+
+
+_x8 = _rng.standard_normal((64, 32, 32, 32)).astype(np.float32)
+_w8, _b8 = (_rng.standard_normal(shape).astype(np.float32) for shape in ((32, 32, 3, 3), (32,)))
+_one = conv_step_ms(1, _x8, _w8, _b8)
+print(f"32 -> 32 conv, batch 64, 32x32, forward + backward: 1 thread {_one:.1f} ms")
+for _threads in range(2, get_num_threads() + 1):
+    _many = conv_step_ms(_threads, _x8, _w8, _b8)
+    print(f"{'':>52}{_threads} threads {_many:.1f} ms ({_one / _many:.2f}x)")
+if get_num_threads() == 1:
+    print("(one thread in this process: set_num_threads(2) or OPENBLAS_NUM_THREADS=2 to see the split)")
+
+# %% [markdown]
+# On the 2-core machine this was written on, three runs each: 59–72 ms on one thread, 33–42 ms
+# on two (1.5–1.9x) with glibc told to keep freed memory (`keep_freed_memory()`, above), and
+# 1.1–1.8x without it. Not 2x: the two threads share one memory bus and one L3 cache, and the
+# calling thread alone pads the first and last zeros and adds up the runs' `dL/dW`. Without the
+# allocator setting every step's multi-megabyte arrays are fresh pages from the kernel, and two
+# threads touching new pages at once most likely wait for each other there — one more reason the
+# benchmarks and the GPT milestone call it.
 
 
 # %% [markdown]

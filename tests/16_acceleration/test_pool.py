@@ -207,3 +207,16 @@ def test_a_forked_child_gets_a_pool_of_its_own(threads):
 
 def test_the_pool_is_this_modules_own():
     assert acceleration.parallel_matmul is tensor._matmul_kernel, "importing module 16 installs parallel_matmul"
+
+
+def test_a_learners_kernel_that_ignores_out_still_splits_correctly(threads, monkeypatch):
+    """shifted_conv_forward/backward written without the out= / grad_input= arguments (returning new arrays)."""
+    forward, backward = acceleration.shifted_conv_forward, acceleration.shifted_conv_backward
+    monkeypatch.setattr(acceleration, "shifted_conv_forward", lambda *a, out=None: forward(*a))
+    monkeypatch.setattr(acceleration, "shifted_conv_backward", lambda *a, grad_input=None: backward(*a))
+    x, w, b = (rng.standard_normal(shape).astype(np.float32) for shape in ((4, 3, 6, 6), (5, 3, 3, 3), (5,)))
+    threads(1)
+    alone = _conv_step(x, w, b, 1)
+    threads(2)
+    for one, many in zip(alone, _conv_step(x, w, b, 1)):
+        np.testing.assert_allclose(many, one, rtol=1e-5, atol=1e-5)

@@ -43,7 +43,10 @@
 # 4. wire fast paths into a framework so they are the default, can be switched off
 #    (`use_fused(False)`), and fall back cleanly while a kernel is not written yet;
 # 5. make convolutions fast (Part II) and trade compute for memory with checkpointing and
-#    float16 (Part III).
+#    float16 (Part III);
+# 6. give the cores **one owner**: measure what two thread pools that do not know each other
+#    cost (oversubscription), then split convolutions and large products over TinyTorch's own
+#    pool, with OpenBLAS on one thread.
 #
 # **Prerequisites:** modules 01–06 (`Tensor`, `Function`, gradcheck, `AdamW`), 09 (`Conv2d`),
 # 12–13 (attention, `LayerNorm`, `GPT`) and 14 (timing honestly: warm-up, medians).
@@ -1754,6 +1757,13 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 # nothing: 57–62 ms with the pool, 63–66 ms with OpenBLAS's threads. And PyTorch, which that
 # benchmark runs *in the same process*, went from 112–120 ms to 39–43 ms: OpenBLAS's spinning
 # helper had been taking a core from PyTorch's own threads.
+#
+# Not everything pays to split. The fused GELU's blocks are shared out (`split_blocks`), but
+# splitting the GPT's attention core by sequences and its LayerNorms by rows made its step
+# slower (in-process A/B, 12 rounds: 62.3 ms with those splits, 56.5 ms without): those kernels
+# are many small NumPy calls, each holding the interpreter lock, so the two threads mostly take
+# turns. A thread helps only when it spends its time inside one long call that lets go of the
+# lock — a BLAS product, a large ufunc or copy.
 #
 # The price of one owner: a NumPy product *you* write (`a @ b`) now runs on one core; call
 # `parallel_matmul(a, b)` for all of them. Where OpenBLAS cannot be found (another BLAS, which
@@ -3848,6 +3858,17 @@ for _name, _model in (("float32", _m32), ("float16", _m16)):
 # **Your answer:**
 
 # %% [markdown]
+# **Q4b.** Splitting a convolution's images over two Python threads made the CNN step *slower*
+# while OpenBLAS kept its own threads, and 1.1–1.3x faster once the pool owned the cores. Explain
+# both from the spinning analysis. Then explain why `parallel_matmul` calls the BLAS through
+# `gemm_into` in each thread instead of `np.matmul` — what would the interpreter lock do to two
+# threads each calling `np.matmul` on half of a product? And why did splitting the GPT's
+# attention and LayerNorm over the pool *not* pay (they are many small NumPy calls)?
+
+# %% [markdown]
+# **Your answer:**
+
+# %% [markdown]
 # **Q5.** Every fast path falls back to the plain one when `accelerated(...)` returns
 # `NotImplemented`. Why must a fused kernel raise `NotImplementedError` *before* it changes any
 # of its arguments? Describe what would go wrong in `AdamW.step` otherwise, and how you would
@@ -3888,3 +3909,9 @@ for _name, _model in (("float32", _m32), ("float16", _m16)):
 #   the textbook paths of modules 02–13 (Tensor ops, autograd's backward); a stub falls back to them.
 # - The allocator matters too: `keep_freed_memory()` stops glibc from returning and re-faulting
 #   the pages of NumPy's large temporaries every step.
+# - **One owner for the cores**: two thread pools that do not know each other fight (OpenBLAS's
+#   helper spins for ~0.1 s after every product). TinyTorch's pool owns the cores, OpenBLAS runs
+#   each product on its calling thread, and the kernels split their own work: convolutions and
+#   max pools by images (choice 8), large products by rows or columns (`parallel_matmul`, which
+#   module 01's `matmul_arrays` calls). On two cores that took the CNN step from 1.5x PyTorch's
+#   to 1.1–1.3x.

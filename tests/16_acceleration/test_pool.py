@@ -220,3 +220,25 @@ def test_a_learners_kernel_that_ignores_out_still_splits_correctly(threads, monk
     threads(2)
     for one, many in zip(alone, _conv_step(x, w, b, 1)):
         np.testing.assert_allclose(many, one, rtol=1e-5, atol=1e-5)
+
+
+def test_in_parallel_of_nothing_is_nothing():
+    assert in_parallel([]) == []
+
+
+def test_two_threads_may_use_the_pool_at_once_while_it_grows(threads):
+    threads(2)
+    errors, results = [], []
+
+    def user(count):
+        try:
+            for _ in range(20):
+                results.append(sum(in_parallel([lambda: 1] * count)))
+        except Exception as error:  # noqa: BLE001 - the test reports whatever went wrong
+            errors.append(error)
+    users = [threading.Thread(target=user, args=(count,)) for count in (2, 5, 3)]
+    for thread in users:
+        thread.start()
+    for thread in users:
+        thread.join(timeout=30)
+    assert not errors and sorted(set(results)) == [2, 3, 5]

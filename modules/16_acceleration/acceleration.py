@@ -1763,10 +1763,14 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 #
 # Not everything pays to split. The fused GELU's blocks are shared out (`split_blocks`), but
 # splitting the GPT's attention core by sequences and its LayerNorms by rows made its step
-# slower (in-process A/B, 12 rounds: 62.3 ms with those splits, 56.5 ms without): those kernels
-# are many small NumPy calls, each holding the interpreter lock, so the two threads mostly take
-# turns. A thread helps only when it spends its time inside one long call that lets go of the
-# lock — a BLAS product, a large ufunc or copy.
+# slower (in-process A/B, 12 rounds: 62.3 ms with those splits, 56.5 ms without). Those kernels
+# are many short NumPy calls on arrays of a few hundred KB; between the calls a thread needs the
+# interpreter lock, and a worker starts about 0.1 ms after it is handed its task — as long as
+# some of those calls take. Our reading: the lock hand-offs and start-ups eat what the second
+# core gives. A thread pays when its share is one long call that lets go of the lock — a BLAS
+# product, a large ufunc or copy: two halves of a (2048, 512) @ (512, 1024) product take 11.4 ms
+# on two threads against 22.3 ms whole, while a (256, 128) @ (128, 128) one takes 0.22 ms split
+# against 0.11 whole (`SPLIT_FROM_MULTIPLY_ADDS` below has the table).
 #
 # The price of one owner: a NumPy product *you* write (`a @ b`) now runs on one core; call
 # `parallel_matmul(a, b)` for all of them. Where OpenBLAS cannot be found (another BLAS, which
@@ -1774,9 +1778,11 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 
 # %%
 #| export
-# Multiply-adds from which a product is split over the pool: below, handing half of it to a
-# worker (it starts about 0.1 ms later, measured) costs more than it saves.
-SPLIT_FROM_MULTIPLY_ADDS = 1 << 22
+# Multiply-adds from which a product is split over the pool: a split costs about 0.2 ms (the
+# worker starts ~0.1 ms after it is handed its half, and the caller waits for it). Measured on 2
+# cores, float32, one thread against two: 4.2M multiply-adds 0.11 against 0.22 ms, 12.6M 0.27
+# against 0.26-0.30, 37.7M 0.83 against 0.52 ms (1.6x), 1,074M 22.3 against 11.4 ms (1.95x).
+SPLIT_FROM_MULTIPLY_ADDS = 1 << 24
 
 
 def _blas_operand(x: np.ndarray) -> tuple[np.ndarray, bool] | None:
@@ -1799,9 +1805,8 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None)
     - a tall a is one product, not np.matmul's batch of small ones (a Linear on (batch, time,
       features): measured 1.3-1.6x faster for (12, 64, k) @ (k, n) at the GPT's sizes, one thread);
     - from SPLIT_FROM_MULTIPLY_ADDS multiply-adds, with a pool of two threads or more, its rows or
-      columns (whichever are more) are split over the pool. Each thread calls the BLAS itself
-      (gemm_into): np.matmul keeps the interpreter lock for a single product, so threads calling
-      it would take turns.
+      columns (whichever are more) are split over the pool, each thread making one BLAS call on
+      its window (gemm_into: no copies, a transposed view passed as a BLAS flag).
 
     Anything else is one np.matmul call, which also raises NumPy's own error for shapes that do
     not multiply.
@@ -3865,10 +3870,10 @@ for _name, _model in (("float32", _m32), ("float16", _m16)):
 # %% [markdown]
 # **Q4b.** Splitting a convolution's images over two Python threads made the CNN step *slower*
 # while OpenBLAS kept its own threads, and 1.1–1.3x faster once the pool owned the cores. Explain
-# both from the spinning analysis. Then explain why `parallel_matmul` calls the BLAS through
-# `gemm_into` in each thread instead of `np.matmul` — what would the interpreter lock do to two
-# threads each calling `np.matmul` on half of a product? And why did splitting the GPT's
-# attention and LayerNorm over the pool *not* pay (they are many small NumPy calls)?
+# both from the spinning analysis. Then use the numbers in "Not everything pays to split" to
+# estimate the smallest product worth splitting over two threads on your machine, and compare it
+# with `SPLIT_FROM_MULTIPLY_ADDS`. Why did splitting the GPT's attention and LayerNorm over the
+# pool *not* pay, although each is independent across rows?
 
 # %% [markdown]
 # **Your answer:**

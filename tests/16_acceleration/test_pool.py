@@ -95,9 +95,9 @@ def test_fused_gelu_split_over_the_pool_is_one_threads_answer_bit_for_bit(thread
 
 
 SHAPES = [((768, 128), (128, 384)),          # more rows: rows split
-          ((1, 4096), (4096, 2048)),         # one row: columns split
+          ((3, 2048), (2048, 4096)),         # few rows: columns split
           ((12, 64, 128), (128, 384)),       # a Linear on (batch, time, features): one tall matrix
-          ((12, 4, 64, 32), (12, 4, 32, 64)),  # batched: one np.matmul
+          ((12, 4, 64, 64), (12, 4, 64, 128)),  # batched: one np.matmul
           ((3, 1, 200, 300), (5, 300, 100)),   # batch axes broadcast: one np.matmul
           ((4096, 64), (64, 256)),
           ((1, 32, 288), (1, 288, 8192))]     # one group of module 09's conv: the 2-D split

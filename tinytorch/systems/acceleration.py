@@ -905,9 +905,11 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
     return grad_weight, grad_x
 
 
-# Multiply-adds from which a product is split over the pool: below, handing half of it to a
-# worker (it starts about 0.1 ms later, measured) costs more than it saves.
-SPLIT_FROM_MULTIPLY_ADDS = 1 << 22
+# Multiply-adds from which a product is split over the pool: a split costs about 0.2 ms (the
+# worker starts ~0.1 ms after it is handed its half, and the caller waits for it). Measured on 2
+# cores, float32, one thread against two: 4.2M multiply-adds 0.11 against 0.22 ms, 12.6M 0.27
+# against 0.26-0.30, 37.7M 0.83 against 0.52 ms (1.6x), 1,074M 22.3 against 11.4 ms (1.95x).
+SPLIT_FROM_MULTIPLY_ADDS = 1 << 24
 
 
 def _blas_operand(x: np.ndarray) -> tuple[np.ndarray, bool] | None:
@@ -930,9 +932,8 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None)
     - a tall a is one product, not np.matmul's batch of small ones (a Linear on (batch, time,
       features): measured 1.3-1.6x faster for (12, 64, k) @ (k, n) at the GPT's sizes, one thread);
     - from SPLIT_FROM_MULTIPLY_ADDS multiply-adds, with a pool of two threads or more, its rows or
-      columns (whichever are more) are split over the pool. Each thread calls the BLAS itself
-      (gemm_into): np.matmul keeps the interpreter lock for a single product, so threads calling
-      it would take turns.
+      columns (whichever are more) are split over the pool, each thread making one BLAS call on
+      its window (gemm_into: no copies, a transposed view passed as a BLAS flag).
 
     Anything else is one np.matmul call, which also raises NumPy's own error for shapes that do
     not multiply.

@@ -173,13 +173,18 @@ def in_parallel(tasks: list) -> list:
     return [first] + [future.result() for future in futures]
 
 
+def over_runs(n: int, work, parts: int | None = None) -> list:
+    """[work(start, stop), ...] for range(n) cut into one contiguous run per pool thread (at most
+    `parts` runs when given), all at once (in_parallel), results in order."""
+    runs = even_parts(n, _thread_count if parts is None else min(parts, _thread_count))
+    return in_parallel([(lambda start=start, stop=stop: work(start, stop)) for start, stop in runs])
+
+
 def split_blocks(size: int, work) -> None:
     """work(part) for each slice of blocks(size), in contiguous runs of blocks, one run per pool thread
     (fewer when there are fewer blocks)."""
-    def run(start: int, stop: int):
-        return lambda: [work(slice(start + part.start, start + part.stop)) for part in blocks(stop - start)]
-    runs = even_parts(size, min(_thread_count, -(-size // BLOCK)))
-    in_parallel([run(start, stop) for start, stop in runs])
+    over_runs(size, lambda start, stop: [work(slice(start + part.start, start + part.stop))
+                                         for part in blocks(stop - start)], parts=-(-size // BLOCK))
 
 
 def even_parts(n: int, parts: int) -> list[tuple[int, int]]:
@@ -912,13 +917,24 @@ def conv_backward_block(x: np.ndarray, weight: np.ndarray, grad_out: np.ndarray,
 SPLIT_FROM_MULTIPLY_ADDS = 1 << 24
 
 
+def blas_readable(a: np.ndarray) -> bool:
+    """Whether BLAS can read the 2-D array a as it lies: each row contiguous, rows a whole number of
+    elements and at least a row apart (a window of columns of a C-ordered array is)."""
+    item, (rows, columns), (between_rows, between_columns) = a.itemsize, a.shape, a.strides
+    contiguous = columns <= 1 or between_columns == item
+    return contiguous and (rows <= 1 or (between_rows % item == 0 and between_rows >= columns * item))
+
+
+def row_stride(a: np.ndarray) -> int:
+    """A blas_readable array's row stride in elements: BLAS's leading dimension (at least 1 and a row)."""
+    return max(a.strides[0] // a.itemsize, a.shape[1], 1)
+
+
 def _blas_operand(x: np.ndarray) -> tuple[np.ndarray, bool] | None:
-    """(matrix, transposed) for gemm_into: x itself if its rows are contiguous, x.T (transposed) if
-    its columns are — a weight.T view, say — else None."""
+    """(matrix, transposed) for gemm_into: x itself if BLAS can read its rows, x.T (transposed) if its
+    columns — a weight.T view, say — else None."""
     for matrix, transposed in ((x, False), (x.T, True)):
-        item = matrix.itemsize
-        row_stride = matrix.strides[0]
-        if (matrix.shape[1] <= 1 or matrix.strides[1] == item) and row_stride > 0 and not row_stride % item:
+        if blas_readable(matrix):
             return matrix, transposed
     return None
 
@@ -965,13 +981,14 @@ def parallel_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None)
         out = np.empty(shape, dtype=a.dtype)
     (left, t_left), (right, t_right), product = left, right, out.reshape(m, n)
 
-    def part(start: int, stop: int):
+    def part(start: int, stop: int) -> None:
         if m >= n:  # rows start..stop of op(left), all of op(right)
             piece = left[:, start:stop] if t_left else left[start:stop]
-            return lambda: gemm_into(piece, right, product[start:stop], False, t_left, t_right)
-        piece = right[start:stop] if t_right else right[:, start:stop]
-        return lambda: gemm_into(left, piece, product[:, start:stop], False, t_left, t_right)
-    in_parallel([part(start, stop) for start, stop in even_parts(max(m, n), _thread_count)])
+            gemm_into(piece, right, product[start:stop], False, t_left, t_right)
+        else:
+            piece = right[start:stop] if t_right else right[:, start:stop]
+            gemm_into(left, piece, product[:, start:stop], False, t_left, t_right)
+    over_runs(max(m, n), part)
     return out
 
 
@@ -1018,10 +1035,10 @@ def _leading_dimension(a: np.ndarray, name: str) -> int:
     if not isinstance(a, np.ndarray) or a.ndim != 2:
         raise ValueError(f"gemm_into: {name} must be a 2-D NumPy array, got {type(a).__name__} "
                          f"of shape {getattr(a, 'shape', None)}")
-    if (a.shape[1] > 1 and a.strides[1] != a.itemsize) or a.strides[0] % a.itemsize or a.strides[0] < 0:
+    if not blas_readable(a):
         raise ValueError(f"gemm_into: {name} must have contiguous rows (a window of columns of a C-ordered "
                          f"array), got shape {a.shape} with strides {a.strides}")
-    return max(a.strides[0] // a.itemsize, a.shape[1], 1)
+    return row_stride(a)
 
 
 def gemm_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate: bool,
@@ -1099,11 +1116,15 @@ def shifted_block(x: np.ndarray, layout: ShiftedLayout, out: np.ndarray) -> np.n
 def shifted_pad(x: np.ndarray, layout: ShiftedLayout, out: np.ndarray) -> np.ndarray:
     """Copy images x (n, C, h, w) into out (C, layout.total) in the shifted layout, zeros elsewhere.
 
-    Returns out's window of output positions, out[:, lead : lead + length].
+    Returns out's window of output positions, out[:, lead : lead + length]. Each pool thread
+    copies its own run of images (choice 8); the margins, which border two runs, are zeroed here.
     """
     out[:, :layout.lead] = 0
     out[:, layout.lead + layout.length:] = 0
-    return shifted_block(x, layout, out[:, layout.lead:layout.lead + layout.length])
+    window, per_image = out[:, layout.lead:layout.lead + layout.length], layout.rows * layout.width
+    over_runs(x.shape[0], lambda start, stop: shifted_block(x[start:stop], layout,
+                                                            window[:, start * per_image:stop * per_image]))
+    return window
 
 
 def shifted_input(x: np.ndarray, layout: ShiftedLayout) -> np.ndarray:
@@ -1173,8 +1194,7 @@ def window_products(weights: np.ndarray, source: np.ndarray, source_offsets, out
                          f"{getattr(weights, 'shape', None)}")
     m, k = (weights.shape[2], weights.shape[1]) if transpose_weights else weights.shape[1:]
     for name, array, rows, offsets in (("source", source, k, source_offsets), ("out", out, m, out_offsets)):
-        if not (isinstance(array, np.ndarray) and array.ndim == 2 and len(array) == rows and array.strides[0] > 0
-                and (array.shape[1] <= 1 or array.strides[1] == array.itemsize)):
+        if not (isinstance(array, np.ndarray) and array.ndim == 2 and len(array) == rows and blas_readable(array)):
             raise ValueError(f"window_products: {name} must be a 2-D array with {rows} contiguous rows, got shape "
                              f"{getattr(array, 'shape', None)} with strides {getattr(array, 'strides', None)}")
         if length < 0 or min(offsets) < 0 or max(offsets) + length > array.shape[1]:
@@ -1192,7 +1212,7 @@ def window_products(weights: np.ndarray, source: np.ndarray, source_offsets, out
     item = out.itemsize
     block = max(256, _WINDOW_BLOCK_BYTES // ((m + k) * item))
     w_address, s_address, o_address = weights.ctypes.data, source.ctypes.data, out.ctypes.data
-    matrix_bytes, lda, ldb, ldc = m * k * item, weights.shape[2], source.strides[0] // item, out.strides[0] // item
+    matrix_bytes, lda, ldb, ldc = m * k * item, weights.shape[2], row_stride(source), row_stride(out)
     order = _CBLAS_TRANS if transpose_weights else _CBLAS_NO_TRANS
     for first in range(0, length, block):
         size = min(block, length - first)
@@ -1338,7 +1358,7 @@ class FastConv2dFunction(Function):
         ctx.geometry, ctx.groups = g, groups
         ctx.layout = shifted_path(x, g, groups)
         if ctx.layout is not None:  # choice 7, the images split over the pool (choice 8)
-            flat = split_shifted_input(x, ctx.layout)
+            flat = shifted_input(x, ctx.layout)
             ctx.save_for_backward(flat, weight)  # the padded input, not x: backward's dL/dW reads its windows
             return split_conv_forward(flat, weight, bias, g, ctx.layout)
         ctx.save_for_backward(x, weight)  # not cols: backward rebuilds them (choice 3)
@@ -1391,25 +1411,8 @@ def sub_layout(layout: ShiftedLayout, images: int) -> ShiftedLayout:
     return layout._replace(length=length, total=layout.lead + length + layout.offsets[-1])
 
 
-def over_images(n: int, work) -> list:
-    """[work(start, stop), ...] for one run of the n images per pool thread, all at once (in_parallel)."""
-    return in_parallel([(lambda start=start, stop=stop: work(start, stop))
-                        for start, stop in even_parts(n, _thread_count)])
-
-
 def _images_of(layout: ShiftedLayout) -> int:
     return layout.length // (layout.rows * layout.width)
-
-
-def split_shifted_input(x: np.ndarray, layout: ShiftedLayout) -> np.ndarray:
-    """shifted_input(x, layout), each pool thread copying its own run of images."""
-    flat = np.empty((x.shape[1], layout.total), dtype=x.dtype)
-    flat[:, :layout.lead] = 0
-    flat[:, layout.lead + layout.length:] = 0
-    per_image = layout.rows * layout.width
-    over_images(x.shape[0], lambda start, stop: shifted_block(
-        x[start:stop], layout, flat[:, layout.lead + start * per_image:layout.lead + stop * per_image]))
-    return flat
 
 
 def split_conv_forward(flat: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, g: Geometry,
@@ -1424,7 +1427,7 @@ def split_conv_forward(flat: np.ndarray, weight: np.ndarray, bias: np.ndarray | 
         result = shifted_conv_forward(window, weight, bias, g, sub, out=out[start:stop])
         if result is not None and not np.may_share_memory(result, out[start:stop]):
             out[start:stop] = result  # a kernel that ignored `out` still gives the right answer
-    over_images(_images_of(layout), run)
+    over_runs(_images_of(layout), run)
     return out
 
 
@@ -1443,7 +1446,7 @@ def split_conv_backward(flat: np.ndarray, weight: np.ndarray, grad_out: np.ndarr
         if need_input and grads[1] is not None and not np.may_share_memory(grads[1], grad_x[start:stop]):
             grad_x[start:stop] = grads[1]  # a kernel that ignored `grad_input` still gives the right answer
         return grads
-    first, *others = over_images(n, run)
+    first, *others = over_runs(n, run)
     grad_w, grad_b = first[0], first[2]  # each part's own new arrays: adding into the first is safe
     for part in others:
         if need_weight:
@@ -1511,7 +1514,7 @@ class FastMaxPool2dFunction(Function):
         def run(start: int, stop: int) -> None:  # one pool thread's images, in blocks that stay in the cache
             for first, last in pool_blocks(g, x.dtype.itemsize, start, stop):
                 max_pool_block(x[first:last], g, out[first:last], winner[first:last])
-        over_images(g.n, run)
+        over_runs(g.n, run)
         ctx.winner, ctx.geometry = winner, g
         return out
 
@@ -1523,7 +1526,7 @@ class FastMaxPool2dFunction(Function):
         def run(start: int, stop: int) -> None:
             for first, last in pool_blocks(g, grad_output.dtype.itemsize, start, stop):
                 max_pool_block_backward(grad_output[first:last], winner[first:last], g, grad[first:last])
-        over_images(g.n, run)
+        over_runs(g.n, run)
         return grad, None
 
 

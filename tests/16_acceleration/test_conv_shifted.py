@@ -60,6 +60,7 @@ def test_gemm_into_reads_and_writes_windows_of_wider_arrays():
     (np.ones((2, 3)), np.ones((3, 2)), np.ones((2, 3)), "expected out of shape \\(2, 2\\)"),
     (np.ones((2, 3), np.float32), np.ones((3, 2)), np.ones((2, 2)), "one dtype"),
     (np.ones((2, 6))[:, ::2], np.ones((3, 2)), np.ones((2, 2)), "a must have contiguous rows"),
+    (np.broadcast_to(np.ones(3), (2, 3)), np.ones((3, 2)), np.ones((2, 2)), "a must have contiguous rows"),
     (np.ones((2, 3)), np.ones((3, 2)), np.ones((2, 2, 1)), "out must be a 2-D NumPy array"),
     (np.ones((2, 3), np.float16), np.ones((3, 2), np.float16), np.ones((2, 2), np.float16), "no BLAS gemm for dtype"),
 ])
